@@ -1,0 +1,142 @@
+/* cli.c: shared option handling, so no program copies it. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "err.h"
+
+void
+bm_cli_init(struct bm_cli *cli, const char *argv0, const char *usage)
+{
+	bm_err_init(argv0);
+	cli->usage = usage;
+	cli->db = NULL;
+	cli->config = NULL;
+	cli->config_given = 0;
+	cli->no_db = 0;
+}
+
+void
+bm_cli_option(struct bm_cli *cli, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'h':
+		fputs(cli->usage, stdout);
+		exit(fflush(stdout) == 0 ? 0 : 2);
+	case BM_OPT_VERSION:
+		printf("%s %s\n", bm_prog(), BM_VERSION);
+		exit(fflush(stdout) == 0 ? 0 : 2);
+	case 'q':
+		bm_verbosity = -1;
+		break;
+	case 'v':
+		bm_verbosity = bm_verbosity < 0 ? 1 : bm_verbosity + 1;
+		break;
+	case BM_OPT_DB:
+		cli->db = arg;
+		break;
+	case BM_OPT_CONFIG:
+		cli->config = arg;
+		cli->config_given = 1;
+		break;
+	case BM_OPT_NO_DB:
+		cli->no_db = 1;
+		break;
+	default:
+		/* getopt has already named the bad option. */
+		fputs(cli->usage, stderr);
+		exit(2);
+	}
+}
+
+void
+bm_cli_finish(struct bm_cli *cli)
+{
+	const char *env;
+
+	if (!cli->db) {
+		env = getenv("BM_DB");
+		cli->db = env && *env ? env : "bm.db";
+	}
+	if (!cli->config) {
+		env = getenv("BM_CONFIG");
+		if (env && *env) {
+			cli->config = env;
+			cli->config_given = 1;
+		} else if (access("bm.yml", F_OK) == 0) {
+			cli->config = "bm.yml";
+		}
+	}
+}
+
+void
+bm_cli_usage_error(const struct bm_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	bm_errorf("%s", msg ? msg : "usage error");
+	free(msg);
+	fputs(cli->usage, stderr);
+	exit(2);
+}
+
+int
+bm_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+bm_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !isfinite(v) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+long
+bm_cli_long(const char *opt, const char *s, long min, long max)
+{
+	long v;
+
+	if (bm_parse_long(s, min, max, &v) < 0)
+		bm_die(2, "%s: invalid number '%s'", opt, s);
+	return v;
+}
+
+double
+bm_cli_double(const char *opt, const char *s, double min, double max)
+{
+	double v;
+
+	if (bm_parse_double(s, min, max, &v) < 0)
+		bm_die(2, "%s: invalid number '%s'", opt, s);
+	return v;
+}

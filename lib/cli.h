@@ -1,0 +1,61 @@
+/*
+ * cli.h: the options every program shares (--db, --config, --no-db, -q, -v,
+ * -h, --version) and number parsing that rejects junk.  Each program puts
+ * BM_CLI_SHORTOPTS and BM_CLI_LONGOPTS in its getopt_long tables and passes
+ * any option it does not handle itself to bm_cli_option.
+ */
+#ifndef BM_CLI_H
+#define BM_CLI_H
+
+#include <getopt.h>
+
+enum {
+	BM_OPT_DB = 0x1000,
+	BM_OPT_CONFIG,
+	BM_OPT_NO_DB,
+	BM_OPT_VERSION,
+	BM_OPT_PROGRAM = 0x1100	/* first value free for a program's own */
+};
+
+#define BM_CLI_SHORTOPTS "hqv"
+#define BM_CLI_LONGOPTS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "version", no_argument, NULL, BM_OPT_VERSION }, \
+	{ "db", required_argument, NULL, BM_OPT_DB }, \
+	{ "config", required_argument, NULL, BM_OPT_CONFIG }, \
+	{ "no-db", no_argument, NULL, BM_OPT_NO_DB }
+
+struct bm_cli {
+	const char *usage;	/* the SYNOPSIS, printed by -h and on misuse */
+	const char *db;		/* --db, $BM_DB, else "bm.db" */
+	const char *config;	/* --config, $BM_CONFIG, else "bm.yml" if present */
+	int config_given;	/* --config or $BM_CONFIG: a missing file is an error */
+	int no_db;		/* --no-db */
+};
+
+/* Start option parsing: program name for messages, usage text. */
+void bm_cli_init(struct bm_cli *cli, const char *argv0, const char *usage);
+/*
+ * Handle a common option (or '?' from getopt): -h prints usage and exits 0,
+ * --version prints "prog 0.1.0" and exits 0, anything unknown prints usage
+ * to stderr and exits 2.
+ */
+void bm_cli_option(struct bm_cli *cli, int opt, const char *arg);
+/* Apply the environment defaults once options are parsed. */
+void bm_cli_finish(struct bm_cli *cli);
+/* Print "prog: message" and the usage to stderr, exit 2. */
+void bm_cli_usage_error(const struct bm_cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Parse a whole decimal integer within [min, max]; -1 on junk or range. */
+int bm_parse_long(const char *s, long min, long max, long *out);
+/* Parse a whole finite number within [min, max]; -1 on junk or range. */
+int bm_parse_double(const char *s, double min, double max, double *out);
+/* bm_parse_long, or "prog: OPT: invalid number 'S'" and exit 2. */
+long bm_cli_long(const char *opt, const char *s, long min, long max);
+/* bm_parse_double, or "prog: OPT: invalid number 'S'" and exit 2. */
+double bm_cli_double(const char *opt, const char *s, double min, double max);
+
+#endif

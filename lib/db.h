@@ -1,0 +1,69 @@
+/*
+ * db.h: the SQLite file (DESIGN.md §7).  Opening applies WAL, busy_timeout
+ * and foreign keys and runs the migrations keyed on PRAGMA user_version.
+ * Statements are prepared once and bound, never built by printf.  This is
+ * the only header that knows about SQLite.
+ */
+#ifndef BM_DB_H
+#define BM_DB_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct bm_db;
+struct bm_stmt;
+
+/* The schema version that bm_db_open migrates to. */
+#define BM_DB_SCHEMA_VERSION 1
+
+/* Open (creating if needed) and migrate; NULL and e ("path: message"). */
+struct bm_db *bm_db_open(const char *path, struct bm_error *e);
+/* Finalize every statement, close; 0 or -1 with e. */
+int bm_db_close(struct bm_db *db, struct bm_error *e);
+/* The path the database was opened with. */
+const char *bm_db_path(const struct bm_db *db);
+
+/* Run SQL without results (may hold several statements); 0 or -1. */
+int bm_db_exec(struct bm_db *db, const char *sql, struct bm_error *e);
+/* BEGIN IMMEDIATE (waits for busy_timeout on a busy file); 0 or -1. */
+int bm_db_begin(struct bm_db *db, struct bm_error *e);
+/* COMMIT; 0 or -1 (the transaction is then rolled back). */
+int bm_db_commit(struct bm_db *db, struct bm_error *e);
+/* ROLLBACK, ignoring errors (there may be no transaction). */
+void bm_db_rollback(struct bm_db *db);
+/* Non-zero inside a transaction. */
+int bm_db_in_tx(const struct bm_db *db);
+
+/*
+ * A prepared statement, cached on db by its SQL text: preparing the same
+ * SQL again returns the same statement, reset.  Freed by bm_db_close.
+ */
+struct bm_stmt *bm_db_prepare(struct bm_db *db, const char *sql,
+    struct bm_error *e);
+/* Bind parameter i (1-based); NULL text binds SQL NULL. 0 or -1. */
+int bm_stmt_text(struct bm_stmt *st, int i, const char *s);
+/* Bind n bytes of text. */
+int bm_stmt_textn(struct bm_stmt *st, int i, const char *s, size_t n);
+/* Bind an integer. */
+int bm_stmt_int(struct bm_stmt *st, int i, long long v);
+/* Bind a double. */
+int bm_stmt_double(struct bm_stmt *st, int i, double v);
+/* Bind NULL. */
+int bm_stmt_null(struct bm_stmt *st, int i);
+/* Step: 1 a row is ready, 0 done (the statement is reset), -1 error. */
+int bm_stmt_step(struct bm_stmt *st, struct bm_error *e);
+/* Reset and clear bindings (after a partial read of rows). */
+void bm_stmt_reset(struct bm_stmt *st);
+/* Column col (0-based) of the current row as text; NULL for SQL NULL. */
+const char *bm_stmt_col_text(struct bm_stmt *st, int col);
+/* Column col as an integer (0 for NULL). */
+long long bm_stmt_col_int(struct bm_stmt *st, int col);
+/* Column col as a double (0 for NULL). */
+double bm_stmt_col_double(struct bm_stmt *st, int col);
+/* Non-zero when column col is SQL NULL. */
+int bm_stmt_col_null(struct bm_stmt *st, int col);
+/* Rows changed by the last INSERT/UPDATE/DELETE on db. */
+long long bm_db_changes(struct bm_db *db);
+
+#endif

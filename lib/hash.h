@@ -1,0 +1,42 @@
+/*
+ * hash.h: digests (OpenSSL EVP) and the identities of DESIGN.md §3: the
+ * benchmark id (MD5 of the canonical prompt) and the case_id.
+ */
+#ifndef BM_HASH_H
+#define BM_HASH_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define BM_MD5_HEX_LEN 32
+#define BM_SHA256_HEX_LEN 64
+#define BM_CASE_ID_LEN 16
+
+/* Lowercase hex MD5 of p[0..n) into out (33 bytes with the NUL). */
+void bm_md5_hex(const void *p, size_t n, char out[BM_MD5_HEX_LEN + 1]);
+/* Lowercase hex SHA-256 of p[0..n) into out (65 bytes with the NUL). */
+void bm_sha256_hex(const void *p, size_t n, char out[BM_SHA256_HEX_LEN + 1]);
+
+/*
+ * The canonical prompt of a benchmark document (a parsed YAML mapping):
+ * prompt, else the sequence's step prompts joined by 0x1E, else each
+ * variant's canonical prompt in written order joined by 0x1E.  0 and the
+ * bytes in out, or -1 with e set (no position) and *where the node at fault.
+ */
+int bm_canonical_prompt(const cJSON *doc, struct bm_buf *out,
+    const cJSON **where, struct bm_error *e);
+/* bm_canonical_prompt, then its MD5 as the benchmark id. */
+int bm_benchmark_id(const cJSON *doc, char id[BM_MD5_HEX_LEN + 1],
+    const cJSON **where, struct bm_error *e);
+/*
+ * case_id: the first 16 hex digits of SHA-256 over benchmark_id, variant
+ * ("" for none), trial, model reference and repeat joined by 0x1F.
+ */
+void bm_case_id(const char *benchmark_id, const char *variant, long trial,
+    const char *model, long repeat, char out[BM_CASE_ID_LEN + 1]);
+
+#endif

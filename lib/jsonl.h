@@ -1,0 +1,47 @@
+/*
+ * jsonl.h: JSON lines in and out.  Lines may be any length; each input line
+ * is numbered for messages ("<stdin>:57: ...").  Output is one compact
+ * record per line, flushed per record unless the stream is a regular file.
+ */
+#ifndef BM_JSONL_H
+#define BM_JSONL_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <cJSON.h>
+
+#include "err.h"
+
+struct bm_jsonl {
+	FILE *f;
+	char *name;	/* "<stdin>" or the path, for messages */
+	long lineno;	/* number of the line last read, 1-based */
+	char *line;	/* getline buffer */
+	size_t cap;
+	ssize_t len;	/* length of the line last read, without newline */
+};
+
+/* Read from f, called name in messages ("-" or NULL means "<stdin>"). */
+void bm_jsonl_open(struct bm_jsonl *r, FILE *f, const char *name);
+/*
+ * The next record: 1 with *out a JSON object (caller frees), 0 at end of
+ * input, -1 when the line is not a JSON object (e names name:line; the
+ * caller may call again to go on with the next line).  Blank lines are
+ * skipped.  A read error is -1 with *out NULL and then 0.
+ */
+int bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e);
+/* Free the reader's memory (does not close f). */
+void bm_jsonl_close(struct bm_jsonl *r);
+
+/* The string value of rec's "type", or NULL. */
+const char *bm_jsonl_type(const cJSON *rec);
+
+/* Write rec as one line; 0, or -1 on a write error (errno set). */
+int bm_jsonl_write(FILE *f, const cJSON *rec);
+/* Write an already printed record (no newline in it) as one line. */
+int bm_jsonl_write_raw(FILE *f, const char *json, size_t len);
+/* Flush and check f at exit: 0, or -1 when anything failed to be written. */
+int bm_jsonl_finish(FILE *f);
+
+#endif

@@ -1,0 +1,2 @@
+/* yaml.c: being written. */
+#include "yaml.h"
