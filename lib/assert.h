@@ -1,0 +1,42 @@
+/*
+ * assert.h: the assertions of DESIGN.md §6.  bm-ingest checks each spec
+ * (known type, value shape, regex and jq programs compile) so that a bad
+ * benchmark fails at ingest; bm-exec scores answers with the same code.
+ * A spec is one element of a case's "expect" list: {TYPE: VALUE} with the
+ * optional sibling keys weight and not.
+ */
+#ifndef BM_ASSERT_H
+#define BM_ASSERT_H
+
+#include <cJSON.h>
+
+#include "err.h"
+
+/* What an assertion is checked against. */
+struct bm_answer {
+	const char *output;	/* the answer text ("" when none) */
+	double latency_ms;	/* < 0 when unknown */
+	long completion_tokens;	/* < 0 when unknown */
+	int exit_code;		/* exec providers; -1 when not applicable */
+};
+
+/*
+ * Check one spec.  0, or -1 with e (no position) and *where the node at
+ * fault: "unknown assertion 'regx' (did you mean 'regex'?)", "regex:
+ * missing closing parenthesis at offset 3", "jq: syntax error ...".
+ */
+int bm_assert_check(const cJSON *spec, const cJSON **where,
+    struct bm_error *e);
+
+/*
+ * Score answer a against the expect list (NULL or empty: pass, score 1).
+ * Adds to result: "assertions" [{"type":T,"pass":B,"score":S,...}],
+ * "score" (the weighted mean), and for entities "metrics"
+ * {precision, recall, f1}.  Returns 1 when every assertion passed, 0 when
+ * one failed, -1 with e when one cannot be evaluated here (judge and exec
+ * are bm-exec's, through its own hooks).
+ */
+int bm_assert_score(const cJSON *expect, const struct bm_answer *a,
+    cJSON *result, struct bm_error *e);
+
+#endif
