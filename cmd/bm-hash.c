@@ -1,2 +1,312 @@
+/*
+ * bm-hash: benchmark identities.
+ *
+ *   bm-hash [-t] [-c FILE] [-p TEXT] [FILE|DIR...]
+ *
+ * Writes a benchmark record per YAML document: its id (the MD5 of the
+ * canonical prompt, DESIGN.md §3) and version (SHA-256 of the document's
+ * text).  -t prints md5sum-style lines instead, -c verifies such a list.
+ * It never opens the database: identity depends on the files alone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
 #include "cli.h"
-int main(int argc, char **argv) { struct bm_cli c; (void)argc; bm_cli_init(&c, argv[0], "usage\n"); bm_cli_option(&c, BM_OPT_VERSION, 0); return 0; }
+#include "err.h"
+#include "hash.h"
+#include "jsonl.h"
+#include "walk.h"
+#include "xalloc.h"
+#include "yaml.h"
+
+static const char usage[] =
+    "usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]\n";
+
+static int tflag;		/* md5sum-style lines */
+
+/* What -c needs of each document: its label and id. */
+typedef void (*doc_fn)(const char *label, const char *id, void *arg);
+
+/* "math.yml" for document 0, "math.yml#2" for the third. */
+static char *
+label(const char *path, int index)
+{
+	return index ? xasprintf("%s#%d", path, index) : xstrdup(path);
+}
+
+/* The default name: the file stem, "<stem>-K" for the K-th document. */
+static char *
+default_name(const char *path, int index)
+{
+	const char *base = strrchr(path, '/'), *dot;
+
+	base = base ? base + 1 : path;
+	if (strcmp(path, "-") == 0)
+		base = "stdin";
+	dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		dot = base + strlen(base);
+	return index ? xasprintf("%.*s-%d", (int)(dot - base), base, index + 1)
+	    : xstrndup(base, (size_t)(dot - base));
+}
+
+static cJSON *
+record(const char *path, const struct bm_yaml_doc *doc, const char *id)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc->root, "name");
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(doc->root, "tags");
+	const cJSON *desc = cJSON_GetObjectItemCaseSensitive(doc->root,
+	    "description");
+	char sha[BM_SHA256_HEX_LEN + 1];
+	cJSON *r = cJSON_CreateObject();
+	char *dflt;
+
+	bm_sha256_hex(doc->text, doc->text_len, sha);
+	cJSON_AddStringToObject(r, "type", "benchmark");
+	cJSON_AddStringToObject(r, "id", id);
+	if (cJSON_IsString(name)) {
+		cJSON_AddStringToObject(r, "name", name->valuestring);
+	} else {
+		dflt = default_name(path, doc->index);
+		cJSON_AddStringToObject(r, "name", dflt);
+		free(dflt);
+	}
+	cJSON_AddStringToObject(r, "path", path);
+	cJSON_AddNumberToObject(r, "doc", doc->index);
+	cJSON_AddStringToObject(r, "content_sha256", sha);
+	cJSON_AddItemToObject(r, "tags", cJSON_IsArray(tags) ?
+	    cJSON_Duplicate(tags, 1) : cJSON_CreateArray());
+	if (cJSON_IsString(desc))
+		cJSON_AddStringToObject(r, "description", desc->valuestring);
+	else
+		cJSON_AddNullToObject(r, "description");
+	return r;
+}
+
+/*
+ * Hash every document of one file: records or -t lines on stdout, or each
+ * (label, id) to fn.  0, or -1 when a document or the file was bad (already
+ * reported; the documents before a syntax error are still hashed).
+ */
+static int
+hash_file(const char *path, doc_fn fn, void *arg)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_yaml_doc *doc;
+	struct bm_yaml *y;
+	const cJSON *where;
+	char id[BM_MD5_HEX_LEN + 1];
+	char *data, *lab;
+	size_t len;
+	int rc = 0, r;
+
+	if (bm_read_file(path, &data, &len, &e) < 0) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		return -1;
+	}
+	y = bm_yaml_open(data, len, path);
+	while ((r = bm_yaml_next(y, &doc, &e)) != 0) {
+		if (r < 0) {
+			bm_error_print(&e);
+			rc = -1;
+			continue;
+		}
+		if (bm_benchmark_id(doc->root, id, &where, &e) < 0) {
+			char *msg = xstrdup(e.msg);
+
+			bm_yaml_error(&e, doc, path, where, 0, "%s", msg);
+			bm_error_print(&e);
+			free(msg);
+			rc = -1;
+		} else if (fn) {
+			lab = label(path, doc->index);
+			fn(lab, id, arg);
+			free(lab);
+		} else if (tflag) {
+			lab = label(path, doc->index);
+			printf("%s  %s\n", id, lab);
+			free(lab);
+		} else {
+			cJSON *rec = record(path, doc, id);
+
+			if (bm_jsonl_write(stdout, rec) < 0)
+				bm_die(2, "stdout: %s", strerror(errno));
+			cJSON_Delete(rec);
+		}
+		bm_yaml_doc_free(doc);
+	}
+	bm_error_clear(&e);
+	bm_yaml_close(y);
+	free(data);
+	return rc;
+}
+
+/* The ids of one file's documents, by label, for -c. */
+struct seen {
+	char **labels;
+	char **ids;
+	size_t n;
+};
+
+static void
+remember(const char *lab, const char *id, void *arg)
+{
+	struct seen *s = arg;
+
+	s->labels = xreallocarray(s->labels, s->n + 1, sizeof(char *));
+	s->ids = xreallocarray(s->ids, s->n + 1, sizeof(char *));
+	s->labels[s->n] = xstrdup(lab);
+	s->ids[s->n++] = xstrdup(id);
+}
+
+static void
+forget(struct seen *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->labels[i]), free(s->ids[i]);
+	free(s->labels), free(s->ids);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Split "ID  PATH[#K]" into its parts; PATH without the #K. */
+static int
+parse_check_line(char *line, char **id, char **lab, char **path)
+{
+	char *sep = strstr(line, "  "), *hash;
+
+	if (!sep || sep - line != BM_MD5_HEX_LEN || !sep[2])
+		return -1;
+	*sep = '\0';
+	*id = line;
+	*lab = sep + 2;
+	*path = xstrdup(*lab);
+	hash = strrchr(*path, '#');
+	if (hash && strspn(hash + 1, "0123456789") == strlen(hash + 1) &&
+	    hash[1])
+		*hash = '\0';
+	return 0;
+}
+
+/* -c FILE: verify each listed id, md5sum -c style.  The exit status. */
+static int
+check(const char *list)
+{
+	FILE *f = strcmp(list, "-") == 0 ? stdin : fopen(list, "r");
+	struct seen s = { 0 };
+	char *line = NULL, *id, *lab, *path, *cached = NULL;
+	size_t cap = 0, i;
+	ssize_t n;
+	long lineno = 0, failed = 0, bad = 0;
+	int found;
+
+	if (!f)
+		bm_die(2, "%s: %s", list, strerror(errno));
+	while ((n = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (parse_check_line(line, &id, &lab, &path) < 0) {
+			bm_errorf("%s:%ld: improperly formatted line", list,
+			    lineno);
+			bad++;
+			continue;
+		}
+		/* Lines of one file come together: hash it once. */
+		if (!cached || strcmp(cached, path) != 0) {
+			forget(&s);
+			free(cached);
+			cached = xstrdup(path);
+			hash_file(path, remember, &s);
+		}
+		free(path);
+		found = 0;
+		for (i = 0; i < s.n; i++)
+			if (strcmp(s.labels[i], lab) == 0)
+				found = strcmp(s.ids[i], id) == 0 ? 1 : -1;
+		printf("%s: %s\n", lab, found == 1 ? "OK" : "FAILED");
+		failed += found != 1;
+	}
+	forget(&s);
+	free(cached);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (failed)
+		bm_warnf("%ld computed id%s did not match", failed,
+		    failed == 1 ? "" : "s");
+	return failed || bad ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "text", no_argument, NULL, 't' },
+		{ "check", required_argument, NULL, 'c' },
+		{ "prompt", required_argument, NULL, 'p' },
+		BM_CLI_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_files files = { 0 };
+	struct bm_cli cli;
+	const char *cflag = NULL, *pflag = NULL;
+	char id[BM_MD5_HEX_LEN + 1];
+	int c, status = 0;
+	size_t i;
+
+	bm_cli_init(&cli, argv[0], usage);
+	while ((c = getopt_long(argc, argv, "tc:p:" BM_CLI_SHORTOPTS,
+	    longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			tflag = 1;
+			break;
+		case 'c':
+			cflag = optarg;
+			break;
+		case 'p':
+			pflag = optarg;
+			break;
+		default:
+			bm_cli_option(&cli, c, optarg);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((cflag || pflag) && argc > 0)
+		bm_cli_usage_error(&cli, "%s takes no FILE arguments",
+		    cflag ? "-c" : "-p");
+	if (cflag && pflag)
+		bm_cli_usage_error(&cli, "-c and -p cannot be combined");
+
+	if (pflag) {
+		bm_md5_hex(pflag, strlen(pflag), id);
+		printf("%s\n", id);
+	} else if (cflag) {
+		status = check(cflag);
+	} else {
+		for (i = 0; i < (size_t)(argc ? argc : 1); i++) {
+			if (bm_walk(argc ? argv[i] : "-", &files, &e) < 0) {
+				bm_error_print(&e);
+				status = 1;
+			}
+		}
+		for (i = 0; i < files.n; i++)
+			if (hash_file(files.paths[i], NULL, NULL) < 0)
+				status = 1;
+		bm_files_free(&files);
+	}
+	bm_error_clear(&e);
+	if (bm_jsonl_finish(stdout) < 0)
+		bm_die(2, "stdout: %s", strerror(errno));
+	return status;
+}

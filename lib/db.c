@@ -1,2 +1,520 @@
-/* db.c: being written. */
+/*
+ * db.c: the SQLite file of DESIGN.md §7.  The schema lives in one table of
+ * migrations below, keyed on PRAGMA user_version: migration N takes the
+ * file from version N-1 to N inside one transaction, so a crash or a
+ * second process never sees half a schema.  Statements are prepared once
+ * per connection and cached by their SQL text.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
 #include "db.h"
+#include "xalloc.h"
+
+/* Pipeline stages share the file: wait this long for a lock (ms). */
+#define BUSY_TIMEOUT_MS 10000
+
+/*
+ * Timestamps written by SQLite itself: RFC 3339 UTC with milliseconds, the
+ * same shape as the records' times.
+ */
+#define NOW "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+
+/*
+ * migrations[N] takes the schema from version N-1 to N; index 0 is unused.
+ * Only append: a released migration never changes.
+ *
+ * No foreign keys from results, stats or pushes to runs or benchmarks:
+ * those rows also arrive from other machines (shards merged by bm-push,
+ * bm-stats --save on a stream) whose runs and catalog are not here.
+ * benchmark_versions does reference benchmarks, deferred so that either
+ * row may be written first inside one transaction.
+ */
+static const char *const migrations[] = {
+	NULL,
+	/* 1: the schema of DESIGN.md §7 */
+	"CREATE TABLE benchmarks ("
+	"  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 32),"
+	"  name TEXT NOT NULL,"
+	"  prompt TEXT NOT NULL,"
+	"  content TEXT NOT NULL,"
+	"  content_sha256 TEXT NOT NULL CHECK (length(content_sha256) = 64),"
+	"  path TEXT,"
+	"  tags TEXT CHECK (tags IS NULL OR json_valid(tags)),"
+	"  description TEXT,"
+	"  created_at TEXT NOT NULL DEFAULT " NOW ","
+	"  updated_at TEXT NOT NULL DEFAULT " NOW
+	");"
+	"CREATE TABLE benchmark_versions ("
+	"  benchmark_id TEXT NOT NULL REFERENCES benchmarks (id)"
+	"    DEFERRABLE INITIALLY DEFERRED,"
+	"  content_sha256 TEXT NOT NULL CHECK (length(content_sha256) = 64),"
+	"  content TEXT NOT NULL,"
+	"  first_seen_at TEXT NOT NULL DEFAULT " NOW ","
+	"  PRIMARY KEY (benchmark_id, content_sha256)"
+	");"
+	"CREATE TABLE runs ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  started_at TEXT NOT NULL DEFAULT " NOW ","
+	"  finished_at TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'running',"
+	"  argv TEXT,"
+	"  config_sha256 TEXT,"
+	"  git_sha TEXT,"
+	"  environment TEXT,"
+	"  host TEXT"
+	");"
+	"CREATE TABLE results ("
+	"  run_id TEXT NOT NULL,"
+	"  case_id TEXT NOT NULL,"
+	"  step INTEGER NOT NULL DEFAULT 0 CHECK (step >= 0),"
+	"  benchmark_id TEXT NOT NULL,"
+	"  model TEXT NOT NULL,"
+	"  variant TEXT,"
+	"  trial INTEGER NOT NULL DEFAULT 0 CHECK (trial >= 0),"
+	"  repeat INTEGER NOT NULL DEFAULT 0 CHECK (repeat >= 0),"
+	"  status TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'error')),"
+	"  error_class TEXT,"
+	"  latency_ms REAL,"
+	"  ttft_ms REAL,"
+	"  prompt_tokens INTEGER,"
+	"  completion_tokens INTEGER,"
+	"  cost_usd REAL,"
+	"  score REAL,"
+	"  output TEXT,"
+	"  record TEXT NOT NULL CHECK (json_valid(record)),"
+	"  created_at TEXT NOT NULL DEFAULT " NOW ","
+	"  PRIMARY KEY (run_id, case_id, step)"
+	");"
+	"CREATE INDEX results_benchmark_id ON results (benchmark_id);"
+	"CREATE INDEX results_model ON results (model);"
+	"CREATE INDEX results_run_status ON results (run_id, status);"
+	"CREATE TABLE stats ("
+	"  run_id TEXT NOT NULL,"
+	"  group_key TEXT NOT NULL CHECK (json_valid(group_key)),"
+	"  record TEXT NOT NULL CHECK (json_valid(record)),"
+	"  PRIMARY KEY (run_id, group_key)"
+	");"
+	"CREATE TABLE push_outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  target TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  record TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+	"  last_error TEXT,"
+	"  created_at TEXT NOT NULL DEFAULT " NOW
+	");"
+	"CREATE TABLE pushes ("
+	"  target TEXT NOT NULL,"
+	"  run_id TEXT NOT NULL,"
+	"  snapshot_version INTEGER CHECK (snapshot_version IS NULL OR"
+	"    snapshot_version >= 1),"
+	"  pushed_at TEXT NOT NULL DEFAULT " NOW
+	");",
+};
+
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+_Static_assert(NMIGRATIONS == BM_DB_SCHEMA_VERSION + 1,
+    "one migration per schema version");
+
+struct bm_stmt {
+	sqlite3_stmt *st;
+	struct bm_db *db;
+	char *sql;		/* the cache key */
+	struct bm_stmt *next;	/* in its hash bucket */
+};
+
+struct bm_db {
+	sqlite3 *h;
+	char *path;
+	int in_tx;
+	struct bm_stmt **buckets;	/* statement cache, chained */
+	size_t nbuckets;		/* a power of two */
+	size_t nstmts;
+};
+
+static void
+seterr(struct bm_error *e, const char *path, const char *msg)
+{
+	if (e)
+		bm_error_set(e, path, 0, 0, "%s", msg);
+}
+
+static void
+dberr(struct bm_db *db, struct bm_error *e)
+{
+	seterr(e, db->path, sqlite3_errmsg(db->h));
+}
+
+/* FNV-1a over the SQL text. */
+static size_t
+hashsql(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+static void
+cache_grow(struct bm_db *db)
+{
+	size_t n = db->nbuckets ? db->nbuckets * 2 : 32, i;
+	struct bm_stmt **b = xcalloc(n, sizeof(*b)), *s, *next;
+
+	for (i = 0; i < db->nbuckets; i++)
+		for (s = db->buckets[i]; s; s = next) {
+			next = s->next;
+			s->next = b[hashsql(s->sql) & (n - 1)];
+			b[hashsql(s->sql) & (n - 1)] = s;
+		}
+	free(db->buckets);
+	db->buckets = b;
+	db->nbuckets = n;
+}
+
+static int
+user_version(struct bm_db *db, int *v, struct bm_error *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK) {
+		dberr(db, e);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		dberr(db, e);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int
+too_new(struct bm_db *db, int v, struct bm_error *e)
+{
+	if (v <= BM_DB_SCHEMA_VERSION)
+		return 0;
+	if (e)
+		bm_error_set(e, db->path, 0, 0,
+		    "schema version %d is newer than this bm (%d)", v,
+		    BM_DB_SCHEMA_VERSION);
+	return 1;
+}
+
+/*
+ * Bring the schema up to date.  The version is read again inside the
+ * write transaction: another process may have migrated while we waited.
+ */
+static int
+migrate(struct bm_db *db, struct bm_error *e)
+{
+	int v, i;
+	char *bump;
+
+	if (user_version(db, &v, e) == -1)
+		return -1;
+	if (too_new(db, v, e))
+		return -1;
+	if (v == BM_DB_SCHEMA_VERSION)
+		return 0;
+	if (bm_db_begin(db, e) == -1)
+		return -1;
+	if (user_version(db, &v, e) == -1 || too_new(db, v, e))
+		goto fail;
+	for (i = v + 1; i <= BM_DB_SCHEMA_VERSION; i++) {
+		if (bm_db_exec(db, migrations[i], e) == -1)
+			goto fail;
+		/* PRAGMA takes no parameters; i is our own integer. */
+		bump = xasprintf("PRAGMA user_version = %d", i);
+		if (bm_db_exec(db, bump, e) == -1) {
+			free(bump);
+			goto fail;
+		}
+		free(bump);
+	}
+	return bm_db_commit(db, e);
+fail:
+	bm_db_rollback(db);
+	return -1;
+}
+
+struct bm_db *
+bm_db_open(const char *path, struct bm_error *e)
+{
+	struct bm_db *db;
+	int rc;
+
+	db = xcalloc(1, sizeof(*db));
+	db->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &db->h,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		if (db->h)
+			dberr(db, e);
+		else
+			seterr(e, path, sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	/*
+	 * WAL lets readers (bm-stats, bm-report) go on while bm-exec
+	 * writes; NORMAL is safe with WAL (a power cut may lose the last
+	 * commits, never corrupt the file).  The pragma returns the mode
+	 * it got: a file that cannot do WAL (":memory:") keeps its own.
+	 */
+	if (bm_db_exec(db, "PRAGMA journal_mode = WAL", e) == -1 ||
+	    bm_db_exec(db, "PRAGMA foreign_keys = ON", e) == -1 ||
+	    bm_db_exec(db, "PRAGMA synchronous = NORMAL", e) == -1)
+		goto fail;
+	if (migrate(db, e) == -1)
+		goto fail;
+	return db;
+fail:
+	bm_db_close(db, NULL);
+	return NULL;
+}
+
+int
+bm_db_close(struct bm_db *db, struct bm_error *e)
+{
+	struct bm_stmt *s, *next;
+	size_t i;
+	int ret = 0;
+
+	if (db == NULL)
+		return 0;
+	for (i = 0; i < db->nbuckets; i++)
+		for (s = db->buckets[i]; s; s = next) {
+			next = s->next;
+			sqlite3_finalize(s->st);
+			free(s->sql);
+			free(s);
+		}
+	free(db->buckets);
+	/* Every statement is finalized, so close cannot be busy. */
+	if (db->h && sqlite3_close(db->h) != SQLITE_OK) {
+		dberr(db, e);
+		ret = -1;
+	}
+	free(db->path);
+	free(db);
+	return ret;
+}
+
+const char *
+bm_db_path(const struct bm_db *db)
+{
+	return db->path;
+}
+
+int
+bm_db_set_busy_timeout(struct bm_db *db, int ms)
+{
+	return sqlite3_busy_timeout(db->h, ms) == SQLITE_OK ? 0 : -1;
+}
+
+int
+bm_db_exec(struct bm_db *db, const char *sql, struct bm_error *e)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		seterr(e, db->path, msg ? msg : sqlite3_errmsg(db->h));
+		sqlite3_free(msg);
+		db->in_tx = !sqlite3_get_autocommit(db->h);
+		return -1;
+	}
+	db->in_tx = !sqlite3_get_autocommit(db->h);
+	return 0;
+}
+
+int
+bm_db_begin(struct bm_db *db, struct bm_error *e)
+{
+	if (db->in_tx) {
+		seterr(e, db->path, "a transaction is already open");
+		return -1;
+	}
+	return bm_db_exec(db, "BEGIN IMMEDIATE", e);
+}
+
+int
+bm_db_commit(struct bm_db *db, struct bm_error *e)
+{
+	if (bm_db_exec(db, "COMMIT", e) == -1) {
+		bm_db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+void
+bm_db_rollback(struct bm_db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	db->in_tx = 0;
+}
+
+int
+bm_db_in_tx(const struct bm_db *db)
+{
+	/* SQLite may have rolled back by itself (SQLITE_FULL, ...). */
+	return db->in_tx && !sqlite3_get_autocommit(db->h);
+}
+
+struct bm_stmt *
+bm_db_prepare(struct bm_db *db, const char *sql, struct bm_error *e)
+{
+	struct bm_stmt *s;
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	size_t b;
+
+	if (db->nbuckets) {
+		b = hashsql(sql) & (db->nbuckets - 1);
+		for (s = db->buckets[b]; s; s = s->next)
+			if (strcmp(s->sql, sql) == 0) {
+				bm_stmt_reset(s);
+				return s;
+			}
+	}
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    &tail) != SQLITE_OK) {
+		dberr(db, e);
+		return NULL;
+	}
+	if (st == NULL) {
+		seterr(e, db->path, "no SQL statement to prepare");
+		return NULL;
+	}
+	/* One statement per prepare: the rest would be silently ignored. */
+	tail += strspn(tail, " \t\r\n;");
+	if (*tail) {
+		sqlite3_finalize(st);
+		seterr(e, db->path, "more than one SQL statement to prepare");
+		return NULL;
+	}
+	if (db->nstmts + 1 > db->nbuckets * 2)
+		cache_grow(db);
+	s = xcalloc(1, sizeof(*s));
+	s->st = st;
+	s->db = db;
+	s->sql = xstrdup(sql);
+	b = hashsql(sql) & (db->nbuckets - 1);
+	s->next = db->buckets[b];
+	db->buckets[b] = s;
+	db->nstmts++;
+	return s;
+}
+
+int
+bm_stmt_text(struct bm_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return bm_stmt_null(st, i);
+	return sqlite3_bind_text(st->st, i, s, -1, SQLITE_TRANSIENT) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+int
+bm_stmt_textn(struct bm_stmt *st, int i, const char *s, size_t n)
+{
+	if (s == NULL)
+		return bm_stmt_null(st, i);
+	return sqlite3_bind_text64(st->st, i, s, n, SQLITE_TRANSIENT,
+	    SQLITE_UTF8) == SQLITE_OK ? 0 : -1;
+}
+
+int
+bm_stmt_int(struct bm_stmt *st, int i, long long v)
+{
+	return sqlite3_bind_int64(st->st, i, v) == SQLITE_OK ? 0 : -1;
+}
+
+int
+bm_stmt_double(struct bm_stmt *st, int i, double v)
+{
+	return sqlite3_bind_double(st->st, i, v) == SQLITE_OK ? 0 : -1;
+}
+
+int
+bm_stmt_null(struct bm_stmt *st, int i)
+{
+	return sqlite3_bind_null(st->st, i) == SQLITE_OK ? 0 : -1;
+}
+
+int
+bm_stmt_step(struct bm_stmt *st, struct bm_error *e)
+{
+	int rc = sqlite3_step(st->st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st->st);
+		return 0;
+	}
+	dberr(st->db, e);
+	sqlite3_reset(st->st);
+	/* A failed statement may end the transaction (SQLITE_FULL ...). */
+	if (sqlite3_get_autocommit(st->db->h))
+		st->db->in_tx = 0;
+	return -1;
+}
+
+void
+bm_stmt_reset(struct bm_stmt *st)
+{
+	sqlite3_reset(st->st);
+	sqlite3_clear_bindings(st->st);
+}
+
+const char *
+bm_stmt_col_text(struct bm_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st->st, col);
+}
+
+long long
+bm_stmt_col_int(struct bm_stmt *st, int col)
+{
+	return sqlite3_column_int64(st->st, col);
+}
+
+double
+bm_stmt_col_double(struct bm_stmt *st, int col)
+{
+	return sqlite3_column_double(st->st, col);
+}
+
+int
+bm_stmt_col_null(struct bm_stmt *st, int col)
+{
+	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+}
+
+long long
+bm_db_changes(struct bm_db *db)
+{
+	return sqlite3_changes64(db->h);
+}
+
+long long
+bm_db_last_rowid(struct bm_db *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}

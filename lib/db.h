@@ -65,5 +65,9 @@ double bm_stmt_col_double(struct bm_stmt *st, int col);
 int bm_stmt_col_null(struct bm_stmt *st, int col);
 /* Rows changed by the last INSERT/UPDATE/DELETE on db. */
 long long bm_db_changes(struct bm_db *db);
+/* The rowid of the last successful INSERT on db (push_outbox.id). */
+long long bm_db_last_rowid(struct bm_db *db);
+/* Change how long a busy file is waited for (default 10000 ms); 0 or -1. */
+int bm_db_set_busy_timeout(struct bm_db *db, int ms);
 
 #endif

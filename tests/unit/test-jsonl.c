@@ -1,6 +1,102 @@
+/* test-jsonl: line numbers, bad lines, long lines, and the writer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jsonl.h"
 #include "tap.h"
+#include "xalloc.h"
+
 int
 main(void)
 {
+	static const char input[] =
+	    "{\"type\":\"case\",\"n\":1}\n"
+	    "\n"
+	    "[1,2]\n"
+	    "{\"type\":\"result\"\n"
+	    "  {\"type\":\"x\"}  \r\n"
+	    "{\"a\":1} trailing\n"
+	    "{\"last\":true}";
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_jsonl r;
+	struct bm_buf big = BM_BUF_INIT;
+	cJSON *j;
+	FILE *f;
+	char *out;
+	size_t len, i;
+
+	f = fmemopen((void *)input, sizeof(input) - 1, "r");
+	bm_jsonl_open(&r, f, NULL);
+	ok(bm_jsonl_next(&r, &j, &e) == 1, "line 1 is a record");
+	is(bm_jsonl_type(j), "case", "with its type");
+	cJSON_Delete(j);
+	ok(bm_jsonl_next(&r, &j, &e) == -1 && j == NULL, "an array is refused");
+	is(bm_error_str(&e), "<stdin>:3: expected an object, got an array",
+	    "naming the line, blank lines counted");
+	ok(bm_jsonl_next(&r, &j, &e) == -1, "truncated JSON is refused");
+	is(bm_error_str(&e), "<stdin>:4: invalid JSON near column 17",
+	    "with its line");
+	ok(bm_jsonl_next(&r, &j, &e) == 1, "blanks and CR around a record are fine");
+	is(bm_jsonl_type(j), "x", "and it is read");
+	cJSON_Delete(j);
+	ok(bm_jsonl_next(&r, &j, &e) == -1, "trailing junk is refused");
+	is(bm_error_str(&e), "<stdin>:6: invalid JSON near column 9", "at line 6");
+	ok(bm_jsonl_next(&r, &j, &e) == 1, "a last line without newline is read");
+	cJSON_Delete(j);
+	ok(bm_jsonl_next(&r, &j, &e) == 0, "then the end");
+	ok(bm_jsonl_next(&r, &j, &e) == 0, "and it stays at the end");
+	bm_jsonl_close(&r);
+	fclose(f);
+
+	/* A 10 MB line: no line-length limit. */
+	bm_buf_adds(&big, "{\"type\":\"result\",\"output\":\"");
+	for (i = 0; i < 10 * 1024 * 1024; i++)
+		bm_buf_addc(&big, 'a' + (int)(i % 26));
+	bm_buf_adds(&big, "\"}\n{\"type\":\"next\"}\n");
+	f = fmemopen(big.s, big.len, "r");
+	bm_jsonl_open(&r, f, "big.jsonl");
+	ok(bm_jsonl_next(&r, &j, &e) == 1, "a 10 MB line is read");
+	is_int(strlen(cJSON_GetObjectItem(j, "output")->valuestring),
+	    10 * 1024 * 1024, "whole");
+	cJSON_Delete(j);
+	ok(bm_jsonl_next(&r, &j, &e) == 1 && r.lineno == 2, "then line 2");
+	cJSON_Delete(j);
+	bm_jsonl_close(&r);
+	fclose(f);
+	bm_buf_free(&big);
+
+	f = fmemopen((void *)"{\"a\":1}\n{\"b\":\0}\n", 16, "r");
+	bm_jsonl_open(&r, f, "nul.jsonl");
+	ok(bm_jsonl_next(&r, &j, &e) == 1, "before a NUL byte");
+	cJSON_Delete(j);
+	ok(bm_jsonl_next(&r, &j, &e) == -1, "a NUL byte in a line is refused");
+	is(bm_error_str(&e), "nul.jsonl:2: NUL byte in line", "by name");
+	bm_jsonl_close(&r);
+	fclose(f);
+
+	f = open_memstream(&out, &len);
+	j = cJSON_Parse("{ \"type\" : \"stat\", \"x\" : 4333.6, \"s\":\"a\\nb\" }");
+	ok(bm_jsonl_write(f, j) == 0, "a record is written");
+	cJSON_Delete(j);
+	bm_redact_add("SENTINEL-KEY");
+	ok(bm_jsonl_write_raw(f, "{\"k\":\"SENTINEL-KEY\"}", 20) == 0,
+	    "a raw line is written");
+	fflush(f);
+	is(out, "{\"type\":\"stat\",\"x\":4333.6,\"s\":\"a\\nb\"}\n"
+	    "{\"k\":\"[REDACTED]\"}\n",
+	    "compact, one per line, numbers short, secrets redacted");
+	fclose(f);
+	free(out);
+	bm_error_clear(&e);
+
+	f = fopen("/dev/full", "w");
+	if (f) {
+		j = cJSON_CreateObject();
+		bm_jsonl_write(f, j);
+		ok(bm_jsonl_finish(f) < 0, "a write error is seen at exit");
+		cJSON_Delete(j);
+	}
 	return done_testing();
 }

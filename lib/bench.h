@@ -1,0 +1,109 @@
+/*
+ * bench.h: the benchmark document model (DESIGN.md §3, bm-benchmark(5)).
+ * A YAML document is checked as a whole, every problem reported with its
+ * position, and becomes a struct bm_bench; bm_bench_cases then expands the
+ * matrix variants x trials x models x repeats into case records (§4)
+ * one at a time, so that any number of cases streams in constant memory.
+ */
+#ifndef BM_BENCH_H
+#define BM_BENCH_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+#include "err.h"
+#include "hash.h"
+
+struct bm_yaml_doc;
+
+struct bm_bench {
+	char *name;		/* name:, else the file stem ("<stem>-K") */
+	char id[BM_MD5_HEX_LEN + 1];		/* MD5 of the canonical prompt */
+	char sha256[BM_SHA256_HEX_LEN + 1];	/* of the document text */
+	char *path;		/* the file, as given */
+	int doc;		/* 0-based document index in the file */
+	long line;		/* where the document starts */
+	char *prompt;		/* the canonical prompt */
+	char *text;		/* the document's YAML text */
+	size_t text_len;
+	cJSON *root;		/* the document (owned) */
+	long repeat;		/* repeat:, 1 when absent */
+};
+
+/* Called once per problem: e is "path:line:col: message". */
+typedef void bm_bench_report_fn(void *arg, const struct bm_error *e);
+
+/*
+ * Check doc (document doc->index of path) and build *out.  The default
+ * name is derived from path, or is default_name when that is not NULL.
+ * Every problem goes to report; 0 when there was none, else -1 and *out
+ * is NULL.  Takes doc->root (leaving NULL there) on success.
+ */
+int bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
+    const char *default_name, struct bm_bench **out,
+    bm_bench_report_fn *report, void *arg);
+/* Free a benchmark. */
+void bm_bench_free(struct bm_bench *b);
+
+/* The default name of document index doc of path: "stem" or "stem-K". */
+char *bm_bench_default_name(const char *path, int doc);
+
+/* The tags of b (a list of strings, possibly empty; never NULL). */
+const cJSON *bm_bench_tags(const struct bm_bench *b);
+/* Non-zero when b has any of tags[0..n) (n == 0: always). */
+int bm_bench_has_tag(const struct bm_bench *b, char *const *tags, size_t n);
+/* The description, or NULL. */
+const char *bm_bench_description(const struct bm_bench *b);
+/* b's models: as a NULL-ended array of borrowed strings (caller frees). */
+const char **bm_bench_models(const struct bm_bench *b, size_t *n);
+/* Number of variants (at least 1) and trials (at least 1). */
+size_t bm_bench_nvariants(const struct bm_bench *b);
+size_t bm_bench_ntrials(const struct bm_bench *b);
+
+/* The benchmark record of §4 (bm-hash, bm-ingest --list). */
+cJSON *bm_bench_record(const struct bm_bench *b);
+
+/* One case as handed to a bm_bench_case_fn. */
+struct bm_case {
+	const struct bm_bench *bench;
+	const char *variant;	/* NULL when there are no variants */
+	long trial;
+	const char *model;
+	long repeat;
+	char case_id[BM_CASE_ID_LEN + 1];
+	const char *json;	/* the whole case record, one line */
+	size_t len;
+};
+
+/* Called per case; a non-zero return stops the expansion with that value. */
+typedef int bm_bench_case_fn(void *arg, const struct bm_case *c);
+
+/*
+ * Expand b's cases for models[0..nmodels) with repeat runs each:
+ * variants x trials x models x repeats, in that order, {{var}} rendered.
+ * Returns 0, or the first non-zero value fn returned.
+ */
+int bm_bench_cases(const struct bm_bench *b, const char *const *models,
+    size_t nmodels, long repeat, bm_bench_case_fn *fn, void *arg);
+
+/*
+ * Render {{var}} (spaces inside the braces allowed) in s from the trial
+ * vars into out.  Strings insert as they are; other values as JSON (a
+ * number as YAML wrote it: 2, 2.5).  Unknown names are left as written.
+ */
+void bm_bench_render(const char *s, const cJSON *vars, struct bm_buf *out);
+
+/* A set of strings mapped to pointers (ids to benchmarks, paths, ...). */
+struct bm_strmap;
+/* A new, empty map. */
+struct bm_strmap *bm_strmap_new(void);
+/* The value stored under key, or NULL. */
+void *bm_strmap_get(const struct bm_strmap *m, const char *key);
+/* Store value under key (copied), replacing; returns the old value. */
+void *bm_strmap_put(struct bm_strmap *m, const char *key, void *value);
+/* Free the map; free_value (may be NULL) is called on each value. */
+void bm_strmap_free(struct bm_strmap *m, void (*free_value)(void *));
+
+#endif

@@ -1,0 +1,326 @@
+/* http.c: libcurl multi, as curl's tool does it for --parallel. */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "xalloc.h"
+
+struct bm_http {
+	CURLM *multi;
+	long active;
+	struct bm_http_xfer *head;	/* every transfer not yet reported */
+	struct curl_waitfd *wfds;	/* scratch for bm_http_poll */
+	unsigned nwfds;
+};
+
+struct bm_http_xfer {
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;
+	struct bm_buf resp;
+	char *retry_after;
+	char errbuf[CURL_ERROR_SIZE];
+	void (*on_data)(void *, const char *, size_t);
+	void *user;
+	struct bm_http_xfer *prev, *next;
+};
+
+struct bm_http *
+bm_http_new(long max_conns)
+{
+	static int inited;
+	struct bm_http *h;
+
+	if (!inited) {
+		/* Once per process: curl_global_init is not thread-safe. */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		inited = 1;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->multi = curl_multi_init();
+	if (!h->multi) {
+		free(h);
+		return NULL;
+	}
+	if (max_conns > 0)
+		curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, max_conns);
+	/* Several streams over one HTTP/2 connection where offered. */
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	return h;
+}
+
+static void
+unlink_xfer(struct bm_http *h, struct bm_http_xfer *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		h->head = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	h->active--;
+}
+
+static void
+xfer_free(struct bm_http_xfer *x)
+{
+	if (!x)
+		return;
+	if (x->easy)
+		curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	free(x->body);
+	bm_buf_free(&x->resp);
+	free(x->retry_after);
+	free(x);
+}
+
+void
+bm_http_free(struct bm_http *h)
+{
+	if (!h)
+		return;
+	while (h->head)
+		bm_http_cancel(h, h->head);
+	curl_multi_cleanup(h->multi);
+	free(h->wfds);
+	free(h);
+}
+
+static size_t
+on_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct bm_http_xfer *x = arg;
+
+	bm_buf_add(&x->resp, p, size * n);
+	if (x->on_data)
+		x->on_data(x->user, p, size * n);
+	return size * n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct bm_http_xfer *x = arg;
+	size_t len = size * n;
+	static const char name[] = "retry-after:";
+
+	if (len > sizeof(name) - 1 &&
+	    strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		const char *v = p + sizeof(name) - 1;
+		size_t vl = len - (sizeof(name) - 1);
+
+		while (vl > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
+		}
+		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
+		    v[vl - 1] == ' '))
+			vl--;
+		free(x->retry_after);
+		x->retry_after = xstrndup(v, vl);
+	} else if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		/* A new response (after a 100 Continue): forget the old. */
+		free(x->retry_after);
+		x->retry_after = NULL;
+	}
+	return len;
+}
+
+struct bm_http_xfer *
+bm_http_start(struct bm_http *h, const struct bm_http_req *req,
+    struct bm_error *e)
+{
+	struct bm_http_xfer *x = xcalloc(1, sizeof(*x));
+	const char *const *hd;
+	CURLMcode mc;
+
+	x->easy = curl_easy_init();
+	if (!x->easy) {
+		bm_error_set(e, req->url, 0, 0, "cannot create a transfer");
+		goto fail;
+	}
+	x->on_data = req->on_data;
+	x->user = req->user;
+	for (hd = req->headers; hd && *hd; hd++) {
+		struct curl_slist *n = curl_slist_append(x->headers, *hd);
+
+		if (!n) {
+			bm_error_set(e, req->url, 0, 0, "out of memory");
+			goto fail;
+		}
+		x->headers = n;
+	}
+	/* No "Expect: 100-continue" round trip for larger bodies. */
+	x->headers = curl_slist_append(x->headers, "Expect:");
+	curl_easy_setopt(x->easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
+	/* Wait for a reusable connection rather than open another. */
+	curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+	if (req->timeout_ms > 0)
+		curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	if (req->body) {
+		x->body = xmalloc(req->body_len + 1);
+		memcpy(x->body, req->body, req->body_len);
+		x->body[req->body_len] = '\0';
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
+	}
+	mc = curl_multi_add_handle(h->multi, x->easy);
+	if (mc != CURLM_OK) {
+		bm_error_set(e, req->url, 0, 0, "%s", curl_multi_strerror(mc));
+		goto fail;
+	}
+	h->active++;
+	x->next = h->head;
+	if (h->head)
+		h->head->prev = x;
+	h->head = x;
+	return x;
+fail:
+	xfer_free(x);
+	return NULL;
+}
+
+void
+bm_http_cancel(struct bm_http *h, struct bm_http_xfer *x)
+{
+	curl_multi_remove_handle(h->multi, x->easy);
+	unlink_xfer(h, x);
+	xfer_free(x);
+}
+
+int
+bm_http_poll(struct bm_http *h, struct bm_pollfd *fds, unsigned nfds,
+    int timeout_ms, struct bm_error *e)
+{
+	CURLMcode mc;
+	unsigned i;
+
+	if (nfds > h->nwfds) {
+		h->wfds = xreallocarray(h->wfds, nfds, sizeof(*h->wfds));
+		h->nwfds = nfds;
+	}
+	for (i = 0; i < nfds; i++) {
+		h->wfds[i].fd = fds[i].fd;
+		h->wfds[i].events = 0;
+		if (fds[i].events & POLLIN)
+			h->wfds[i].events |= CURL_WAIT_POLLIN;
+		if (fds[i].events & POLLOUT)
+			h->wfds[i].events |= CURL_WAIT_POLLOUT;
+		h->wfds[i].revents = 0;
+	}
+	mc = curl_multi_poll(h->multi, h->wfds, nfds, timeout_ms, NULL);
+	if (mc != CURLM_OK) {
+		bm_error_set(e, NULL, 0, 0, "poll: %s",
+		    curl_multi_strerror(mc));
+		return -1;
+	}
+	for (i = 0; i < nfds; i++) {
+		fds[i].revents = 0;
+		if (h->wfds[i].revents & CURL_WAIT_POLLIN)
+			fds[i].revents |= POLLIN;
+		if (h->wfds[i].revents & CURL_WAIT_POLLOUT)
+			fds[i].revents |= POLLOUT;
+		/* curl folds POLLHUP and POLLERR into nothing: recheck. */
+		if (fds[i].events && !fds[i].revents) {
+			struct pollfd p = { fds[i].fd, fds[i].events, 0 };
+
+			if (poll(&p, 1, 0) > 0)
+				fds[i].revents = p.revents;
+		}
+	}
+	return 0;
+}
+
+int
+bm_http_perform(struct bm_http *h, struct bm_error *e)
+{
+	int running;
+	CURLMcode mc = curl_multi_perform(h->multi, &running);
+
+	if (mc != CURLM_OK) {
+		bm_error_set(e, NULL, 0, 0, "%s", curl_multi_strerror(mc));
+		return -1;
+	}
+	return 0;
+}
+
+static enum bm_http_fail
+classify(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return BM_HTTP_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return BM_HTTP_TIMEOUT;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return BM_HTTP_PROTOCOL;
+	default:
+		return BM_HTTP_CONNECTION;
+	}
+}
+
+int
+bm_http_next(struct bm_http *h, struct bm_http_done *d)
+{
+	struct bm_http_xfer *x;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&x);
+		memset(d, 0, sizeof(*d));
+		d->user = x->user;
+		d->fail = classify(m->data.result);
+		if (d->fail != BM_HTTP_OK)
+			d->message = xstrdup(x->errbuf[0] ? x->errbuf :
+			    curl_easy_strerror(m->data.result));
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &d->status);
+		d->body = x->resp;
+		memset(&x->resp, 0, sizeof(x->resp));
+		d->retry_after = x->retry_after;
+		x->retry_after = NULL;
+		curl_multi_remove_handle(h->multi, x->easy);
+		unlink_xfer(h, x);
+		xfer_free(x);
+		return 1;
+	}
+	return 0;
+}
+
+void
+bm_http_done_free(struct bm_http_done *d)
+{
+	free(d->message);
+	bm_buf_free(&d->body);
+	free(d->retry_after);
+	memset(d, 0, sizeof(*d));
+}
+
+long
+bm_http_active(const struct bm_http *h)
+{
+	return h->active;
+}
