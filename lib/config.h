@@ -25,13 +25,13 @@ enum bm_provider_type {
 struct bm_provider {
 	char *name;		/* key under providers:, or the built-in name */
 	enum bm_provider_type type;
-	char *base_url;		/* explicit, else $OPENAI_BASE_URL etc., else the vendor's */
-	char *api_key_env;	/* variable holding the key; NULL: none needed */
+	char *base_url;		/* else $OPENAI_BASE_URL etc., else the vendor's */
+	char *api_key_env;	/* variable holding the key; NULL: none */
 	char *command;		/* exec: the command (run by /bin/sh -c) */
 	long max_concurrency;	/* requests in flight; 0: only -j limits */
 	double rpm;		/* requests per minute; 0: unlimited */
 	double tpm;		/* estimated tokens per minute; 0: unlimited */
-	double timeout;		/* seconds per request; 0: the program's default */
+	double timeout;		/* seconds per request; 0: default */
 	long retries;		/* -1: the program's default */
 	int stream;		/* use SSE (records ttft_ms) */
 	int builtin;		/* not written in bm.yml */
@@ -62,7 +62,7 @@ struct bm_selection {
 struct bm_config {
 	char *path;		/* NULL for the embedded defaults */
 	char sha256[65];	/* of the file's bytes; "" for the defaults */
-	struct bm_provider *providers;	/* bm.yml's, then unshadowed built-ins */
+	struct bm_provider *providers;	/* bm.yml's, then built-ins */
 	size_t nproviders;
 	struct bm_model *models;
 	size_t nmodels;

@@ -113,6 +113,14 @@ static const char *const migrations[] = {
 	"  snapshot_version INTEGER CHECK (snapshot_version IS NULL OR"
 	"    snapshot_version >= 1),"
 	"  pushed_at TEXT NOT NULL DEFAULT " NOW
+	");"
+	/* bm-exec --cache: stored answers keyed on the request's SHA-256. */
+	"CREATE TABLE exec_cache ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  output TEXT NOT NULL,"
+	"  prompt_tokens INTEGER,"
+	"  completion_tokens INTEGER,"
+	"  created_at TEXT NOT NULL DEFAULT " NOW
 	");",
 };
 
@@ -251,6 +259,31 @@ fail:
 	return -1;
 }
 
+/*
+ * Switch to WAL.  The change needs an exclusive lock and SQLite may report
+ * SQLITE_BUSY for it without calling the busy handler (several processes
+ * opening a new file at once), so wait here as busy_timeout would.  The
+ * pragma returns the mode it got: a file that cannot do WAL (":memory:")
+ * keeps its own.
+ */
+static int
+set_wal(struct bm_db *db, struct bm_error *e)
+{
+	int waited = 0, rc;
+
+	for (;;) {
+		rc = sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL,
+		    NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+			break;
+		waited += sqlite3_sleep(10);
+	}
+	dberr(db, e);
+	return -1;
+}
+
 struct bm_db *
 bm_db_open(const char *path, struct bm_error *e)
 {
@@ -272,10 +305,9 @@ bm_db_open(const char *path, struct bm_error *e)
 	/*
 	 * WAL lets readers (bm-stats, bm-report) go on while bm-exec
 	 * writes; NORMAL is safe with WAL (a power cut may lose the last
-	 * commits, never corrupt the file).  The pragma returns the mode
-	 * it got: a file that cannot do WAL (":memory:") keeps its own.
+	 * commits, never corrupt the file).
 	 */
-	if (bm_db_exec(db, "PRAGMA journal_mode = WAL", e) == -1 ||
+	if (set_wal(db, e) == -1 ||
 	    bm_db_exec(db, "PRAGMA foreign_keys = ON", e) == -1 ||
 	    bm_db_exec(db, "PRAGMA synchronous = NORMAL", e) == -1)
 		goto fail;

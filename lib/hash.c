@@ -36,7 +36,7 @@ digest(EVP_MD **md, const char *name, const void *p, size_t n, char *out)
 		ctx = EVP_MD_CTX_new();
 	if (!*md || !ctx || !EVP_DigestInit_ex(ctx, *md, NULL) ||
 	    !EVP_DigestUpdate(ctx, p, n) || !EVP_DigestFinal_ex(ctx, d, &len)) {
-		/* Only an allocation failure or a broken libcrypto gets here. */
+		/* Only allocation failure or a broken libcrypto. */
 		fprintf(stderr, "bm: libcrypto: %s digest failed\n", name);
 		abort();
 	}
@@ -73,7 +73,8 @@ add_sequence(const cJSON *seq, struct bm_buf *out, const cJSON **where,
 
 	if (!cJSON_IsArray(seq) || !seq->child) {
 		*where = seq;
-		bm_error_set(e, NULL, 0, 0, "sequence: expected a list of steps");
+		bm_error_set(e, NULL, 0, 0,
+		    "sequence: expected a list of steps");
 		return -1;
 	}
 	cJSON_ArrayForEach(step, seq) {
@@ -105,7 +106,8 @@ add_prompt(const cJSON *doc, struct bm_buf *out, const cJSON **where,
 	if (p) {
 		if (!cJSON_IsString(p)) {
 			*where = p;
-			bm_error_set(e, NULL, 0, 0, "prompt: expected a string");
+			bm_error_set(e, NULL, 0, 0,
+			    "prompt: expected a string");
 			return -1;
 		}
 		bm_buf_adds(out, p->valuestring);

@@ -83,7 +83,8 @@ bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e)
 	/* The length includes the NUL: cJSON checks that it ends the text. */
 	j = cJSON_ParseWithLengthOpts(r->line, (size_t)r->len + 1, &end, 1);
 	if (!j) {
-		long col = end && end >= r->line ? (long)(end - r->line) + 1 : 0;
+		long col = end && end >= r->line ?
+		    (long)(end - r->line) + 1 : 0;
 
 		bm_error_set(e, r->name, r->lineno, 0,
 		    "invalid JSON near column %ld", col);

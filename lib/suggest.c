@@ -30,7 +30,8 @@ bm_edit_distance(const char *a, const char *b)
 		for (j = 1; j <= m; j++) {
 			size_t cost = a[i - 1] != b[j - 1];
 
-			r2[j] = min3(r1[j] + 1, r2[j - 1] + 1, r1[j - 1] + cost);
+			r2[j] = min3(r1[j] + 1, r2[j - 1] + 1,
+			    r1[j - 1] + cost);
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
 			    a[i - 2] == b[j - 1] && r0[j - 2] + 1 < r2[j])
 				r2[j] = r0[j - 2] + 1;

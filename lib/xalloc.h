@@ -1,4 +1,4 @@
-/* xalloc.h: allocation that cannot fail; running out of memory is fatal here. */
+/* xalloc.h: allocation that cannot fail: running out of memory is fatal. */
 #ifndef BM_XALLOC_H
 #define BM_XALLOC_H
 

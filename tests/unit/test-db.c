@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -83,7 +84,7 @@ test_schema(const char *path)
 {
 	static const char *const tables[] = { "benchmarks",
 	    "benchmark_versions", "runs", "results", "stats", "push_outbox",
-	    "pushes", NULL };
+	    "pushes", "exec_cache", NULL };
 	static const char *const indexes[] = { "results_benchmark_id",
 	    "results_model", "results_run_status", NULL };
 	struct bm_error e = BM_ERROR_INIT;
@@ -313,6 +314,32 @@ test_locked(const char *path)
 	bm_error_clear(&e);
 }
 
+/* Processes opening a new file at once: one migrates, all succeed. */
+static void
+test_concurrent_open(const char *path)
+{
+	int i, status, failed = 0;
+	pid_t pid;
+
+	for (i = 0; i < 8; i++) {
+		pid = fork();
+		if (pid == 0) {
+			struct bm_error e = BM_ERROR_INIT;
+			struct bm_db *db = bm_db_open(path, &e);
+
+			if (db == NULL)
+				fprintf(stderr, "%s\n", bm_error_str(&e));
+			_exit(db == NULL || bm_db_close(db, NULL) == -1);
+		}
+		if (pid == -1)
+			failed++;
+	}
+	while (wait(&status) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	is_int(failed, 0, "eight processes open a new file at once");
+}
+
 static void
 test_errors(void)
 {
@@ -365,7 +392,8 @@ test_newer(const char *path)
 	bm_db_close(db, NULL);
 	db = bm_db_open(path, &e);
 	ok(db == NULL, "a newer schema is refused");
-	is(bm_error_str(&e), "new.db: schema version 7 is newer than this bm (1)",
+	is(bm_error_str(&e),
+	    "new.db: schema version 7 is newer than this bm (1)",
 	    "newer message");
 	bm_db_close(db, NULL);
 	bm_error_clear(&e);
@@ -386,10 +414,12 @@ main(void)
 	test_rollback("bm.db");
 	test_locked("bm.db");
 	test_newer("new.db");
+	test_concurrent_open("many.db");
 	test_errors();
 
 	unlink_db("bm.db");
 	unlink_db("new.db");
+	unlink_db("many.db");
 	unlink("junk.db");
 	if (rmdir(dir) == -1)
 		printf("# cannot remove %s\n", dir);
