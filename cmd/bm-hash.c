@@ -110,7 +110,7 @@ hash_file(const char *path, doc_fn fn, void *arg)
 		bm_error_clear(&e);
 		return -1;
 	}
-	y = bm_yaml_open(data, len, path);
+	y = bm_yaml_open(data, len, strcmp(path, "-") ? path : "<stdin>");
 	while ((r = bm_yaml_next(y, &doc, &e)) != 0) {
 		if (r < 0) {
 			bm_error_print(&e);
@@ -120,7 +120,8 @@ hash_file(const char *path, doc_fn fn, void *arg)
 		if (bm_benchmark_id(doc->root, id, &where, &e) < 0) {
 			char *msg = xstrdup(e.msg);
 
-			bm_yaml_error(&e, doc, path, where, 0, "%s", msg);
+			bm_yaml_error(&e, doc, strcmp(path, "-") ? path :
+			    "<stdin>", where, 0, "%s", msg);
 			bm_error_print(&e);
 			free(msg);
 			rc = -1;
