@@ -39,6 +39,43 @@ struct cached {
 static struct cached *regexes, *jqs;
 static size_t nregexes, njqs;
 
+/*
+ * Free the caches at exit: libjq keeps pointers past the end of its
+ * blocks, which leak checkers cannot follow, so the states must go.
+ */
+static void
+free_caches(void)
+{
+	size_t i;
+
+	for (i = 0; i < nregexes; i++) {
+		pcre2_code_free(regexes[i].code);
+		free(regexes[i].src);
+		free(regexes[i].err);
+	}
+	for (i = 0; i < njqs; i++) {
+		if (jqs[i].code)
+			jq_teardown((jq_state **)&jqs[i].code);
+		free(jqs[i].src);
+		free(jqs[i].err);
+	}
+	free(regexes);
+	free(jqs);
+	regexes = jqs = NULL;
+	nregexes = njqs = 0;
+}
+
+static struct cached *
+grow(struct cached **tab, size_t *n)
+{
+	static int registered;
+
+	if (!registered && atexit(free_caches) == 0)
+		registered = 1;
+	*tab = xreallocarray(*tab, *n + 1, sizeof(**tab));
+	return &(*tab)[(*n)++];
+}
+
 static struct cached *
 lookup(struct cached *tab, size_t n, const char *src)
 {
@@ -60,8 +97,7 @@ regex_get(const char *src)
 
 	if (c)
 		return c;
-	regexes = xreallocarray(regexes, nregexes + 1, sizeof(*regexes));
-	c = &regexes[nregexes++];
+	c = grow(&regexes, &nregexes);
 	c->src = xstrdup(src);
 	c->err = NULL;
 	c->code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
@@ -105,8 +141,7 @@ jq_get(const char *src)
 
 	if (c)
 		return c;
-	jqs = xreallocarray(jqs, njqs + 1, sizeof(*jqs));
-	c = &jqs[njqs++];
+	c = grow(&jqs, &njqs);
 	c->src = xstrdup(src);
 	c->err = NULL;
 	c->code = NULL;
@@ -334,7 +369,8 @@ bm_assert_check(const cJSON *spec, const cJSON **where, struct bm_error *e)
 		type = k;
 	}
 	if (!type)
-		return fail(spec, where, e, "%s%s", "assertion has no type", "");
+		return fail(spec, where, e, "%s%s", "assertion has no type",
+		    "");
 	return check_value(type->string, type, where, e);
 }
 

@@ -20,7 +20,7 @@ struct bm_yaml_doc;
 
 struct bm_bench {
 	char *name;		/* name:, else the file stem ("<stem>-K") */
-	char id[BM_MD5_HEX_LEN + 1];		/* MD5 of the canonical prompt */
+	char id[BM_MD5_HEX_LEN + 1];	/* MD5 of the canonical prompt */
 	char sha256[BM_SHA256_HEX_LEN + 1];	/* of the document text */
 	char *path;		/* the file, as given */
 	int doc;		/* 0-based document index in the file */

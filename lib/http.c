@@ -170,8 +170,10 @@ bm_http_start(struct bm_http *h, const struct bm_http_req *req,
 	    (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
-	/* Wait for a reusable connection rather than open another. */
-	curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+	/*
+	 * No CURLOPT_PIPEWAIT: on plain http:// it would hold every new
+	 * request behind the first connection's answer (one hang stalls all).
+	 */
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	if (req->body) {

@@ -35,7 +35,7 @@ enum bm_class {
 
 /* The class as records spell it ("rate_limit"). */
 const char *bm_class_name(enum bm_class c);
-/* Non-zero for the classes worth a retry: connection, timeout, rate_limit, server. */
+/* Non-zero for connection, timeout, rate_limit and server: worth a retry. */
 int bm_class_retryable(enum bm_class c);
 
 /* A request ready for http.h. */

@@ -1,0 +1,617 @@
+/*
+ * bm-ingest: validate benchmark files, upsert them into the catalog, and
+ * write the case stream (benchmarks x variants x trials x models x repeats).
+ *
+ *	bm-ingest [-m MODEL]... [--profile P] [--batch B] [PATH...]
+ *
+ * Every problem of every document is reported; invalid documents are
+ * skipped and the valid ones still ingested and emitted, then exit 1.
+ * Cases stream one at a time: memory does not grow with their number.
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "buf.h"
+#include "catalog.h"
+#include "cli.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "err.h"
+#include "jsonl.h"
+#include "suggest.h"
+#include "walk.h"
+#include "xalloc.h"
+#include "yaml.h"
+
+enum {
+	OPT_PROFILE = BM_OPT_PROGRAM,
+	OPT_BATCH,
+	OPT_REPEAT,
+	OPT_TAG,
+	OPT_NAME,
+	OPT_SHARD,
+	OPT_FROM_DB,
+	OPT_CHECK,
+	OPT_LIST,
+	OPT_BACKFILL,
+	OPT_PROGRESS
+};
+
+static const char usage[] =
+    "usage: bm-ingest [-hqv] [-m model] [--profile name] [--batch name]\n"
+    "                 [--repeat N] [--tag tag] [--name glob] "
+    "[--shard K/N]\n"
+    "                 [--from-db | --check | --list | --backfill] "
+    "[--no-db]\n"
+    "                 [--db path] [--config path] [--progress] "
+    "[path ...]\n";
+
+static const struct option longopts[] = {
+	BM_CLI_LONGOPTS,
+	{ "model", required_argument, NULL, 'm' },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
+	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "from-db", no_argument, NULL, OPT_FROM_DB },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "list", no_argument, NULL, OPT_LIST },
+	{ "backfill", no_argument, NULL, OPT_BACKFILL },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct ingest {
+	struct bm_config *config;
+	char **models;			/* -m, --profile or --batch */
+	size_t nmodels;
+	char **tags;			/* --tag and the batch's tags */
+	size_t ntags;
+	const char *glob;		/* --name */
+	long repeat;			/* 0: the benchmark's own */
+	unsigned long shard_k, shard_n;	/* 0-based K; N = 0: none */
+	int from_db, check, list, cases;
+	struct bm_catalog *cat;		/* NULL: --no-db or --check */
+	struct bm_strmap *seen;		/* id -> "path:line:col" */
+	long nvalid, nnew, nupdated, nunchanged, ninvalid;
+	long long ncases;
+	int bad;			/* this document had a problem */
+	int werr;			/* writing stdout failed */
+};
+
+/* Print a problem of a document and mark it invalid. */
+static void
+report(void *arg, const struct bm_error *e)
+{
+	struct ingest *in = arg;
+
+	bm_error_print(e);
+	in->bad = 1;
+}
+
+static void
+push(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+/* --profile or --batch: its models, repeat and tags, or exit 2. */
+static void
+use_selection(struct ingest *in, const char *kind, const char *name)
+{
+	const struct bm_selection *s;
+	const struct bm_selection *all;
+	const char **names;
+	const char *hint;
+	size_t i, n;
+
+	s = *kind == 'p' ? bm_config_profile(in->config, name) :
+	    bm_config_batch(in->config, name);
+	if (!s) {
+		all = *kind == 'p' ? in->config->profiles : in->config->batches;
+		n = *kind == 'p' ? in->config->nprofiles :
+		    in->config->nbatches;
+		names = xcalloc(n + 1, sizeof(*names));
+		for (i = 0; i < n; i++)
+			names[i] = all[i].name;
+		hint = bm_suggest(name, names);
+		free(names);
+		if (hint)
+			bm_errorf("unknown %s '%s' (did you mean '%s'?)", kind,
+			    name, hint);
+		else
+			bm_errorf("unknown %s '%s'", kind, name);
+		exit(2);
+	}
+	for (i = 0; i < s->nmodels; i++)
+		push(&in->models, &in->nmodels, s->models[i]);
+	for (i = 0; i < s->ntags; i++)
+		push(&in->tags, &in->ntags, s->tags[i]);
+	if (!in->repeat)
+		in->repeat = s->repeat;
+}
+
+static void
+parse_shard(struct ingest *in, const char *arg)
+{
+	const char *slash = strchr(arg, '/');
+	char *k = slash ? xstrndup(arg, (size_t)(slash - arg)) : NULL;
+	long kk, nn;
+
+	if (!slash || bm_parse_long(k, 1, 1L << 30, &kk) < 0 ||
+	    bm_parse_long(slash + 1, 1, 1L << 30, &nn) < 0 || kk > nn) {
+		free(k);
+		bm_die(2, "--shard: invalid shard '%s' (want K/N with "
+		    "1 <= K <= N)", arg);
+	}
+	free(k);
+	in->shard_k = (unsigned long)kk - 1;
+	in->shard_n = (unsigned long)nn;
+}
+
+/* Does the case fall in our shard?  First 8 hex digits mod N. */
+static int
+in_shard(const struct ingest *in, const char *case_id)
+{
+	char head[9];
+
+	if (!in->shard_n)
+		return 1;
+	memcpy(head, case_id, 8);
+	head[8] = '\0';
+	return strtoul(head, NULL, 16) % in->shard_n == in->shard_k;
+}
+
+static int
+emit_case(void *arg, const struct bm_case *c)
+{
+	struct ingest *in = arg;
+
+	if (!in_shard(in, c->case_id))
+		return 0;
+	in->ncases++;
+	if (bm_jsonl_write_raw(stdout, c->json, c->len) < 0) {
+		in->werr = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Borrowed copies of n model references, NULL-ended. */
+static const char **
+borrow(char *const *models, size_t n)
+{
+	const char **v = xcalloc(n + 1, sizeof(*v));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = models[i];
+	return v;
+}
+
+/*
+ * The models for b's cases: -m, --profile or --batch; else the
+ * benchmark's models: (checked against bm.yml); else the default
+ * profile's.  NULL with a problem reported when there is none.
+ */
+static const char **
+models_for(struct ingest *in, struct bm_yaml_doc *doc,
+    const struct bm_bench *b, size_t *n)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const struct bm_selection *def = NULL;
+	const cJSON *list;
+	struct bm_target t;
+	const char **v;
+	char *msg;
+	size_t i;
+
+	if (in->nmodels) {
+		*n = in->nmodels;
+		return borrow(in->models, in->nmodels);
+	}
+	v = bm_bench_models(b, n);
+	list = cJSON_GetObjectItemCaseSensitive(b->root, "models");
+	for (i = 0; i < *n; i++) {
+		if (bm_config_resolve(in->config, v[i], &t, &e) == 0)
+			continue;
+		msg = xstrdup(e.msg);
+		bm_yaml_error(&e, doc, b->path, cJSON_IsArray(list) ?
+		    cJSON_GetArrayItem(list, (int)i) : list, 0, "models: %s",
+		    msg);
+		free(msg);
+		report(in, &e);
+	}
+	if (!*n && in->config->default_profile)
+		def = bm_config_profile(in->config,
+		    in->config->default_profile);
+	if (!in->bad && !*n && def && def->nmodels) {
+		free(v);
+		*n = def->nmodels;
+		return borrow(def->models, def->nmodels);
+	}
+	if (!in->bad && !*n) {
+		bm_error_set(&e, b->path, b->line, 1, "no model: give -m, "
+		    "--profile or --batch, or models: in the benchmark");
+		report(in, &e);
+	}
+	bm_error_clear(&e);
+	if (in->bad) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* A second document with the same prompt: name both places. */
+static int
+duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const cJSON *at = NULL;
+	const char *keys[] = { "prompt", "sequence", "variants" };
+	const char *first;
+	long line = b->line, col = 1;
+	size_t i;
+
+	for (i = 0; i < 3 && !at; i++)
+		at = cJSON_GetObjectItemCaseSensitive(b->root, keys[i]);
+	if (at && bm_yaml_where(doc, at, 1, &line, &col) < 0) {
+		line = b->line;
+		col = 1;
+	}
+	first = bm_strmap_get(in->seen, b->id);
+	if (!first) {
+		bm_strmap_put(in->seen, b->id, xasprintf("%s:%ld:%ld",
+		    b->path, line, col));
+		return 0;
+	}
+	bm_error_set(&e, b->path, line, col, "duplicate prompt: same "
+	    "benchmark id %s as %s", b->id, first);
+	report(in, &e);
+	bm_error_clear(&e);
+	return 1;
+}
+
+/* Catalog, selection, output for one valid benchmark. */
+static void
+take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
+    int stored)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char **models = NULL;
+	size_t nmodels = 0;
+	cJSON *rec;
+	int st;
+
+	if (duplicate(in, doc, b))
+		return;
+	if (in->cases) {
+		models = models_for(in, doc, b, &nmodels);
+		if (!models)
+			return;
+	}
+	in->nvalid++;
+	st = stored ? BM_CATALOG_UNCHANGED : in->cat ?
+	    bm_catalog_put(in->cat, b, &e) : -2;
+	if (st == -1) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		free(models);
+		exit(2);
+	}
+	in->nnew += st == BM_CATALOG_NEW;
+	in->nupdated += st == BM_CATALOG_UPDATED;
+	in->nunchanged += st == BM_CATALOG_UNCHANGED;
+	if (in->check || in->werr ||
+	    !bm_bench_has_tag(b, in->tags, in->ntags) ||
+	    (in->glob && fnmatch(in->glob, b->name, 0) != 0)) {
+		free(models);
+		return;
+	}
+	if (in->list) {
+		rec = bm_bench_record(b);
+		if (bm_jsonl_write(stdout, rec) < 0)
+			in->werr = 1;
+		cJSON_Delete(rec);
+	} else {
+		bm_bench_cases(b, models, nmodels,
+		    in->repeat ? in->repeat : b->repeat, emit_case, in);
+	}
+	free(models);
+}
+
+/*
+ * Every document of data (from path).  name, when set, is the stored
+ * name of a catalog document, whose index in its file is doc_index.
+ */
+static void
+documents(struct ingest *in, const char *path, const char *data, size_t len,
+    const char *name, int doc_index)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	struct bm_yaml *y = bm_yaml_open(data, len, shown);
+	struct bm_yaml_doc *doc;
+	struct bm_bench *b;
+	char *dflt;
+	int rc, ndocs = 0;
+
+	for (;;) {
+		rc = bm_yaml_next(y, &doc, &e);
+		if (rc == 0)
+			break;
+		in->bad = 0;
+		if (rc < 0) {
+			report(in, &e);
+			in->ninvalid++;
+			continue;
+		}
+		ndocs++;
+		dflt = name || strcmp(path, "-") != 0 ? NULL :
+		    bm_bench_default_name(path, doc->index);
+		rc = bm_bench_parse(doc, shown, name ? name : dflt, &b,
+		    report, in);
+		free(dflt);
+		if (rc == 0) {
+			if (name)
+				b->doc = doc_index;
+			take(in, doc, b, name != NULL);
+			bm_bench_free(b);
+		}
+		in->ninvalid += in->bad;
+		bm_yaml_doc_free(doc);
+	}
+	if (ndocs == 0 && !e.msg) {
+		bm_error_set(&e, shown, 1, 1, "empty file");
+		report(in, &e);
+		in->ninvalid++;
+	}
+	bm_error_clear(&e);
+	bm_yaml_close(y);
+}
+
+/* Binary junk: a NUL byte, reported where it is. */
+static int
+binary(struct ingest *in, const char *path, const char *data, size_t len)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *nul = memchr(data, '\0', len), *p, *bol = data;
+	long line = 1;
+
+	if (!nul)
+		return 0;
+	for (p = data; p < nul; p++)
+		if (*p == '\n') {
+			line++;
+			bol = p + 1;
+		}
+	bm_error_set(&e, strcmp(path, "-") == 0 ? "<stdin>" : path, line,
+	    (long)(nul - bol) + 1, "binary data (NUL byte), not YAML");
+	report(in, &e);
+	bm_error_clear(&e);
+	in->ninvalid++;
+	return 1;
+}
+
+static int
+stored_doc(void *arg, const struct bm_catalog_doc *d)
+{
+	struct ingest *in = arg;
+	static const char *last;
+	static int index;
+
+	index = last && strcmp(last, d->path) == 0 ? index + 1 : 0;
+	last = d->path;
+	documents(in, d->path, d->content, strlen(d->content), d->name, index);
+	return in->werr;
+}
+
+static void
+file(struct ingest *in, const char *path)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	char *data;
+	size_t len;
+
+	if (in->from_db && in->cat && bm_catalog_has_path(in->cat, path)) {
+		if (bm_catalog_docs(in->cat, path, stored_doc, in, &e) < 0) {
+			bm_error_print(&e);
+			exit(2);
+		}
+		return;
+	}
+	if (bm_read_file(path, &data, &len, &e) < 0) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		in->ninvalid++;
+		return;
+	}
+	if (!binary(in, path, data, len))
+		documents(in, path, data, len, NULL, 0);
+	free(data);
+}
+
+/* "\rbm-ingest: 1234/10000 files" on a terminal, at most every 100 ms. */
+static void
+progress(int on, double start, size_t i, size_t n)
+{
+	static double last;
+	double now;
+
+	if (!on)
+		return;
+	now = bm_clock_ms();
+	if (i == n) {
+		if (last)
+			fputs("\r\033[K", stderr);
+		return;
+	}
+	if (now - start < 1000 || now - last < 100)
+		return;
+	last = now;
+	fprintf(stderr, "\r%s: %zu/%zu files", bm_prog(), i, n);
+}
+
+static void
+summary(const struct ingest *in)
+{
+	struct bm_buf b = BM_BUF_INIT;
+
+	bm_buf_addf(&b, "%ld benchmarks: ", in->nvalid);
+	if (in->cat && !in->from_db)
+		bm_buf_addf(&b, "%ld new, %ld updated, %ld unchanged, ",
+		    in->nnew, in->nupdated, in->nunchanged);
+	bm_buf_addf(&b, "%ld invalid", in->ninvalid);
+	if (in->cases)
+		bm_buf_addf(&b, "; %lld cases", in->ncases);
+	bm_notef("%s", bm_buf_str(&b));
+	bm_buf_free(&b);
+}
+
+static void
+backfill(struct ingest *in)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	long filled, unmatched;
+
+	if (bm_catalog_backfill(in->cat, &filled, &unmatched, &e) < 0) {
+		bm_error_print(&e);
+		exit(2);
+	}
+	bm_notef("backfill: %ld rows filled, %ld not matched", filled,
+	    unmatched);
+}
+
+int
+main(int argc, char **argv)
+{
+	/* Static: what an early exit leaves is still reachable, not leaked. */
+	static struct ingest in;
+	static struct bm_error e = BM_ERROR_INIT;
+	static struct bm_files files = { NULL, 0 };
+	struct bm_cli cli;
+	static struct bm_db *db;
+	struct bm_target t;
+	const char *profile = NULL, *batch = NULL;
+	int opt, bfill = 0, bar = isatty(2);
+	double start = bm_clock_ms();
+	size_t i;
+
+	memset(&in, 0, sizeof(in));
+	bm_cli_init(&cli, argv[0], usage);
+	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "m:", longopts,
+	    NULL)) != -1) {
+		switch (opt) {
+		case 'm': push(&in.models, &in.nmodels, optarg); break;
+		case OPT_PROFILE: profile = optarg; break;
+		case OPT_BATCH: batch = optarg; break;
+		case OPT_REPEAT:
+			in.repeat = bm_cli_long("--repeat", optarg, 1, 1000000);
+			break;
+		case OPT_TAG: push(&in.tags, &in.ntags, optarg); break;
+		case OPT_NAME: in.glob = optarg; break;
+		case OPT_SHARD: parse_shard(&in, optarg); break;
+		case OPT_FROM_DB: in.from_db = 1; break;
+		case OPT_CHECK: in.check = 1; break;
+		case OPT_LIST: in.list = 1; break;
+		case OPT_BACKFILL: bfill = 1; break;
+		case OPT_PROGRESS: bar = 1; break;
+		default: bm_cli_option(&cli, opt, optarg); break;
+		}
+	}
+	bm_cli_finish(&cli);
+	if (in.check + in.list + bfill > 1 || (in.from_db && (in.check ||
+	    bfill)))
+		bm_cli_usage_error(&cli, "--check, --list, --backfill and "
+		    "--from-db: give one (--list may go with --from-db)");
+	if (cli.no_db && (in.from_db || bfill))
+		bm_cli_usage_error(&cli, "--no-db excludes --from-db and "
+		    "--backfill");
+	in.cases = !in.check && !in.list && !bfill;
+
+	in.config = bm_config_load(cli.config, &e);
+	if (!in.config) {
+		bm_error_print(&e);
+		return 2;
+	}
+	if (profile)
+		use_selection(&in, "profile", profile);
+	if (batch)
+		use_selection(&in, "batch", batch);
+	for (i = 0; i < in.nmodels; i++)
+		if (bm_config_resolve(in.config, in.models[i], &t, &e) < 0) {
+			bm_error_print(&e);
+			return 2;
+		}
+
+	if (!cli.no_db && !in.check) {
+		db = bm_db_open(cli.db, &e);
+		if (!db || !(in.cat = bm_catalog_open(db, &e))) {
+			bm_error_print(&e);
+			return 2;
+		}
+	}
+	if (bfill) {
+		backfill(&in);
+		goto out;
+	}
+
+	in.seen = bm_strmap_new();
+	if (in.from_db && optind == argc) {
+		/* The whole catalog. */
+		if (bm_catalog_docs(in.cat, NULL, stored_doc, &in, &e) < 0) {
+			bm_error_print(&e);
+			return 2;
+		}
+	} else {
+		for (i = optind; i < (size_t)argc || i == (size_t)optind; i++) {
+			if (bm_walk(i < (size_t)argc ? argv[i] : "benchmarks",
+			    &files, &e) < 0) {
+				bm_error_print(&e);
+				bm_error_clear(&e);
+				in.ninvalid++;
+			}
+			if (i >= (size_t)argc)
+				break;
+		}
+		for (i = 0; i < files.n && !in.werr; i++) {
+			progress(bar, start, i, files.n);
+			file(&in, files.paths[i]);
+		}
+		progress(bar, start, files.n, files.n);
+	}
+	if (in.cat && bm_catalog_flush(in.cat, &e) < 0) {
+		bm_error_print(&e);
+		return 2;
+	}
+	summary(&in);
+out:
+	if (bm_jsonl_finish(stdout) < 0 || in.werr) {
+		bm_errorf("stdout: write error");
+		return 2;
+	}
+	bm_catalog_close(in.cat);
+	if (db && bm_db_close(db, &e) < 0) {
+		bm_error_print(&e);
+		return 2;
+	}
+	bm_strmap_free(in.seen, free);
+	bm_files_free(&files);
+	for (i = 0; i < in.nmodels; i++)
+		free(in.models[i]);
+	for (i = 0; i < in.ntags; i++)
+		free(in.tags[i]);
+	free(in.models);
+	free(in.tags);
+	bm_config_free(in.config);
+	return in.ninvalid ? 1 : 0;
+}

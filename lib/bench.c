@@ -1,0 +1,913 @@
+/*
+ * bench.c: benchmark documents: validation with every problem reported,
+ * {{var}} rendering, and the case matrix.  A case line is assembled from a
+ * part printed once per (variant, trial) and the few fields that change per
+ * model and repeat, so a million cases cost string copies, not trees.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assert.h"
+#include "bench.h"
+#include "suggest.h"
+#include "xalloc.h"
+#include "yaml.h"
+
+static const char *const top_keys[] = {
+	"name", "description", "tags", "system", "prompt", "sequence", "vars",
+	"expect", "models", "repeat", "params", "variants", NULL
+};
+static const char *const step_keys[] = {
+	"prompt", "system", "expect", "params", NULL
+};
+static const char *const variant_keys[] = {
+	"prompt", "system", "sequence", "params", "expect", NULL
+};
+
+struct check {
+	struct bm_yaml_doc *doc;
+	const char *path;
+	bm_bench_report_fn *report;
+	void *arg;
+	int problems;
+};
+
+static void
+problem(struct check *k, const cJSON *node, int key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+problem(struct check *k, const cJSON *node, int key, const char *fmt, ...)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_buf b = BM_BUF_INIT;
+	long line, col;
+	va_list ap;
+
+	va_start(ap, fmt);
+	bm_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (bm_yaml_where(k->doc, node, key, &line, &col) < 0)
+		bm_error_set(&e, k->path, k->doc->line, 1, "%s",
+		    bm_buf_str(&b));
+	else
+		bm_yaml_error(&e, k->doc, k->path, node, key, "%s",
+		    bm_buf_str(&b));
+	k->report(k->arg, &e);
+	k->problems++;
+	bm_error_clear(&e);
+	bm_buf_free(&b);
+}
+
+static const cJSON *
+get(const cJSON *obj, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+/* Report every key of obj not in allowed, with a suggestion. */
+static void
+check_keys(struct check *k, const cJSON *obj, const char *const *allowed,
+    const char *what)
+{
+	const cJSON *m;
+	const char *s;
+	size_t i;
+
+	cJSON_ArrayForEach(m, obj) {
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(allowed[i], m->string) == 0)
+				break;
+		if (allowed[i])
+			continue;
+		s = bm_suggest(m->string, allowed);
+		if (s)
+			problem(k, m, 1, "%sunknown key '%s' (did you mean "
+			    "'%s'?)", what, m->string, s);
+		else
+			problem(k, m, 1, "%sunknown key '%s'", what, m->string);
+	}
+}
+
+static void
+want_string(struct check *k, const cJSON *v, const char *what)
+{
+	if (v && !cJSON_IsString(v))
+		problem(k, v, 0, "%s: expected a string", what);
+}
+
+static void
+want_mapping(struct check *k, const cJSON *v, const char *what)
+{
+	if (v && !cJSON_IsObject(v))
+		problem(k, v, 0, "%s: expected a mapping", what);
+}
+
+static void
+want_strings(struct check *k, const cJSON *v, const char *what, int one)
+{
+	const cJSON *x;
+
+	if (!v || (one && cJSON_IsString(v) && *v->valuestring))
+		return;
+	if (!cJSON_IsArray(v)) {
+		problem(k, v, 0, "%s: expected a list of strings", what);
+		return;
+	}
+	cJSON_ArrayForEach(x, v)
+		if (!cJSON_IsString(x) || !*x->valuestring)
+			problem(k, x, 0, "%s: expected a non-empty string",
+			    what);
+}
+
+static void
+check_expect(struct check *k, const cJSON *v)
+{
+	if (v && !cJSON_IsArray(v))
+		problem(k, v, 0, "expect: expected a list of assertions");
+}
+
+static void
+check_sequence(struct check *k, const cJSON *seq)
+{
+	const cJSON *step;
+
+	if (!seq)
+		return;
+	if (!cJSON_IsArray(seq) || !seq->child) {
+		problem(k, seq, 0, "sequence: expected a list of steps");
+		return;
+	}
+	cJSON_ArrayForEach(step, seq) {
+		if (cJSON_IsString(step))
+			continue;
+		if (!cJSON_IsObject(step)) {
+			problem(k, step, 0, "sequence step: expected a mapping "
+			    "with prompt:");
+			continue;
+		}
+		check_keys(k, step, step_keys, "sequence step: ");
+		if (!get(step, "prompt"))
+			problem(k, step, 0, "sequence step: missing prompt");
+		want_string(k, get(step, "prompt"), "prompt");
+		want_string(k, get(step, "system"), "system");
+		want_mapping(k, get(step, "params"), "params");
+		check_expect(k, get(step, "expect"));
+	}
+}
+
+static int
+is_slug(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static void
+check_variants(struct check *k, const cJSON *vs, int top_prompt)
+{
+	const cJSON *v;
+
+	if (!cJSON_IsObject(vs) || !vs->child) {
+		problem(k, vs, 0, "variants: expected a mapping of variant "
+		    "names");
+		return;
+	}
+	cJSON_ArrayForEach(v, vs) {
+		if (!cJSON_IsObject(v)) {
+			problem(k, v, 0, "variant '%s': expected a mapping",
+			    v->string);
+			continue;
+		}
+		check_keys(k, v, variant_keys, "variant: ");
+		want_string(k, get(v, "prompt"), "prompt");
+		want_string(k, get(v, "system"), "system");
+		want_mapping(k, get(v, "params"), "params");
+		check_expect(k, get(v, "expect"));
+		check_sequence(k, get(v, "sequence"));
+		if (get(v, "prompt") && get(v, "sequence"))
+			problem(k, get(v, "sequence"), 1, "variant '%s': give "
+			    "prompt or sequence, not both", v->string);
+		if (!top_prompt && !get(v, "prompt") && !get(v, "sequence"))
+			problem(k, v, 1, "variant '%s': no prompt or sequence",
+			    v->string);
+	}
+}
+
+/* --- placeholders -------------------------------------------------------- */
+
+/*
+ * Find the next {{name}} in s: its start, end (past "}}") and name span.
+ * NULL when there is none.
+ */
+static const char *
+next_var(const char *s, const char **end, const char **name, size_t *len)
+{
+	const char *p, *q;
+
+	for (p = strstr(s, "{{"); p; p = strstr(p + 1, "{{")) {
+		q = p + 2;
+		while (*q == ' ')
+			q++;
+		*name = q;
+		if (!(isalpha((unsigned char)*q) || *q == '_'))
+			continue;
+		while (isalnum((unsigned char)*q) || *q == '_' || *q == '-' ||
+		    *q == '.')
+			q++;
+		*len = (size_t)(q - *name);
+		while (*q == ' ')
+			q++;
+		if (q[0] == '}' && q[1] == '}') {
+			*end = q + 2;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static const cJSON *
+var_get(const cJSON *vars, const char *name, size_t len)
+{
+	const cJSON *v;
+
+	cJSON_ArrayForEach(v, vars)
+		if (strlen(v->string) == len &&
+		    memcmp(v->string, name, len) == 0)
+			return v;
+	return NULL;
+}
+
+void
+bm_bench_render(const char *s, const cJSON *vars, struct bm_buf *out)
+{
+	const char *p, *end, *name;
+	const cJSON *v;
+	size_t len;
+	char *txt;
+
+	while ((p = next_var(s, &end, &name, &len)) != NULL) {
+		v = var_get(vars, name, len);
+		bm_buf_add(out, s, (size_t)(p - s));
+		if (!v) {
+			bm_buf_add(out, p, (size_t)(end - p));
+		} else if (cJSON_IsString(v)) {
+			bm_buf_adds(out, v->valuestring);
+		} else {
+			txt = cJSON_PrintUnformatted(v);
+			bm_buf_adds(out, txt ? txt : "");
+			free(txt);
+		}
+		s = end;
+	}
+	bm_buf_adds(out, s);
+}
+
+static int
+has_var(const cJSON *node)
+{
+	const char *end, *name;
+	const cJSON *c;
+	size_t len;
+
+	if (cJSON_IsString(node))
+		return next_var(node->valuestring, &end, &name, &len) != NULL;
+	cJSON_ArrayForEach(c, node)
+		if (has_var(c))
+			return 1;
+	return 0;
+}
+
+/* A copy of node with {{var}} rendered in every string value. */
+static cJSON *
+render_tree(const cJSON *node, const cJSON *vars, struct bm_buf *b)
+{
+	const cJSON *c;
+	cJSON *copy;
+
+	if (cJSON_IsString(node)) {
+		bm_buf_reset(b);
+		bm_bench_render(node->valuestring, vars, b);
+		return cJSON_CreateString(bm_buf_str(b));
+	}
+	if (!cJSON_IsArray(node) && !cJSON_IsObject(node))
+		return cJSON_Duplicate(node, 1);
+	copy = cJSON_IsArray(node) ? cJSON_CreateArray() : cJSON_CreateObject();
+	cJSON_ArrayForEach(c, node) {
+		if (cJSON_IsArray(node))
+			cJSON_AddItemToArray(copy, render_tree(c, vars, b));
+		else
+			cJSON_AddItemToObject(copy, c->string,
+			    render_tree(c, vars, b));
+	}
+	return copy;
+}
+
+/* Every {{name}} in the strings under node must be a var of every trial. */
+static void
+check_vars(struct check *k, const cJSON *node, const cJSON *trials)
+{
+	const char *s, *p, *end, *name;
+	const cJSON *c, *t;
+	size_t len;
+	long i;
+
+	if (!node)
+		return;
+	if (!cJSON_IsString(node)) {
+		cJSON_ArrayForEach(c, node)
+			check_vars(k, c, trials);
+		return;
+	}
+	for (s = node->valuestring;
+	    (p = next_var(s, &end, &name, &len)) != NULL; s = end) {
+		if (!cJSON_IsArray(trials) || !trials->child) {
+			problem(k, node, 0, "placeholder {{%.*s}} names no var "
+			    "(no vars: given)", (int)len, name);
+			continue;
+		}
+		i = 0;
+		cJSON_ArrayForEach(t, trials) {
+			if (cJSON_IsObject(t) && !var_get(t, name, len)) {
+				problem(k, node, 0, "placeholder {{%.*s}} "
+				    "names no var of trial %ld", (int)len,
+				    name, i);
+				break;
+			}
+			i++;
+		}
+	}
+}
+
+/* The text fields of a prompt-bearing mapping (the top or a variant). */
+static void
+check_vars_in(struct check *k, const cJSON *m, const cJSON *trials)
+{
+	const cJSON *step;
+
+	check_vars(k, get(m, "prompt"), trials);
+	check_vars(k, get(m, "system"), trials);
+	check_vars(k, get(m, "expect"), trials);
+	cJSON_ArrayForEach(step, get(m, "sequence")) {
+		if (cJSON_IsString(step)) {
+			check_vars(k, step, trials);
+			continue;
+		}
+		check_vars(k, get(step, "prompt"), trials);
+		check_vars(k, get(step, "system"), trials);
+		check_vars(k, get(step, "expect"), trials);
+	}
+}
+
+/* --- assertions ---------------------------------------------------------- */
+
+static void
+assert_problem(struct check *k, const cJSON *spec, const cJSON *where,
+    const struct bm_error *e)
+{
+	long line, col;
+	int key;
+
+	if (!where || bm_yaml_where(k->doc, where, 0, &line, &col) < 0)
+		where = spec;
+	key = where->string && e->msg && strncmp(e->msg, "unknown", 7) == 0;
+	problem(k, where, key, "%s", e->msg ? e->msg : "invalid assertion");
+}
+
+/* Check each spec of list, rendered with each trial when it has a {{var}}. */
+static void
+check_asserts(struct check *k, const cJSON *list, const cJSON *trials)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_buf b = BM_BUF_INIT;
+	const cJSON *spec, *t, *where;
+	cJSON *r;
+	int bad;
+
+	if (!cJSON_IsArray(list))
+		return;
+	cJSON_ArrayForEach(spec, list) {
+		if (!has_var(spec) || !cJSON_IsArray(trials)) {
+			if (bm_assert_check(spec, &where, &e) < 0)
+				assert_problem(k, spec, where, &e);
+			continue;
+		}
+		cJSON_ArrayForEach(t, trials) {
+			r = render_tree(spec, t, &b);
+			bad = bm_assert_check(r, &where, &e) < 0;
+			/* Point at the original of the rendered value. */
+			if (bad)
+				assert_problem(k, spec, where && where->string ?
+				    get(spec, where->string) : NULL, &e);
+			cJSON_Delete(r);
+			if (bad)
+				break;
+		}
+	}
+	bm_error_clear(&e);
+	bm_buf_free(&b);
+}
+
+static void
+check_asserts_in(struct check *k, const cJSON *m, const cJSON *trials)
+{
+	const cJSON *step;
+
+	check_asserts(k, get(m, "expect"), trials);
+	cJSON_ArrayForEach(step, get(m, "sequence"))
+		if (cJSON_IsObject(step))
+			check_asserts(k, get(step, "expect"), trials);
+}
+
+/* --- documents ----------------------------------------------------------- */
+
+char *
+bm_bench_default_name(const char *path, int doc)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	if (strcmp(path, "-") == 0)
+		base = "stdin";
+	else
+		base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".yaml") == 0)
+		n -= 5;
+	else if (n > 4 && strcmp(base + n - 4, ".yml") == 0)
+		n -= 4;
+	if (doc > 0)
+		return xasprintf("%.*s-%d", (int)n, base, doc + 1);
+	return xstrndup(base, n);
+}
+
+static void
+check_doc(struct check *k, const cJSON *root)
+{
+	const cJSON *v, *t, *trials = get(root, "vars");
+	long i;
+
+	check_keys(k, root, top_keys, "");
+	v = get(root, "name");
+	if (v && (!cJSON_IsString(v) || !is_slug(v->valuestring)))
+		problem(k, v, 0,
+		    "name: expected a slug ([a-z0-9][a-z0-9._-]*)");
+	want_string(k, get(root, "description"), "description");
+	want_strings(k, get(root, "tags"), "tags", 0);
+	want_string(k, get(root, "system"), "system");
+	want_string(k, get(root, "prompt"), "prompt");
+	check_sequence(k, get(root, "sequence"));
+	if (trials && !cJSON_IsArray(trials)) {
+		problem(k, trials, 0, "vars: expected a list of mappings, one "
+		    "per trial");
+		trials = NULL;
+	}
+	i = 0;
+	cJSON_ArrayForEach(t, trials) {
+		if (!cJSON_IsObject(t))
+			problem(k, t, 0, "vars: trial %ld: expected a mapping",
+			    i);
+		i++;
+	}
+	check_expect(k, get(root, "expect"));
+	want_strings(k, get(root, "models"), "models", 1);
+	v = get(root, "repeat");
+	if (v && (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+	    v->valuedouble > 1e6 || v->valuedouble != floor(v->valuedouble)))
+		problem(k, v, 0, "repeat: expected a whole number from 1 to "
+		    "1000000");
+	want_mapping(k, get(root, "params"), "params");
+	if (get(root, "prompt") && get(root, "sequence"))
+		problem(k, get(root, "sequence"), 1,
+		    "give prompt or sequence, not both");
+	v = get(root, "variants");
+	if (v)
+		check_variants(k, v, get(root, "prompt") ||
+		    get(root, "sequence"));
+	else if (!get(root, "prompt") && !get(root, "sequence"))
+		problem(k, root, 0, "no prompt: give prompt, sequence or "
+		    "variants");
+	if (k->problems)
+		return;		/* the rest assumes the shapes above */
+	check_vars_in(k, root, trials);
+	check_asserts_in(k, root, trials);
+	cJSON_ArrayForEach(v, get(root, "variants")) {
+		check_vars_in(k, v, trials);
+		check_asserts_in(k, v, trials);
+	}
+}
+
+int
+bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
+    const char *default_name, struct bm_bench **out,
+    bm_bench_report_fn *report, void *arg)
+{
+	struct check k = { doc, path, report, arg, 0 };
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_buf canon = BM_BUF_INIT;
+	const cJSON *root = doc->root, *where, *v;
+	struct bm_bench *b;
+
+	*out = NULL;
+	if (!cJSON_IsObject(root)) {
+		problem(&k, root, 0, cJSON_IsNull(root) || !root ?
+		    "empty document" : "expected a mapping");
+		return -1;
+	}
+	check_doc(&k, root);
+	if (k.problems)
+		return -1;
+	if (bm_canonical_prompt(root, &canon, &where, &e) < 0) {
+		problem(&k, where ? where : root, 0, "%s", e.msg);
+		bm_error_clear(&e);
+		bm_buf_free(&canon);
+		return -1;
+	}
+	b = xcalloc(1, sizeof(*b));
+	bm_md5_hex(bm_buf_str(&canon), canon.len, b->id);
+	b->prompt = bm_buf_detach(&canon, NULL);
+	bm_sha256_hex(doc->text, doc->text_len, b->sha256);
+	v = get(root, "name");
+	b->name = v ? xstrdup(v->valuestring) : default_name ?
+	    xstrdup(default_name) : bm_bench_default_name(path, doc->index);
+	b->path = xstrdup(path);
+	b->doc = doc->index;
+	b->line = doc->line;
+	b->text = xstrndup(doc->text, doc->text_len);
+	b->text_len = doc->text_len;
+	v = get(root, "repeat");
+	b->repeat = v ? (long)v->valuedouble : 1;
+	b->root = doc->root;
+	doc->root = NULL;
+	*out = b;
+	return 0;
+}
+
+void
+bm_bench_free(struct bm_bench *b)
+{
+	if (!b)
+		return;
+	free(b->name);
+	free(b->path);
+	free(b->prompt);
+	free(b->text);
+	cJSON_Delete(b->root);
+	free(b);
+}
+
+const cJSON *
+bm_bench_tags(const struct bm_bench *b)
+{
+	static cJSON none = { NULL, NULL, NULL, cJSON_Array, NULL, 0, 0, NULL };
+	const cJSON *t = get(b->root, "tags");
+
+	return t ? t : &none;
+}
+
+int
+bm_bench_has_tag(const struct bm_bench *b, char *const *tags, size_t n)
+{
+	const cJSON *t;
+	size_t i;
+
+	if (n == 0)
+		return 1;
+	cJSON_ArrayForEach(t, bm_bench_tags(b))
+		for (i = 0; i < n; i++)
+			if (strcmp(t->valuestring, tags[i]) == 0)
+				return 1;
+	return 0;
+}
+
+const char *
+bm_bench_description(const struct bm_bench *b)
+{
+	const cJSON *d = get(b->root, "description");
+
+	return d ? d->valuestring : NULL;
+}
+
+const char **
+bm_bench_models(const struct bm_bench *b, size_t *n)
+{
+	const cJSON *m = get(b->root, "models"), *x;
+	const char **v;
+
+	*n = 0;
+	v = xcalloc((size_t)cJSON_GetArraySize(m) + 2, sizeof(*v));
+	if (cJSON_IsString(m))
+		v[(*n)++] = m->valuestring;
+	cJSON_ArrayForEach(x, (cJSON_IsArray(m) ? m : NULL))
+		v[(*n)++] = x->valuestring;
+	v[*n] = NULL;
+	return v;
+}
+
+size_t
+bm_bench_nvariants(const struct bm_bench *b)
+{
+	int n = cJSON_GetArraySize(get(b->root, "variants"));
+
+	return n > 0 ? (size_t)n : 1;
+}
+
+size_t
+bm_bench_ntrials(const struct bm_bench *b)
+{
+	int n = cJSON_GetArraySize(get(b->root, "vars"));
+
+	return n > 0 ? (size_t)n : 1;
+}
+
+cJSON *
+bm_bench_record(const struct bm_bench *b)
+{
+	cJSON *r = cJSON_CreateObject();
+	const char *d = bm_bench_description(b);
+
+	cJSON_AddStringToObject(r, "type", "benchmark");
+	cJSON_AddStringToObject(r, "id", b->id);
+	cJSON_AddStringToObject(r, "name", b->name);
+	cJSON_AddStringToObject(r, "path", b->path);
+	cJSON_AddNumberToObject(r, "doc", b->doc);
+	cJSON_AddStringToObject(r, "content_sha256", b->sha256);
+	cJSON_AddItemToObject(r, "tags", cJSON_Duplicate(bm_bench_tags(b), 1));
+	if (d)
+		cJSON_AddStringToObject(r, "description", d);
+	else
+		cJSON_AddNullToObject(r, "description");
+	return r;
+}
+
+/* --- cases --------------------------------------------------------------- */
+
+static char *
+json_string(const char *s)
+{
+	cJSON *j = cJSON_CreateString(s);
+	char *p = cJSON_PrintUnformatted(j);
+
+	cJSON_Delete(j);
+	return p;
+}
+
+/* A field of variant v if it has it, else of the document. */
+static const cJSON *
+pick(const cJSON *root, const cJSON *v, const char *key)
+{
+	const cJSON *x = v ? get(v, key) : NULL;
+
+	return x ? x : get(root, key);
+}
+
+static cJSON *
+rendered(const cJSON *node, const cJSON *vars, struct bm_buf *b)
+{
+	return node ? render_tree(node, vars, b) : cJSON_CreateArray();
+}
+
+/* The per-(variant, trial) part of a case: messages or steps and so on. */
+static cJSON *
+case_body(const struct bm_bench *bn, const cJSON *v, const cJSON *vars,
+    struct bm_buf *b)
+{
+	const cJSON *root = bn->root, *sys = pick(root, v, "system");
+	const cJSON *prompt, *seq, *step, *x, *vp;
+	cJSON *body = cJSON_CreateObject(), *list, *m, *params;
+
+	/* A variant's prompt replaces the document's sequence and back. */
+	prompt = v && get(v, "prompt") ? get(v, "prompt") :
+	    v && get(v, "sequence") ? NULL : get(root, "prompt");
+	seq = prompt ? NULL : pick(root, v, "sequence");
+	if (seq) {
+		if (sys)
+			cJSON_AddItemToObject(body, "system",
+			    render_tree(sys, vars, b));
+		else
+			cJSON_AddNullToObject(body, "system");
+		list = cJSON_AddArrayToObject(body, "steps");
+		cJSON_ArrayForEach(step, seq) {
+			m = cJSON_CreateObject();
+			x = cJSON_IsString(step) ? step : get(step, "prompt");
+			cJSON_AddItemToObject(m, "prompt",
+			    render_tree(x, vars, b));
+			x = cJSON_IsObject(step) ? get(step, "system") : NULL;
+			if (x)
+				cJSON_AddItemToObject(m, "system",
+				    render_tree(x, vars, b));
+			x = cJSON_IsObject(step) ? get(step, "expect") : NULL;
+			cJSON_AddItemToObject(m, "expect",
+			    rendered(x, vars, b));
+			x = cJSON_IsObject(step) ? get(step, "params") : NULL;
+			cJSON_AddItemToObject(m, "params", x ?
+			    cJSON_Duplicate(x, 1) : cJSON_CreateObject());
+			cJSON_AddItemToArray(list, m);
+		}
+	} else {
+		list = cJSON_AddArrayToObject(body, "messages");
+		if (sys) {
+			m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "role", "system");
+			cJSON_AddItemToObject(m, "content",
+			    render_tree(sys, vars, b));
+			cJSON_AddItemToArray(list, m);
+		}
+		m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role", "user");
+		cJSON_AddItemToObject(m, "content",
+		    render_tree(prompt, vars, b));
+		cJSON_AddItemToArray(list, m);
+	}
+	cJSON_AddItemToObject(body, "expect",
+	    rendered(pick(root, v, "expect"), vars, b));
+	cJSON_AddItemToObject(body, "vars", cJSON_Duplicate(vars, 1));
+	/* Variant params override the document's key by key. */
+	x = get(root, "params");
+	params = x ? cJSON_Duplicate(x, 1) : cJSON_CreateObject();
+	cJSON_ArrayForEach(vp, (v ? get(v, "params") : NULL)) {
+		if (get(params, vp->string))
+			cJSON_ReplaceItemInObjectCaseSensitive(params,
+			    vp->string, cJSON_Duplicate(vp, 1));
+		else
+			cJSON_AddItemToObject(params, vp->string,
+			    cJSON_Duplicate(vp, 1));
+	}
+	cJSON_AddItemToObject(body, "params", params);
+	cJSON_AddItemToObject(body, "tags",
+	    cJSON_Duplicate(bm_bench_tags(bn), 1));
+	return body;
+}
+
+int
+bm_bench_cases(const struct bm_bench *b, const char *const *models,
+    size_t nmodels, long repeat, bm_bench_case_fn *fn, void *arg)
+{
+	static const cJSON empty = { NULL, NULL, NULL, cJSON_Object, NULL, 0,
+	    0, NULL };
+	const cJSON *variants = get(b->root, "variants");
+	const cJSON *trials = get(b->root, "vars");
+	const cJSON *v, *t;
+	struct bm_buf line = BM_BUF_INIT, tmp = BM_BUF_INIT;
+	struct bm_case c;
+	char **mjson, *name, *vname, *tail;
+	cJSON *body;
+	size_t i;
+	long r;
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.bench = b;
+	name = json_string(b->name);
+	mjson = xcalloc(nmodels + 1, sizeof(*mjson));
+	for (i = 0; i < nmodels; i++)
+		mjson[i] = json_string(models[i]);
+	v = variants ? variants->child : NULL;
+	do {
+		c.variant = v ? v->string : NULL;
+		vname = v ? json_string(v->string) : xstrdup("null");
+		c.trial = 0;
+		t = trials ? trials->child : &empty;
+		for (; t && rc == 0; t = t->next, c.trial++) {
+			body = case_body(b, v, t, &tmp);
+			tail = cJSON_PrintUnformatted(body);
+			cJSON_Delete(body);
+			for (i = 0; i < nmodels && rc == 0; i++) {
+				c.model = models[i];
+				for (r = 0; r < repeat && rc == 0; r++) {
+					c.repeat = r;
+					bm_case_id(b->id, c.variant, c.trial,
+					    c.model, r, c.case_id);
+					bm_buf_reset(&line);
+					bm_buf_addf(&line, "{\"type\":\"case\","
+					    "\"case_id\":\"%s\","
+					    "\"benchmark_id\":\"%s\","
+					    "\"benchmark\":%s,\"model\":%s,"
+					    "\"variant\":%s,\"trial\":%ld,"
+					    "\"repeat\":%ld,", c.case_id,
+					    b->id, name, mjson[i], vname,
+					    c.trial, r);
+					bm_buf_adds(&line, tail + 1);
+					c.json = line.s;
+					c.len = line.len;
+					rc = fn(arg, &c);
+				}
+			}
+			free(tail);
+		}
+		free(vname);
+		v = v ? v->next : NULL;
+	} while (v && rc == 0);
+	for (i = 0; i < nmodels; i++)
+		free(mjson[i]);
+	free(mjson);
+	free(name);
+	bm_buf_free(&line);
+	bm_buf_free(&tmp);
+	return rc;
+}
+
+/* --- string maps --------------------------------------------------------- */
+
+struct slot {
+	char *key;
+	void *value;
+};
+
+struct bm_strmap {
+	struct slot *slots;
+	size_t cap;		/* a power of two */
+	size_t n;
+};
+
+static uint64_t
+fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+struct bm_strmap *
+bm_strmap_new(void)
+{
+	struct bm_strmap *m = xcalloc(1, sizeof(*m));
+
+	m->cap = 64;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	return m;
+}
+
+static struct slot *
+find(const struct bm_strmap *m, const char *key)
+{
+	size_t i = (size_t)fnv(key) & (m->cap - 1);
+
+	while (m->slots[i].key && strcmp(m->slots[i].key, key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+void *
+bm_strmap_get(const struct bm_strmap *m, const char *key)
+{
+	return find(m, key)->value;
+}
+
+void *
+bm_strmap_put(struct bm_strmap *m, const char *key, void *value)
+{
+	struct slot *s, *old;
+	size_t i, cap;
+	void *prev;
+
+	if (2 * (m->n + 1) > m->cap) {
+		old = m->slots;
+		cap = m->cap;
+		m->cap *= 2;
+		m->slots = xcalloc(m->cap, sizeof(*m->slots));
+		for (i = 0; i < cap; i++)
+			if (old[i].key)
+				*find(m, old[i].key) = old[i];
+		free(old);
+	}
+	s = find(m, key);
+	if (s->key) {
+		prev = s->value;
+		s->value = value;
+		return prev;
+	}
+	s->key = xstrdup(key);
+	s->value = value;
+	m->n++;
+	return NULL;
+}
+
+void
+bm_strmap_free(struct bm_strmap *m, void (*free_value)(void *))
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->cap; i++) {
+		if (!m->slots[i].key)
+			continue;
+		free(m->slots[i].key);
+		if (free_value)
+			free_value(m->slots[i].value);
+	}
+	free(m->slots);
+	free(m);
+}

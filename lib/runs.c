@@ -1,0 +1,299 @@
+/* runs.c: runs and results rows for bm-exec; resume and cache lookups. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "hash.h"
+#include "runs.h"
+#include "xalloc.h"
+
+struct bm_runs {
+	struct bm_db *db;
+	char *id;
+	long pending;
+	int cache_ready;
+};
+
+/*
+ * The answer cache is bm-exec's own table, created on first use, keyed
+ * on the SHA-256 of the request.
+ */
+static const char cache_sql[] =
+	"CREATE TABLE IF NOT EXISTS exec_cache ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  output TEXT NOT NULL,"
+	"  prompt_tokens INTEGER,"
+	"  completion_tokens INTEGER,"
+	"  created_at TEXT NOT NULL DEFAULT"
+	"    (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+	")";
+
+struct bm_runs *
+bm_runs_start(struct bm_db *db, const struct bm_run_info *info, int resume,
+    struct bm_error *e)
+{
+	struct bm_runs *r;
+	struct bm_stmt *st;
+	int found;
+
+	st = bm_db_prepare(db, "SELECT 1 FROM runs WHERE id = ?", e);
+	if (!st)
+		return NULL;
+	bm_stmt_text(st, 1, info->id);
+	found = bm_stmt_step(st, e);
+	if (found < 0)
+		return NULL;
+	bm_stmt_reset(st);
+	if (resume && !found) {
+		bm_error_set(e, bm_db_path(db), 0, 0, "no run '%s'", info->id);
+		return NULL;
+	}
+	if (!resume && found) {
+		bm_error_set(e, bm_db_path(db), 0, 0,
+		    "run '%s' exists (use --resume)", info->id);
+		return NULL;
+	}
+	if (resume)
+		st = bm_db_prepare(db, "UPDATE runs SET status = 'running',"
+		    " finished_at = NULL WHERE id = ?", e);
+	else
+		st = bm_db_prepare(db, "INSERT INTO runs (id, started_at,"
+		    " status, argv, config_sha256, git_sha, host) VALUES"
+		    " (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running',"
+		    " ?, ?, ?, ?)", e);
+	if (!st)
+		return NULL;
+	bm_stmt_text(st, 1, info->id);
+	if (!resume) {
+		bm_stmt_text(st, 2, info->argv);
+		bm_stmt_text(st, 3, info->config_sha256);
+		bm_stmt_text(st, 4, info->git_sha);
+		bm_stmt_text(st, 5, info->host);
+	}
+	if (bm_stmt_step(st, e) < 0)
+		return NULL;
+	r = xcalloc(1, sizeof(*r));
+	r->db = db;
+	r->id = xstrdup(info->id);
+	return r;
+}
+
+static const char *
+jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void
+bind_num(struct bm_stmt *st, int i, const cJSON *o, const char *k, int real)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(v))
+		bm_stmt_null(st, i);
+	else if (real)
+		bm_stmt_double(st, i, v->valuedouble);
+	else
+		bm_stmt_int(st, i, (long long)v->valuedouble);
+}
+
+int
+bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
+    struct bm_error *e)
+{
+	struct bm_stmt *st;
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(res, "usage");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(res, "error");
+
+	if (!bm_db_in_tx(r->db) && bm_db_begin(r->db, e) < 0)
+		return -1;
+	st = bm_db_prepare(r->db, "INSERT OR REPLACE INTO results (run_id,"
+	    " case_id, step, benchmark_id, model, variant, trial, repeat,"
+	    " status, error_class, latency_ms, ttft_ms, prompt_tokens,"
+	    " completion_tokens, cost_usd, score, output, record) VALUES"
+	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", e);
+	if (!st)
+		return -1;
+	bm_stmt_text(st, 1, r->id);
+	bm_stmt_text(st, 2, jstr(res, "case_id"));
+	bind_num(st, 3, res, "step", 0);
+	bm_stmt_text(st, 4, jstr(res, "benchmark_id") ?
+	    jstr(res, "benchmark_id") : "");
+	bm_stmt_text(st, 5, jstr(res, "model") ? jstr(res, "model") : "");
+	bm_stmt_text(st, 6, jstr(res, "variant"));
+	bind_num(st, 7, res, "trial", 0);
+	bind_num(st, 8, res, "repeat", 0);
+	bm_stmt_text(st, 9, jstr(res, "status"));
+	bm_stmt_text(st, 10, jstr(err, "class"));
+	bind_num(st, 11, res, "latency_ms", 1);
+	bind_num(st, 12, res, "ttft_ms", 1);
+	bind_num(st, 13, usage, "prompt_tokens", 0);
+	bind_num(st, 14, usage, "completion_tokens", 0);
+	bind_num(st, 15, res, "cost_usd", 1);
+	bind_num(st, 16, res, "score", 1);
+	bm_stmt_text(st, 17, jstr(res, "output"));
+	bm_stmt_text(st, 18, json);
+	/* step, trial and repeat default to 0 when absent. */
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "step")))
+		bm_stmt_int(st, 3, 0);
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "trial")))
+		bm_stmt_int(st, 7, 0);
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "repeat")))
+		bm_stmt_int(st, 8, 0);
+	if (bm_stmt_step(st, e) < 0)
+		return -1;
+	r->pending++;
+	return 0;
+}
+
+int
+bm_runs_commit(struct bm_runs *r, struct bm_error *e)
+{
+	if (!bm_db_in_tx(r->db))
+		return 0;
+	r->pending = 0;
+	return bm_db_commit(r->db, e);
+}
+
+long
+bm_runs_pending(const struct bm_runs *r)
+{
+	return r->pending;
+}
+
+int
+bm_runs_finished(struct bm_runs *r, const char *case_id, long step,
+    char **record, struct bm_error *e)
+{
+	struct bm_stmt *st;
+	int rc;
+
+	*record = NULL;
+	st = bm_db_prepare(r->db, "SELECT record FROM results WHERE"
+	    " run_id = ? AND case_id = ? AND step = ? AND status IN"
+	    " ('pass', 'fail')", e);
+	if (!st)
+		return -1;
+	bm_stmt_text(st, 1, r->id);
+	bm_stmt_text(st, 2, case_id);
+	bm_stmt_int(st, 3, step);
+	rc = bm_stmt_step(st, e);
+	if (rc == 1) {
+		*record = xstrdup(bm_stmt_col_text(st, 0));
+		bm_stmt_reset(st);
+	}
+	return rc;
+}
+
+int
+bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e)
+{
+	struct bm_stmt *st;
+	int rc = -1;
+
+	if (bm_runs_commit(r, e) < 0)
+		goto out;
+	st = bm_db_prepare(r->db, "UPDATE runs SET status = ?, finished_at ="
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?", e);
+	if (!st)
+		goto out;
+	bm_stmt_text(st, 1, status);
+	bm_stmt_text(st, 2, r->id);
+	if (bm_stmt_step(st, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(r->id);
+	free(r);
+	return rc;
+}
+
+void
+bm_runs_cache_key(const char *provider, const char *model,
+    const cJSON *messages, const cJSON *params, char key[65])
+{
+	cJSON *k = cJSON_CreateArray();
+	char *s;
+
+	cJSON_AddItemToArray(k, cJSON_CreateString(provider ? provider : ""));
+	cJSON_AddItemToArray(k, cJSON_CreateString(model ? model : ""));
+	cJSON_AddItemToArray(k, messages ? cJSON_Duplicate(messages, 1) :
+	    cJSON_CreateNull());
+	cJSON_AddItemToArray(k, params ? cJSON_Duplicate(params, 1) :
+	    cJSON_CreateNull());
+	s = cJSON_PrintUnformatted(k);
+	bm_sha256_hex(s ? s : "", s ? strlen(s) : 0, key);
+	free(s);
+	cJSON_Delete(k);
+}
+
+static int
+cache_ready(struct bm_runs *r, struct bm_error *e)
+{
+	if (r->cache_ready)
+		return 0;
+	if (bm_db_exec(r->db, cache_sql, e) < 0)
+		return -1;
+	r->cache_ready = 1;
+	return 0;
+}
+
+int
+bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
+    long *prompt_tokens, long *completion_tokens, struct bm_error *e)
+{
+	struct bm_stmt *st;
+	int rc;
+
+	*output = NULL;
+	if (cache_ready(r, e) < 0)
+		return -1;
+	st = bm_db_prepare(r->db, "SELECT output, prompt_tokens,"
+	    " completion_tokens FROM exec_cache WHERE key = ?", e);
+	if (!st)
+		return -1;
+	bm_stmt_text(st, 1, key);
+	rc = bm_stmt_step(st, e);
+	if (rc == 1) {
+		*output = xstrdup(bm_stmt_col_text(st, 0));
+		*prompt_tokens = bm_stmt_col_null(st, 1) ? -1 :
+		    (long)bm_stmt_col_int(st, 1);
+		*completion_tokens = bm_stmt_col_null(st, 2) ? -1 :
+		    (long)bm_stmt_col_int(st, 2);
+		bm_stmt_reset(st);
+	}
+	return rc;
+}
+
+int
+bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
+    long prompt_tokens, long completion_tokens, struct bm_error *e)
+{
+	struct bm_stmt *st;
+
+	if (cache_ready(r, e) < 0)
+		return -1;
+	if (!bm_db_in_tx(r->db) && bm_db_begin(r->db, e) < 0)
+		return -1;
+	st = bm_db_prepare(r->db, "INSERT OR REPLACE INTO exec_cache (key,"
+	    " output, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?)",
+	    e);
+	if (!st)
+		return -1;
+	bm_stmt_text(st, 1, key);
+	bm_stmt_text(st, 2, output);
+	if (prompt_tokens >= 0)
+		bm_stmt_int(st, 3, prompt_tokens);
+	else
+		bm_stmt_null(st, 3);
+	if (completion_tokens >= 0)
+		bm_stmt_int(st, 4, completion_tokens);
+	else
+		bm_stmt_null(st, 4);
+	if (bm_stmt_step(st, e) < 0)
+		return -1;
+	r->pending++;
+	return 0;
+}

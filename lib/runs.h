@@ -1,0 +1,61 @@
+/*
+ * runs.h: bm-exec's rows (DESIGN.md §7): the runs row, one results row
+ * per result written in batched transactions, the lookups --resume needs
+ * (what a run already finished) and the answer cache of --cache.
+ */
+#ifndef BM_RUNS_H
+#define BM_RUNS_H
+
+#include <cJSON.h>
+
+#include "db.h"
+#include "err.h"
+
+struct bm_runs;
+
+/* What the runs row records. */
+struct bm_run_info {
+	const char *id;
+	const char *argv;		/* the command line, as JSON */
+	const char *config_sha256;	/* NULL without a file */
+	const char *git_sha;		/* NULL when unknown */
+	const char *host;
+};
+
+/*
+ * Start run info->id on db: insert its runs row, or with resume mark the
+ * existing row running again (an error when it does not exist, or when
+ * a new run's id is taken).  NULL and e.
+ */
+struct bm_runs *bm_runs_start(struct bm_db *db,
+    const struct bm_run_info *info, int resume, struct bm_error *e);
+/*
+ * Store one result record (replacing the row of an earlier attempt at
+ * the same case and step).  Opens a transaction if none is open; 0 or -1.
+ */
+int bm_runs_add(struct bm_runs *r, const cJSON *result, const char *json,
+    struct bm_error *e);
+/* Commit the open transaction, if any; 0 or -1. */
+int bm_runs_commit(struct bm_runs *r, struct bm_error *e);
+/* Rows added since the last commit. */
+long bm_runs_pending(const struct bm_runs *r);
+/*
+ * Did the run already finish case_id's step (pass or fail)?  1 and
+ * *record (the stored JSON line, caller frees), 0, or -1 with e.
+ */
+int bm_runs_finished(struct bm_runs *r, const char *case_id, long step,
+    char **record, struct bm_error *e);
+/* Commit, set the runs row's status and finished_at, free r; 0 or -1. */
+int bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e);
+
+/* SHA-256 key of a request: provider, model, messages and params. */
+void bm_runs_cache_key(const char *provider, const char *model,
+    const cJSON *messages, const cJSON *params, char key[65]);
+/* A stored answer: 1 and *output (caller frees) and *usage, 0, or -1. */
+int bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
+    long *prompt_tokens, long *completion_tokens, struct bm_error *e);
+/* Store an answer under key; 0 or -1. */
+int bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
+    long prompt_tokens, long completion_tokens, struct bm_error *e);
+
+#endif

@@ -1,0 +1,346 @@
+#!/usr/bin/env bats
+# bm-exec against the stub LLM server: results, error classes, retries,
+# limits, sequences, resume, signals, secrets.
+load helper
+
+STUB="$BM_BUILDDIR/tests/stub/llmstub"
+KEY=sk-SENTINEL-7f3e9a1c
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
+	unset BM_CONFIG OPENAI_BASE_URL ANTHROPIC_BASE_URL OLLAMA_HOST
+	export OPENAI_API_KEY=$KEY
+}
+
+teardown() {
+	if [ -n "${STUB_PID:-}" ]; then
+		kill "$STUB_PID" 2>/dev/null || true
+		wait "$STUB_PID" 2>/dev/null || true
+	fi
+}
+
+# Start the stub (extra arguments: -d DELAY_MS); sets PORT and the base URLs.
+stub() {
+	[ -x "$STUB" ] || skip "llmstub not built"
+	"$STUB" -P port -l stub.log "$@" &
+	STUB_PID=$!
+	for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+	PORT=$(cat port)
+	export OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1"
+}
+
+# case ID MODEL PROMPT [EXPECT-JSON]: one case record.
+case_rec() {
+	jq -cn --arg id "$1" --arg m "$2" --arg p "$3" --argjson x "${4:-[]}" \
+	    '{type:"case",case_id:$id,benchmark_id:"b0",benchmark:"t",model:$m,
+	      variant:null,trial:0,repeat:0,
+	      messages:[{role:"user",content:$p}],expect:$x}'
+}
+
+# Requests the stub saw whose last message is exactly TEXT.
+seen() {
+	jq -s --arg t "$1" '[.[] | select(.body.messages[-1].content == $t)]
+	    | length' stub.log
+}
+
+@test "bm-exec --version and a bad option" {
+	run --separate-stderr bm-exec --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "bm-exec 0.1.0" ]
+	run --separate-stderr bm-exec -j x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: -j: invalid number 'x'" ]
+	run --separate-stderr bm-exec --resume r-1 --no-db
+	[ "$status" -eq 2 ]
+	[ "${stderr%%$'\n'*}" = "bm-exec: --resume needs the database" ]
+}
+
+@test "bm-exec: one result per case, scored; other records pass through" {
+	stub
+	{
+		case_rec c1 openai:gpt-4o-mini "What is 2 + 2?" '[{"equals":"4"}]'
+		echo '{"type":"benchmark","id":"x"}'
+		case_rec c2 echo: "hello there" '[{"contains":"there"}]'
+		case_rec c3 openai:gpt-4o-mini "What is 2 + 3?" '[{"equals":"6"}]'
+		case_rec c4 exec:"jq -r .messages[0].content | tr a-z A-Z" "shout"
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-a <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(grep -c . <<<"$output")" = 5 ]
+	[ "$(grep -c '"type":"benchmark"' <<<"$output")" = 1 ]
+	[ "$(jq -sc 'map(select(.type=="result")) | sort_by(.case_id)
+	    | map([.case_id,.status,.output,.attempts,.run_id])' <<<"$output")" = \
+	    '[["c1","pass","4",1,"r-a"],["c2","pass","hello there",1,"r-a"],["c3","fail","5",1,"r-a"],["c4","pass","SHOUT",1,"r-a"]]' ]
+	[ "$(jq -c 'select(.case_id=="c1") | [.usage.prompt_tokens>0, .latency_ms>=0, .error, .step, .assertions[0].type]' <<<"$output")" = '[true,true,null,0,"equals"]' ]
+	[ "$(sqlite3 bm.db "SELECT count(*), count(DISTINCT case_id) FROM results WHERE run_id='r-a'")" = "4|4" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-a'")" = finished ]
+}
+
+@test "bm-exec: 401 is auth and not retried" {
+	stub
+	case_rec c1 openai:m "[[status=401]] hi" >in.jsonl
+	run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.status,.error.class,.error.http_status,.attempts]' <<<"$output")" = '["error","auth",401,1]' ]
+	[ "$(seen "[[status=401]] hi")" = 1 ]
+}
+
+@test "bm-exec: 429 is retried no sooner than Retry-After" {
+	stub
+	case_rec c1 openai:m "[[status=429]][[retry-after=1]][[fail-first=1]] What is 1 + 1?" '[{"equals":"2"}]' >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --backoff 0.001 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.status,.attempts]' <<<"$output")" = '["pass",2]' ]
+	gap=$(jq -s '.[1].t_ms - .[0].t_ms' stub.log)
+	[ "$(jq -n "$gap >= 1000")" = true ]
+}
+
+@test "bm-exec: 500s are retried with backoff, up to --retries" {
+	stub
+	{
+		case_rec c1 openai:m "[[fail-first=2]] What is 1 + 2?" '[{"equals":"3"}]'
+		case_rec c2 openai:m "[[status=503]] never"
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --backoff 0.01 --retries 2 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.status,.attempts,.error.class])' <<<"$output")" = '[["pass",3,null],["error",3,"server"]]' ]
+	[ "$(seen "[[status=503]] never")" = 3 ]
+}
+
+@test "bm-exec: a hang ends as timeout, garbage as parse, too long as context_length" {
+	stub
+	{
+		case_rec c1 openai:m "[[fault=hang]] x"
+		case_rec c2 openai:m "[[fault=garbage]] x"
+		case_rec c3 openai:m "[[status=400]][[error-code=context_length_exceeded]] x"
+		case_rec c4 openai:m "[[fault=reset]] x"
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --timeout 0.5 --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -sc 'sort_by(.case_id) | map(.error.class)' <<<"$output")" = '["timeout","parse","context_length","connection"]' ]
+	[ "$(jq -s 'map(select(.case_id=="c1"))[0].latency_ms < 1500' <<<"$output")" = true ]
+}
+
+@test "bm-exec: requests in flight never above -j nor the provider's max" {
+	stub -d 100
+	for i in $(seq 30); do case_rec "a$i" openai:m "A $i"; done >in.jsonl
+	run --separate-stderr bm-exec -q --no-db -j 3 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -s 'map(.in_flight) | max' stub.log)" = 3 ]
+	cat >bm.yml <<-EOF
+	providers:
+	  slow: {type: openai, base_url: "http://127.0.0.1:$PORT/v1", max_concurrency: 2}
+	EOF
+	: >stub.log
+	for i in $(seq 12); do case_rec "b$i" slow:m "B $i"; done >in.jsonl
+	run --separate-stderr bm-exec -q --no-db -j 8 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -s 'map(.in_flight) | max' stub.log)" = 2 ]
+	[ "$(grep -c . <<<"$output")" = 12 ]
+}
+
+@test "bm-exec: step k of a sequence sends the whole conversation so far" {
+	stub
+	jq -cn '{type:"case",case_id:"s1",benchmark_id:"b",benchmark:"seq",
+	    model:"openai:m",system:"Be brief.",steps:[
+	    {prompt:"What is 1 + 1?",expect:[{equals:"2"}]},
+	    {prompt:"What is 2 + 2?"},{prompt:"What is 3 + 3?",expect:[{equals:"7"}]}]}' >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-s <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -sc 'map([.step,.status,.output])' <<<"$output")" = '[[0,"pass","2"],[1,"pass","4"],[2,"fail","6"]]' ]
+	[ "$(jq -sc '.[2].body.messages' stub.log)" = '[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 1 + 1?"},{"role":"assistant","content":"2"},{"role":"user","content":"What is 2 + 2?"},{"role":"assistant","content":"4"},{"role":"user","content":"What is 3 + 3?"}]' ]
+	[ "$(sqlite3 bm.db "SELECT group_concat(step) FROM results WHERE run_id='r-s'")" = "0,1,2" ]
+}
+
+@test "bm-exec: the context is checked before sending" {
+	stub
+	cat >bm.yml <<-EOF
+	models:
+	  tiny: {provider: openai, model: tiny, context: 10}
+	EOF
+	jq -cn '{type:"case",case_id:"c1",benchmark_id:"b",benchmark:"t",
+	    model:"tiny",messages:[{role:"user",content:"0123456789012345678901234567890123456789"}],
+	    params:{max_tokens:1}}' >in.jsonl
+	run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -c '[.error.class,.error.message,.attempts]' <<<"$output")" = '["context_length","estimated 11 tokens (prompt and max_tokens 1) exceed the context of 10",0]' ]
+	[ ! -s stub.log ]
+}
+
+@test "bm-exec: kill -9, then --resume: one result per case, no second request for a finished case" {
+	stub -d 100
+	for i in $(seq 40); do case_rec "k$i" openai:m "K $i"; done >in.jsonl
+	bm-exec -q --run-id r-k -j 4 <in.jsonl >out1 2>err1 &
+	pid=$!
+	sleep 0.7
+	kill -9 $pid
+	wait $pid || true
+	sqlite3 bm.db "SELECT case_id FROM results WHERE run_id='r-k' AND status='pass'" | sort >done1
+	[ -s done1 ]
+	[ "$(wc -l <done1)" -lt 40 ]
+	run --separate-stderr bm-exec -q --resume r-k -j 4 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -s 'map(.case_id) | unique | length' <<<"$output")" = 40 ]
+	[ "$(grep -c . <<<"$output")" = 40 ]
+	[ "$(sqlite3 bm.db "SELECT count(*), count(DISTINCT case_id), sum(status='pass') FROM results WHERE run_id='r-k'")" = "40|40|40" ]
+	while read -r c; do
+		[ "$(seen "K ${c#k}")" = 1 ]
+	done <done1
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-k'")" = finished ]
+}
+
+@test "bm-exec: SIGINT stops, cancels, commits and exits 130" {
+	stub -d 3000
+	for i in $(seq 10); do case_rec "i$i" openai:m "I $i"; done >in.jsonl
+	bm-exec --run-id r-i -j 2 --grace 0.2 <in.jsonl >out 2>err &
+	pid=$!
+	sleep 0.5
+	kill -INT $pid
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 130 ]
+	[ "$(cat err)" = "bm-exec: run r-i
+bm-exec: warning: interrupted: finishing 2 requests in flight (0.2 s)
+bm-exec: warning: 10 of 10 results ended in error (cancelled 10)" ]
+	[ "$(jq -sc 'map(.error.class) | unique' out)" = '["cancelled"]' ]
+	[ "$(wc -l <out)" -eq 10 ]
+	[ "$(sqlite3 bm.db "SELECT count(*), sum(error_class='cancelled') FROM results WHERE run_id='r-i'")" = "10|10" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-i'")" = interrupted ]
+	[ "$(sqlite3 bm.db 'PRAGMA integrity_check')" = ok ]
+	[ "$(jq -s length stub.log)" = 2 ]
+}
+
+@test "bm-exec: the API key never appears in stdout, stderr or the database" {
+	stub
+	{
+		case_rec c1 openai:m "What is 2 + 2?"
+		case_rec c2 openai:m "[[status=401]] x"
+		case_rec c3 openai:m "[[fault=garbage]] x"
+	} >in.jsonl
+	run --separate-stderr bm-exec -v --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	grep -q "$KEY" stub.log
+	! grep -q "$KEY" <<<"$output$stderr"
+	! grep -aq "$KEY" bm.db bm.db-wal 2>/dev/null
+}
+
+@test "bm-exec: malformed input lines are named and skipped" {
+	{
+		echo '{"type":"case",'
+		echo '[1]'
+		case_rec c1 echo: "hi"
+		echo '{"type":"case","case_id":"x"}'
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-exec: <stdin>:1: invalid JSON
+bm-exec: <stdin>:2: expected a JSON object
+bm-exec: <stdin>:4: case needs case_id, model and messages or steps" ]
+	[ "$(jq -c '[.case_id,.status]' <<<"$output")" = '["c1","pass"]' ]
+}
+
+@test "bm-exec: exec provider: non-zero exit is exec, a hang is killed by group" {
+	{
+		case_rec e1 "exec:exit 3" "x"
+		case_rec e2 "exec:sleep 30 & sleep 30" "x"
+	} >in.jsonl
+	start=$(date +%s)
+	run --separate-stderr bm-exec -q --no-db --timeout 0.5 --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ $(( $(date +%s) - start )) -lt 5 ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.error.class,.error.message])' <<<"$output")" = '[["exec","exec exit 3 exited with status 3"],["timeout","exec sleep 30 & sleep 30: no answer within 0.5 s"]]' ]
+	! pgrep -f "sleep 30" >/dev/null
+}
+
+@test "bm-exec --stream records ttft_ms" {
+	stub
+	case_rec c1 openai:m "[[sse-delay=50]] What is 4 + 4?" '[{"equals":"8"}]' >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --stream <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.status,.output,.ttft_ms > 0,.ttft_ms <= .latency_ms]' <<<"$output")" = '["pass","8",true,true]' ]
+	[ "$(jq -s '.[0].body.stream' stub.log)" = true ]
+}
+
+@test "bm-exec: anthropic and ollama providers" {
+	stub
+	export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT" ANTHROPIC_API_KEY=ak-x
+	export OLLAMA_HOST="http://127.0.0.1:$PORT"
+	cat >bm.yml <<-EOF
+	providers:
+	  claude: {type: anthropic, base_url: "http://127.0.0.1:$PORT", api_key_env: ANTHROPIC_API_KEY}
+	  llama: {type: ollama, base_url: "http://127.0.0.1:$PORT"}
+	EOF
+	{
+		case_rec c1 claude:m "What is 5 + 5?" '[{"equals":"10"}]'
+		case_rec c2 llama:m "What is 6 + 6?" '[{"equals":"12"}]'
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.status,.output])' <<<"$output")" = '[["pass","10"],["pass","12"]]' ]
+	[ "$(jq -sc 'map(.path) | sort' stub.log)" = '["/api/chat","/v1/messages"]' ]
+}
+
+@test "bm-exec --cache answers an identical request from the database" {
+	stub
+	case_rec c1 openai:m "What is 7 + 7?" >in.jsonl
+	run --separate-stderr bm-exec -q --cache <in.jsonl
+	[ "$status" -eq 0 ]
+	run --separate-stderr bm-exec -q --cache <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.output,.cached]' <<<"$output")" = '["14",true]' ]
+	[ "$(jq -s length stub.log)" = 1 ]
+}
+
+@test "bm-exec --dry-run checks and estimates without a request" {
+	cat >bm.yml <<-EOF
+	models:
+	  priced: {provider: openai, model: p, context: 100, price: {input: 1000000, output: 2000000}}
+	EOF
+	{
+		jq -cn '{type:"case",case_id:"c1",model:"priced",messages:[{role:"user",content:"12345678"}],params:{max_tokens:3}}'
+		case_rec c2 nosuch:m "x"
+	} >in.jsonl
+	unset OPENAI_API_KEY
+	run --separate-stderr bm-exec --dry-run <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "${lines[1]}" = "$(printf '%-32s %8s %14s %18s %12s' priced 1 2 3 8.000000)" ]
+	[[ "$stderr" == *"<stdin>:1: case c1: OPENAI_API_KEY is not set"* ]]
+	[[ "$stderr" == *"<stdin>:2: case c2: "* ]]
+	[ ! -e bm.db ]
+}
+
+@test "bm-exec: Retry-After as an HTTP date" {
+	stub
+	case_rec c1 openai:m "[[status=429]][[retry-after-date=2]][[fail-first=1]] What is 2 + 5?" '[{"equals":"7"}]' >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --backoff 0.001 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.status,.attempts]' <<<"$output")" = '["pass",2]' ]
+	# An HTTP date has whole seconds: at least one of the two asked for.
+	[ "$(jq -s '.[1].t_ms - .[0].t_ms >= 1000' stub.log)" = true ]
+}
+
+@test "bm-exec: rpm is a token bucket holding one second's worth" {
+	stub
+	cat >bm.yml <<-EOF
+	providers:
+	  slow: {type: openai, base_url: "http://127.0.0.1:$PORT/v1", rpm: 120}
+	EOF
+	for i in $(seq 6); do case_rec "r$i" slow:m "R $i"; done >in.jsonl
+	run --separate-stderr bm-exec -q --no-db -j 8 <in.jsonl
+	[ "$status" -eq 0 ]
+	# rpm 120: a burst of 2, then 2 a second: the 6th goes out at ~2 s.
+	[ "$(jq -s '(map(.t_ms) | max - min) as $d | $d >= 1900 and $d < 3000' stub.log)" = true ]
+	[ "$(jq -s '(sort_by(.t_ms) | .[1].t_ms - .[0].t_ms) < 200' stub.log)" = true ]
+}
+
+@test "bm-exec: a 429 storm halves the window and opens the breaker, then recovers" {
+	stub
+	for i in $(seq 8); do case_rec "w$i" openai:m "[[status=429]][[retry-after=0]][[fail-first=1]] What is $i + 1?"; done >in.jsonl
+	run --separate-stderr bm-exec -q --no-db -j 8 --backoff 0.05 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -s 'map(select(.status=="pass")) | length' <<<"$output")" = 8 ]
+	[ "$(jq -s length stub.log)" = 16 ]
+}

@@ -1,0 +1,265 @@
+#!/usr/bin/env bats
+# bm-ingest: validation messages, catalog upsert, the case matrix.
+load helper
+
+setup() {
+	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
+	unset BM_CONFIG
+	cd "$BATS_TEST_TMPDIR"
+	IN="$FIX/ingest"
+}
+
+@test "bm-ingest --version" {
+	run --separate-stderr bm-ingest --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "bm-ingest 0.1.0" ]
+	[ "$stderr" = "" ]
+}
+
+@test "bm-ingest: the case matrix of valid files, with the summary" {
+	run --separate-stderr bm-ingest --no-db -m echo: -m echo:b "$IN/good"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 invalid; 18 cases" ]
+	[ "$(printf '%s\n' "$output" | jq -s 'map(.case_id) | unique | length')" = 18 ]
+	# sum-two-numbers: 2 trials x 2 models x repeat 2
+	[ "$(printf '%s\n' "$output" | jq -s '[.[] | select(.benchmark == "sum-two-numbers")] | length')" = 8 ]
+	first=$(printf '%s\n' "$output" | head -1)
+	[ "$(jq -c '.messages' <<<"$first")" = '[{"role":"system","content":"You are a careful calculator."},{"role":"user","content":"What is 2 + 2? Answer with the number only."}]' ]
+	[ "$(jq -c '[.variant, .trial, .repeat, .model, .expect]' <<<"$first")" = '[null,0,0,"echo:",[{"equals":"4"},{"regex":"^\\d+(\\.\\d+)?$"}]]' ]
+	# a float var renders as YAML wrote it
+	[ "$(printf '%s\n' "$output" | jq -r 'select(.benchmark == "sum-two-numbers" and .trial == 1) | .messages[1].content' | head -1)" = "What is 10 + 5.5? Answer with the number only." ]
+}
+
+@test "bm-ingest: variants x trials x models x repeat" {
+	run --separate-stderr bm-ingest --no-db -m echo: -m echo:x -m echo:y --repeat 3 --name code-review "$IN/good"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 invalid; 18 cases" ]
+	[ "$(printf '%s\n' "$output" | jq -s 'group_by(.variant) | map([.[0].variant, length])' -c)" = '[["baseline",9],["tools",9]]' ]
+	[ "$(printf '%s\n' "$output" | jq -r 'select(.variant == "tools") | .params.temperature' | sort -u)" = 0.5 ]
+}
+
+@test "bm-ingest: a sequence has steps, not messages" {
+	run --separate-stderr bm-ingest --no-db -m echo: --name lighthouse-story "$IN/good"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.system, (.steps | length), .steps[1].expect[0].judge.model, has("messages")]' <<<"$output")" = '[null,2,"judge",false]' ]
+}
+
+@test "bm-ingest: --tag selects any of the tags" {
+	run --separate-stderr bm-ingest --no-db -m echo: --tag writing --tag code --list "$IN/good"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -r .name | tr '\n' ' ')" = "code-review lighthouse-story " ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 invalid" ]
+}
+
+@test "bm-ingest: a second document is named <stem>-2" {
+	run --separate-stderr bm-ingest --no-db --list "$IN/good/pair.yaml"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -c '[.name, .doc]' | tr '\n' ' ')" = '["pair",0] ["pair-2",1] ' ]
+}
+
+check_bad() {
+	run --separate-stderr bm-ingest --no-db --check "$IN/bad/$1"
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+}
+
+@test "bm-ingest: unknown keys, all of them, with did-you-mean" {
+	check_bad unknown-key.yml
+	[ "$stderr" = "bm-ingest: $IN/bad/unknown-key.yml:2:1: unknown key 'promt' (did you mean 'prompt'?)
+bm-ingest: $IN/bad/unknown-key.yml:4:1: unknown key 'tagz' (did you mean 'tags'?)
+bm-ingest: 0 benchmarks: 1 invalid" ]
+}
+
+@test "bm-ingest: wrong types" {
+	check_bad types.yml
+	[ "$stderr" = "bm-ingest: $IN/bad/types.yml:1:7: name: expected a slug ([a-z0-9][a-z0-9._-]*)
+bm-ingest: $IN/bad/types.yml:4:7: tags: expected a list of strings
+bm-ingest: $IN/bad/types.yml:2:9: prompt: expected a string
+bm-ingest: $IN/bad/types.yml:3:9: repeat: expected a whole number from 1 to 1000000
+bm-ingest: 0 benchmarks: 1 invalid" ]
+}
+
+@test "bm-ingest: a placeholder that names no var of a trial" {
+	check_bad placeholder.yml
+	[ "$stderr" = "bm-ingest: $IN/bad/placeholder.yml:1:9: placeholder {{b}} names no var of trial 1
+bm-ingest: 0 benchmarks: 1 invalid" ]
+}
+
+@test "bm-ingest: assertions are compiled: regex, jq, unknown type" {
+	check_bad bad-regex.yml
+	[ "$stderr" = "bm-ingest: $IN/bad/bad-regex.yml:3:12: regex: missing closing parenthesis at offset 4
+bm-ingest: $IN/bad/bad-regex.yml:4:9: jq: syntax error, unexpected '|' (Unix shell quoting issues?)
+bm-ingest: $IN/bad/bad-regex.yml:5:5: unknown assertion 'regx' (did you mean 'regex'?)
+bm-ingest: 0 benchmarks: 1 invalid" ]
+}
+
+@test "bm-ingest: empty file, binary data, YAML syntax, unreadable file" {
+	check_bad empty.yml
+	[ "$stderr" = "bm-ingest: $IN/bad/empty.yml:1:1: empty file
+bm-ingest: 0 benchmarks: 1 invalid" ]
+	check_bad binary.yml
+	[ "$stderr" = "bm-ingest: $IN/bad/binary.yml:2:1: binary data (NUL byte), not YAML
+bm-ingest: 0 benchmarks: 1 invalid" ]
+	check_bad syntax.yml
+	[ "$stderr" = "bm-ingest: $IN/bad/syntax.yml:2:1: found unexpected end of stream while scanning a quoted scalar started at 1:9
+bm-ingest: 0 benchmarks: 1 invalid" ]
+	run --separate-stderr bm-ingest --no-db --check nonexistent.yml
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: nonexistent.yml: No such file or directory
+bm-ingest: 0 benchmarks: 1 invalid" ]
+}
+
+@test "bm-ingest: a duplicate prompt names both files" {
+	run --separate-stderr bm-ingest --no-db --check "$IN/good/pair.yaml" "$IN/bad/dup.yml"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: $IN/bad/dup.yml:2:1: duplicate prompt: same benchmark id 9a0bfa1e6f95c9c69451eff68cd38846 as $IN/good/pair.yaml:1:1
+bm-ingest: 2 benchmarks: 1 invalid" ]
+}
+
+@test "bm-ingest: invalid documents are skipped, valid ones emitted, stdout stays JSON lines" {
+	run --separate-stderr bm-ingest -m echo: "$IN"
+	[ "$status" -eq 1 ]
+	[ "$(printf '%s\n' "$stderr" | tail -1)" = "bm-ingest: 5 benchmarks: 5 new, 0 updated, 0 unchanged, 8 invalid; 9 cases" ]
+	printf '%s\n' "$output" | jq -e -s 'length == 9 and all(.type == "case")' >/dev/null
+	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmarks')" = 5 ]
+}
+
+@test "bm-ingest: documents from stdin" {
+	run --separate-stderr bm-ingest --no-db -m echo: - < "$IN/good/pair.yaml"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -r .benchmark | tr '\n' ' ')" = "stdin stdin-2 " ]
+	run --separate-stderr bm-ingest --no-db --check - <<<'promt: x'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: <stdin>:1:1: unknown key 'promt' (did you mean 'prompt'?)
+bm-ingest: <stdin>:1:1: no prompt: give prompt, sequence or variants
+bm-ingest: 0 benchmarks: 1 invalid" ]
+}
+
+@test "bm-ingest: an unchanged re-ingest writes nothing; an edit adds a version" {
+	cp -r "$IN/good" b
+	run --separate-stderr bm-ingest -m echo: b
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 5 new, 0 updated, 0 unchanged, 0 invalid; 9 cases" ]
+	before=$(sqlite3 "$BM_DB" 'select id, updated_at, content_sha256 from benchmarks order by id')
+	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmark_versions')" = 5 ]
+	sleep 0.01
+	run --separate-stderr bm-ingest -m echo: b
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 new, 0 updated, 5 unchanged, 0 invalid; 9 cases" ]
+	[ "$(sqlite3 "$BM_DB" 'select id, updated_at, content_sha256 from benchmarks order by id')" = "$before" ]
+	sed -i 's/Adds two numbers/Adds numbers/' b/math.yml
+	run --separate-stderr bm-ingest -m echo: b
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 new, 1 updated, 4 unchanged, 0 invalid; 9 cases" ]
+	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmark_versions where benchmark_id = '3e2d8e9ef3e75018c95ff0ae1f843fd6'")" = 2 ]
+	[ "$(sqlite3 "$BM_DB" "select description from benchmarks where name = 'sum-two-numbers'")" = "Adds numbers" ]
+	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmarks where updated_at != created_at")" = 1 ]
+}
+
+@test "bm-ingest: shards are disjoint and complete" {
+	bm-ingest --no-db -m echo: -m echo:a -m echo:b --repeat 5 "$IN/good" 2>/dev/null | jq -r .case_id | sort > all
+	[ "$(wc -l < all)" = 105 ]
+	for k in 1 2 3; do
+		run --separate-stderr bm-ingest --no-db -m echo: -m echo:a -m echo:b --repeat 5 --shard $k/3 "$IN/good"
+		[ "$status" -eq 0 ]
+		printf '%s\n' "$output" | jq -r .case_id > shard$k
+		# the rule of DESIGN.md §10
+		while read -r id; do [ $(( 16#${id:0:8} % 3 )) -eq $((k - 1)) ]; done < shard$k
+	done
+	[ "$(sort shard1 shard2 shard3 | uniq -d)" = "" ]
+	[ "$(sort shard1 shard2 shard3)" = "$(cat all)" ]
+	run --separate-stderr bm-ingest --no-db -m echo: --shard 0/3 "$IN/good"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: --shard: invalid shard '0/3' (want K/N with 1 <= K <= N)" ]
+	run --separate-stderr bm-ingest --no-db -m echo: --shard 4/3 "$IN/good"
+	[ "$status" -eq 2 ]
+}
+
+@test "bm-ingest --from-db equals reading the files" {
+	bm-ingest -m echo: "$IN/good" > files.jsonl 2>/dev/null
+	run --separate-stderr bm-ingest --from-db -m echo:
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 invalid; 9 cases" ]
+	[ "$output" = "$(cat files.jsonl)" ]
+	run --separate-stderr bm-ingest --from-db -m echo: "$IN/good"
+	[ "$output" = "$(cat files.jsonl)" ]
+	bm-ingest --list "$IN/good" > list1 2>/dev/null
+	bm-ingest --list --from-db > list2 2>/dev/null
+	[ "$(cat list1)" = "$(cat list2)" ]
+}
+
+@test "bm-ingest: models: -m must resolve, a benchmark needs one" {
+	run --separate-stderr bm-ingest --no-db -m nosuch "$IN/good"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: unknown model 'nosuch'" ]
+	run --separate-stderr bm-ingest --no-db "$IN/good/story.yml"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: $IN/good/story.yml:1:1: no model: give -m, --profile or --batch, or models: in the benchmark
+bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
+	run --separate-stderr bm-ingest --no-db --profile nope "$IN/good"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: unknown profile 'nope'" ]
+}
+
+@test "bm-ingest: profiles and batches from bm.yml, models: in a benchmark" {
+	cat > bm.yml <<-'YML'
+	models:
+	  judge: {provider: echo, model: judge}
+	profiles:
+	  light: {models: ["echo:", judge], repeat: 2}
+	batches:
+	  quick: {profile: light, repeat: 1, tags: [writing]}
+	YML
+	run --separate-stderr bm-ingest --no-db --profile light --name sum-two-numbers "$IN/good"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | wc -l)" = 8 ]
+	run --separate-stderr bm-ingest --no-db --batch quick "$IN/good"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -r '[.benchmark, .model] | join(" ")' | tr '\n' ',')" = "lighthouse-story echo:,lighthouse-story judge," ]
+	run --separate-stderr bm-ingest --no-db --profile ligth "$IN/good"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: unknown profile 'ligth' (did you mean 'light'?)" ]
+	printf 'prompt: hi\nmodels: [judge, jugde]\n' > m.yml
+	run --separate-stderr bm-ingest --no-db m.yml
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: m.yml:2:17: models: unknown model 'jugde' (did you mean 'judge'?)
+bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
+}
+
+@test "bm-ingest --check and --no-db never touch the database" {
+	run --separate-stderr bm-ingest --check "$IN/good"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 invalid" ]
+	[ ! -e "$BM_DB" ]
+	run --separate-stderr bm-ingest --no-db -m echo: "$IN/good"
+	[ "$status" -eq 0 ]
+	[ ! -e "$BM_DB" ]
+}
+
+@test "bm-ingest: a database that cannot be opened is exit 2" {
+	run --separate-stderr bm-ingest --db /nonexistent/dir/bm.db -m echo: "$IN/good"
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "bm-ingest: /nonexistent/dir/bm.db: "* ]]
+}
+
+@test "bm-ingest --backfill fills benchmark_id from stored prompts" {
+	bm-ingest --list "$IN/good" >/dev/null 2>&1
+	sqlite3 "$BM_DB" "insert into results (run_id, case_id, step, benchmark_id, model, status, record) values
+	  ('r1', 'c1', 0, '', 'echo:', 'pass', '{\"prompt\":\"What is 7 + 8? Answer with the number only.\"}'),
+	  ('r1', 'c2', 0, '', 'echo:', 'pass', '{\"messages\":[{\"role\":\"user\",\"content\":\"Second of two documents.\"}]}'),
+	  ('r1', 'c3', 0, '', 'echo:', 'pass', '{\"benchmark\":\"code-review\"}'),
+	  ('r1', 'c4', 0, '', 'echo:', 'pass', '{\"prompt\":\"unknown\"}')"
+	run --separate-stderr bm-ingest --backfill
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: backfill: 3 rows filled, 1 not matched" ]
+	[ "$(sqlite3 "$BM_DB" "select case_id, benchmark_id from results order by case_id" | tr '\n' ' ')" = "c1|3e2d8e9ef3e75018c95ff0ae1f843fd6 c2|f8e8b9b9a0102279403a1ccd200f8109 c3|83a2d3ed84b3dc46aea175498af1b8d4 c4| " ]
+}
+
+@test "bm-ingest: the example benchmarks are valid" {
+	[ -d "$BM_SRCDIR/examples/benchmarks" ] || skip "no examples yet"
+	run --separate-stderr bm-ingest --no-db --check "$BM_SRCDIR/examples/benchmarks"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "bm-ingest: "*" benchmarks: 0 invalid" ]]
+}
