@@ -31,7 +31,7 @@ struct bm_cli {
 	const char *usage;	/* the SYNOPSIS, printed by -h and on misuse */
 	const char *db;		/* --db, $BM_DB, else "bm.db" */
 	const char *config;	/* --config, $BM_CONFIG, else ./bm.yml if any */
-	int config_given;	/* named explicitly: a missing file is an error */
+	int config_given;	/* named: a missing file is an error */
 	int no_db;		/* --no-db */
 };
 

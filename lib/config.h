@@ -25,7 +25,7 @@ enum bm_provider_type {
 struct bm_provider {
 	char *name;		/* key under providers:, or the built-in name */
 	enum bm_provider_type type;
-	char *base_url;		/* else $OPENAI_BASE_URL etc., else the vendor's */
+	char *base_url;		/* else $OPENAI_BASE_URL etc., or default */
 	char *api_key_env;	/* variable holding the key; NULL: none */
 	char *command;		/* exec: the command (run by /bin/sh -c) */
 	long max_concurrency;	/* requests in flight; 0: only -j limits */
