@@ -1199,26 +1199,27 @@ bm_config_provider(const struct bm_config *c, const char *name)
 	return NULL;
 }
 
-const struct bm_selection *
-bm_config_profile(const struct bm_config *c, const char *name)
+static const struct bm_selection *
+find_selection(const struct bm_selection *v, size_t n, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < c->nprofiles; i++)
-		if (strcmp(c->profiles[i].name, name) == 0)
-			return &c->profiles[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
 	return NULL;
+}
+
+const struct bm_selection *
+bm_config_profile(const struct bm_config *c, const char *name)
+{
+	return find_selection(c->profiles, c->nprofiles, name);
 }
 
 const struct bm_selection *
 bm_config_batch(const struct bm_config *c, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < c->nbatches; i++)
-		if (strcmp(c->batches[i].name, name) == 0)
-			return &c->batches[i];
-	return NULL;
+	return find_selection(c->batches, c->nbatches, name);
 }
 
 static const struct bm_model *

@@ -22,11 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/*
- * libyaml's header has our header's name and -I lib comes first in the
- * search, so reach it through its own include directory.
- */
-#include <../include/yaml.h>
+/* libyaml's header; ours is "yaml.h" (lib/ is an -iquote directory). */
+#include <yaml.h>
 
 #include "buf.h"
 #include "suggest.h"

@@ -7,6 +7,9 @@ if ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
 	exit 0
 fi
 T=$(mktemp -d) || exit 1
+# Every request is bounded, so a stub bug fails a check instead of hanging
+# the suite; a test's own --max-time comes later and wins.
+curl() { command curl --max-time 30 "$@"; }
 n=0
 failed=0
 pid=
