@@ -15,9 +15,11 @@
 
 #include <cJSON.h>
 
+#include "bench.h"
 #include "buf.h"
 #include "cli.h"
 #include "err.h"
+#include "fanout.h"
 #include "hash.h"
 #include "jsonl.h"
 #include "walk.h"
@@ -39,55 +41,6 @@ label(const char *path, int index)
 	return index ? xasprintf("%s#%d", path, index) : xstrdup(path);
 }
 
-/* The default name: the file stem, "<stem>-K" for the K-th document. */
-static char *
-default_name(const char *path, int index)
-{
-	const char *base = strrchr(path, '/'), *dot;
-
-	base = base ? base + 1 : path;
-	if (strcmp(path, "-") == 0)
-		base = "stdin";
-	dot = strrchr(base, '.');
-	if (!dot || dot == base)
-		dot = base + strlen(base);
-	return index ? xasprintf("%.*s-%d", (int)(dot - base), base, index + 1)
-	    : xstrndup(base, (size_t)(dot - base));
-}
-
-static cJSON *
-record(const char *path, const struct bm_yaml_doc *doc, const char *id)
-{
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc->root, "name");
-	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(doc->root, "tags");
-	const cJSON *desc = cJSON_GetObjectItemCaseSensitive(doc->root,
-	    "description");
-	char sha[BM_SHA256_HEX_LEN + 1];
-	cJSON *r = cJSON_CreateObject();
-	char *dflt;
-
-	bm_sha256_hex(doc->text, doc->text_len, sha);
-	cJSON_AddStringToObject(r, "type", "benchmark");
-	cJSON_AddStringToObject(r, "id", id);
-	if (cJSON_IsString(name)) {
-		cJSON_AddStringToObject(r, "name", name->valuestring);
-	} else {
-		dflt = default_name(path, doc->index);
-		cJSON_AddStringToObject(r, "name", dflt);
-		free(dflt);
-	}
-	cJSON_AddStringToObject(r, "path", path);
-	cJSON_AddNumberToObject(r, "doc", doc->index);
-	cJSON_AddStringToObject(r, "content_sha256", sha);
-	cJSON_AddItemToObject(r, "tags", cJSON_IsArray(tags) ?
-	    cJSON_Duplicate(tags, 1) : cJSON_CreateArray());
-	if (cJSON_IsString(desc))
-		cJSON_AddStringToObject(r, "description", desc->valuestring);
-	else
-		cJSON_AddNullToObject(r, "description");
-	return r;
-}
-
 /*
  * Hash every document of one file: records or -t lines on stdout, or each
  * (label, id) to fn.  0, or -1 when a document or the file was bad (already
@@ -97,11 +50,13 @@ static int
 hash_file(const char *path, doc_fn fn, void *arg)
 {
 	struct bm_error e = BM_ERROR_INIT;
+	const char *shown = strcmp(path, "-") ? path : "<stdin>";
 	struct bm_yaml_doc *doc;
+	struct bm_bench *b;
 	struct bm_yaml *y;
 	const cJSON *where;
-	char id[BM_MD5_HEX_LEN + 1];
-	char *data, *lab;
+	cJSON *rec;
+	char *data, *lab, *msg;
 	size_t len;
 	int rc = 0, r;
 
@@ -110,36 +65,34 @@ hash_file(const char *path, doc_fn fn, void *arg)
 		bm_error_clear(&e);
 		return -1;
 	}
-	y = bm_yaml_open(data, len, strcmp(path, "-") ? path : "<stdin>");
+	y = bm_yaml_open(data, len, shown);
 	while ((r = bm_yaml_next(y, &doc, &e)) != 0) {
 		if (r < 0) {
 			bm_error_print(&e);
 			rc = -1;
 			continue;
 		}
-		if (bm_benchmark_id(doc->root, id, &where, &e) < 0) {
-			char *msg = xstrdup(e.msg);
-
-			bm_yaml_error(&e, doc, strcmp(path, "-") ? path :
-			    "<stdin>", where, 0, "%s", msg);
+		b = bm_bench_identify(doc, path, NULL, &where, &e);
+		if (!b) {
+			msg = xstrdup(e.msg);
+			bm_yaml_error(&e, doc, shown, where, 0, "%s", msg);
 			bm_error_print(&e);
 			free(msg);
 			rc = -1;
-		} else if (fn) {
+		} else if (fn || tflag) {
 			lab = label(path, doc->index);
-			fn(lab, id, arg);
-			free(lab);
-		} else if (tflag) {
-			lab = label(path, doc->index);
-			printf("%s  %s\n", id, lab);
+			if (fn)
+				fn(lab, b->id, arg);
+			else
+				printf("%s  %s\n", b->id, lab);
 			free(lab);
 		} else {
-			cJSON *rec = record(path, doc, id);
-
+			rec = bm_bench_record(b);
 			if (bm_jsonl_write(stdout, rec) < 0)
 				bm_die(2, "stdout: %s", strerror(errno));
 			cJSON_Delete(rec);
 		}
+		bm_bench_free(b);
 		bm_yaml_doc_free(doc);
 	}
 	bm_error_clear(&e);
@@ -301,9 +254,11 @@ main(int argc, char **argv)
 				status = 1;
 			}
 		}
-		for (i = 0; i < files.n; i++)
-			if (hash_file(files.paths[i], NULL, NULL) < 0)
-				status = 1;
+		/* Files are independent: hash them on every core. */
+		c = bm_fanout(files.n, 512, hash_one, &files, &e);
+		if (c < 0)
+			bm_die(2, "%s", bm_error_str(&e));
+		status = c > status ? c : status;
 		bm_files_free(&files);
 	}
 	bm_error_clear(&e);

@@ -406,12 +406,9 @@ static int
 stored_doc(void *arg, const struct bm_catalog_doc *d)
 {
 	struct ingest *in = arg;
-	static const char *last;
-	static int index;
 
-	index = last && strcmp(last, d->path) == 0 ? index + 1 : 0;
-	last = d->path;
-	documents(in, d->path, d->content, strlen(d->content), d->name, index);
+	documents(in, d->path, d->content, strlen(d->content), d->name,
+	    d->doc);
 	return in->werr;
 }
 

@@ -433,21 +433,19 @@ check_asserts_in(struct check *k, const cJSON *m, const cJSON *trials)
 char *
 bm_bench_default_name(const char *path, int doc)
 {
-	const char *base = strrchr(path, '/');
-	size_t n;
+	const char *base = strrchr(path, '/'), *dot;
 
 	if (strcmp(path, "-") == 0)
 		base = "stdin";
 	else
 		base = base ? base + 1 : path;
-	n = strlen(base);
-	if (n > 5 && strcmp(base + n - 5, ".yaml") == 0)
-		n -= 5;
-	else if (n > 4 && strcmp(base + n - 4, ".yml") == 0)
-		n -= 4;
+	/* The stem: without the last extension; ".yml" itself stays. */
+	dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		dot = base + strlen(base);
 	if (doc > 0)
-		return xasprintf("%.*s-%d", (int)n, base, doc + 1);
-	return xstrndup(base, n);
+		return xasprintf("%.*s-%d", (int)(dot - base), base, doc + 1);
+	return xstrndup(base, (size_t)(dot - base));
 }
 
 static void
@@ -513,9 +511,7 @@ bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
 {
 	struct check k = { doc, path, report, arg, 0 };
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_buf canon = BM_BUF_INIT;
-	const cJSON *root = doc->root, *where, *v;
-	struct bm_bench *b;
+	const cJSON *root = doc->root, *where;
 
 	*out = NULL;
 	if (!cJSON_IsObject(root)) {
@@ -526,30 +522,76 @@ bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
 	check_doc(&k, root);
 	if (k.problems)
 		return -1;
-	if (bm_canonical_prompt(root, &canon, &where, &e) < 0) {
+	*out = bm_bench_identify(doc, path, default_name, &where, &e);
+	if (!*out) {
 		problem(&k, where ? where : root, 0, "%s", e.msg);
 		bm_error_clear(&e);
-		bm_buf_free(&canon);
 		return -1;
 	}
-	b = xcalloc(1, sizeof(*b));
+	return 0;
+}
+
+/* A benchmark with its identity and place, the rest in b->root. */
+static struct bm_bench *
+make(cJSON *root, const char *name, const char *path, int doc, long line)
+{
+	struct bm_bench *b = xcalloc(1, sizeof(*b));
+	const cJSON *v = get(root, "repeat");
+
+	b->name = xstrdup(name);
+	b->path = xstrdup(path);
+	b->doc = doc;
+	b->line = line;
+	b->repeat = cJSON_IsNumber(v) ? (long)v->valuedouble : 1;
+	b->root = root;
+	return b;
+}
+
+struct bm_bench *
+bm_bench_identify(struct bm_yaml_doc *doc, const char *path,
+    const char *default_name, const cJSON **where, struct bm_error *e)
+{
+	struct bm_buf canon = BM_BUF_INIT;
+	const cJSON *v = get(doc->root, "name");
+	struct bm_bench *b;
+	char *dflt = NULL;
+
+	if (bm_canonical_prompt(doc->root, &canon, where, e) < 0) {
+		bm_buf_free(&canon);
+		return NULL;
+	}
+	if (!cJSON_IsString(v) && !default_name)
+		default_name = dflt = bm_bench_default_name(path, doc->index);
+	b = make(doc->root, cJSON_IsString(v) ? v->valuestring : default_name,
+	    path, doc->index, doc->line);
+	free(dflt);
+	doc->root = NULL;
 	bm_md5_hex(bm_buf_str(&canon), canon.len, b->id);
 	b->prompt = bm_buf_detach(&canon, NULL);
 	bm_sha256_hex(doc->text, doc->text_len, b->sha256);
-	v = get(root, "name");
-	b->name = v ? xstrdup(v->valuestring) : default_name ?
-	    xstrdup(default_name) : bm_bench_default_name(path, doc->index);
-	b->path = xstrdup(path);
-	b->doc = doc->index;
-	b->line = doc->line;
 	b->text = xstrndup(doc->text, doc->text_len);
 	b->text_len = doc->text_len;
-	v = get(root, "repeat");
-	b->repeat = v ? (long)v->valuedouble : 1;
-	b->root = doc->root;
-	doc->root = NULL;
-	*out = b;
-	return 0;
+	return b;
+}
+
+struct bm_bench *
+bm_bench_stored(const char *json, const char *id, const char *sha256,
+    const char *name, const char *path, int doc)
+{
+	cJSON *root;
+	struct bm_bench *b;
+
+	if (strlen(id) != BM_MD5_HEX_LEN || strlen(sha256) != BM_SHA256_HEX_LEN)
+		return NULL;
+	root = cJSON_Parse(json);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	b = make(root, name, path, doc, 1);
+	memcpy(b->id, id, sizeof(b->id));
+	memcpy(b->sha256, sha256, sizeof(b->sha256));
+	return b;
 }
 
 void
@@ -571,7 +613,7 @@ bm_bench_tags(const struct bm_bench *b)
 	static cJSON none = { NULL, NULL, NULL, cJSON_Array, NULL, 0, 0, NULL };
 	const cJSON *t = get(b->root, "tags");
 
-	return t ? t : &none;
+	return cJSON_IsArray(t) ? t : &none;
 }
 
 int
@@ -584,7 +626,8 @@ bm_bench_has_tag(const struct bm_bench *b, char *const *tags, size_t n)
 		return 1;
 	cJSON_ArrayForEach(t, bm_bench_tags(b))
 		for (i = 0; i < n; i++)
-			if (strcmp(t->valuestring, tags[i]) == 0)
+			if (cJSON_IsString(t) &&
+			    strcmp(t->valuestring, tags[i]) == 0)
 				return 1;
 	return 0;
 }
@@ -594,7 +637,7 @@ bm_bench_description(const struct bm_bench *b)
 {
 	const cJSON *d = get(b->root, "description");
 
-	return d ? d->valuestring : NULL;
+	return cJSON_IsString(d) ? d->valuestring : NULL;
 }
 
 const char **

@@ -44,6 +44,21 @@ typedef void bm_bench_report_fn(void *arg, const struct bm_error *e);
 int bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
     const char *default_name, struct bm_bench **out,
     bm_bench_report_fn *report, void *arg);
+/*
+ * Identify doc without checking it (bm-hash; bm_bench_parse after its
+ * checks): id, version, name (name: when a string, else default_name or
+ * the default), place and text.  Takes doc->root.  NULL with e and *where
+ * at fault when there is no canonical prompt.
+ */
+struct bm_bench *bm_bench_identify(struct bm_yaml_doc *doc, const char *path,
+    const char *default_name, const cJSON **where, struct bm_error *e);
+/*
+ * A catalog benchmark, checked when it was stored: the document from
+ * json, with the stored id, version, name and place; prompt and text are
+ * NULL.  NULL when json is not a mapping or an id is malformed.
+ */
+struct bm_bench *bm_bench_stored(const char *json, const char *id,
+    const char *sha256, const char *name, const char *path, int doc);
 /* Free a benchmark. */
 void bm_bench_free(struct bm_bench *b);
 
@@ -62,7 +77,7 @@ const char **bm_bench_models(const struct bm_bench *b, size_t *n);
 size_t bm_bench_nvariants(const struct bm_bench *b);
 size_t bm_bench_ntrials(const struct bm_bench *b);
 
-/* The benchmark record of §4 (bm-hash, bm-ingest --list). */
+/* The benchmark record of §4 (bm-hash, bm-ingest --list); any b. */
 cJSON *bm_bench_record(const struct bm_bench *b);
 
 /* One case as handed to a bm_bench_case_fn. */

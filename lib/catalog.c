@@ -25,12 +25,12 @@ struct bm_catalog {
 
 static const char sql_insert[] =
     "INSERT INTO benchmarks (id, name, prompt, content, content_sha256,"
-    " path, tags, description, created_at, updated_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+    " path, tags, description, created_at, updated_at, doc)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
 static const char sql_update[] =
     "UPDATE benchmarks SET name = ?2, prompt = ?3, content = ?4,"
     " content_sha256 = ?5, path = ?6, tags = ?7, description = ?8,"
-    " updated_at = ?9 WHERE id = ?1";
+    " updated_at = ?9, doc = ?10 WHERE id = ?1";
 static const char sql_version[] =
     "INSERT OR IGNORE INTO benchmark_versions (benchmark_id,"
     " content_sha256, content, first_seen_at) VALUES (?1, ?2, ?3, ?4)";
@@ -45,6 +45,8 @@ bm_catalog_open(struct bm_db *db, struct bm_error *e)
 	c->db = db;
 	c->shas = bm_strmap_new();
 	bm_clock_rfc3339(c->now);
+	if (bm_db_exec(db, "PRAGMA cache_size = -65536", e) < 0)
+		goto fail;
 	st = bm_db_prepare(db, "SELECT id, content_sha256 FROM benchmarks", e);
 	if (!st)
 		goto fail;
@@ -71,7 +73,7 @@ bind_bench(struct bm_stmt *st, const struct bm_bench *b, const char *now)
 	    bm_stmt_text(st, 5, b->sha256) | bm_stmt_text(st, 6, b->path) |
 	    bm_stmt_text(st, 7, tags) |
 	    bm_stmt_text(st, 8, bm_bench_description(b)) |
-	    bm_stmt_text(st, 9, now);
+	    bm_stmt_text(st, 9, now) | bm_stmt_int(st, 10, b->doc);
 	free(tags);
 	return rc ? -1 : 0;
 }
@@ -164,7 +166,7 @@ load(struct bm_catalog *c, struct bm_error *e)
 		return 0;
 	c->paths = bm_strmap_new();
 	st = bm_db_prepare(c->db, "SELECT id, name, coalesce(path, ''),"
-	    " content FROM benchmarks ORDER BY path, rowid", e);
+	    " content, coalesce(doc, 0) FROM benchmarks ORDER BY path, doc, rowid", e);
 	if (!st)
 		return -1;
 	while ((rc = bm_stmt_step(st, e)) == 1) {
@@ -181,6 +183,7 @@ load(struct bm_catalog *c, struct bm_error *e)
 		d.name = xstrdup(bm_stmt_col_text(st, 1));
 		d.path = xstrdup(p);
 		d.content = xstrdup(bm_stmt_col_text(st, 3));
+		d.doc = (int)bm_stmt_col_int(st, 4);
 		ds->v = xreallocarray(ds->v, ds->n + 1, sizeof(*ds->v));
 		ds->v[ds->n++] = d;
 		if (!c->order[c->npaths - 1])
@@ -323,7 +326,11 @@ bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
 	}
 	if (r < 0)
 		goto out;
-	/* Read first, then write: never update rows under a running scan. */
+	/*
+	 * Read first, then write: never update rows under a running scan.
+	 * NULL is missing; so is '', which lib/runs.c stores for a result
+	 * without a benchmark_id.
+	 */
 	st = bm_db_prepare(c->db, "SELECT rowid, record FROM results WHERE"
 	    " benchmark_id IS NULL OR benchmark_id = ''", e);
 	if (!st)

@@ -15,7 +15,7 @@
 #include "err.h"
 
 /* Documents per transaction. */
-#define BM_CATALOG_BATCH 500
+#define BM_CATALOG_BATCH 500000
 
 enum bm_catalog_state {
 	BM_CATALOG_NEW,
@@ -45,13 +45,14 @@ struct bm_catalog_doc {
 	const char *name;
 	const char *path;
 	const char *content;
+	int doc;		/* its index in its file */
 };
 
 /* Called per stored document; non-zero stops with that value. */
 typedef int bm_catalog_doc_fn(void *arg, const struct bm_catalog_doc *d);
 /*
- * The stored documents of path (NULL: all), by path and then in the order
- * they were first stored.  0, fn's value, or -1 with e.
+ * The stored documents of path (NULL: all), by path and then by their
+ * index in the file.  0, fn's value, or -1 with e.
  */
 int bm_catalog_docs(struct bm_catalog *c, const char *path,
     bm_catalog_doc_fn *fn, void *arg, struct bm_error *e);
@@ -59,10 +60,11 @@ int bm_catalog_docs(struct bm_catalog *c, const char *path,
 int bm_catalog_has_path(struct bm_catalog *c, const char *path);
 
 /*
- * Fill results.benchmark_id where it is NULL or empty, by matching each
- * row's prompt (the record's "prompt", or its last user message, read
- * against the catalog's prompts with {{var}} matching any text) or else
- * its "benchmark" name.  0 with the counts, or -1 with e.
+ * Fill results.benchmark_id where it is NULL (or '', as lib/runs.c writes
+ * a missing one), by matching each row's prompt (the record's "prompt",
+ * or its last user message, read against the catalog's prompts with
+ * {{var}} matching any text) or else its "benchmark" name.  0 with the
+ * counts, or -1 with e.
  */
 int bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
     struct bm_error *e);

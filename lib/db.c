@@ -43,6 +43,8 @@ static const char *const migrations[] = {
 	"  content TEXT NOT NULL,"
 	"  content_sha256 TEXT NOT NULL CHECK (length(content_sha256) = 64),"
 	"  path TEXT,"
+	/* The document's 0-based index in its file: --from-db order. */
+	"  doc INTEGER CHECK (doc IS NULL OR doc >= 0),"
 	"  tags TEXT CHECK (tags IS NULL OR json_valid(tags)),"
 	"  description TEXT,"
 	"  created_at TEXT NOT NULL DEFAULT " NOW ","
@@ -71,7 +73,8 @@ static const char *const migrations[] = {
 	"  run_id TEXT NOT NULL,"
 	"  case_id TEXT NOT NULL,"
 	"  step INTEGER NOT NULL DEFAULT 0 CHECK (step >= 0),"
-	"  benchmark_id TEXT NOT NULL,"
+	/* NULL when unknown, until bm-ingest --backfill finds it. */
+	"  benchmark_id TEXT,"
 	"  model TEXT NOT NULL,"
 	"  variant TEXT,"
 	"  trial INTEGER NOT NULL DEFAULT 0 CHECK (trial >= 0),"

@@ -1,32 +1,23 @@
 /* runs.c: runs and results rows for bm-exec; resume and cache lookups. */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "hash.h"
+#include "limit.h"
 #include "runs.h"
+#include "spawn.h"
 #include "xalloc.h"
 
 struct bm_runs {
 	struct bm_db *db;
 	char *id;
 	long pending;
-	int cache_ready;
 };
-
-/*
- * The answer cache is bm-exec's own table, created on first use, keyed
- * on the SHA-256 of the request.
- */
-static const char cache_sql[] =
-	"CREATE TABLE IF NOT EXISTS exec_cache ("
-	"  key TEXT PRIMARY KEY NOT NULL,"
-	"  output TEXT NOT NULL,"
-	"  prompt_tokens INTEGER,"
-	"  completion_tokens INTEGER,"
-	"  created_at TEXT NOT NULL DEFAULT"
-	"    (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
-	")";
 
 struct bm_runs *
 bm_runs_start(struct bm_db *db, const struct bm_run_info *info, int resume,
@@ -97,6 +88,71 @@ bind_num(struct bm_stmt *st, int i, const cJSON *o, const char *k, int real)
 		bm_stmt_double(st, i, v->valuedouble);
 	else
 		bm_stmt_int(st, i, (long long)v->valuedouble);
+}
+
+/* The commit checked out here, best effort (NULL when not a git tree). */
+static char *
+git_head(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_child c;
+	struct pollfd p;
+	double end = bm_clock_ms() + 2000;
+	char *sha = NULL;
+	size_t n;
+
+	if (bm_spawn("git rev-parse HEAD 2>/dev/null", "", 0, &c, &e) < 0) {
+		bm_error_clear(&e);
+		return NULL;
+	}
+	while (!bm_spawn_step(&c) && bm_clock_ms() < end) {
+		p = (struct pollfd){ c.out_fd, POLLIN, 0 };
+		poll(&p, c.out_fd >= 0 ? 1 : 0, 10);
+	}
+	n = c.out.len;
+	if (c.exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0 &&
+	    n >= 40) {
+		while (n > 0 && c.out.s[n - 1] == '\n')
+			n--;
+		sha = xstrndup(c.out.s, n);
+	}
+	bm_spawn_free(&c);
+	return sha;
+}
+
+struct bm_runs *
+bm_runs_begin(struct bm_db *db, const char *id, int argc, char *const *argv,
+    const char *config_sha256, int resume, struct bm_error *e)
+{
+	struct bm_run_info info;
+	struct bm_runs *r;
+	char *argv_json, *git, host[256];
+	cJSON *av = cJSON_CreateArray();
+	int i;
+
+	for (i = 0; i < argc; i++)
+		cJSON_AddItemToArray(av, cJSON_CreateString(argv[i]));
+	argv_json = cJSON_PrintUnformatted(av);
+	cJSON_Delete(av);
+	git = git_head();
+	if (gethostname(host, sizeof(host)) < 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	info = (struct bm_run_info){ id, argv_json, config_sha256, git, host };
+	r = bm_runs_start(db, &info, resume, e);
+	free(argv_json);
+	free(git);
+	return r;
+}
+
+char *
+bm_runs_new_id(void)
+{
+	char when[17];
+	unsigned r = (unsigned)(bm_random01() * 65536);
+
+	bm_clock_compact(when);
+	return xasprintf("r-%s-%04x", when, r & 0xffff);
 }
 
 int
@@ -229,17 +285,6 @@ bm_runs_cache_key(const char *provider, const char *model,
 	cJSON_Delete(k);
 }
 
-static int
-cache_ready(struct bm_runs *r, struct bm_error *e)
-{
-	if (r->cache_ready)
-		return 0;
-	if (bm_db_exec(r->db, cache_sql, e) < 0)
-		return -1;
-	r->cache_ready = 1;
-	return 0;
-}
-
 int
 bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
     long *prompt_tokens, long *completion_tokens, struct bm_error *e)
@@ -248,8 +293,6 @@ bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
 	int rc;
 
 	*output = NULL;
-	if (cache_ready(r, e) < 0)
-		return -1;
 	st = bm_db_prepare(r->db, "SELECT output, prompt_tokens,"
 	    " completion_tokens FROM exec_cache WHERE key = ?", e);
 	if (!st)
@@ -273,8 +316,6 @@ bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
 {
 	struct bm_stmt *st;
 
-	if (cache_ready(r, e) < 0)
-		return -1;
 	if (!bm_db_in_tx(r->db) && bm_db_begin(r->db, e) < 0)
 		return -1;
 	st = bm_db_prepare(r->db, "INSERT OR REPLACE INTO exec_cache (key,"

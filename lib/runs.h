@@ -30,6 +30,15 @@ struct bm_run_info {
 struct bm_runs *bm_runs_start(struct bm_db *db,
     const struct bm_run_info *info, int resume, struct bm_error *e);
 /*
+ * bm_runs_start with the info gathered here: argv as JSON, the git commit
+ * checked out in the current directory (best effort) and the host name.
+ */
+struct bm_runs *bm_runs_begin(struct bm_db *db, const char *id, int argc,
+    char *const *argv, const char *config_sha256, int resume,
+    struct bm_error *e);
+/* A new run id, "r-20261123T101500Z-3f2a" (caller frees). */
+char *bm_runs_new_id(void);
+/*
  * Store one result record (replacing the row of an earlier attempt at
  * the same case and step).  Opens a transaction if none is open; 0 or -1.
  */

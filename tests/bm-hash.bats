@@ -188,3 +188,19 @@ usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]" ]
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "bm-hash: stdout: No space left on device" ]
 }
+
+@test "bm-hash: thousands of files hash on every core with sequential output" {
+	d=$BATS_TEST_TMPDIR/many
+	mkdir -p "$d"
+	for i in $(seq -w 0 1499); do
+		printf 'prompt: "prompt %s"\n' "$i" > "$d/p$i.yml"
+	done
+	printf 'prompt: [broken\n' > "$d/p1200.yml"
+	run --separate-stderr bm-hash -t "$d"
+	[ "$status" -eq 1 ]
+	[ "$(wc -l <<<"$output")" -eq 1499 ]
+	[ "$(head -n 1 <<<"$output")" = "$(printf %s 'prompt 0000' | md5sum | cut -c1-32)  $d/p0000.yml" ]
+	[ "$(tail -n 1 <<<"$output")" = "$(printf %s 'prompt 1499' | md5sum | cut -c1-32)  $d/p1499.yml" ]
+	[ "$(cut -c35- <<<"$output")" = "$(ls "$d"/*.yml | grep -v p1200)" ]
+	[ "$stderr" = "bm-hash: $d/p1200.yml:2:1: did not find expected ',' or ']' while parsing a flow sequence started at 1:9" ]
+}

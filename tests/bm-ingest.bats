@@ -247,10 +247,10 @@ bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
 @test "bm-ingest --backfill fills benchmark_id from stored prompts" {
 	bm-ingest --list "$IN/good" >/dev/null 2>&1
 	sqlite3 "$BM_DB" "insert into results (run_id, case_id, step, benchmark_id, model, status, record) values
-	  ('r1', 'c1', 0, '', 'echo:', 'pass', '{\"prompt\":\"What is 7 + 8? Answer with the number only.\"}'),
-	  ('r1', 'c2', 0, '', 'echo:', 'pass', '{\"messages\":[{\"role\":\"user\",\"content\":\"Second of two documents.\"}]}'),
+	  ('r1', 'c1', 0, NULL, 'echo:', 'pass', '{\"prompt\":\"What is 7 + 8? Answer with the number only.\"}'),
+	  ('r1', 'c2', 0, NULL, 'echo:', 'pass', '{\"messages\":[{\"role\":\"user\",\"content\":\"Second of two documents.\"}]}'),
 	  ('r1', 'c3', 0, '', 'echo:', 'pass', '{\"benchmark\":\"code-review\"}'),
-	  ('r1', 'c4', 0, '', 'echo:', 'pass', '{\"prompt\":\"unknown\"}')"
+	  ('r1', 'c4', 0, NULL, 'echo:', 'pass', '{\"prompt\":\"unknown\"}')"
 	run --separate-stderr bm-ingest --backfill
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "bm-ingest: backfill: 3 rows filled, 1 not matched" ]
