@@ -1241,6 +1241,19 @@ target_model(struct bm_target *t, const struct bm_model *m)
 	t->context = m->context;
 }
 
+/*
+ * The command of a models: entry on an exec provider: its model: key, or,
+ * when that was left out (the loader then sets it to the entry's name),
+ * the provider's own command; the name only when the provider has none.
+ */
+static const char *
+exec_command(const struct bm_model *m, const struct bm_provider *p)
+{
+	if (strcmp(m->model, m->name) == 0 && p->command && *p->command)
+		return p->command;
+	return m->model;
+}
+
 int
 bm_config_resolve(const struct bm_config *c, const char *ref,
     struct bm_target *t, struct bm_error *e)
@@ -1260,6 +1273,8 @@ bm_config_resolve(const struct bm_config *c, const char *ref,
 	if (m) {
 		t->provider = bm_config_provider(c, m->provider);
 		t->api_model = m->model;
+		if (t->provider && t->provider->type == BM_PROVIDER_EXEC)
+			t->api_model = exec_command(m, t->provider);
 		target_model(t, m);
 		return 0;
 	}

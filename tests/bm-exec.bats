@@ -252,7 +252,7 @@ bm-exec: <stdin>:4: case needs case_id, model and messages or steps" ]
 	[ "$status" -eq 1 ]
 	[ $(( $(date +%s) - start )) -lt 5 ]
 	[ "$(jq -sc 'sort_by(.case_id) | map([.error.class,.error.message])' <<<"$output")" = '[["exec","exec exit 3 exited with status 3"],["timeout","exec sleep 30 & sleep 30: no answer within 0.5 s"]]' ]
-	! pgrep -f "sleep 30" >/dev/null
+	! pgrep -fx "sleep 30" >/dev/null
 }
 
 @test "bm-exec --stream records ttft_ms" {
@@ -343,4 +343,53 @@ bm-exec: <stdin>:4: case needs case_id, model and messages or steps" ]
 	[ "$status" -eq 0 ]
 	[ "$(jq -s 'map(select(.status=="pass")) | length' <<<"$output")" = 8 ]
 	[ "$(jq -s length stub.log)" = 16 ]
+}
+
+@test "bm-exec --stream against anthropic: ttft_ms to the first delta, output exact" {
+	stub
+	export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT" ANTHROPIC_API_KEY=ak-x
+	ans="The quick  brown fox, jumps over: the lazy dog."
+	case_rec c1 anthropic:claude-x "[[sse-delay=40]][[answer=$ans]] go" \
+	    "$(jq -cn --arg a "$ans" '[{equals:$a}]')" >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --stream <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c --arg a "$ans" '[.status, .output == $a, .usage.completion_tokens, .error]' <<<"$output")" = '["pass",true,9,null]' ]
+	# Three pieces of three words, 40 ms apart: the first token comes
+	# well before the last.
+	[ "$(jq '.ttft_ms > 0 and .latency_ms - .ttft_ms >= 70' <<<"$output")" = true ]
+	[ "$(jq -sc 'map([.path, .body.stream, .headers["anthropic-version"] != null])' stub.log)" = '[["/v1/messages",true,true]]' ]
+}
+
+@test "bm-exec: the circuit breaker opens after 5 failures in a row and pauses that provider only" {
+	stub
+	cat >bm.yml <<-EOF
+	providers:
+	  good: {type: openai, base_url: "http://127.0.0.1:$PORT/v1"}
+	EOF
+	{
+		for i in $(seq 7); do case_rec "f$i" openai:m "[[status=500]] f$i"; done
+		case_rec g1 good:m "What is 1 + 1?" '[{"equals":"2"}]'
+		case_rec g2 good:m "What is 2 + 1?" '[{"equals":"3"}]'
+	} >in.jsonl
+	# --backoff 0.15: the breaker stays open 10 x 0.15 s = 1.5 s.
+	bm-exec -q --no-db -j 1 --retries 0 --backoff 0.15 <in.jsonl >out 2>err &
+	pid=$!
+	sleep 0.7
+	curl -sf "http://127.0.0.1:$PORT/stats" >stats
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 1 ]
+	[ ! -s err ]
+	# In the cool-down: five failures sent, f6 and f7 held back, the
+	# other provider's cases sent meanwhile.
+	[ "$(jq -c '[.requests, (.by_message | keys
+	    | map(select(startswith("[[status=500]]"))))]' stats)" = \
+	    '[7,["[[status=500]] f1","[[status=500]] f2","[[status=500]] f3","[[status=500]] f4","[[status=500]] f5"]]' ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.case_id, .status, .error.class, .attempts])' out)" = \
+	    '[["f1","error","server",1],["f2","error","server",1],["f3","error","server",1],["f4","error","server",1],["f5","error","server",1],["f6","error","server",1],["f7","error","server",1],["g1","pass",null,1],["g2","pass",null,1]]' ]
+	# f6 is the probe after the cool-down; it fails, so f7 waits again.
+	[ "$(jq -s '[.[] | select(.body.messages[-1].content? // "" | startswith("[[status=500]]"))]
+	    | (.[4].t_ms - .[0].t_ms < 1000) and (.[5].t_ms - .[4].t_ms >= 1500)
+	      and (.[6].t_ms - .[5].t_ms >= 1500)' stub.log)" = true ]
 }

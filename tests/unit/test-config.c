@@ -594,6 +594,37 @@ test_expand(void)
 	bm_error_clear(&e);
 }
 
+/* A models: entry on an exec provider without model: runs its command. */
+static void
+test_exec_model(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_config *c;
+	struct bm_target t;
+
+	c = load_str("providers:\n"
+	    "  agent: {type: exec, command: ./agents/run.sh}\n"
+	    "models:\n"
+	    "  helper: {provider: agent, context: 100}\n"
+	    "  other: {provider: agent, model: ./other.sh}\n"
+	    "  ./bare.sh: {provider: exec}\n", &e);
+	if (!ok(c != NULL, "exec models load")) {
+		printf("# %s\n", bm_error_str(&e));
+		bm_error_clear(&e);
+		return;
+	}
+	ok(bm_config_resolve(c, "helper", &t, &e) == 0 &&
+	    t.provider->type == BM_PROVIDER_EXEC, "resolve an exec model");
+	is(t.api_model, "./agents/run.sh",
+	    "no model: key: the provider's command, not the model's name");
+	ok(t.model && t.context == 100, "the entry's context still applies");
+	ok(bm_config_resolve(c, "other", &t, &e) == 0, "resolve other");
+	is(t.api_model, "./other.sh", "a model: key is the command");
+	ok(bm_config_resolve(c, "./bare.sh", &t, &e) == 0, "resolve bare");
+	is(t.api_model, "./bare.sh", "a provider without a command: the name");
+	bm_config_free(c);
+}
+
 int
 main(void)
 {
@@ -614,6 +645,7 @@ main(void)
 	test_errors();
 	test_defaults();
 	test_expand();
+	test_exec_model();
 
 	if (chdir(tmpdir) == 0)
 		unlink("bm.yml");

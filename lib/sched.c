@@ -1,0 +1,978 @@
+/*
+ * sched.c: bm-exec's scheduler.  Jobs live in a list in input order, so
+ * dispatch is fair to the input; a job is either waiting (for its turn,
+ * a limit or a backoff) or running one attempt (a transfer or a child).
+ * Input is read only while fewer than `ahead' jobs are alive, so memory
+ * stays bounded whatever the input size.  Every job ends in exactly one
+ * result hook call per step, even when stopped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "http.h"
+#include "limit.h"
+#include "sched.h"
+#include "spawn.h"
+#include "xalloc.h"
+
+/* Per provider: its limits and what it has in flight. */
+struct prov {
+	const struct bm_provider *p;
+	const char *key;	/* API key from the environment, or NULL */
+	int key_missing;	/* api_key_env names an unset variable */
+	long inflight, max;
+	struct bm_window win;
+	struct bm_bucket rpm, tpm;
+	struct bm_breaker brk;
+};
+
+enum jstate { J_WAITING, J_RUNNING };
+
+/* One case being worked on: a plain case or a sequence of steps. */
+struct job {
+	struct job *prev, *next;
+	cJSON *kase;
+	struct bm_target t;
+	struct prov *pv;
+	const cJSON *steps;	/* sequence steps, or NULL */
+	long step, nsteps;
+	cJSON *messages;	/* the conversation sent for this step */
+	cJSON *params;		/* model params <- case <- step */
+	const cJSON *expect;
+	long est;		/* estimated prompt tokens + max_tokens */
+	enum jstate state;
+	int attempts;
+	double ready_at;	/* ms, monotonic: not before (backoff) */
+	double attempt_ms;	/* ms, monotonic: this attempt began */
+	double ttft;		/* ms; < 0 until the first token */
+	char started_at[BM_TIME_LEN + 1];
+	struct bm_http_xfer *xfer;
+	struct bm_sse sse;
+	int streaming, has_child;
+	struct bm_child child;
+};
+
+struct bm_sched {
+	struct bm_sched_opts o;
+	struct bm_sched_hooks h;
+	struct bm_http *http;
+	struct prov **provs;	/* pointers: jobs keep them */
+	size_t nprovs;
+	struct prov none;	/* of jobs whose model did not resolve */
+	struct job *jobs, *tail;	/* alive, in input order */
+	long ahead;		/* jobs alive at most */
+	struct bm_sched_stats st;
+	/* input */
+	struct bm_buf in;
+	size_t in_off;
+	long lineno;
+	/* stop */
+	int wake[2];		/* self-pipe: bm_sched_wake to the loop */
+	double grace_end;	/* ms, monotonic: cancel what runs then */
+	/* poll set */
+	struct bm_pollfd *fds;
+	size_t nfds, fdcap;
+};
+
+static void next_step(struct bm_sched *s, struct job *j);
+
+static const char *
+jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Merge b's keys into the object into (b's win); returns into. */
+static cJSON *
+merged(cJSON *into, const cJSON *b)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, b) {
+		cJSON_DeleteItemFromObjectCaseSensitive(into, it->string);
+		cJSON_AddItemToObject(into, it->string, cJSON_Duplicate(it, 1));
+	}
+	return into;
+}
+
+/* Parameters of a step: t's model <- the case's <- step's (may be NULL). */
+static cJSON *
+step_params(const struct bm_target *t, const cJSON *kase,
+    const cJSON *step)
+{
+	const cJSON *mp = t->model ? t->model->params : NULL;
+	cJSON *p = mp ? cJSON_Duplicate(mp, 1) : cJSON_CreateObject();
+
+	merged(p, cJSON_GetObjectItemCaseSensitive(kase, "params"));
+	if (step)
+		merged(p, cJSON_GetObjectItemCaseSensitive(step, "params"));
+	return p;
+}
+
+/* params.max_tokens, or 0 when absent. */
+static long
+max_tokens(const cJSON *params)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, "max_tokens");
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ?
+	    (long)v->valuedouble : 0;
+}
+
+/* Append {role, content} to messages (content NULL: ""). */
+static void
+say(cJSON *messages, const char *role, const char *content)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddStringToObject(m, "content", content ? content : "");
+	cJSON_AddItemToArray(messages, m);
+}
+
+/* The messages a case starts with: a sequence's system message alone. */
+static cJSON *
+conversation(const cJSON *kase)
+{
+	cJSON *msgs;
+
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(kase, "steps")))
+		return cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(kase,
+		    "messages"), 1);
+	msgs = cJSON_CreateArray();
+	if (jstr(kase, "system"))
+		say(msgs, "system", jstr(kase, "system"));
+	return msgs;
+}
+
+static struct prov *
+prov_of(struct bm_sched *s, const struct bm_provider *p)
+{
+	struct prov *v;
+	size_t i;
+
+	for (i = 0; i < s->nprovs; i++)
+		if (s->provs[i]->p == p ||
+		    strcmp(s->provs[i]->p->name, p->name) == 0)
+			return s->provs[i];
+	s->provs = xreallocarray(s->provs, s->nprovs + 1, sizeof(*s->provs));
+	v = s->provs[s->nprovs++] = xcalloc(1, sizeof(*v));
+	v->p = p;
+	v->key = bm_config_api_key(p);
+	v->key_missing = p->api_key_env && !v->key;
+	v->max = p->max_concurrency > 0 ? p->max_concurrency : s->o.jobs;
+	bm_window_init(&v->win, v->max);
+	bm_bucket_init(&v->rpm, p->rpm, bm_clock_ms());
+	bm_bucket_init(&v->tpm, p->tpm, bm_clock_ms());
+	bm_breaker_init(&v->brk, 5, s->o.backoff_ms * 10);
+	return v;
+}
+
+/* j's current step as the hooks see it. */
+static void
+view(const struct job *j, struct bm_sched_step *v)
+{
+	v->kase = j->kase;
+	v->t = &j->t;
+	v->step = j->step;
+	v->nsteps = j->nsteps;
+	v->messages = j->messages;
+	v->params = j->params;
+	v->expect = j->expect;
+	v->attempts = j->attempts;
+	v->attempt_ms = j->attempt_ms;
+	v->ttft_ms = j->ttft;
+	v->started_at = j->started_at;
+}
+
+/* Hand the result of j's current step to the caller. */
+static enum bm_class
+finish(struct bm_sched *s, struct job *j, const struct bm_sched_outcome *o)
+{
+	struct bm_sched_step v;
+
+	if (!j->started_at[0])
+		bm_clock_rfc3339(j->started_at);
+	view(j, &v);
+	return s->h.result(s->h.user, &v, o);
+}
+
+/* The attempt is over (j no longer in flight). */
+static void
+landed(struct bm_sched *s, struct job *j)
+{
+	j->pv->inflight--;
+	s->st.inflight--;
+	if (j->streaming) {
+		bm_sse_free(&j->sse);
+		j->streaming = 0;
+	}
+	if (j->has_child) {
+		bm_spawn_free(&j->child);
+		j->has_child = 0;
+	}
+	j->xfer = NULL;
+}
+
+static void
+job_free(struct bm_sched *s, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		s->jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		s->tail = j->prev;
+	s->st.alive--;
+	cJSON_Delete(j->kase);
+	cJSON_Delete(j->messages);
+	cJSON_Delete(j->params);
+	free(j);
+}
+
+/*
+ * The step is over with outcome o: have its result written, then go on
+ * with the next step of a sequence, or give the steps an error left
+ * unrun their own error results, and free the job.
+ */
+static void
+step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
+{
+	enum bm_class cls = finish(s, j, o);
+	char *msg;
+
+	if (j->step + 1 < j->nsteps && cls == BM_CLASS_NONE) {
+		say(j->messages, "assistant", o->reply.output);
+		bm_reply_free(&o->reply);
+		j->step++;
+		next_step(s, j);
+		return;
+	}
+	bm_reply_free(&o->reply);
+	msg = xasprintf("not run: step %ld ended in error", j->step);
+	while (++j->step < j->nsteps) {
+		struct bm_sched_outcome rest = { cls, msg, 0, { NULL, -1, -1 },
+		    -1, 0 };
+
+		j->attempts = 0;
+		j->ttft = -1;
+		if (cls == BM_CLASS_CANCELLED)
+			rest.msg = o->msg;
+		finish(s, j, &rest);
+	}
+	free(msg);
+	job_free(s, j);
+}
+
+/* End j's step with an error of class cls (no answer). */
+static void
+step_error(struct bm_sched *s, struct job *j, enum bm_class cls,
+    const char *msg, long status)
+{
+	struct bm_sched_outcome o = { cls, msg, status, { NULL, -1, -1 }, -1,
+	    0 };
+
+	step_done(s, j, &o);
+}
+
+/*
+ * Set up j's current step: the conversation, parameters and expectations;
+ * then skip it if the resumed run finished it, refuse it if it cannot fit
+ * the context, answer it from the cache, or queue it.
+ */
+static void
+next_step(struct bm_sched *s, struct job *j)
+{
+	struct bm_sched_step v;
+	const cJSON *st = NULL;
+	char *out, *msg;
+	long mt;
+
+	j->attempts = 0;
+	j->ttft = -1;
+	j->started_at[0] = '\0';
+	if (j->steps)
+		st = cJSON_GetArrayItem(j->steps, (int)j->step);
+	cJSON_Delete(j->params);
+	j->params = step_params(&j->t, j->kase, st);
+	if (st) {
+		j->expect = cJSON_GetObjectItemCaseSensitive(st, "expect");
+		say(j->messages, "user", jstr(st, "prompt"));
+	} else {
+		j->expect = cJSON_GetObjectItemCaseSensitive(j->kase, "expect");
+	}
+	view(j, &v);
+	if (s->h.recorded && s->h.recorded(s->h.user, &v, &out) == 1) {
+		/* Done in the resumed run: the caller passed it on. */
+		if (j->step + 1 < j->nsteps) {
+			say(j->messages, "assistant", out);
+			free(out);
+			j->step++;
+			next_step(s, j);
+			return;
+		}
+		free(out);
+		job_free(s, j);
+		return;
+	}
+	if (s->st.stopping) {
+		step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+		return;
+	}
+	mt = max_tokens(j->params);
+	j->est = bm_estimate_tokens(j->messages, j->t.chars_per_token) + mt;
+	if (j->t.context > 0 && j->est > j->t.context) {
+		msg = xasprintf("estimated %ld tokens (prompt and max_tokens"
+		    " %ld) exceed the context of %ld", j->est, mt,
+		    j->t.context);
+		step_error(s, j, BM_CLASS_CONTEXT_LENGTH, msg, 0);
+		free(msg);
+		return;
+	}
+	if (j->pv->key_missing) {
+		msg = xasprintf("%s is not set", j->t.provider->api_key_env);
+		step_error(s, j, BM_CLASS_CONFIG, msg, 0);
+		free(msg);
+		return;
+	}
+	if (s->h.cache_get) {
+		struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0,
+		    { NULL, -1, -1 }, 0, 1 };
+
+		if (s->h.cache_get(s->h.user, &v, &o.reply) == 1) {
+			j->attempt_ms = bm_clock_ms();
+			step_done(s, j, &o);
+			return;
+		}
+	}
+	j->state = J_WAITING;
+	j->ready_at = 0;
+}
+
+int
+bm_sched_add(struct bm_sched *s, cJSON *rec, struct bm_error *e)
+{
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(rec, "messages");
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
+	const char *model = jstr(rec, "model");
+	struct job *j;
+
+	if (!jstr(rec, "case_id") || !model ||
+	    (!cJSON_IsArray(msgs) && !cJSON_IsArray(steps))) {
+		bm_error_set(e, NULL, 0, 0, "case needs case_id, model and"
+		    " messages or steps");
+		cJSON_Delete(rec);
+		return -1;
+	}
+	if (cJSON_IsArray(steps) && cJSON_GetArraySize(steps) == 0) {
+		bm_error_set(e, NULL, 0, 0, "case %s has no steps",
+		    jstr(rec, "case_id"));
+		cJSON_Delete(rec);
+		return -1;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kase = rec;
+	/* Appended: dispatch goes in input order. */
+	j->prev = s->tail;
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->jobs = j;
+	s->tail = j;
+	s->st.alive++;
+	j->ttft = -1;
+	j->messages = conversation(rec);
+	if (cJSON_IsArray(steps)) {
+		j->steps = steps;
+		j->nsteps = cJSON_GetArraySize(steps);
+	} else {
+		j->nsteps = 1;
+	}
+	s->st.expected += j->nsteps;
+	if (bm_config_resolve(s->o.cfg, model, &j->t, e) < 0) {
+		memset(&j->t, 0, sizeof(j->t));
+		j->pv = &s->none;
+		step_error(s, j, BM_CLASS_CONFIG, e->msg, 0);
+		bm_error_clear(e);
+		return 0;
+	}
+	j->pv = prov_of(s, j->t.provider);
+	next_step(s, j);
+	return 0;
+}
+
+/* Read input lines while there is room for jobs. */
+static void
+read_input(struct bm_sched *s)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct pollfd p = { s->o.in_fd, POLLIN, 0 };
+	char *nl, *line, chunk[65536];
+	size_t len;
+	ssize_t n;
+
+	while (!s->st.stopping && s->st.alive < s->ahead) {
+		line = s->in.s ? s->in.s + s->in_off : NULL;
+		nl = line ? memchr(line, '\n', s->in.len - s->in_off) : NULL;
+		if (!nl && !s->st.eof) {
+			/* One read only when it cannot block. */
+			if (poll(&p, 1, 0) <= 0)
+				return;
+			n = read(s->o.in_fd, chunk, sizeof(chunk));
+			if (n < 0 && errno == EINTR)
+				return;
+			if (n <= 0) {
+				if (n < 0 && s->h.warn) {
+					bm_error_set(&e, s->o.in_name, 0, 0,
+					    "%s", strerror(errno));
+					s->h.warn(s->h.user, &e);
+					bm_error_clear(&e);
+				}
+				s->st.eof = 1;
+			} else {
+				if (s->in_off > 0) {
+					memmove(s->in.s, s->in.s + s->in_off,
+					    s->in.len - s->in_off);
+					s->in.len -= s->in_off;
+					s->in_off = 0;
+				}
+				bm_buf_add(&s->in, chunk, (size_t)n);
+			}
+			continue;
+		}
+		if (!nl && s->in_off >= s->in.len)
+			return;
+		len = nl ? (size_t)(nl - line) : s->in.len - s->in_off;
+		s->in_off += len + (nl != NULL);
+		s->lineno++;
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '
+		    || line[len - 1] == '\t'))
+			len--;
+		if (len > 0 && s->h.line)
+			s->h.line(s->h.user, line, len, s->lineno);
+	}
+}
+
+/* The case JSON an exec provider reads: the case, as sent at this step. */
+static char *
+exec_input(const struct job *j)
+{
+	cJSON *c = cJSON_Duplicate(j->kase, 1);
+	char *str;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "messages");
+	cJSON_AddItemToObject(c, "messages", cJSON_Duplicate(j->messages, 1));
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "params");
+	cJSON_AddItemToObject(c, "params", cJSON_Duplicate(j->params, 1));
+	if (j->steps) {
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "step");
+		cJSON_AddNumberToObject(c, "step", (double)j->step);
+	}
+	str = cJSON_PrintUnformatted(c);
+	cJSON_Delete(c);
+	return str;
+}
+
+static void
+on_data(void *user, const char *p, size_t n)
+{
+	struct job *j = user;
+
+	if (bm_sse_feed(&j->sse, p, n) && j->ttft < 0)
+		j->ttft = bm_clock_ms() - j->attempt_ms;
+}
+
+static double
+timeout_s(const struct bm_sched *s, const struct job *j)
+{
+	if (s->o.timeout_s > 0)
+		return s->o.timeout_s;
+	return j->t.provider->timeout > 0 ? j->t.provider->timeout : 120;
+}
+
+/* Send j's step over HTTP: 0, or -1 when it ended in an error. */
+static int
+send_http(struct bm_sched *s, struct job *j)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_preq pr;
+	struct bm_http_req req;
+
+	j->streaming = s->o.stream || j->t.provider->stream;
+	if (bm_provider_request(&j->t, j->pv->key, j->messages, j->params,
+	    j->streaming, &pr, &e) < 0) {
+		step_error(s, j, BM_CLASS_CONFIG, e.msg, 0);
+		bm_error_clear(&e);
+		return -1;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = pr.url;
+	req.headers = (const char *const *)pr.headers;
+	req.body = pr.body.s;
+	req.body_len = pr.body.len;
+	req.timeout_ms = (long)(timeout_s(s, j) * 1000);
+	req.user = j;
+	if (j->streaming) {
+		bm_sse_init(&j->sse, j->t.provider->type);
+		req.on_data = on_data;
+	}
+	j->xfer = bm_http_start(s->http, &req, &e);
+	bm_preq_free(&pr);
+	if (!j->xfer) {
+		if (j->streaming)
+			bm_sse_free(&j->sse);
+		step_error(s, j, BM_CLASS_CONNECTION, e.msg, 0);
+		bm_error_clear(&e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start one attempt at j's step. */
+static void
+start(struct bm_sched *s, struct job *j)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *cmd;
+	char *in;
+
+	j->attempts++;
+	j->attempt_ms = bm_clock_ms();
+	j->ttft = -1;
+	if (!j->started_at[0])
+		bm_clock_rfc3339(j->started_at);
+	switch (j->t.provider->type) {
+	case BM_PROVIDER_ECHO: {
+		struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0,
+		    { NULL, -1, -1 }, -1, 0 };
+
+		o.reply.output = bm_provider_echo(j->messages);
+		step_done(s, j, &o);
+		return;
+	}
+	case BM_PROVIDER_EXEC:
+		cmd = j->t.api_model && *j->t.api_model ? j->t.api_model :
+		    j->t.provider->command;
+		in = exec_input(j);
+		if (!cmd || bm_spawn(cmd, in, strlen(in), &j->child, &e) < 0) {
+			free(in);
+			step_error(s, j, BM_CLASS_EXEC, cmd ? e.msg :
+			    "no command", 0);
+			bm_error_clear(&e);
+			return;
+		}
+		free(in);
+		j->has_child = 1;
+		break;
+	default:
+		if (send_http(s, j) < 0)
+			return;
+	}
+	j->state = J_RUNNING;
+	j->pv->inflight++;
+	s->st.inflight++;
+	bm_breaker_started(&j->pv->brk);
+}
+
+/* An attempt failed: retry it later, or end the step with the error. */
+static void
+failed(struct bm_sched *s, struct job *j, enum bm_class cls,
+    const char *msg, long status, const char *retry_after)
+{
+	struct bm_sched_step v;
+	double now = bm_clock_ms(), delay;
+
+	if (cls != BM_CLASS_BAD_REQUEST && cls != BM_CLASS_CONTEXT_LENGTH &&
+	    cls != BM_CLASS_EXEC)
+		bm_breaker_record(&j->pv->brk, 0, now);
+	if (cls == BM_CLASS_RATE_LIMIT)
+		bm_window_throttled(&j->pv->win);
+	if (!bm_class_retryable(cls) || j->attempts > s->o.retries ||
+	    s->st.stopping) {
+		step_error(s, j, cls, msg, status);
+		return;
+	}
+	if (!retry_after || bm_retry_after_parse(retry_after, time(NULL),
+	    &delay) < 0)
+		delay = bm_backoff_ms(j->attempts, s->o.backoff_ms, 60000,
+		    bm_random01());
+	if (s->h.retry) {
+		view(j, &v);
+		s->h.retry(s->h.user, &v, msg, delay);
+	}
+	j->state = J_WAITING;
+	j->ready_at = now + delay;
+}
+
+/* A provider answered: note the success, and write the result. */
+static void
+answered(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
+{
+	struct bm_sched_step v;
+
+	bm_breaker_record(&j->pv->brk, 1, bm_clock_ms());
+	bm_window_success(&j->pv->win);
+	if (s->h.cache_put) {
+		view(j, &v);
+		s->h.cache_put(s->h.user, &v, &o->reply);
+	}
+	step_done(s, j, o);
+}
+
+static void
+http_done(struct bm_sched *s, struct bm_http_done *d)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct job *j = d->user;
+	struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0, { NULL, -1, -1 },
+	    -1, 0 };
+	enum bm_class cls;
+	char *msg = NULL;
+	int rc;
+
+	if (d->fail != BM_HTTP_OK) {
+		cls = d->fail == BM_HTTP_TIMEOUT ? BM_CLASS_TIMEOUT :
+		    d->fail == BM_HTTP_PROTOCOL ? BM_CLASS_PARSE :
+		    BM_CLASS_CONNECTION;
+		landed(s, j);
+		failed(s, j, cls, d->message, 0, NULL);
+		return;
+	}
+	if (d->status < 200 || d->status > 299) {
+		cls = bm_provider_classify(d->status, d->body.s, d->body.len,
+		    &msg);
+		landed(s, j);
+		failed(s, j, cls, msg, d->status, d->retry_after);
+		free(msg);
+		return;
+	}
+	if (j->streaming && j->sse.tokens + j->sse.done > 0)
+		rc = bm_sse_finish(&j->sse, &o.reply, &e);
+	else
+		rc = bm_provider_parse(j->t.provider->type,
+		    bm_buf_str(&d->body), d->body.len, &o.reply, &e);
+	landed(s, j);
+	if (rc < 0) {
+		failed(s, j, BM_CLASS_PARSE, e.msg, d->status, NULL);
+		bm_error_clear(&e);
+		return;
+	}
+	answered(s, j, &o);
+}
+
+/* A child made progress or timed out. */
+static void
+child_step(struct bm_sched *s, struct job *j, double now)
+{
+	struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0, { NULL, -1, -1 },
+	    -1, 0 };
+	struct bm_buf how = BM_BUF_INIT;
+	char *msg;
+	size_t n;
+
+	if (now - j->attempt_ms >= timeout_s(s, j) * 1000) {
+		bm_spawn_kill(&j->child);
+		msg = xasprintf("exec %s: no answer within %g s",
+		    j->t.api_model, timeout_s(s, j));
+		landed(s, j);
+		failed(s, j, BM_CLASS_TIMEOUT, msg, 0, NULL);
+		free(msg);
+		return;
+	}
+	if (!bm_spawn_step(&j->child))
+		return;
+	o.exit_code = bm_spawn_describe(&j->child, &how);
+	if (how.len > 0) {
+		msg = xasprintf("exec %s %s", j->t.api_model, bm_buf_str(&how));
+		bm_buf_free(&how);
+		landed(s, j);
+		failed(s, j, BM_CLASS_EXEC, msg, 0, NULL);
+		free(msg);
+		return;
+	}
+	n = j->child.out.len;
+	if (n > 0 && j->child.out.s[n - 1] == '\n')
+		n--;
+	o.reply.output = xstrndup(bm_buf_str(&j->child.out), n);
+	landed(s, j);
+	answered(s, j, &o);
+}
+
+/* Start what the limits allow; returns ms until something may become ready. */
+static double
+dispatch(struct bm_sched *s, double now)
+{
+	struct job *j, *next;
+	double wait = 1000, w;
+	struct prov *pv;
+
+	for (j = s->jobs; j; j = next) {
+		next = j->next;
+		if (j->state != J_WAITING)
+			continue;
+		if (s->st.stopping) {
+			step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+			continue;
+		}
+		if (s->st.inflight >= s->o.jobs)
+			break;
+		pv = j->pv;
+		if (j->ready_at > now) {
+			if (j->ready_at - now < wait)
+				wait = j->ready_at - now;
+			continue;
+		}
+		if (pv->inflight >= pv->max ||
+		    pv->inflight >= bm_window_limit(&pv->win))
+			continue;
+		if (!bm_breaker_allow(&pv->brk, now)) {
+			w = bm_breaker_wait(&pv->brk, now);
+			if (w > 0 && w < wait)
+				wait = w;
+			continue;
+		}
+		w = bm_bucket_wait(&pv->rpm, 1, now);
+		if (w <= 0)
+			w = bm_bucket_wait(&pv->tpm, (double)j->est, now);
+		if (w > 0) {
+			if (w < wait)
+				wait = w;
+			continue;
+		}
+		bm_bucket_take(&pv->rpm, 1, now);
+		bm_bucket_take(&pv->tpm, (double)j->est, now);
+		start(s, j);
+	}
+	return wait;
+}
+
+/* After the grace period, or a second signal: cancel what is in flight. */
+static void
+cancel_running(struct bm_sched *s)
+{
+	struct job *j, *next;
+
+	for (j = s->jobs; j; j = next) {
+		next = j->next;
+		if (j->state != J_RUNNING)
+			continue;
+		if (j->xfer)
+			bm_http_cancel(s->http, j->xfer);
+		landed(s, j);
+		step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+	}
+}
+
+/* Watch fd for events. */
+static void
+watch(struct bm_sched *s, int fd, short events)
+{
+	s->fds[s->nfds++] = (struct bm_pollfd){ fd, events, 0 };
+}
+
+/* One turn of the loop's wait: the descriptors and the timeout. */
+static int
+wait_events(struct bm_sched *s, double wait, struct bm_error *e)
+{
+	double now = bm_clock_ms(), left;
+	struct job *j;
+	char drain[64];
+
+	if (s->fdcap < 2 + 2 * (size_t)s->st.alive) {
+		s->fdcap = 2 + 2 * (size_t)s->st.alive + 16;
+		s->fds = xreallocarray(s->fds, s->fdcap, sizeof(*s->fds));
+	}
+	s->nfds = 0;
+	watch(s, s->wake[0], POLLIN);
+	if (!s->st.eof && !s->st.stopping && s->st.alive < s->ahead)
+		watch(s, s->o.in_fd, POLLIN);
+	for (j = s->jobs; j; j = j->next) {
+		if (!j->has_child)
+			continue;
+		if (j->child.in_fd >= 0)
+			watch(s, j->child.in_fd, POLLOUT);
+		if (j->child.out_fd >= 0)
+			watch(s, j->child.out_fd, POLLIN);
+		else
+			wait = wait > 10 ? 10 : wait;	/* reap soon */
+		left = j->attempt_ms + timeout_s(s, j) * 1000 - now;
+		if (left < wait)
+			wait = left;
+	}
+	if (s->st.stopping && s->grace_end - now < wait)
+		wait = s->grace_end - now;
+	if (wait < 0)
+		wait = 0;
+	if (bm_http_poll(s->http, s->fds, (unsigned)s->nfds,
+	    (int)wait + (wait > 0), e) < 0 || bm_http_perform(s->http, e) < 0)
+		return -1;
+	if (s->fds[0].revents)
+		while (read(s->wake[0], drain, sizeof(drain)) > 0)
+			;
+	return 0;
+}
+
+int
+bm_sched_run(struct bm_sched *s, struct bm_error *e)
+{
+	struct bm_http_done d;
+	struct job *j, *next;
+	double now, wait, w;
+
+	for (;;) {
+		now = bm_clock_ms();
+		if (s->h.turn) {
+			s->h.turn(s->h.user, now);
+			now = bm_clock_ms();	/* a stop counts from now */
+		}
+		read_input(s);
+		wait = dispatch(s, now);
+		if (s->st.stopping && now >= s->grace_end)
+			cancel_running(s);
+		if (s->h.idle) {
+			w = s->h.idle(s->h.user, now);
+			if (w < wait)
+				wait = w;
+		}
+		if (s->st.alive == 0 && (s->st.eof || s->st.stopping))
+			return 0;
+		if (wait_events(s, wait, e) < 0)
+			return -1;
+		while (bm_http_next(s->http, &d)) {
+			http_done(s, &d);
+			bm_http_done_free(&d);
+		}
+		now = bm_clock_ms();
+		for (j = s->jobs; j; j = next) {
+			next = j->next;
+			if (j->has_child)
+				child_step(s, j, now);
+		}
+	}
+}
+
+void
+bm_sched_stop(struct bm_sched *s, double grace_ms)
+{
+	s->st.stopping = 1;
+	s->grace_end = bm_clock_ms() + grace_ms;
+}
+
+void
+bm_sched_wake(struct bm_sched *s)
+{
+	char c = 0;
+	int saved = errno;
+
+	if (write(s->wake[1], &c, 1) < 0) {
+		/* The pipe is full: the loop wakes anyway. */
+	}
+	errno = saved;
+}
+
+const struct bm_sched_stats *
+bm_sched_stats(const struct bm_sched *s)
+{
+	return &s->st;
+}
+
+void
+bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color)
+{
+	const struct prov *v;
+	size_t i;
+
+	for (i = 0; i < s->nprovs; i++) {
+		v = s->provs[i];
+		if (v->inflight || v->brk.state)
+			bm_buf_addf(b, color && v->brk.state ?
+			    " | \033[33m%s %ld/%ld open\033[0m" :
+			    " | %s %ld/%ld", v->p->name, v->inflight,
+			    bm_window_limit(&v->win));
+	}
+}
+
+struct bm_sched_est *
+bm_sched_estimate(const struct bm_target *t, const cJSON *kase, int *n)
+{
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(kase, "steps");
+	const cJSON *st = NULL;
+	struct bm_sched_est *est;
+	cJSON *msgs = conversation(kase), *params;
+	int k;
+
+	*n = cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
+	est = xreallocarray(NULL, *n > 0 ? (size_t)*n : 1, sizeof(*est));
+	for (k = 0; k < *n; k++) {
+		if (cJSON_IsArray(steps)) {
+			st = cJSON_GetArrayItem(steps, k);
+			say(msgs, "user", jstr(st, "prompt"));
+		}
+		params = step_params(t, kase, st);
+		est[k].completion = max_tokens(params);
+		cJSON_Delete(params);
+		est[k].prompt = bm_estimate_tokens(msgs, t->chars_per_token);
+	}
+	cJSON_Delete(msgs);
+	return est;
+}
+
+struct bm_sched *
+bm_sched_new(const struct bm_sched_opts *o, const struct bm_sched_hooks *h,
+    struct bm_error *e)
+{
+	struct bm_sched *s = xcalloc(1, sizeof(*s));
+
+	s->o = *o;
+	s->h = *h;
+	s->ahead = o->jobs * 2 + 16;
+	s->wake[0] = s->wake[1] = -1;
+	s->http = bm_http_new(o->jobs + 16);
+	if (!s->http) {
+		bm_error_set(e, NULL, 0, 0, "cannot start libcurl");
+		goto fail;
+	}
+	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		bm_error_set(e, NULL, 0, 0, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	return s;
+fail:
+	bm_sched_free(s);
+	return NULL;
+}
+
+void
+bm_sched_free(struct bm_sched *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	while (s->jobs) {
+		if (s->jobs->state == J_RUNNING)
+			landed(s, s->jobs);
+		job_free(s, s->jobs);
+	}
+	bm_http_free(s->http);
+	for (i = 0; i < s->nprovs; i++)
+		free(s->provs[i]);
+	free(s->provs);
+	free(s->fds);
+	bm_buf_free(&s->in);
+	if (s->wake[0] >= 0)
+		close(s->wake[0]);
+	if (s->wake[1] >= 0)
+		close(s->wake[1]);
+	free(s);
+}

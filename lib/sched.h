@@ -1,0 +1,131 @@
+/*
+ * sched.h: bm-exec's scheduler (DESIGN.md §8).  A job is one case: a
+ * plain case or the steps of a sequence, run in order.  Jobs wait for -j,
+ * the provider's max_concurrency and adaptive window, its rpm/tpm buckets
+ * and circuit breaker; failed attempts are retried with backoff or after
+ * Retry-After; attempts time out; a stop cancels what waits and, after a
+ * grace period, what runs.  One loop polls libcurl's transfers (http.h),
+ * child pipes (spawn.h), the input and a wake-up pipe.  Nothing here
+ * prints: input lines, results and the caller's periodic work go through
+ * struct bm_sched_hooks.
+ */
+#ifndef BM_SCHED_H
+#define BM_SCHED_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "provider.h"
+
+struct bm_sched;
+
+/* A step of a job, as the hooks see it. */
+struct bm_sched_step {
+	const cJSON *kase;		/* the case record */
+	const struct bm_target *t;	/* provider NULL: did not resolve */
+	long step, nsteps;		/* 0..nsteps-1; 1 unless a sequence */
+	const cJSON *messages;		/* the conversation sent */
+	const cJSON *params;		/* model <- case <- step params */
+	const cJSON *expect;		/* the step's assertions, or NULL */
+	int attempts;			/* requests made for this step */
+	double attempt_ms;		/* ms, monotonic: the last one began */
+	double ttft_ms;			/* ms to the first token; < 0: none */
+	const char *started_at;		/* RFC 3339: the first attempt began */
+};
+
+/* How a step ended: an answer, or an error of class cls. */
+struct bm_sched_outcome {
+	enum bm_class cls;		/* BM_CLASS_NONE: answered */
+	const char *msg;		/* the error's message */
+	long http_status;		/* 0: none */
+	struct bm_reply reply;		/* the answer; output NULL: none */
+	int exit_code;			/* exec providers; else -1 */
+	int cached;			/* answered by the cache_get hook */
+};
+
+/* What the scheduler asks of its caller; NULL hooks are skipped. */
+struct bm_sched_hooks {
+	void *user;			/* handed to every hook */
+	/* An input line (without its line end, trailing blanks trimmed). */
+	void (*line)(void *user, const char *line, size_t len, long lineno);
+	/* The loop survived e (an input read error). */
+	void (*warn)(void *user, const struct bm_error *e);
+	/* Already recorded by the run resumed?  1 and *output (malloc'd). */
+	int (*recorded)(void *user, const struct bm_sched_step *s,
+	    char **output);
+	/* A stored answer to this very request?  1 and *r filled. */
+	int (*cache_get)(void *user, const struct bm_sched_step *s,
+	    struct bm_reply *r);
+	/* A provider answered (before the result is written). */
+	void (*cache_put)(void *user, const struct bm_sched_step *s,
+	    const struct bm_reply *r);
+	/* An attempt failed with msg and is tried again in delay_ms. */
+	void (*retry)(void *user, const struct bm_sched_step *s,
+	    const char *msg, double delay_ms);
+	/* Write the step's result; returns the class recorded (scoring may
+	 * turn an answer into a judge error, which ends a sequence). */
+	enum bm_class (*result)(void *user, const struct bm_sched_step *s,
+	    const struct bm_sched_outcome *o);
+	/* A turn of the loop begins (check for signals: bm_sched_stop). */
+	void (*turn)(void *user, double now);
+	/* The loop is about to wait: ms after which to be called again. */
+	double (*idle)(void *user, double now);
+};
+
+/* Settings. */
+struct bm_sched_opts {
+	const struct bm_config *cfg;	/* resolves each case's model */
+	long jobs;			/* -j: attempts in flight at most */
+	long retries;			/* --retries */
+	double timeout_s;		/* --timeout; 0: provider's, else 120 */
+	double backoff_ms;		/* --backoff: the first retry's scale */
+	int stream;			/* --stream for every provider */
+	int in_fd;			/* case records are read from here */
+	const char *in_name;		/* and so named in messages */
+};
+
+/* What the loop has done so far. */
+struct bm_sched_stats {
+	long alive;		/* jobs read and not finished */
+	long inflight;		/* attempts in flight */
+	long expected;		/* results the jobs read will write */
+	int eof;		/* the input is over */
+	int stopping;		/* bm_sched_stop was called */
+};
+
+/* What --dry-run estimates of one step. */
+struct bm_sched_est {
+	long prompt;		/* tokens of the conversation so far */
+	long completion;	/* max_tokens, or 0 */
+};
+
+/* A scheduler with its own libcurl multi handle; NULL and e. */
+struct bm_sched *bm_sched_new(const struct bm_sched_opts *o,
+    const struct bm_sched_hooks *h, struct bm_error *e);
+/* Free s, its jobs (killing their children) and its transfers. */
+void bm_sched_free(struct bm_sched *s);
+/* Take a case record (always): 0, or -1 with e when it is malformed. */
+int bm_sched_add(struct bm_sched *s, cJSON *kase, struct bm_error *e);
+/* Run until the input is over and every job is done; 0, or -1 with e. */
+int bm_sched_run(struct bm_sched *s, struct bm_error *e);
+/* Stop reading and starting; cancel what still runs after grace_ms. */
+void bm_sched_stop(struct bm_sched *s, double grace_ms);
+/* Wake the loop from its wait; async-signal-safe. */
+void bm_sched_wake(struct bm_sched *s);
+/* Counters of s. */
+const struct bm_sched_stats *bm_sched_stats(const struct bm_sched *s);
+/* Append the providers in use (in flight, window, breaker) to b. */
+void bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color);
+/*
+ * Estimate each step of case kase for target t, the conversation taken
+ * without answers: *n entries (caller frees).
+ */
+struct bm_sched_est *bm_sched_estimate(const struct bm_target *t,
+    const cJSON *kase, int *n);
+
+#endif
