@@ -742,7 +742,8 @@ parse_model(struct ctx *x, const cJSON *member, struct bm_model *m)
 		if (r == -1)
 			return -1;
 	}
-	if (m->model == NULL || *m->model == '\0') {
+	m->model_given = m->model && *m->model;
+	if (!m->model_given) {
 		free(m->model);
 		m->model = xstrdup(m->name);
 	}
@@ -1242,14 +1243,13 @@ target_model(struct bm_target *t, const struct bm_model *m)
 }
 
 /*
- * The command of a models: entry on an exec provider: its model: key, or,
- * when that was left out (the loader then sets it to the entry's name),
- * the provider's own command; the name only when the provider has none.
+ * The command of a models: entry on an exec provider: its model: key, else
+ * the provider's own command; the entry's name only when there is neither.
  */
 static const char *
 exec_command(const struct bm_model *m, const struct bm_provider *p)
 {
-	if (strcmp(m->model, m->name) == 0 && p->command && *p->command)
+	if (!m->model_given && p->command && *p->command)
 		return p->command;
 	return m->model;
 }
