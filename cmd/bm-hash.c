@@ -101,6 +101,15 @@ hash_file(const char *path, doc_fn fn, void *arg)
 	return rc;
 }
 
+/* bm_fanout's work item: hash file i of the list; 1 when it was bad. */
+static int
+hash_one(size_t i, void *arg)
+{
+	const struct bm_files *files = arg;
+
+	return hash_file(files->paths[i], NULL, NULL) < 0 ? 1 : 0;
+}
+
 /* The ids of one file's documents, by label, for -c. */
 struct seen {
 	char **labels;

@@ -7,6 +7,7 @@
  * Every problem of every document is reported; invalid documents are
  * skipped and the valid ones still ingested and emitted, then exit 1.
  * Cases stream one at a time: memory does not grow with their number.
+ * A file that is one stored, unchanged document is not parsed again.
  */
 #include <fnmatch.h>
 #include <stdio.h>
@@ -79,9 +80,10 @@ struct ingest {
 	unsigned long shard_k, shard_n;	/* 0-based K; N = 0: none */
 	int from_db, check, list, cases;
 	struct bm_catalog *cat;		/* NULL: --no-db or --check */
-	struct bm_strmap *seen;		/* id -> "path:line:col" */
+	struct bm_strmap *seen;		/* id -> struct first */
 	long nvalid, nnew, nupdated, nunchanged, ninvalid;
 	long long ncases;
+	struct bm_reader reader;	/* the files, one after another */
 	int bad;			/* this document had a problem */
 	int werr;			/* writing stdout failed */
 };
@@ -198,16 +200,16 @@ borrow(char *const *models, size_t n)
 }
 
 /*
- * The models for b's cases: -m, --profile or --batch; else the
- * benchmark's models: (checked against bm.yml); else the default
- * profile's.  NULL with a problem reported when there is none.
+ * The models for b's cases: -m, --profile, --batch or bm.yml's
+ * default_profile; else the benchmark's models: (checked against bm.yml).
+ * NULL with a problem reported when there is none; without doc (a stored
+ * benchmark: no positions), NULL and nothing reported.
  */
 static const char **
 models_for(struct ingest *in, struct bm_yaml_doc *doc,
     const struct bm_bench *b, size_t *n)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	const struct bm_selection *def = NULL;
 	const cJSON *list;
 	struct bm_target t;
 	const char **v;
@@ -223,6 +225,8 @@ models_for(struct ingest *in, struct bm_yaml_doc *doc,
 	for (i = 0; i < *n; i++) {
 		if (bm_config_resolve(in->config, v[i], &t, &e) == 0)
 			continue;
+		if (!doc)
+			goto quiet;
 		msg = xstrdup(e.msg);
 		bm_yaml_error(&e, doc, b->path, cJSON_IsArray(list) ?
 		    cJSON_GetArrayItem(list, (int)i) : list, 0, "models: %s",
@@ -230,15 +234,9 @@ models_for(struct ingest *in, struct bm_yaml_doc *doc,
 		free(msg);
 		report(in, &e);
 	}
-	if (!*n && in->config->default_profile)
-		def = bm_config_profile(in->config,
-		    in->config->default_profile);
-	if (!in->bad && !*n && def && def->nmodels) {
-		free(v);
-		*n = def->nmodels;
-		return borrow(def->models, def->nmodels);
-	}
 	if (!in->bad && !*n) {
+		if (!doc)
+			goto quiet;
 		bm_error_set(&e, b->path, b->line, 1, "no model: give -m, "
 		    "--profile or --batch, or models: in the benchmark");
 		report(in, &e);
@@ -249,40 +247,120 @@ models_for(struct ingest *in, struct bm_yaml_doc *doc,
 		return NULL;
 	}
 	return v;
+quiet:
+	bm_error_clear(&e);
+	free(v);
+	return NULL;
 }
 
-/* A second document with the same prompt: name both places. */
-static int
-duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
+/* Where b's prompt (or sequence, or variants) starts in doc. */
+static void
+prompt_at(const struct bm_yaml_doc *doc, const struct bm_bench *b,
+    long *line, long *col)
 {
-	struct bm_error e = BM_ERROR_INIT;
-	const cJSON *at = NULL;
 	const char *keys[] = { "prompt", "sequence", "variants" };
-	const char *first;
-	long line = b->line, col = 1;
+	const cJSON *at = NULL;
 	size_t i;
 
 	for (i = 0; i < 3 && !at; i++)
 		at = cJSON_GetObjectItemCaseSensitive(b->root, keys[i]);
-	if (at && bm_yaml_where(doc, at, 1, &line, &col) < 0) {
-		line = b->line;
-		col = 1;
+	if (!at || bm_yaml_where(doc, at, 1, line, col) < 0) {
+		*line = b->line;
+		*col = 1;
 	}
-	first = bm_strmap_get(in->seen, b->id);
-	if (!first) {
-		bm_strmap_put(in->seen, b->id, xasprintf("%s:%ld:%ld",
-		    b->path, line, col));
+}
+
+/*
+ * "path:line:col" of the prompt of document index of path, for a stored
+ * benchmark that was taken without reading its YAML.
+ */
+static char *
+locate(const char *path, int index)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_yaml_doc *doc = NULL;
+	struct bm_bench *b = NULL;
+	struct bm_yaml *y;
+	const cJSON *where;
+	long line = 1, col = 1;
+	char *data;
+	size_t len;
+
+	if (bm_read_file(path, &data, &len, &e) < 0) {
+		bm_error_clear(&e);
+		return xasprintf("%s:1:1", path);
+	}
+	y = bm_yaml_open(data, len, path);
+	while (bm_yaml_next(y, &doc, &e) == 1 && doc->index < index) {
+		bm_yaml_doc_free(doc);
+		doc = NULL;
+	}
+	if (doc && (b = bm_bench_identify(doc, path, NULL, &where, &e)))
+		prompt_at(doc, b, &line, &col);
+	bm_bench_free(b);
+	bm_yaml_doc_free(doc);
+	bm_yaml_close(y);
+	bm_error_clear(&e);
+	free(data);
+	return xasprintf("%s:%ld:%ld", path, line, col);
+}
+
+/* The first benchmark of an id, for the message about a second one. */
+struct first {
+	char *where;		/* "path:line:col" of its prompt, or NULL */
+	char *path;		/* else its file and index there, to */
+	int doc;		/*   locate() it when needed */
+};
+
+static void
+first_free(void *p)
+{
+	struct first *f = p;
+
+	free(f->where);
+	free(f->path);
+	free(f);
+}
+
+/*
+ * A second document with the same prompt: name both places.  doc is NULL
+ * for a stored benchmark, which take() lets through only when it is first.
+ */
+static int
+duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct first *f = bm_strmap_get(in->seen, b->id);
+	long line, col;
+
+	if (!f) {
+		f = xcalloc(1, sizeof(*f));
+		if (doc) {
+			prompt_at(doc, b, &line, &col);
+			f->where = xasprintf("%s:%ld:%ld", b->path, line, col);
+		} else {
+			f->path = xstrdup(b->path);
+			f->doc = b->doc;
+		}
+		bm_strmap_put(in->seen, b->id, f);
 		return 0;
 	}
+	if (!f->where)
+		f->where = locate(f->path, f->doc);
+	prompt_at(doc, b, &line, &col);
 	bm_error_set(&e, b->path, line, col, "duplicate prompt: same "
-	    "benchmark id %s as %s", b->id, first);
+	    "benchmark id %s as %s", b->id, f->where);
 	report(in, &e);
 	bm_error_clear(&e);
 	return 1;
 }
 
-/* Catalog, selection, output for one valid benchmark. */
-static void
+/*
+ * Catalog, selection, output for one valid benchmark.  doc is NULL for a
+ * stored benchmark (no positions for messages): then -1, with nothing
+ * done, when it has a problem to report, and the caller reads its YAML.
+ */
+static int
 take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
     int stored)
 {
@@ -292,41 +370,49 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	cJSON *rec;
 	int st;
 
-	if (duplicate(in, doc, b))
-		return;
-	if (in->cases) {
+	if (!doc && bm_strmap_get(in->seen, b->id))
+		return -1;
+	if (in->cases && !doc) {
 		models = models_for(in, doc, b, &nmodels);
 		if (!models)
-			return;
+			return -1;
+	}
+	if (duplicate(in, doc, b)) {
+		free(models);
+		return 0;
+	}
+	if (in->cases && doc) {
+		models = models_for(in, doc, b, &nmodels);
+		if (!models)
+			return 0;
 	}
 	in->nvalid++;
+	if (!in->check && !in->werr &&
+	    bm_bench_has_tag(b, in->tags, in->ntags) &&
+	    (!in->glob || fnmatch(in->glob, b->name, 0) == 0)) {
+		if (in->list) {
+			rec = bm_bench_record(b);
+			if (bm_jsonl_write(stdout, rec) < 0)
+				in->werr = 1;
+			cJSON_Delete(rec);
+		} else {
+			bm_bench_cases(b, models, nmodels,
+			    in->repeat ? in->repeat : b->repeat, emit_case,
+			    in);
+		}
+	}
+	free(models);
+	/* Last: the catalog takes b's document and text. */
 	st = stored ? BM_CATALOG_UNCHANGED : in->cat ?
 	    bm_catalog_put(in->cat, b, &e) : -2;
 	if (st == -1) {
 		bm_error_print(&e);
-		bm_error_clear(&e);
-		free(models);
 		exit(2);
 	}
 	in->nnew += st == BM_CATALOG_NEW;
 	in->nupdated += st == BM_CATALOG_UPDATED;
 	in->nunchanged += st == BM_CATALOG_UNCHANGED;
-	if (in->check || in->werr ||
-	    !bm_bench_has_tag(b, in->tags, in->ntags) ||
-	    (in->glob && fnmatch(in->glob, b->name, 0) != 0)) {
-		free(models);
-		return;
-	}
-	if (in->list) {
-		rec = bm_bench_record(b);
-		if (bm_jsonl_write(stdout, rec) < 0)
-			in->werr = 1;
-		cJSON_Delete(rec);
-	} else {
-		bm_bench_cases(b, models, nmodels,
-		    in->repeat ? in->repeat : b->repeat, emit_case, in);
-	}
-	free(models);
+	return 0;
 }
 
 /*
@@ -364,7 +450,7 @@ documents(struct ingest *in, const char *path, const char *data, size_t len,
 		if (rc == 0) {
 			if (name)
 				b->doc = doc_index;
-			take(in, doc, b, name != NULL);
+			(void)take(in, doc, b, name != NULL);
 			bm_bench_free(b);
 		}
 		in->ninvalid += in->bad;
@@ -402,22 +488,63 @@ binary(struct ingest *in, const char *path, const char *data, size_t len)
 	return 1;
 }
 
+/*
+ * A stored benchmark from its checked tree, without YAML; 0 when it must
+ * be read from its YAML after all (to report a problem at its position).
+ */
+static int
+stored(struct ingest *in, const struct bm_catalog_doc *d)
+{
+	struct bm_bench *b = bm_bench_stored(d->tree, d->id, d->sha256,
+	    d->name, d->path, d->doc);
+	int rc;
+
+	if (!b)
+		return 0;
+	in->bad = 0;
+	rc = take(in, NULL, b, 1);
+	bm_bench_free(b);
+	return rc == 0;
+}
+
 static int
 stored_doc(void *arg, const struct bm_catalog_doc *d)
 {
 	struct ingest *in = arg;
 
-	documents(in, d->path, d->content, strlen(d->content), d->name,
-	    d->doc);
+	if (!stored(in, d))
+		documents(in, d->path, d->content, strlen(d->content),
+		    d->name, d->doc);
 	return in->werr;
 }
 
+/*
+ * A file that is exactly one stored document, unchanged since it was
+ * checked (same content_sha256, same place): taken from the catalog.
+ */
+static int
+unchanged(struct ingest *in, const char *path, const char *data, size_t len)
+{
+	const struct bm_catalog_doc *d;
+	char sha[BM_SHA256_HEX_LEN + 1];
+
+	if (!in->cat || strcmp(path, "-") == 0)
+		return 0;
+	bm_sha256_hex(data, len, sha);
+	d = bm_catalog_find(in->cat, sha);
+	if (!d || d->doc != 0 || strcmp(d->path, path) != 0)
+		return 0;
+	return stored(in, d);
+}
+
+/* One file, read ahead by pf, else here. */
 static void
-file(struct ingest *in, const char *path)
+file(struct ingest *in, const char *path, struct bm_prefetch *pf)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	char *data;
+	const char *data;
 	size_t len;
+	int rc;
 
 	if (in->from_db && in->cat && bm_catalog_has_path(in->cat, path)) {
 		if (bm_catalog_docs(in->cat, path, stored_doc, in, &e) < 0) {
@@ -426,15 +553,16 @@ file(struct ingest *in, const char *path)
 		}
 		return;
 	}
-	if (bm_read_file(path, &data, &len, &e) < 0) {
+	rc = pf ? bm_prefetch_next(pf, &data, &len, &e) :
+	    bm_reader_read(&in->reader, path, &data, &len, &e);
+	if (rc < 0) {
 		bm_error_print(&e);
 		bm_error_clear(&e);
 		in->ninvalid++;
 		return;
 	}
-	if (!binary(in, path, data, len))
+	if (!binary(in, path, data, len) && !unchanged(in, path, data, len))
 		documents(in, path, data, len, NULL, 0);
-	free(data);
 }
 
 /* "\rbm-ingest: 1234/10000 files" on a terminal, at most every 100 ms. */
@@ -498,12 +626,14 @@ main(int argc, char **argv)
 	struct bm_cli cli;
 	static struct bm_db *db;
 	struct bm_target t;
+	struct bm_prefetch *pf;
 	const char *profile = NULL, *batch = NULL;
 	int opt, bfill = 0, bar = isatty(2);
 	double start = bm_clock_ms();
 	size_t i;
 
 	memset(&in, 0, sizeof(in));
+	in.reader.dirfd = -1;
 	bm_cli_init(&cli, argv[0], usage);
 	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "m:", longopts,
 	    NULL)) != -1) {
@@ -544,6 +674,9 @@ main(int argc, char **argv)
 		use_selection(&in, "profile", profile);
 	if (batch)
 		use_selection(&in, "batch", batch);
+	/* bm.yml's default_profile stands in for a missing --profile. */
+	if (!profile && !batch && !in.nmodels && in.config->default_profile)
+		use_selection(&in, "profile", in.config->default_profile);
 	for (i = 0; i < in.nmodels; i++)
 		if (bm_config_resolve(in.config, in.models[i], &t, &e) < 0) {
 			bm_error_print(&e);
@@ -580,10 +713,14 @@ main(int argc, char **argv)
 			if (i >= (size_t)argc)
 				break;
 		}
+		/* --from-db reads only what the catalog lacks. */
+		pf = in.from_db ? NULL : bm_prefetch_start((const char *const *)
+		    files.paths, files.n);
 		for (i = 0; i < files.n && !in.werr; i++) {
 			progress(bar, start, i, files.n);
-			file(&in, files.paths[i]);
+			file(&in, files.paths[i], pf);
 		}
+		bm_prefetch_free(pf);
 		progress(bar, start, files.n, files.n);
 	}
 	if (in.cat && bm_catalog_flush(in.cat, &e) < 0) {
@@ -601,8 +738,9 @@ out:
 		bm_error_print(&e);
 		return 2;
 	}
-	bm_strmap_free(in.seen, free);
+	bm_strmap_free(in.seen, first_free);
 	bm_files_free(&files);
+	bm_reader_free(&in.reader);
 	for (i = 0; i < in.nmodels; i++)
 		free(in.models[i]);
 	for (i = 0; i < in.ntags; i++)

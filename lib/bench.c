@@ -581,7 +581,8 @@ bm_bench_stored(const char *json, const char *id, const char *sha256,
 	cJSON *root;
 	struct bm_bench *b;
 
-	if (strlen(id) != BM_MD5_HEX_LEN || strlen(sha256) != BM_SHA256_HEX_LEN)
+	if (!json || strlen(id) != BM_MD5_HEX_LEN ||
+	    strlen(sha256) != BM_SHA256_HEX_LEN)
 		return NULL;
 	root = cJSON_Parse(json);
 	if (!cJSON_IsObject(root)) {
@@ -694,14 +695,133 @@ bm_bench_record(const struct bm_bench *b)
 
 /* --- cases --------------------------------------------------------------- */
 
-static char *
-json_string(const char *s)
-{
-	cJSON *j = cJSON_CreateString(s);
-	char *p = cJSON_PrintUnformatted(j);
+/*
+ * A case line is printed straight from the document's nodes, byte for
+ * byte as cJSON_PrintUnformatted would print the tree it describes, but
+ * without building that tree.
+ */
 
-	cJSON_Delete(j);
-	return p;
+/* s as a JSON string, escaped as cJSON escapes. */
+static void
+put_str(struct bm_buf *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	const unsigned char *run;
+
+	bm_buf_addc(o, '"');
+	for (;;) {
+		for (run = p; *p >= 32 && *p != '"' && *p != '\\'; p++)
+			;
+		bm_buf_add(o, run, (size_t)(p - run));
+		if (!*p)
+			break;
+		bm_buf_addc(o, '\\');
+		switch (*p) {
+		case '"': bm_buf_addc(o, '"'); break;
+		case '\\': bm_buf_addc(o, '\\'); break;
+		case '\b': bm_buf_addc(o, 'b'); break;
+		case '\f': bm_buf_addc(o, 'f'); break;
+		case '\n': bm_buf_addc(o, 'n'); break;
+		case '\r': bm_buf_addc(o, 'r'); break;
+		case '\t': bm_buf_addc(o, 't'); break;
+		default:
+			bm_buf_adds(o, "u00");
+			bm_buf_addc(o, hex[*p >> 4]);
+			bm_buf_addc(o, hex[*p & 15]);
+		}
+		p++;
+	}
+	bm_buf_addc(o, '"');
+}
+
+static void
+put_long(struct bm_buf *o, long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do
+		d[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		d[--i] = '-';
+	bm_buf_add(o, d + i, sizeof(d) - i);
+}
+
+/*
+ * A whole number below 1e15 as cJSON prints it ("%1.15g": its digits,
+ * "-0" for negative zero); 0 for any other number.
+ */
+static int
+put_whole(struct bm_buf *o, double d)
+{
+	if (!(d > -1e15 && d < 1e15) || d != (double)(long long)d)
+		return 0;
+	if (d == 0 && signbit(d))
+		bm_buf_adds(o, "-0");
+	else
+		put_long(o, (long)d);
+	return 1;
+}
+
+/* node as JSON, {{var}} rendered in its strings when vars is set. */
+static void
+put(struct bm_buf *o, const cJSON *node, const cJSON *vars,
+    struct bm_buf *tmp)
+{
+	char num[64];
+	const cJSON *c;
+
+	if (cJSON_IsString(node) && vars) {
+		bm_buf_reset(tmp);
+		bm_bench_render(node->valuestring, vars, tmp);
+		put_str(o, bm_buf_str(tmp));
+	} else if (cJSON_IsString(node)) {
+		put_str(o, node->valuestring);
+	} else if (cJSON_IsArray(node) || cJSON_IsObject(node)) {
+		bm_buf_addc(o, cJSON_IsArray(node) ? '[' : '{');
+		cJSON_ArrayForEach(c, node) {
+			if (c != node->child)
+				bm_buf_addc(o, ',');
+			if (cJSON_IsObject(node)) {
+				put_str(o, c->string);
+				bm_buf_addc(o, ':');
+			}
+			put(o, c, vars, tmp);
+		}
+		bm_buf_addc(o, cJSON_IsArray(node) ? ']' : '}');
+	} else if (cJSON_IsNumber(node) && put_whole(o, node->valuedouble)) {
+		;
+	} else if (cJSON_PrintPreallocated((cJSON *)node, num, sizeof(num),
+	    0)) {
+		bm_buf_adds(o, num);	/* numbers, booleans, null */
+	} else {
+		bm_buf_adds(o, "null");
+	}
+}
+
+/* "key": after a comma, unless it is an object's first member. */
+static void
+put_key(struct bm_buf *o, const char *key)
+{
+	if (o->len == 0 || o->s[o->len - 1] != '{')
+		bm_buf_addc(o, ',');
+	put_str(o, key);
+	bm_buf_addc(o, ':');
+}
+
+/* "key": then node rendered, or empty when node is NULL. */
+static void
+put_field(struct bm_buf *o, const char *key, const cJSON *node,
+    const char *empty, const cJSON *vars, struct bm_buf *tmp)
+{
+	put_key(o, key);
+	if (node)
+		put(o, node, vars, tmp);
+	else
+		bm_buf_adds(o, empty);
 }
 
 /* A field of variant v if it has it, else of the document. */
@@ -713,82 +833,66 @@ pick(const cJSON *root, const cJSON *v, const char *key)
 	return x ? x : get(root, key);
 }
 
-static cJSON *
-rendered(const cJSON *node, const cJSON *vars, struct bm_buf *b)
-{
-	return node ? render_tree(node, vars, b) : cJSON_CreateArray();
-}
-
-/* The per-(variant, trial) part of a case: messages or steps and so on. */
-static cJSON *
+/*
+ * The per-(variant, trial) part of a case: messages or steps and so on,
+ * from the first field's comma to the closing brace.
+ */
+static void
 case_body(const struct bm_bench *bn, const cJSON *v, const cJSON *vars,
-    struct bm_buf *b)
+    struct bm_buf *o, struct bm_buf *tmp)
 {
 	const cJSON *root = bn->root, *sys = pick(root, v, "system");
-	const cJSON *prompt, *seq, *step, *x, *vp;
-	cJSON *body = cJSON_CreateObject(), *list, *m, *params;
+	const cJSON *prompt, *seq, *step, *x, *p, *vps;
 
 	/* A variant's prompt replaces the document's sequence and back. */
 	prompt = v && get(v, "prompt") ? get(v, "prompt") :
 	    v && get(v, "sequence") ? NULL : get(root, "prompt");
 	seq = prompt ? NULL : pick(root, v, "sequence");
 	if (seq) {
-		if (sys)
-			cJSON_AddItemToObject(body, "system",
-			    render_tree(sys, vars, b));
-		else
-			cJSON_AddNullToObject(body, "system");
-		list = cJSON_AddArrayToObject(body, "steps");
+		put_field(o, "system", sys, "null", vars, tmp);
+		bm_buf_adds(o, ",\"steps\":[");
 		cJSON_ArrayForEach(step, seq) {
-			m = cJSON_CreateObject();
+			if (step != seq->child)
+				bm_buf_addc(o, ',');
 			x = cJSON_IsString(step) ? step : get(step, "prompt");
-			cJSON_AddItemToObject(m, "prompt",
-			    render_tree(x, vars, b));
+			bm_buf_adds(o, "{\"prompt\":");
+			put(o, x, vars, tmp);
 			x = cJSON_IsObject(step) ? get(step, "system") : NULL;
 			if (x)
-				cJSON_AddItemToObject(m, "system",
-				    render_tree(x, vars, b));
+				put_field(o, "system", x, NULL, vars, tmp);
 			x = cJSON_IsObject(step) ? get(step, "expect") : NULL;
-			cJSON_AddItemToObject(m, "expect",
-			    rendered(x, vars, b));
+			put_field(o, "expect", x, "[]", vars, tmp);
 			x = cJSON_IsObject(step) ? get(step, "params") : NULL;
-			cJSON_AddItemToObject(m, "params", x ?
-			    cJSON_Duplicate(x, 1) : cJSON_CreateObject());
-			cJSON_AddItemToArray(list, m);
+			put_field(o, "params", x, "{}", NULL, tmp);
+			bm_buf_addc(o, '}');
 		}
+		bm_buf_addc(o, ']');
 	} else {
-		list = cJSON_AddArrayToObject(body, "messages");
+		bm_buf_adds(o, ",\"messages\":[");
 		if (sys) {
-			m = cJSON_CreateObject();
-			cJSON_AddStringToObject(m, "role", "system");
-			cJSON_AddItemToObject(m, "content",
-			    render_tree(sys, vars, b));
-			cJSON_AddItemToArray(list, m);
+			bm_buf_adds(o, "{\"role\":\"system\",\"content\":");
+			put(o, sys, vars, tmp);
+			bm_buf_adds(o, "},");
 		}
-		m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "role", "user");
-		cJSON_AddItemToObject(m, "content",
-		    render_tree(prompt, vars, b));
-		cJSON_AddItemToArray(list, m);
+		bm_buf_adds(o, "{\"role\":\"user\",\"content\":");
+		put(o, prompt, vars, tmp);
+		bm_buf_adds(o, "}]");
 	}
-	cJSON_AddItemToObject(body, "expect",
-	    rendered(pick(root, v, "expect"), vars, b));
-	cJSON_AddItemToObject(body, "vars", cJSON_Duplicate(vars, 1));
+	put_field(o, "expect", pick(root, v, "expect"), "[]", vars, tmp);
+	put_field(o, "vars", vars, "{}", NULL, tmp);
 	/* Variant params override the document's key by key. */
-	x = get(root, "params");
-	params = x ? cJSON_Duplicate(x, 1) : cJSON_CreateObject();
-	cJSON_ArrayForEach(vp, (v ? get(v, "params") : NULL)) {
-		if (get(params, vp->string))
-			cJSON_ReplaceItemInObjectCaseSensitive(params,
-			    vp->string, cJSON_Duplicate(vp, 1));
-		else
-			cJSON_AddItemToObject(params, vp->string,
-			    cJSON_Duplicate(vp, 1));
+	vps = v ? get(v, "params") : NULL;
+	bm_buf_adds(o, ",\"params\":{");
+	cJSON_ArrayForEach(p, get(root, "params")) {
+		x = get(vps, p->string);
+		put_field(o, p->string, x ? x : p, NULL, NULL, tmp);
 	}
-	cJSON_AddItemToObject(body, "params", params);
-	cJSON_AddItemToObject(body, "tags",
-	    cJSON_Duplicate(bm_bench_tags(bn), 1));
-	return body;
+	cJSON_ArrayForEach(p, vps)
+		if (!get(get(root, "params"), p->string))
+			put_field(o, p->string, p, NULL, NULL, tmp);
+	bm_buf_addc(o, '}');
+	put_field(o, "tags", bm_bench_tags(bn), "[]", NULL, tmp);
+	bm_buf_addc(o, '}');
 }
 
 int
@@ -801,61 +905,71 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 	const cJSON *trials = get(b->root, "vars");
 	const cJSON *v, *t;
 	struct bm_buf line = BM_BUF_INIT, tmp = BM_BUF_INIT;
+	struct bm_buf body = BM_BUF_INIT, head = BM_BUF_INIT;
 	struct bm_case c;
-	char **mjson, *name, *vname, *tail;
-	cJSON *body;
-	size_t i;
+	size_t i, mark;
 	long r;
 	int rc = 0;
 
 	memset(&c, 0, sizeof(c));
 	c.bench = b;
-	name = json_string(b->name);
-	mjson = xcalloc(nmodels + 1, sizeof(*mjson));
-	for (i = 0; i < nmodels; i++)
-		mjson[i] = json_string(models[i]);
+	/* Room for a typical case at once, not by doubling from 64 bytes. */
+	bm_buf_grow(&line, 2048);
+	bm_buf_grow(&body, 2048);
+	bm_buf_grow(&head, 512);
 	v = variants ? variants->child : NULL;
 	do {
 		c.variant = v ? v->string : NULL;
-		vname = v ? json_string(v->string) : xstrdup("null");
 		c.trial = 0;
 		t = trials ? trials->child : &empty;
 		for (; t && rc == 0; t = t->next, c.trial++) {
-			body = case_body(b, v, t, &tmp);
-			tail = cJSON_PrintUnformatted(body);
-			cJSON_Delete(body);
+			bm_buf_reset(&body);
+			case_body(b, v, t, &body, &tmp);
+			/* What the cases of this (variant, trial) share. */
+			bm_buf_reset(&head);
+			bm_buf_adds(&head, ",\"benchmark_id\":\"");
+			bm_buf_adds(&head, b->id);
+			bm_buf_adds(&head, "\",\"benchmark\":");
+			put_str(&head, b->name);
+			mark = head.len;
 			for (i = 0; i < nmodels && rc == 0; i++) {
 				c.model = models[i];
+				head.len = mark;
+				bm_buf_adds(&head, ",\"model\":");
+				put_str(&head, c.model);
+				bm_buf_adds(&head, ",\"variant\":");
+				if (c.variant)
+					put_str(&head, c.variant);
+				else
+					bm_buf_adds(&head, "null");
+				bm_buf_adds(&head, ",\"trial\":");
+				put_long(&head, c.trial);
+				bm_buf_adds(&head, ",\"repeat\":");
 				for (r = 0; r < repeat && rc == 0; r++) {
 					c.repeat = r;
 					bm_case_id(b->id, c.variant, c.trial,
 					    c.model, r, c.case_id);
 					bm_buf_reset(&line);
-					bm_buf_addf(&line, "{\"type\":\"case\","
-					    "\"case_id\":\"%s\","
-					    "\"benchmark_id\":\"%s\","
-					    "\"benchmark\":%s,\"model\":%s,"
-					    "\"variant\":%s,\"trial\":%ld,"
-					    "\"repeat\":%ld,", c.case_id,
-					    b->id, name, mjson[i], vname,
-					    c.trial, r);
-					bm_buf_adds(&line, tail + 1);
+					bm_buf_adds(&line, "{\"type\":\"case\","
+					    "\"case_id\":\"");
+					bm_buf_add(&line, c.case_id,
+					    BM_CASE_ID_LEN);
+					bm_buf_addc(&line, '"');
+					bm_buf_add(&line, head.s, head.len);
+					put_long(&line, r);
+					bm_buf_add(&line, body.s, body.len);
 					c.json = line.s;
 					c.len = line.len;
 					rc = fn(arg, &c);
 				}
 			}
-			free(tail);
 		}
-		free(vname);
 		v = v ? v->next : NULL;
 	} while (v && rc == 0);
-	for (i = 0; i < nmodels; i++)
-		free(mjson[i]);
-	free(mjson);
-	free(name);
 	bm_buf_free(&line);
 	bm_buf_free(&tmp);
+	bm_buf_free(&body);
+	bm_buf_free(&head);
 	return rc;
 }
 
@@ -864,6 +978,7 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 struct slot {
 	char *key;
 	void *value;
+	uint64_t hash;		/* of key: compared before the key itself */
 };
 
 struct bm_strmap {
@@ -893,11 +1008,12 @@ bm_strmap_new(void)
 }
 
 static struct slot *
-find(const struct bm_strmap *m, const char *key)
+find(const struct bm_strmap *m, const char *key, uint64_t h)
 {
-	size_t i = (size_t)fnv(key) & (m->cap - 1);
+	size_t i = (size_t)(h ^ h >> 32) & (m->cap - 1);
 
-	while (m->slots[i].key && strcmp(m->slots[i].key, key) != 0)
+	while (m->slots[i].key && (m->slots[i].hash != h ||
+	    strcmp(m->slots[i].key, key) != 0))
 		i = (i + 1) & (m->cap - 1);
 	return &m->slots[i];
 }
@@ -905,14 +1021,15 @@ find(const struct bm_strmap *m, const char *key)
 void *
 bm_strmap_get(const struct bm_strmap *m, const char *key)
 {
-	return find(m, key)->value;
+	return find(m, key, fnv(key))->value;
 }
 
 void *
 bm_strmap_put(struct bm_strmap *m, const char *key, void *value)
 {
 	struct slot *s, *old;
-	size_t i, cap;
+	uint64_t h = fnv(key);
+	size_t i, j, cap;
 	void *prev;
 
 	if (2 * (m->n + 1) > m->cap) {
@@ -920,12 +1037,19 @@ bm_strmap_put(struct bm_strmap *m, const char *key, void *value)
 		cap = m->cap;
 		m->cap *= 2;
 		m->slots = xcalloc(m->cap, sizeof(*m->slots));
-		for (i = 0; i < cap; i++)
-			if (old[i].key)
-				*find(m, old[i].key) = old[i];
+		/* Keys are distinct: the first free slot is theirs. */
+		for (i = 0; i < cap; i++) {
+			if (!old[i].key)
+				continue;
+			j = (size_t)(old[i].hash ^ old[i].hash >> 32) &
+			    (m->cap - 1);
+			while (m->slots[j].key)
+				j = (j + 1) & (m->cap - 1);
+			m->slots[j] = old[i];
+		}
 		free(old);
 	}
-	s = find(m, key);
+	s = find(m, key, h);
 	if (s->key) {
 		prev = s->value;
 		s->value = value;
@@ -933,6 +1057,7 @@ bm_strmap_put(struct bm_strmap *m, const char *key, void *value)
 	}
 	s->key = xstrdup(key);
 	s->value = value;
+	s->hash = h;
 	m->n++;
 	return NULL;
 }

@@ -55,7 +55,7 @@ struct bm_bench *bm_bench_identify(struct bm_yaml_doc *doc, const char *path,
 /*
  * A catalog benchmark, checked when it was stored: the document from
  * json, with the stored id, version, name and place; prompt and text are
- * NULL.  NULL when json is not a mapping or an id is malformed.
+ * NULL.  NULL when json is NULL or not a mapping, or an id is malformed.
  */
 struct bm_bench *bm_bench_stored(const char *json, const char *id,
     const char *sha256, const char *name, const char *path, int doc);

@@ -1,6 +1,8 @@
 /* catalog.c: the SQL of the benchmark catalog. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -8,32 +10,119 @@
 #include "clock.h"
 #include "xalloc.h"
 
+/* Stored documents, each one allocation with its strings after it. */
 struct docs {
-	struct bm_catalog_doc *v;
+	struct bm_catalog_doc **v;
 	size_t n;
 };
 
 struct bm_catalog {
 	struct bm_db *db;
-	struct bm_strmap *shas;		/* id -> content_sha256 */
+	struct docs all;		/* what ids and shas point to */
+	struct bm_strmap *ids;		/* id -> its current document */
+	struct bm_strmap *shas;		/* content_sha256 -> document */
 	struct bm_strmap *paths;	/* path -> struct docs, when loaded */
 	char **order;			/* paths in catalog order */
 	size_t npaths;
-	int pending;			/* writes in the open batch */
 	char now[BM_TIME_LEN + 1];
+
+	/* The writer thread and its queue, under mu. */
+	pthread_t thread;
+	int running;			/* thread is started (main's) */
+	pthread_mutex_t mu;
+	pthread_cond_t more;		/* a job is queued, or stop */
+	pthread_cond_t room;		/* a job is done */
+	struct job *head, *tail;
+	size_t queued;
+	struct job *done;		/* written, for main to free */
+	int stop;
+	int idle, full;			/* the writer, main is waiting */
+	int failed;			/* err holds why; no more writes */
+	struct bm_error err;
+	double began;			/* ms: the open transaction's start */
 };
 
 static const char sql_insert[] =
     "INSERT INTO benchmarks (id, name, prompt, content, content_sha256,"
-    " path, tags, description, created_at, updated_at, doc)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
+    " path, tags, description, created_at, updated_at, doc, tree)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)";
 static const char sql_update[] =
     "UPDATE benchmarks SET name = ?2, prompt = ?3, content = ?4,"
     " content_sha256 = ?5, path = ?6, tags = ?7, description = ?8,"
-    " updated_at = ?9, doc = ?10 WHERE id = ?1";
+    " updated_at = ?9, doc = ?10, tree = ?11 WHERE id = ?1";
+static const char sql_move[] =
+    "UPDATE benchmarks SET name = ?2, path = ?3, doc = ?4 WHERE id = ?1";
 static const char sql_version[] =
     "INSERT OR IGNORE INTO benchmark_versions (benchmark_id,"
     " content_sha256, content, first_seen_at) VALUES (?1, ?2, ?3, ?4)";
+/* The columns of a struct bm_catalog_doc, as doc_row reads them. */
+#define DOC_COLUMNS "id, name, coalesce(path, ''), coalesce(doc, 0)," \
+    " content_sha256, tree"
+
+static void
+push_doc(struct docs *ds, struct bm_catalog_doc *d)
+{
+	/* Capacity: the next power of two. */
+	if ((ds->n & (ds->n - 1)) == 0)
+		ds->v = xreallocarray(ds->v, ds->n ? 2 * ds->n : 1,
+		    sizeof(*ds->v));
+	ds->v[ds->n++] = d;
+}
+
+/* One allocation: the struct, then its strings (s[i] of n[i] bytes). */
+static struct bm_catalog_doc *
+doc_new(const char *const s[6], int doc)
+{
+	struct bm_catalog_doc *d;
+	const char **field[6];
+	size_t n[6], total = sizeof(*d), i;
+	char *p;
+
+	for (i = 0; i < 6; i++) {
+		n[i] = s[i] ? strlen(s[i]) + 1 : 0;
+		total += n[i];
+	}
+	d = xcalloc(1, total);
+	field[0] = &d->id;
+	field[1] = &d->name;
+	field[2] = &d->path;
+	field[3] = &d->sha256;
+	field[4] = &d->tree;
+	field[5] = &d->content;
+	p = (char *)(d + 1);
+	for (i = 0; i < 6; i++) {
+		if (!s[i])
+			continue;
+		*field[i] = memcpy(p, s[i], n[i]);
+		p += n[i];
+	}
+	d->doc = doc;
+	return d;
+}
+
+/* The document in the current row of st (DOC_COLUMNS, then content?). */
+static struct bm_catalog_doc *
+doc_row(struct bm_stmt *st, int content)
+{
+	const char *s[6];
+
+	s[0] = bm_stmt_col_text(st, 0);
+	s[1] = bm_stmt_col_text(st, 1);
+	s[2] = bm_stmt_col_text(st, 2);
+	s[3] = bm_stmt_col_text(st, 4);
+	s[4] = bm_stmt_col_text(st, 5);
+	s[5] = content ? bm_stmt_col_text(st, 6) : NULL;
+	return doc_new(s, (int)bm_stmt_col_int(st, 3));
+}
+
+/* Make d the current document of its id (and of its content). */
+static void
+remember(struct bm_catalog *c, struct bm_catalog_doc *d)
+{
+	push_doc(&c->all, d);
+	bm_strmap_put(c->ids, d->id, d);
+	bm_strmap_put(c->shas, d->sha256, d);
+}
 
 struct bm_catalog *
 bm_catalog_open(struct bm_db *db, struct bm_error *e)
@@ -43,16 +132,24 @@ bm_catalog_open(struct bm_db *db, struct bm_error *e)
 	int rc;
 
 	c->db = db;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->more, NULL);
+	pthread_cond_init(&c->room, NULL);
+	c->ids = bm_strmap_new();
 	c->shas = bm_strmap_new();
 	bm_clock_rfc3339(c->now);
+	/*
+	 * Room for a large batch in memory (SQLite allocates it as needed):
+	 * with the default 2 MB, a big first ingest spills pages to the WAL
+	 * and reads them back again and again.
+	 */
 	if (bm_db_exec(db, "PRAGMA cache_size = -65536", e) < 0)
 		goto fail;
-	st = bm_db_prepare(db, "SELECT id, content_sha256 FROM benchmarks", e);
+	st = bm_db_prepare(db, "SELECT " DOC_COLUMNS " FROM benchmarks", e);
 	if (!st)
 		goto fail;
 	while ((rc = bm_stmt_step(st, e)) == 1)
-		bm_strmap_put(c->shas, bm_stmt_col_text(st, 0),
-		    xstrdup(bm_stmt_col_text(st, 1)));
+		remember(c, doc_row(st, 0));
 	if (rc < 0)
 		goto fail;
 	return c;
@@ -61,21 +158,56 @@ fail:
 	return NULL;
 }
 
-static int
-bind_bench(struct bm_stmt *st, const struct bm_bench *b, const char *now)
+const struct bm_catalog_doc *
+bm_catalog_find(struct bm_catalog *c, const char *sha256)
 {
-	char *tags = cJSON_PrintUnformatted(bm_bench_tags(b));
-	int rc;
+	const struct bm_catalog_doc *d = bm_strmap_get(c->shas, sha256);
 
-	rc = bm_stmt_text(st, 1, b->id) | bm_stmt_text(st, 2, b->name) |
-	    bm_stmt_text(st, 3, b->prompt) |
-	    bm_stmt_textn(st, 4, b->text, b->text_len) |
-	    bm_stmt_text(st, 5, b->sha256) | bm_stmt_text(st, 6, b->path) |
-	    bm_stmt_text(st, 7, tags) |
-	    bm_stmt_text(st, 8, bm_bench_description(b)) |
-	    bm_stmt_text(st, 9, now) | bm_stmt_int(st, 10, b->doc);
-	free(tags);
-	return rc ? -1 : 0;
+	/* An older version of a benchmark updated since is not current. */
+	return d && bm_strmap_get(c->ids, d->id) == d ? d : NULL;
+}
+
+/* --- writes, on their own thread ---------------------------------------- */
+
+/*
+ * The main thread decides what each document needs (its maps are the
+ * catalog as it will be) and queues the SQL; a writer thread runs it, so
+ * that parsing the next files and writing the last ones overlap.  The
+ * connection is the writer's while it runs: bm_catalog_flush stops it
+ * before the main thread uses the database again.
+ */
+
+enum { J_INSERT, J_UPDATE, J_MOVE };
+enum { F_ID, F_NAME, F_PROMPT, F_CONTENT, F_SHA, F_PATH, F_TAGS, F_DESC,
+    F_TREE, NF };
+
+struct job {
+	int kind;
+	int doc;
+	char *f[NF];
+	size_t content_len;
+	struct job *next;
+};
+
+static void
+job_free(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < NF; i++)
+		free(j->f[i]);
+	free(j);
+}
+
+static void
+free_jobs(struct job *j)
+{
+	struct job *next;
+
+	for (; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
 }
 
 static int
@@ -84,29 +216,42 @@ run(struct bm_stmt *st, struct bm_error *e)
 	return bm_stmt_step(st, e) < 0 ? -1 : 0;
 }
 
-int
-bm_catalog_put(struct bm_catalog *c, const struct bm_bench *b,
-    struct bm_error *e)
+static int
+write_job(struct bm_catalog *c, const struct job *j, struct bm_error *e)
 {
-	const char *old = bm_strmap_get(c->shas, b->id);
 	struct bm_stmt *st, *ver;
+	char *const *f = j->f;
 
-	if (old && strcmp(old, b->sha256) == 0)
-		return BM_CATALOG_UNCHANGED;
-	if (!bm_db_in_tx(c->db) && bm_db_begin(c->db, e) < 0)
-		return -1;
-	st = bm_db_prepare(c->db, old ? sql_update : sql_insert, e);
-	ver = bm_db_prepare(c->db, sql_version, e);
-	if (!st || !ver || bind_bench(st, b, c->now) < 0 || run(st, e) < 0)
-		goto fail;
-	if (bm_stmt_text(ver, 1, b->id) || bm_stmt_text(ver, 2, b->sha256) ||
-	    bm_stmt_textn(ver, 3, b->text, b->text_len) ||
+	if (!bm_db_in_tx(c->db)) {
+		if (bm_db_begin(c->db, e) < 0)
+			return -1;
+		c->began = bm_clock_ms();
+	}
+	if (j->kind == J_MOVE) {
+		st = bm_db_prepare(c->db, sql_move, e);
+		if (!st || bm_stmt_text(st, 1, f[F_ID]) ||
+		    bm_stmt_text(st, 2, f[F_NAME]) ||
+		    bm_stmt_text(st, 3, f[F_PATH]) ||
+		    bm_stmt_int(st, 4, j->doc) || run(st, e) < 0)
+			goto fail;
+		return 0;
+	}
+	st = bm_db_prepare(c->db, j->kind == J_UPDATE ? sql_update :
+	    sql_insert, e);
+	ver = st ? bm_db_prepare(c->db, sql_version, e) : NULL;
+	if (!ver || bm_stmt_text(st, 1, f[F_ID]) ||
+	    bm_stmt_text(st, 2, f[F_NAME]) ||
+	    bm_stmt_text(st, 3, f[F_PROMPT]) ||
+	    bm_stmt_textn(st, 4, f[F_CONTENT], j->content_len) ||
+	    bm_stmt_text(st, 5, f[F_SHA]) || bm_stmt_text(st, 6, f[F_PATH]) ||
+	    bm_stmt_text(st, 7, f[F_TAGS]) || bm_stmt_text(st, 8, f[F_DESC]) ||
+	    bm_stmt_text(st, 9, c->now) || bm_stmt_int(st, 10, j->doc) ||
+	    bm_stmt_text(st, 11, f[F_TREE]) || run(st, e) < 0 ||
+	    bm_stmt_text(ver, 1, f[F_ID]) || bm_stmt_text(ver, 2, f[F_SHA]) ||
+	    bm_stmt_textn(ver, 3, f[F_CONTENT], j->content_len) ||
 	    bm_stmt_text(ver, 4, c->now) || run(ver, e) < 0)
 		goto fail;
-	free(bm_strmap_put(c->shas, b->id, xstrdup(b->sha256)));
-	if (++c->pending >= BM_CATALOG_BATCH && bm_catalog_flush(c, e) < 0)
-		return -1;
-	return old ? BM_CATALOG_UPDATED : BM_CATALOG_NEW;
+	return 0;
 fail:
 	if (!e->msg)
 		bm_error_set(e, bm_db_path(c->db), 0, 0, "cannot bind values");
@@ -114,10 +259,206 @@ fail:
 	return -1;
 }
 
+/* Run queued jobs; commit a transaction once it is BM_CATALOG_TX_MS old. */
+static void *
+writer(void *arg)
+{
+	struct bm_catalog *c = arg;
+	struct bm_error e = BM_ERROR_INIT;
+	struct timespec until;
+	struct job *j;
+	long ms;
+	int rc;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		if (!c->head && c->stop)
+			break;
+		if (!c->head && (!bm_db_in_tx(c->db) || c->failed)) {
+			c->idle = 1;
+			pthread_cond_wait(&c->more, &c->mu);
+			c->idle = 0;
+			continue;
+		}
+		if (!c->head) {
+			/* Idle in a transaction: commit when it is due. */
+			ms = (long)(c->began + BM_CATALOG_TX_MS -
+			    bm_clock_ms()) + 1;
+			if (ms > 0) {
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += ms / 1000;
+				until.tv_nsec += ms % 1000 * 1000000L;
+				if (until.tv_nsec >= 1000000000L) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000L;
+				}
+				c->idle = 1;
+				pthread_cond_timedwait(&c->more, &c->mu,
+				    &until);
+				c->idle = 0;
+				continue;
+			}
+			j = NULL;
+		} else {
+			j = c->head;
+			c->head = j->next;
+			c->queued--;
+		}
+		pthread_mutex_unlock(&c->mu);
+		rc = c->failed ? 0 : j ? write_job(c, j, &e) : 0;
+		if (rc == 0 && !c->failed && bm_db_in_tx(c->db) &&
+		    bm_clock_ms() - c->began >= BM_CATALOG_TX_MS)
+			rc = bm_db_commit(c->db, &e);
+		pthread_mutex_lock(&c->mu);
+		/* The main thread frees it: its memory is the main arena's. */
+		if (j) {
+			j->next = c->done;
+			c->done = j;
+		}
+		if (rc < 0 && !c->failed) {
+			c->failed = 1;
+			c->err = e;
+			memset(&e, 0, sizeof(e));
+		}
+		if (c->full)
+			pthread_cond_signal(&c->room);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* Stop the writer once it has run every queued job. */
+static void
+stop(struct bm_catalog *c)
+{
+	if (!c->running)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_signal(&c->more);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	c->running = 0;
+	c->stop = 0;
+	free_jobs(c->done);
+	c->done = NULL;
+}
+
+/* The writer's failure, if any, into e: -1, else 0. */
+static int
+failed(struct bm_catalog *c, struct bm_error *e)
+{
+	if (!c->failed)
+		return 0;
+	bm_error_set(e, c->err.file, c->err.line, c->err.col, "%s",
+	    c->err.msg ? c->err.msg : "cannot write");
+	return -1;
+}
+
+/* Queue j, starting the writer when it is not running; -1 with e. */
+static int
+queue(struct bm_catalog *c, struct job *j, struct bm_error *e)
+{
+	struct job *done;
+
+	if (!c->running) {
+		if (failed(c, e) < 0) {
+			job_free(j);
+			return -1;
+		}
+		if (pthread_create(&c->thread, NULL, writer, c) != 0) {
+			/* No thread: the write is done here and now. */
+			if (write_job(c, j, e) < 0) {
+				job_free(j);
+				return -1;
+			}
+			job_free(j);
+			return 0;
+		}
+		c->running = 1;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (c->queued >= BM_CATALOG_QUEUE && !c->failed) {
+		c->full = 1;
+		pthread_cond_wait(&c->room, &c->mu);
+		c->full = 0;
+	}
+	if (c->failed) {
+		pthread_mutex_unlock(&c->mu);
+		job_free(j);
+		return failed(c, e);
+	}
+	done = c->done;
+	c->done = NULL;
+	j->next = NULL;
+	if (c->head)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	c->queued++;
+	/* Wake an idle writer for a few jobs at once: a wake is a syscall. */
+	if (c->idle && c->queued >= BM_CATALOG_QUEUE / 8)
+		pthread_cond_signal(&c->more);
+	pthread_mutex_unlock(&c->mu);
+	free_jobs(done);
+	return 0;
+}
+
+/* The same version in another place (file moved, documents reordered). */
+static int
+moved(const struct bm_catalog_doc *old, const struct bm_bench *b)
+{
+	return old->doc != b->doc || strcmp(old->path, b->path) != 0 ||
+	    strcmp(old->name, b->name) != 0;
+}
+
+int
+bm_catalog_put(struct bm_catalog *c, struct bm_bench *b, struct bm_error *e)
+{
+	const struct bm_catalog_doc *old = bm_strmap_get(c->ids, b->id);
+	int same = old && strcmp(old->sha256, b->sha256) == 0;
+	const char *s[6];
+	struct job *j;
+
+	if (same && !moved(old, b))
+		return BM_CATALOG_UNCHANGED;
+	j = xcalloc(1, sizeof(*j));
+	j->kind = same ? J_MOVE : old ? J_UPDATE : J_INSERT;
+	j->doc = b->doc;
+	j->f[F_ID] = xstrdup(b->id);
+	j->f[F_NAME] = xstrdup(b->name);
+	j->f[F_PATH] = xstrdup(b->path);
+	if (!same) {
+		j->f[F_PROMPT] = b->prompt;
+		j->f[F_CONTENT] = b->text;
+		j->content_len = b->text_len;
+		b->prompt = b->text = NULL;
+		j->f[F_SHA] = xstrdup(b->sha256);
+		j->f[F_TAGS] = cJSON_PrintUnformatted(bm_bench_tags(b));
+		if (bm_bench_description(b))
+			j->f[F_DESC] = xstrdup(bm_bench_description(b));
+		j->f[F_TREE] = cJSON_PrintUnformatted(b->root);
+	}
+	s[0] = b->id;
+	s[1] = b->name;
+	s[2] = b->path;
+	s[3] = b->sha256;
+	s[4] = same ? old->tree : j->f[F_TREE];
+	s[5] = NULL;
+	remember(c, doc_new(s, b->doc));
+	if (queue(c, j, e) < 0)
+		return -1;
+	return same ? BM_CATALOG_UNCHANGED : old ? BM_CATALOG_UPDATED :
+	    BM_CATALOG_NEW;
+}
+
 int
 bm_catalog_flush(struct bm_catalog *c, struct bm_error *e)
 {
-	c->pending = 0;
+	stop(c);
+	if (failed(c, e) < 0)
+		return -1;
 	if (!bm_db_in_tx(c->db))
 		return 0;
 	return bm_db_commit(c->db, e);
@@ -126,68 +467,75 @@ bm_catalog_flush(struct bm_catalog *c, struct bm_error *e)
 static void
 free_docs(void *p)
 {
-	struct docs *d = p;
+	struct docs *ds = p;
 	size_t i;
 
-	for (i = 0; i < d->n; i++) {
-		free((char *)d->v[i].id);
-		free((char *)d->v[i].name);
-		free((char *)d->v[i].path);
-		free((char *)d->v[i].content);
-	}
-	free(d->v);
-	free(d);
+	for (i = 0; i < ds->n; i++)
+		free(ds->v[i]);
+	free(ds->v);
+	free(ds);
 }
 
 void
 bm_catalog_close(struct bm_catalog *c)
 {
+	size_t i;
+
 	if (!c)
 		return;
+	/* Queued writes are not wanted: the caller did not flush. */
+	pthread_mutex_lock(&c->mu);
+	free_jobs(c->head);
+	c->head = NULL;
+	c->queued = 0;
+	pthread_mutex_unlock(&c->mu);
+	stop(c);
 	if (bm_db_in_tx(c->db))
 		bm_db_rollback(c->db);
-	bm_strmap_free(c->shas, free);
+	bm_error_clear(&c->err);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->more);
+	pthread_cond_destroy(&c->room);
+	bm_strmap_free(c->ids, NULL);
+	bm_strmap_free(c->shas, NULL);
+	for (i = 0; i < c->all.n; i++)
+		free(c->all.v[i]);
+	free(c->all.v);
 	bm_strmap_free(c->paths, free_docs);
 	free(c->order);
 	free(c);
 }
 
-/* Load every stored document, grouped by path, once. */
+/* Load every stored document with its content, grouped by path, once. */
 static int
 load(struct bm_catalog *c, struct bm_error *e)
 {
-	struct bm_catalog_doc d;
+	struct bm_catalog_doc *d;
 	struct bm_stmt *st;
 	struct docs *ds;
-	const char *p;
 	int rc;
 
 	if (c->paths)
 		return 0;
+	/* The connection is the writer's while it runs. */
+	if (bm_catalog_flush(c, e) < 0)
+		return -1;
 	c->paths = bm_strmap_new();
-	st = bm_db_prepare(c->db, "SELECT id, name, coalesce(path, ''),"
-	    " content, coalesce(doc, 0) FROM benchmarks ORDER BY path, doc, rowid", e);
+	st = bm_db_prepare(c->db, "SELECT " DOC_COLUMNS ", content FROM"
+	    " benchmarks ORDER BY path, doc, rowid", e);
 	if (!st)
 		return -1;
 	while ((rc = bm_stmt_step(st, e)) == 1) {
-		p = bm_stmt_col_text(st, 2);
-		ds = bm_strmap_get(c->paths, p);
+		d = doc_row(st, 1);
+		ds = bm_strmap_get(c->paths, d->path);
 		if (!ds) {
 			ds = xcalloc(1, sizeof(*ds));
-			bm_strmap_put(c->paths, p, ds);
+			bm_strmap_put(c->paths, d->path, ds);
 			c->order = xreallocarray(c->order, c->npaths + 1,
 			    sizeof(*c->order));
-			c->order[c->npaths++] = NULL;
+			c->order[c->npaths++] = (char *)d->path;
 		}
-		d.id = xstrdup(bm_stmt_col_text(st, 0));
-		d.name = xstrdup(bm_stmt_col_text(st, 1));
-		d.path = xstrdup(p);
-		d.content = xstrdup(bm_stmt_col_text(st, 3));
-		d.doc = (int)bm_stmt_col_int(st, 4);
-		ds->v = xreallocarray(ds->v, ds->n + 1, sizeof(*ds->v));
-		ds->v[ds->n++] = d;
-		if (!c->order[c->npaths - 1])
-			c->order[c->npaths - 1] = (char *)d.path;
+		push_doc(ds, d);
 	}
 	return rc < 0 ? -1 : 0;
 }
@@ -219,7 +567,7 @@ bm_catalog_docs(struct bm_catalog *c, const char *path,
 			continue;
 		ds = bm_strmap_get(c->paths, c->order[k]);
 		for (i = 0; i < ds->n; i++) {
-			rc = fn(arg, &ds->v[i]);
+			rc = fn(arg, ds->v[i]);
 			if (rc)
 				return rc;
 		}

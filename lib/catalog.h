@@ -1,9 +1,12 @@
 /*
  * catalog.h: the benchmark catalog (tables benchmarks and
- * benchmark_versions, DESIGN.md §7).  Upserts go in transactions of a
- * batch of documents, so a crash leaves the catalog as it was before or
- * after a batch; unchanged documents, found by content_sha256 in a map
- * loaded once, cost no SQL at all.
+ * benchmark_versions, DESIGN.md §7).  Upserts run on a writer thread,
+ * overlapping the caller's parsing, in transactions that commit once they
+ * are BM_CATALOG_TX_MS old, so a crash leaves the catalog as it was before
+ * or after one; unchanged documents, found by content_sha256 in a map
+ * loaded once, cost no SQL at all.  Each row keeps the checked document
+ * as JSON (tree), so that an unchanged one needs no YAML parse.  Calls
+ * come from one thread.
  */
 #ifndef BM_CATALOG_H
 #define BM_CATALOG_H
@@ -14,8 +17,14 @@
 #include "db.h"
 #include "err.h"
 
-/* Documents per transaction. */
-#define BM_CATALOG_BATCH 500000
+/*
+ * A transaction commits once it is this old (ms): few commits (each may
+ * checkpoint the WAL), the write lock never held long, and the WAL
+ * checkpointed while the caller still parses rather than all at the end.
+ */
+#define BM_CATALOG_TX_MS 100
+/* Writes queued for the writer thread at most. */
+#define BM_CATALOG_QUEUE 256
 
 enum bm_catalog_state {
 	BM_CATALOG_NEW,
@@ -25,27 +34,34 @@ enum bm_catalog_state {
 
 struct bm_catalog;
 
-/* Load (id, content_sha256) of every stored benchmark; NULL and e. */
+/* Load the place and version of every stored benchmark; NULL and e. */
 struct bm_catalog *bm_catalog_open(struct bm_db *db, struct bm_error *e);
 /*
  * Upsert b: a new id is inserted, a new content updates the row, and
- * both add a benchmark_versions row; an unchanged one writes nothing.
- * The state, or -1 with e (the current batch is then rolled back).
+ * both add a benchmark_versions row; an unchanged one writes nothing but
+ * its new name, path and index when it moved.  A write takes b->prompt
+ * and b->text (leaving NULL there).  The state, or -1 with e
+ * when an earlier write failed (its batch was rolled back).
  */
-int bm_catalog_put(struct bm_catalog *c, const struct bm_bench *b,
+int bm_catalog_put(struct bm_catalog *c, struct bm_bench *b,
     struct bm_error *e);
-/* Commit the open batch, if any; 0 or -1 with e. */
+/*
+ * Finish the queued writes and commit; 0, or -1 with e when a write
+ * failed (its transaction rolled back).
+ */
 int bm_catalog_flush(struct bm_catalog *c, struct bm_error *e);
-/* Free; an open batch is rolled back. */
+/* Free; writes not yet flushed are dropped or rolled back. */
 void bm_catalog_close(struct bm_catalog *c);
 
-/* A stored document, as bm_catalog_docs hands it out. */
+/* A stored document, as bm_catalog_docs and bm_catalog_find give it. */
 struct bm_catalog_doc {
 	const char *id;
 	const char *name;
 	const char *path;
-	const char *content;
 	int doc;		/* its index in its file */
+	const char *sha256;	/* content_sha256 */
+	const char *tree;	/* the checked document as JSON, or NULL */
+	const char *content;	/* the YAML text; NULL from bm_catalog_find */
 };
 
 /* Called per stored document; non-zero stops with that value. */
@@ -56,6 +72,12 @@ typedef int bm_catalog_doc_fn(void *arg, const struct bm_catalog_doc *d);
  */
 int bm_catalog_docs(struct bm_catalog *c, const char *path,
     bm_catalog_doc_fn *fn, void *arg, struct bm_error *e);
+/*
+ * The current version of a stored benchmark whose content_sha256 is
+ * sha256, or NULL.  Valid until bm_catalog_close.
+ */
+const struct bm_catalog_doc *bm_catalog_find(struct bm_catalog *c,
+    const char *sha256);
 /* Non-zero when any stored document has this path. */
 int bm_catalog_has_path(struct bm_catalog *c, const char *path);
 

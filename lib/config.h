@@ -41,7 +41,7 @@ struct bm_model {
 	char *name;		/* key under models: */
 	char *provider;		/* a provider name */
 	char *model;		/* the id sent to the API (default: name) */
-	int model_given;	/* model: was written (exec: else the command) */
+	int model_given;	/* model: was written */
 	long context;		/* context window in tokens; 0: unknown */
 	int has_price;
 	double price_input;	/* USD per 1M prompt tokens */

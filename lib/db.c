@@ -45,6 +45,8 @@ static const char *const migrations[] = {
 	"  path TEXT,"
 	/* The document's 0-based index in its file: --from-db order. */
 	"  doc INTEGER CHECK (doc IS NULL OR doc >= 0),"
+	/* The checked document as JSON: re-ingest skips its YAML. */
+	"  tree TEXT,"
 	"  tags TEXT CHECK (tags IS NULL OR json_valid(tags)),"
 	"  description TEXT,"
 	"  created_at TEXT NOT NULL DEFAULT " NOW ","

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,45 +137,292 @@ bm_files_free(struct bm_files *files)
 	files->n = 0;
 }
 
+/*
+ * Read fd (path in messages, known its stat when not NULL) to its end
+ * into b, then close it unless it is stdin.  A regular file is read with
+ * one read(2) of its size and one byte more: the short read is its end.
+ */
+static int
+slurp(int fd, const char *path, const struct stat *known, struct bm_buf *b,
+    struct bm_error *e)
+{
+	struct stat st = { 0 };
+	size_t want;
+	ssize_t r;
+	int rc = 0;
+
+	if (known)
+		st = *known;
+	else if (fstat(fd, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	bm_buf_grow(b, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
+	for (;;) {
+		if (b->cap - b->len < 2)
+			bm_buf_grow(b, b->cap);
+		want = b->cap - b->len - 1;
+		r = read(fd, b->s + b->len, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		b->len += (size_t)r;
+		if (r == 0 || (S_ISREG(st.st_mode) && (size_t)r < want))
+			break;
+	}
+	b->s[b->len] = '\0';
+	goto out;
+fail:
+	bm_error_set(e, path, 0, 0, "%s", strerror(errno));
+	rc = -1;
+out:
+	if (fd != 0)
+		close(fd);
+	return rc;
+}
+
 int
 bm_read_file(const char *path, char **data, size_t *len, struct bm_error *e)
 {
 	struct bm_buf b = BM_BUF_INIT;
 	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st = { 0 };
-	ssize_t r;
 
 	if (fd < 0) {
 		bm_error_set(e, path, 0, 0, "%s", strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		bm_error_set(e, path, 0, 0, "%s", strerror(EISDIR));
-		close(fd);
+	if (slurp(fd, path, NULL, &b, e) < 0) {
+		bm_buf_free(&b);
 		return -1;
 	}
-	/* One read for a regular file of known size; grow otherwise. */
-	bm_buf_grow(&b, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
-	for (;;) {
-		if (b.cap - b.len < 2)
-			bm_buf_grow(&b, b.cap);
-		r = read(fd, b.s + b.len, b.cap - b.len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			bm_error_set(e, path, 0, 0, "%s", strerror(errno));
-			bm_buf_free(&b);
-			if (fd != 0)
-				close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		b.len += (size_t)r;
-	}
-	b.s[b.len] = '\0';
-	if (fd != 0)
-		close(fd);
 	*data = bm_buf_detach(&b, len);
 	return 0;
+}
+
+/*
+ * Read path into b, opening it relative to r's directory; 0 or -1 and e.
+ * With regular set, only a regular file, else 1 and nothing opened: a
+ * FIFO's open or a device's read may wait for ever, and opening a FIFO
+ * is already reading from it (the caller reads it).
+ */
+static int
+read_into(struct bm_reader *r, const char *path, struct bm_buf *b,
+    int regular, struct bm_error *e)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) + 1 : 0;
+	int fl = O_RDONLY | O_CLOEXEC | (regular ? O_NONBLOCK : 0);
+	struct stat st;
+	int fd;
+
+	if (strcmp(path, "-") == 0) {
+		if (regular)
+			return 1;
+		fd = 0;
+	} else {
+		/* The directory of the last file, opened once for its files. */
+		if (!r->dir || strlen(r->dir) != n ||
+		    memcmp(r->dir, path, n) != 0) {
+			if (r->dirfd >= 0)
+				close(r->dirfd);
+			free(r->dir);
+			r->dir = xstrndup(path, n);
+			r->dirfd = n ? open(r->dir, O_PATH | O_DIRECTORY |
+			    O_CLOEXEC) : -1;
+		}
+		if (regular && (fstatat(r->dirfd >= 0 ? r->dirfd : AT_FDCWD,
+		    r->dirfd >= 0 ? path + n : path, &st, 0) < 0 ||
+		    !S_ISREG(st.st_mode)))
+			return 1;
+		fd = r->dirfd >= 0 ? openat(r->dirfd, path + n, fl) :
+		    open(path, fl);
+	}
+	if (fd < 0) {
+		bm_error_set(e, path, 0, 0, "%s", strerror(errno));
+		return -1;
+	}
+	bm_buf_reset(b);
+	return slurp(fd, path, regular ? &st : NULL, b, e);
+}
+
+int
+bm_reader_read(struct bm_reader *r, const char *path, const char **data,
+    size_t *len, struct bm_error *e)
+{
+	if (read_into(r, path, &r->buf, 0, e) < 0)
+		return -1;
+	*data = bm_buf_str(&r->buf);
+	*len = r->buf.len;
+	return 0;
+}
+
+void
+bm_reader_free(struct bm_reader *r)
+{
+	if (r->dirfd >= 0)
+		close(r->dirfd);
+	free(r->dir);
+	bm_buf_free(&r->buf);
+	r->dir = NULL;
+	r->dirfd = -1;
+}
+
+/* --- reading ahead ------------------------------------------------------- */
+
+/*
+ * A thread reads the files into a ring of NSLOTS buffers while the caller
+ * works on earlier ones; file k goes to slot k % NSLOTS.  Either side
+ * waits for a quarter of the ring before it wakes the other: a wake is a
+ * system call, and one per file would cost what the thread saves.
+ */
+#define NSLOTS 64
+
+struct pslot {
+	struct bm_buf buf;
+	struct bm_error err;
+	int rc;
+};
+
+struct bm_prefetch {
+	const char *const *paths;
+	size_t n;
+	struct pslot slot[NSLOTS];
+	size_t filled;		/* files read, under mu */
+	size_t taken;		/* files handed out and given back, under mu */
+	int held;		/* the caller holds file taken */
+	int stop;
+	int rwait, mwait;	/* the reader, the caller is waiting */
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct bm_reader r;		/* the thread's */
+	struct bm_reader mine;		/* the caller's, for what r left */
+};
+
+static void *
+prefetch(void *arg)
+{
+	struct bm_prefetch *p = arg;
+	struct pslot *s;
+	size_t k;
+
+	for (k = 0; k < p->n; k++) {
+		pthread_mutex_lock(&p->mu);
+		while (k - p->taken >= NSLOTS && !p->stop) {
+			p->rwait = 1;
+			pthread_cond_wait(&p->cond, &p->mu);
+			p->rwait = 0;
+		}
+		if (p->stop) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		pthread_mutex_unlock(&p->mu);
+		s = &p->slot[k % NSLOTS];
+		bm_error_clear(&s->err);
+		s->rc = read_into(&p->r, p->paths[k], &s->buf, 1, &s->err);
+		pthread_mutex_lock(&p->mu);
+		p->filled = k + 1;
+		if (p->mwait && (p->filled - p->taken >= NSLOTS / 4 ||
+		    p->filled == p->n))
+			pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+struct bm_prefetch *
+bm_prefetch_start(const char *const *paths, size_t n)
+{
+	struct bm_prefetch *p = xcalloc(1, sizeof(*p));
+
+	p->paths = paths;
+	p->n = n;
+	p->r.dirfd = -1;
+	p->mine.dirfd = -1;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->running = n > 0 && pthread_create(&p->thread, NULL, prefetch,
+	    p) == 0;
+	return p;
+}
+
+int
+bm_prefetch_next(struct bm_prefetch *p, const char **data, size_t *len,
+    struct bm_error *e)
+{
+	struct pslot *s;
+	size_t want;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->held) {
+		p->taken++;
+		p->held = 0;
+		if (p->rwait && p->filled - p->taken <= NSLOTS * 3 / 4)
+			pthread_cond_signal(&p->cond);
+	}
+	if (p->taken >= p->n) {
+		pthread_mutex_unlock(&p->mu);
+		return 0;
+	}
+	if (!p->running) {
+		/* No thread: read it here. */
+		pthread_mutex_unlock(&p->mu);
+		s = &p->slot[0];
+		s->rc = 1;
+		pthread_mutex_lock(&p->mu);
+	} else {
+		want = p->taken + NSLOTS / 4 < p->n ? p->taken + NSLOTS / 4 :
+		    p->n;
+		/* Nothing read yet: wait for a quarter of the ring. */
+		while (p->filled <= p->taken && p->filled < want) {
+			p->mwait = 1;
+			pthread_cond_wait(&p->cond, &p->mu);
+			p->mwait = 0;
+		}
+		s = &p->slot[p->taken % NSLOTS];
+	}
+	p->held = 1;
+	pthread_mutex_unlock(&p->mu);
+	if (s->rc == 1) {
+		bm_error_clear(&s->err);
+		s->rc = read_into(&p->mine, p->paths[p->taken], &s->buf, 0,
+		    &s->err);
+	}
+	if (s->rc < 0) {
+		bm_error_set(e, s->err.file, 0, 0, "%s", s->err.msg);
+		return -1;
+	}
+	*data = bm_buf_str(&s->buf);
+	*len = s->buf.len;
+	return 1;
+}
+
+void
+bm_prefetch_free(struct bm_prefetch *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	if (p->running) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = 1;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->thread, NULL);
+	}
+	for (i = 0; i < NSLOTS; i++) {
+		bm_buf_free(&p->slot[i].buf);
+		bm_error_clear(&p->slot[i].err);
+	}
+	bm_reader_free(&p->r);
+	bm_reader_free(&p->mine);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cond);
+	free(p);
 }

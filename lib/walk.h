@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct bm_files {
@@ -23,5 +24,40 @@ void bm_files_free(struct bm_files *files);
 /* Read a whole file ("-": stdin) into *data; 0, or -1 with e ("path: ..."). */
 int bm_read_file(const char *path, char **data, size_t *len,
     struct bm_error *e);
+
+/*
+ * Reads many files one after another into one reused buffer, each opened
+ * relative to its directory, kept open while the next file is in it.
+ */
+struct bm_reader {
+	struct bm_buf buf;
+	char *dir;		/* "a/b/" of the last path, or NULL */
+	int dirfd;		/* open on dir, or -1 */
+};
+
+#define BM_READER_INIT { BM_BUF_INIT, NULL, -1 }
+
+/*
+ * bm_read_file into r: *data (NUL-terminated) stays valid until the next
+ * call.  0, or -1 with e.
+ */
+int bm_reader_read(struct bm_reader *r, const char *path, const char **data,
+    size_t *len, struct bm_error *e);
+/* Close and free what r holds. */
+void bm_reader_free(struct bm_reader *r);
+
+/* Reads a list of files ahead, on a thread of its own, in order. */
+struct bm_prefetch;
+/* Start reading paths[0..n) (kept by the caller until bm_prefetch_free). */
+struct bm_prefetch *bm_prefetch_start(const char *const *paths, size_t n);
+/*
+ * The next file of the list: 1 with *data (NUL-terminated, valid until
+ * the next call) and *len, 0 after the last, or -1 with e when that file
+ * could not be read (the next call goes on with the following one).
+ */
+int bm_prefetch_next(struct bm_prefetch *p, const char **data, size_t *len,
+    struct bm_error *e);
+/* Stop reading and free. */
+void bm_prefetch_free(struct bm_prefetch *p);
 
 #endif

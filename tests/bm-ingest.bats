@@ -156,6 +156,55 @@ bm-ingest: 0 benchmarks: 1 invalid" ]
 	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmarks where updated_at != created_at")" = 1 ]
 }
 
+@test "bm-ingest: an unchanged file comes from the catalog, with the same cases" {
+	cp -r "$IN/good" b
+	bm-ingest -m echo: -m echo:x --repeat 2 b > first 2>/dev/null
+	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmarks where tree is null or doc is null")" = 0 ]
+	run --separate-stderr bm-ingest -m echo: -m echo:x --repeat 2 b
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat first)" ]
+	[ "$stderr" = "bm-ingest: 5 benchmarks: 0 new, 0 updated, 5 unchanged, 0 invalid; 28 cases" ]
+	run --separate-stderr bm-ingest --list b
+	[ "$output" = "$(bm-ingest --no-db --list b 2>/dev/null)" ]
+	# a new file with a stored prompt names the stored one's place
+	sed 's/^description: .*/description: again/' b/math.yml > b/plus.yml
+	run --separate-stderr bm-ingest -m echo: b
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: b/plus.yml:5:1: duplicate prompt: same benchmark id 3e2d8e9ef3e75018c95ff0ae1f843fd6 as b/math.yml:5:1
+bm-ingest: 5 benchmarks: 0 new, 0 updated, 5 unchanged, 1 invalid; 9 cases" ]
+}
+
+@test "bm-ingest: a stored benchmark's problems still name file:line:col" {
+	printf 'prompt: hi\nmodels: [judge]\n' > m.yml
+	printf 'models:\n  judge: {provider: echo, model: judge}\n' > bm.yml
+	run --separate-stderr bm-ingest m.yml
+	[ "$status" -eq 0 ]
+	printf 'models:\n  jduge: {provider: echo, model: judge}\n' > bm.yml
+	run --separate-stderr bm-ingest m.yml
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: m.yml:2:10: models: unknown model 'judge' (did you mean 'jduge'?)
+bm-ingest: 0 benchmarks: 0 new, 0 updated, 0 unchanged, 1 invalid; 0 cases" ]
+}
+
+@test "bm-ingest: a moved document keeps its version and gets its new place" {
+	printf 'prompt: one\n---\nprompt: two\n' > a.yml
+	bm-ingest --list a.yml >/dev/null 2>&1
+	printf 'prompt: zero\n---\nprompt: one\n---\nprompt: two\n' > a.yml
+	run --separate-stderr bm-ingest --list a.yml
+	[ "$stderr" = "bm-ingest: 3 benchmarks: 1 new, 0 updated, 2 unchanged, 0 invalid" ]
+	# --from-db gives one file's documents in their order in the file
+	run --separate-stderr bm-ingest --list --from-db
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.doc, .name] | @tsv' <<<"$output")" = "0	a
+1	a-2
+2	a-3" ]
+	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmark_versions')" = 3 ]
+	mv a.yml c.yml
+	run --separate-stderr bm-ingest --list c.yml
+	[ "$stderr" = "bm-ingest: 3 benchmarks: 0 new, 0 updated, 3 unchanged, 0 invalid" ]
+	[ "$(sqlite3 "$BM_DB" 'select group_concat(path || ":" || doc || ":" || name, " ") from (select * from benchmarks order by doc)')" = "c.yml:0:c c.yml:1:c-2 c.yml:2:c-3" ]
+}
+
 @test "bm-ingest: shards are disjoint and complete" {
 	bm-ingest --no-db -m echo: -m echo:a -m echo:b --repeat 5 "$IN/good" 2>/dev/null | jq -r .case_id | sort > all
 	[ "$(wc -l < all)" = 105 ]
@@ -226,6 +275,26 @@ bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
 bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
 }
 
+@test "bm-ingest: bm.yml's default_profile applies as --profile does" {
+	cd "$BM_SRCDIR/examples"
+	run --separate-stderr bm-ingest --no-db benchmarks
+	[ "$status" -eq 0 ]
+	default=$output
+	default_err=$stderr
+	run --separate-stderr bm-ingest --no-db --profile light benchmarks
+	[ "$status" -eq 0 ]
+	[ "$output" = "$default" ]
+	[ "$stderr" = "$default_err" ]
+	# light: models echo: and agent:, repeat 1, only the smoke benchmarks
+	[ "$(printf '%s\n' "$output" | jq -sc 'map(.model) | unique')" = '["agent:","echo:"]' ]
+	[ "$(printf '%s\n' "$output" | jq -sc 'map(.repeat) | unique')" = '[0]' ]
+	[ "$(printf '%s\n' "$output" | jq -sc 'map(.tags | index("smoke") != null) | unique')" = '[true]' ]
+	# -m replaces the default profile, tags and all
+	run --separate-stderr bm-ingest --no-db -m echo: benchmarks
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -sc 'map(.tags | index("smoke") != null) | unique')" = '[false,true]' ]
+}
+
 @test "bm-ingest --check and --no-db never touch the database" {
 	run --separate-stderr bm-ingest --check "$IN/good"
 	[ "$status" -eq 0 ]
@@ -242,6 +311,17 @@ bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
 	[ "$status" -eq 2 ]
 	[ "$output" = "" ]
 	[[ "$stderr" == "bm-ingest: /nonexistent/dir/bm.db: "* ]]
+}
+
+@test "bm-ingest: a write the database refuses is exit 2, nothing of its batch kept" {
+	bm-ingest --list "$IN/good/math.yml" >/dev/null 2>&1
+	sqlite3 "$BM_DB" "create trigger no_insert before insert on benchmarks
+	  begin select raise(abort, 'read-only catalog'); end"
+	run --separate-stderr bm-ingest --list "$IN/good"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: $BM_DB: read-only catalog" ]
+	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmarks')" = 1 ]
+	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmark_versions')" = 1 ]
 }
 
 @test "bm-ingest --backfill fills benchmark_id from stored prompts" {
