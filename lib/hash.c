@@ -7,9 +7,19 @@
 #include "hash.h"
 #include "xalloc.h"
 
-/* Fetched once: an implicit fetch per digest would dominate small inputs. */
-static EVP_MD *md5, *sha256;
-static EVP_MD_CTX *ctx;
+/*
+ * Each algorithm is fetched once and keeps a context of its own, re-armed
+ * with EVP_DigestInit_ex2(ctx, NULL): fetching, or switching one context
+ * between algorithms, costs more than hashing a small prompt.
+ */
+struct algo {
+	const char *name;
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+};
+
+static struct algo md5 = { "MD5", NULL, NULL };
+static struct algo sha256 = { "SHA256", NULL, NULL };
 
 static void
 hex(const unsigned char *d, unsigned n, char *out)
@@ -25,19 +35,23 @@ hex(const unsigned char *d, unsigned n, char *out)
 }
 
 static void
-digest(EVP_MD **md, const char *name, const void *p, size_t n, char *out)
+digest(struct algo *a, const void *p, size_t n, char *out)
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
+	int ok;
 
-	if (!*md)
-		*md = EVP_MD_fetch(NULL, name, NULL);
-	if (!ctx)
-		ctx = EVP_MD_CTX_new();
-	if (!*md || !ctx || !EVP_DigestInit_ex(ctx, *md, NULL) ||
-	    !EVP_DigestUpdate(ctx, p, n) || !EVP_DigestFinal_ex(ctx, d, &len)) {
+	if (!a->ctx) {
+		a->md = EVP_MD_fetch(NULL, a->name, NULL);
+		a->ctx = EVP_MD_CTX_new();
+		ok = a->md && a->ctx && EVP_DigestInit_ex2(a->ctx, a->md, NULL);
+	} else {
+		ok = EVP_DigestInit_ex2(a->ctx, NULL, NULL);
+	}
+	if (!ok || !EVP_DigestUpdate(a->ctx, p, n) ||
+	    !EVP_DigestFinal_ex(a->ctx, d, &len)) {
 		/* Only allocation failure or a broken libcrypto. */
-		fprintf(stderr, "bm: libcrypto: %s digest failed\n", name);
+		fprintf(stderr, "bm: libcrypto: %s digest failed\n", a->name);
 		abort();
 	}
 	hex(d, len, out);
@@ -46,13 +60,13 @@ digest(EVP_MD **md, const char *name, const void *p, size_t n, char *out)
 void
 bm_md5_hex(const void *p, size_t n, char out[BM_MD5_HEX_LEN + 1])
 {
-	digest(&md5, "MD5", p, n, out);
+	digest(&md5, p, n, out);
 }
 
 void
 bm_sha256_hex(const void *p, size_t n, char out[BM_SHA256_HEX_LEN + 1])
 {
-	digest(&sha256, "SHA256", p, n, out);
+	digest(&sha256, p, n, out);
 }
 
 /* One step of a sequence: {prompt: "..."} or a bare string. */
