@@ -37,20 +37,20 @@
 static const char usage[] =
     "usage: bm-exec [-qv] [-j N] [--retries N] [--timeout S] [--stream]\n"
     "               [--run-id ID | --resume RUN] [--grace S] [--backoff S]\n"
-    "               [--dry-run] [--cache] [--progress] [--no-db] [--db PATH]\n"
-    "               [--config PATH]\n";
+    "               [--dry-run] [--cache] [--progress] [--status-interval S]\n"
+    "               [--no-db] [--db PATH] [--config PATH]\n";
 
 enum {
 	OPT_RETRIES = BM_OPT_PROGRAM, OPT_TIMEOUT, OPT_STREAM, OPT_RUN_ID,
 	OPT_RESUME, OPT_GRACE, OPT_BACKOFF, OPT_DRY_RUN, OPT_CACHE,
-	OPT_PROGRESS
+	OPT_PROGRESS, OPT_STATUS_INTERVAL
 };
 
 static struct {
 	struct bm_config *cfg;
 	struct bm_sched *sched;
 	struct bm_runs *runs;
-	double grace_s;
+	double grace_s, status_ms;
 	int cache, progress, dry_run;
 	const char *run_id;
 	/* signals */
@@ -60,8 +60,20 @@ static struct {
 	long done, pass, fail, errors, bad_lines;
 	long by_class[BM_CLASS_CONFIG + 1];
 	int write_failed, write_errno, db_failed;
+	int shown;		/* a progress line waits for its end */
+	int out_tty;		/* stdout is a terminal too */
+	char *said;		/* the last status line logged */
 	double t0, last_commit, last_progress;	/* ms, monotonic */
 } X;
+
+/* A message is about to be printed: take the progress line away. */
+static void
+unshow(void)
+{
+	if (X.shown)
+		fputs("\r\033[K", stderr);
+	X.shown = 0;
+}
 
 static void
 on_signal(int sig)
@@ -83,6 +95,7 @@ jstr(const cJSON *o, const char *k)
 static void
 db_error(struct bm_error *e)
 {
+	unshow();
 	bm_error_print(e);
 	bm_error_clear(e);
 	X.db_failed = 1;
@@ -112,23 +125,49 @@ result_new(const struct bm_sched_step *s)
 	return r;
 }
 
+/*
+ * Standard output failed (the reader went away, the disk is full): start
+ * no more work, as after a signal; what runs may finish and is stored.
+ */
+static void
+out_failed(void)
+{
+	if (X.write_failed)
+		return;
+	X.write_failed = 1;
+	X.write_errno = errno;
+	bm_sched_stop(X.sched, X.grace_s * 1000);
+}
+
+/* Write a record to standard output (not into the progress line). */
+static void
+out(const char *json, size_t len)
+{
+	if (X.out_tty)
+		unshow();
+	if (bm_jsonl_write_raw(stdout, json, len) < 0)
+		out_failed();
+}
+
 /* Print, store and count one result; takes r. */
 static void
 emit(cJSON *r, enum bm_class cls)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	char *json = cJSON_PrintUnformatted(r), *clean;
+	cJSON *c;
 
 	if (bm_redact_has(json)) {
 		clean = bm_redact(json);
 		free(json);
 		json = clean;
+		/* The columns are stored from r: redact them too. */
+		if ((c = cJSON_Parse(json))) {
+			cJSON_Delete(r);
+			r = c;
+		}
 	}
-	if (bm_jsonl_write_raw(stdout, json, strlen(json)) < 0 &&
-	    !X.write_failed) {
-		X.write_failed = 1;
-		X.write_errno = errno;
-	}
+	out(json, strlen(json));
 	if (X.runs && !X.db_failed && bm_runs_add(X.runs, r, json, &e) < 0)
 		db_error(&e);
 	X.done++;
@@ -212,7 +251,7 @@ on_result(void *user, const struct bm_sched_step *s,
 	}
 	if (cls != BM_CLASS_NONE) {
 		add_error(r, cls, msg, o->http_status);
-		if (bm_verbosity > 0)
+		if (bm_verbosity > 0 && (unshow(), 1))
 			bm_errorf("case %s: %s: %s", jstr(s->kase, "case_id"),
 			    bm_class_name(cls), msg ? msg : "");
 	} else {
@@ -242,7 +281,6 @@ on_result(void *user, const struct bm_sched_step *s,
 		cJSON_AddNullToObject(sc, "score");
 		cJSON_AddArrayToObject(sc, "assertions");
 	}
-	/* score, assertions, metrics: in the order DESIGN.md shows. */
 	while ((it = sc->child)) {
 		cJSON_DetachItemViaPointer(sc, it);
 		cJSON_AddItemToObject(r, it->string, it);
@@ -253,6 +291,7 @@ on_result(void *user, const struct bm_sched_step *s,
 	cJSON_AddStringToObject(r, "started_at", s->started_at);
 	bm_clock_rfc3339(fin);
 	cJSON_AddStringToObject(r, "finished_at", fin);
+	bm_runs_shape(r);
 	emit(r, cls);
 	bm_error_clear(&e);
 	/* Every step of a sequence is committed before the next is sent. */
@@ -269,13 +308,25 @@ static void
 on_line(void *user, const char *line, size_t len, long lineno)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	const char *end;
-	cJSON *rec = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+	char *text = xstrndup(line, len);
+	const char *end = NULL;
+	cJSON *rec = NULL;
 
 	(void)user;
-	if (!cJSON_IsObject(rec) || (size_t)(end - line) != len) {
-		bm_error_set(&e, "<stdin>", lineno, 0, "%s",
-		    rec ? "expected a JSON object" : "invalid JSON");
+	/* As bm_jsonl_next parses, so --dry-run says the same. */
+	if (strlen(text) != len)
+		bm_error_set(&e, "<stdin>", lineno, 0, "NUL byte in line");
+	else if (!(rec = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1)))
+		bm_error_set(&e, "<stdin>", lineno, 0, "invalid JSON near"
+		    " column %ld", end >= text ? (long)(end - text) + 1 : 0);
+	else if (!cJSON_IsObject(rec))
+		bm_error_set(&e, "<stdin>", lineno, 0, "expected an object,"
+		    " got %s", cJSON_IsArray(rec) ? "an array" :
+		    cJSON_IsString(rec) ? "a string" : cJSON_IsNumber(rec) ?
+		    "a number" : cJSON_IsBool(rec) ? "a boolean" : "null");
+	free(text);
+	if (e.msg) {
+		unshow();
 		bm_error_print(&e);
 		bm_error_clear(&e);
 		X.bad_lines++;
@@ -285,12 +336,12 @@ on_line(void *user, const char *line, size_t len, long lineno)
 	if (strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
 	    "case") != 0) {
 		/* Not ours: pass it on as it came. */
-		if (bm_jsonl_write_raw(stdout, line, len) < 0)
-			X.write_failed = 1;
+		out(line, len);
 		cJSON_Delete(rec);
 		return;
 	}
 	if (bm_sched_add(X.sched, rec, &e) < 0) {
+		unshow();
 		bm_errorf("<stdin>:%ld: %s", lineno, e.msg);
 		bm_error_clear(&e);
 		X.bad_lines++;
@@ -301,6 +352,7 @@ static void
 on_warn(void *user, const struct bm_error *e)
 {
 	(void)user;
+	unshow();
 	bm_error_print(e);
 }
 
@@ -322,8 +374,7 @@ on_recorded(void *user, const struct bm_sched_step *s, char **output)
 	if (rc != 1)
 		return 0;
 	rec = cJSON_Parse(stored);
-	if (bm_jsonl_write_raw(stdout, stored, strlen(stored)) < 0)
-		X.write_failed = 1;
+	out(stored, strlen(stored));
 	X.done++;
 	st = jstr(rec, "status");
 	if (st && strcmp(st, "pass") == 0)
@@ -350,7 +401,7 @@ on_cache_get(void *user, const struct bm_sched_step *s, struct bm_reply *r)
 	rc = bm_runs_cache_get(X.runs, key, &r->output, &r->prompt_tokens,
 	    &r->completion_tokens, &e);
 	if (rc < 0) {
-		bm_error_print(&e);
+		on_warn(NULL, &e);
 		bm_error_clear(&e);
 	}
 	return rc == 1;
@@ -362,16 +413,20 @@ on_cache_put(void *user, const struct bm_sched_step *s,
     const struct bm_reply *r)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	char key[65];
+	char key[65], *clean;
 
 	(void)user;
 	bm_runs_cache_key(s->t->provider->name, s->t->api_model, s->messages,
 	    s->params, key);
-	if (bm_runs_cache_put(X.runs, key, r->output, r->prompt_tokens,
-	    r->completion_tokens, &e) < 0) {
-		bm_error_print(&e);
+	/* No secret in the database, whatever the model answered. */
+	clean = r->output && bm_redact_has(r->output) ?
+	    bm_redact(r->output) : NULL;
+	if (bm_runs_cache_put(X.runs, key, clean ? clean : r->output,
+	    r->prompt_tokens, r->completion_tokens, &e) < 0) {
+		on_warn(NULL, &e);
 		bm_error_clear(&e);
 	}
+	free(clean);
 }
 
 static void
@@ -379,6 +434,8 @@ on_retry(void *user, const struct bm_sched_step *s, const char *msg,
     double delay_ms)
 {
 	(void)user;
+	if (bm_verbosity >= 2)
+		unshow();
 	bm_debugf(2, "case %s: %s, retry %d in %.0f ms",
 	    jstr(s->kase, "case_id"), msg, s->attempts, delay_ms);
 }
@@ -391,50 +448,48 @@ on_turn(void *user, double now)
 	(void)now;
 	if (X.signals == X.seen)
 		return;
-	if (X.seen == 0) {
+	unshow();
+	/* Two signals may have come before this turn: the second counts. */
+	if (X.seen == 0 && X.signals == 1) {
 		bm_warnf("interrupted: finishing %ld requests in flight (%g s)",
 		    bm_sched_stats(X.sched)->inflight, X.grace_s);
 		bm_sched_stop(X.sched, X.grace_s * 1000);
 	} else {
+		bm_warnf("interrupted again: cancelling %ld requests in"
+		    " flight", bm_sched_stats(X.sched)->inflight);
 		bm_sched_stop(X.sched, 0);
 	}
 	X.seen = X.signals;
 }
 
+/*
+ * The status line: redrawn in place on a terminal (or with --progress)
+ * every 200 ms; with -v and no terminal, one line every --status-interval.
+ */
 static void
 progress(double now, int last)
 {
-	const struct bm_sched_stats *st = bm_sched_stats(X.sched);
-	int tty = isatty(2);
-	double secs = (now - X.t0) / 1000, rate = secs > 0 ? X.done / secs : 0;
+	struct bm_sched_tally t = { X.done, X.pass, X.fail, X.errors };
 	struct bm_buf b = BM_BUF_INIT;
-	int c = bm_color(2);
+	int inplace = X.progress || isatty(2);
 
-	if (!(X.progress || tty ? now - X.last_progress >= 200 :
-	    bm_verbosity > 0 && now - X.last_progress >= 5000) && !last)
+	if (!X.progress && (bm_verbosity < 0 || (!inplace &&
+	    bm_verbosity == 0)))
 		return;
-	if (!X.progress && (bm_verbosity < 0 || (!tty && bm_verbosity == 0)))
+	if (!last && now - X.last_progress < (inplace ? 200 : X.status_ms))
 		return;
 	X.last_progress = now;
-	if (st->eof)
-		bm_buf_addf(&b, "%ld/%ld", X.done, st->expected);
-	else
-		bm_buf_addf(&b, "%ld", X.done);
-	bm_buf_addf(&b, " pass %ld fail %ld ", X.pass, X.fail);
-	bm_buf_addf(&b, c && X.errors ? "\033[31merror %ld\033[0m" :
-	    "error %ld", X.errors);
-	bm_buf_addf(&b, " | %.1f req/s", rate);
-	if (st->eof && rate > 0 && st->expected > X.done)
-		bm_buf_addf(&b, " | ETA %.0fs", (st->expected - X.done) / rate);
-	bm_sched_status(X.sched, &b, c);
-	if (st->stopping)
-		bm_buf_adds(&b, c ? " | \033[33mstopping\033[0m" :
-		    " | stopping");
-	if (tty || X.progress)
+	bm_sched_progress(X.sched, &t, now - X.t0, bm_color(2), &b);
+	if (inplace) {
 		fprintf(stderr, "\r\033[K%s: %s%s", bm_prog(), bm_buf_str(&b),
 		    last ? "\n" : "");
-	else
+	} else if (!X.said || strcmp(X.said, bm_buf_str(&b)) != 0) {
+		/* The same line twice in a log says nothing. */
 		fprintf(stderr, "%s: %s\n", bm_prog(), bm_buf_str(&b));
+		free(X.said);
+		X.said = bm_buf_detach(&b, NULL);
+	}
+	X.shown = inplace && !last;
 	bm_buf_free(&b);
 }
 
@@ -455,18 +510,12 @@ on_idle(void *user, double now)
 	progress(now, 0);
 	if (X.runs && bm_runs_pending(X.runs) > 0)
 		wait = X.last_commit + 250 - now;
-	if (wait > 200 && (X.progress || bm_verbosity > 0 || isatty(2)))
-		wait = 200;
+	if (X.progress || isatty(2))
+		wait = wait > 200 ? 200 : wait;
+	else if (bm_verbosity > 0 && wait > X.status_ms)
+		wait = X.status_ms;
 	return wait;
 }
-
-/* Per model, for --dry-run. */
-struct estimate {
-	char *model;
-	long cases, prompt, completion;
-	double cost;
-	int priced;
-};
 
 /* --dry-run: check every case and estimate tokens and cost; no request. */
 static int
@@ -474,9 +523,10 @@ dry_run(void)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_jsonl r;
-	struct estimate *est = NULL, *x;
+	struct bm_sched_totals *tot = NULL;
+	struct bm_buf table = BM_BUF_INIT;
 	struct bm_target t;
-	size_t nest = 0, i;
+	size_t ntot = 0;
 	const char *model, *cid, *type;
 	struct bm_sched_est *steps;
 	cJSON *rec;
@@ -494,12 +544,14 @@ dry_run(void)
 		model = jstr(rec, "model");
 		cid = jstr(rec, "case_id") ? jstr(rec, "case_id") : "?";
 		type = bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "";
-		if (strcmp(type, "case") != 0 || !model) {
-			if (strcmp(type, "case") == 0) {
-				bm_errorf("<stdin>:%ld: case %s has no model",
-				    r.lineno, cid);
-				bad = 1;
-			}
+		if (strcmp(type, "case") != 0) {
+			cJSON_Delete(rec);
+			continue;
+		}
+		if (bm_sched_check(rec, &e) < 0) {
+			bm_errorf("<stdin>:%ld: %s", r.lineno, e.msg);
+			bm_error_clear(&e);
+			bad = 1;
 			cJSON_Delete(rec);
 			continue;
 		}
@@ -516,17 +568,6 @@ dry_run(void)
 			    r.lineno, cid, t.provider->api_key_env);
 			bad = 1;
 		}
-		for (x = NULL, i = 0; i < nest; i++)
-			if (strcmp(est[i].model, model) == 0)
-				x = &est[i];
-		if (!x) {
-			est = xreallocarray(est, nest + 1, sizeof(*est));
-			x = &est[nest++];
-			memset(x, 0, sizeof(*x));
-			x->model = xstrdup(model);
-			x->priced = t.model && t.model->has_price;
-		}
-		x->cases++;
 		steps = bm_sched_estimate(&t, rec, &n);
 		for (k = 0; k < n; k++) {
 			tok = steps[k].prompt + steps[k].completion;
@@ -537,30 +578,16 @@ dry_run(void)
 				    t.context);
 				bad = 1;
 			}
-			x->prompt += steps[k].prompt;
-			x->completion += steps[k].completion;
-			if (x->priced)
-				x->cost += ((double)steps[k].prompt *
-				    t.model->price_input +
-				    (double)steps[k].completion *
-				    t.model->price_output) / 1e6;
 		}
+		bm_sched_totals_add(&tot, &ntot, model, &t, steps, n);
 		free(steps);
 		cJSON_Delete(rec);
 	}
 	bm_jsonl_close(&r);
-	printf("%-32s %8s %14s %18s %12s\n", "model", "cases",
-	    "prompt_tokens", "max_output_tokens", "cost_usd");
-	for (i = 0; i < nest; i++) {
-		printf("%-32s %8ld %14ld %18ld ", est[i].model, est[i].cases,
-		    est[i].prompt, est[i].completion);
-		if (est[i].priced)
-			printf("%12.6f\n", est[i].cost);
-		else
-			printf("%12s\n", "-");
-		free(est[i].model);
-	}
-	free(est);
+	bm_sched_totals_table(tot, ntot, &table);
+	bm_sched_totals_free(tot, ntot);
+	fputs(bm_buf_str(&table), stdout);
+	bm_buf_free(&table);
 	if (bm_jsonl_finish(stdout) < 0) {
 		bm_errorf("stdout: %s", strerror(errno));
 		return 2;
@@ -584,9 +611,11 @@ main(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "cache", no_argument, NULL, OPT_CACHE },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "status-interval", required_argument, NULL,
+		    OPT_STATUS_INTERVAL },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct bm_sched_opts so = { NULL, 8, 3, 0, 1000, 0, 0, "<stdin>" };
+	struct bm_sched_opts so = { NULL, 8, -1, 0, 1000, 0, 0, "<stdin>" };
 	struct bm_sched_hooks h = { NULL, on_line, on_warn, NULL, NULL, NULL,
 	    on_retry, on_result, on_turn, on_idle };
 	struct bm_error e = BM_ERROR_INIT;
@@ -600,6 +629,7 @@ main(int argc, char **argv)
 
 	bm_cli_init(&cli, argv[0], usage);
 	X.grace_s = 10;
+	X.status_ms = 5000;
 	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "j:", longopts,
 	    NULL)) != -1) {
 		switch (opt) {
@@ -638,6 +668,10 @@ main(int argc, char **argv)
 		case OPT_PROGRESS:
 			X.progress = 1;
 			break;
+		case OPT_STATUS_INTERVAL:
+			X.status_ms = 1000 * bm_cli_double("--status-interval",
+			    optarg, 0.01, 86400);
+			break;
 		default:
 			bm_cli_option(&cli, opt, optarg);
 		}
@@ -649,6 +683,8 @@ main(int argc, char **argv)
 	if (resume && run_id)
 		bm_cli_usage_error(&cli, "--resume and --run-id exclude each"
 		    " other");
+	if (run_id && bm_runs_check_id(run_id, &e) < 0)
+		bm_cli_usage_error(&cli, "--run-id: %s", e.msg);
 	if ((resume || X.cache) && cli.no_db)
 		bm_cli_usage_error(&cli, "%s needs the database",
 		    resume ? "--resume" : "--cache");
@@ -658,6 +694,10 @@ main(int argc, char **argv)
 		bm_error_clear(&e);
 		return 2;
 	}
+	/* Every key the configuration names is a secret, whoever prints it
+	 * (an exec provider's child, say). */
+	for (i = 0; i < X.cfg->nproviders; i++)
+		(void)bm_config_api_key(&X.cfg->providers[i]);
 	if (X.dry_run) {
 		rc = dry_run();
 		bm_config_free(X.cfg);
@@ -709,6 +749,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	X.t0 = X.last_commit = X.last_progress = bm_clock_ms();
+	X.out_tty = isatty(1);
 	if (bm_sched_run(X.sched, &e) < 0) {
 		bm_error_print(&e);
 		bm_error_clear(&e);
@@ -729,14 +770,15 @@ main(int argc, char **argv)
 		    X.done, bm_buf_str(&b));
 		bm_buf_free(&b);
 	}
-	if (X.runs && bm_runs_end(X.runs, X.signals ? "interrupted" :
-	    "finished", &e) < 0)
+	if (X.runs && bm_runs_end(X.runs, X.signals || X.write_failed ?
+	    "interrupted" : "finished", &e) < 0)
 		db_error(&e);
 	if (db && bm_db_close(db, &e) < 0)
 		db_error(&e);
 	bm_sched_free(X.sched);
 	bm_config_free(X.cfg);
 	free(run_id);
+	free(X.said);
 	errno = 0;
 	if (bm_jsonl_finish(stdout) < 0 || X.write_failed) {
 		bm_errorf("stdout: %s", strerror(X.write_errno ? X.write_errno :

@@ -338,3 +338,52 @@ bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
 	r->pending++;
 	return 0;
 }
+
+void
+bm_runs_shape(cJSON *r)
+{
+	/* DESIGN.md §4: the result record. */
+	static const char *const fields[] = {
+		"type", "run_id", "case_id", "benchmark_id", "benchmark",
+		"model", "variant", "trial", "repeat", "step", "status",
+		"error", "output", "latency_ms", "ttft_ms", "attempts",
+		"usage", "cost_usd", "score", "assertions", "metrics",
+		"started_at", "finished_at"
+	};
+	cJSON *rest = cJSON_CreateObject(), *it;
+	size_t i;
+
+	/* Move everything aside, then bring it back in order. */
+	while ((it = r->child)) {
+		cJSON_DetachItemViaPointer(r, it);
+		cJSON_AddItemToObject(rest, it->string, it);
+	}
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		it = cJSON_DetachItemFromObjectCaseSensitive(rest, fields[i]);
+		cJSON_AddItemToObject(r, fields[i], it ? it :
+		    cJSON_CreateNull());
+	}
+	while ((it = rest->child)) {
+		cJSON_DetachItemViaPointer(rest, it);
+		cJSON_AddItemToObject(r, it->string, it);
+	}
+	cJSON_Delete(rest);
+}
+
+int
+bm_runs_check_id(const char *id, struct bm_error *e)
+{
+	const unsigned char *p;
+
+	if (!*id || strlen(id) > 200) {
+		bm_error_set(e, NULL, 0, 0, "a run id has 1 to 200 bytes");
+		return -1;
+	}
+	for (p = (const unsigned char *)id; *p; p++)
+		if (*p <= ' ' || *p == 0x7f) {
+			bm_error_set(e, NULL, 0, 0, "a run id has no blanks"
+			    " or control characters");
+			return -1;
+		}
+	return 0;
+}

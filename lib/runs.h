@@ -39,6 +39,12 @@ struct bm_runs *bm_runs_begin(struct bm_db *db, const char *id, int argc,
 /* A new run id, "r-20261123T101500Z-3f2a" (caller frees). */
 char *bm_runs_new_id(void);
 /*
+ * Is id usable as a run id: 1 to 200 bytes, none of them a blank or a
+ * control character (it goes into file names, URLs and shell scripts)?
+ * 0, or -1 with e.
+ */
+int bm_runs_check_id(const char *id, struct bm_error *e);
+/*
  * Store one result record (replacing the row of an earlier attempt at
  * the same case and step).  Opens a transaction if none is open; 0 or -1.
  */
@@ -56,6 +62,12 @@ int bm_runs_finished(struct bm_runs *r, const char *case_id, long step,
     char **record, struct bm_error *e);
 /* Commit, set the runs row's status and finished_at, free r; 0 or -1. */
 int bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e);
+
+/*
+ * Give result record r every field of DESIGN.md §4, in the order shown
+ * there (null where it does not apply); other fields follow, unchanged.
+ */
+void bm_runs_shape(cJSON *r);
 
 /* SHA-256 key of a request: provider, model, messages and params. */
 void bm_runs_cache_key(const char *provider, const char *model,

@@ -360,23 +360,54 @@ next_step(struct bm_sched *s, struct job *j)
 }
 
 int
-bm_sched_add(struct bm_sched *s, cJSON *rec, struct bm_error *e)
+bm_sched_check(const cJSON *rec, struct bm_error *e)
 {
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(rec, "messages");
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
+	const cJSON *it;
+	const char *id = jstr(rec, "case_id");
+	int k = 0;
+
+	if (!id || !jstr(rec, "model") ||
+	    (!cJSON_IsArray(msgs) && !cJSON_IsArray(steps))) {
+		bm_error_set(e, NULL, 0, 0, "case needs case_id, model and"
+		    " messages or steps");
+		return -1;
+	}
+	if (cJSON_IsArray(steps)) {
+		if (cJSON_GetArraySize(steps) == 0) {
+			bm_error_set(e, NULL, 0, 0, "case %s has no steps", id);
+			return -1;
+		}
+		cJSON_ArrayForEach(it, steps) {
+			if (!jstr(it, "prompt")) {
+				bm_error_set(e, NULL, 0, 0, "case %s: step %d"
+				    " has no prompt", id, k);
+				return -1;
+			}
+			k++;
+		}
+		return 0;
+	}
+	cJSON_ArrayForEach(it, msgs) {
+		if (!jstr(it, "role")) {
+			bm_error_set(e, NULL, 0, 0, "case %s: message %d has"
+			    " no role", id, k);
+			return -1;
+		}
+		k++;
+	}
+	return 0;
+}
+
+int
+bm_sched_add(struct bm_sched *s, cJSON *rec, struct bm_error *e)
+{
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
 	const char *model = jstr(rec, "model");
 	struct job *j;
 
-	if (!jstr(rec, "case_id") || !model ||
-	    (!cJSON_IsArray(msgs) && !cJSON_IsArray(steps))) {
-		bm_error_set(e, NULL, 0, 0, "case needs case_id, model and"
-		    " messages or steps");
-		cJSON_Delete(rec);
-		return -1;
-	}
-	if (cJSON_IsArray(steps) && cJSON_GetArraySize(steps) == 0) {
-		bm_error_set(e, NULL, 0, 0, "case %s has no steps",
-		    jstr(rec, "case_id"));
+	if (bm_sched_check(rec, e) < 0) {
 		cJSON_Delete(rec);
 		return -1;
 	}
@@ -500,6 +531,14 @@ timeout_s(const struct bm_sched *s, const struct job *j)
 	return j->t.provider->timeout > 0 ? j->t.provider->timeout : 120;
 }
 
+static long
+retries(const struct bm_sched *s, const struct job *j)
+{
+	if (s->o.retries >= 0)
+		return s->o.retries;
+	return j->t.provider->retries >= 0 ? j->t.provider->retries : 3;
+}
+
 /* Send j's step over HTTP: 0, or -1 when it ended in an error. */
 static int
 send_http(struct bm_sched *s, struct job *j)
@@ -597,7 +636,7 @@ failed(struct bm_sched *s, struct job *j, enum bm_class cls,
 		bm_breaker_record(&j->pv->brk, 0, now);
 	if (cls == BM_CLASS_RATE_LIMIT)
 		bm_window_throttled(&j->pv->win);
-	if (!bm_class_retryable(cls) || j->attempts > s->o.retries ||
+	if (!bm_class_retryable(cls) || j->attempts > retries(s, j) ||
 	    s->st.stopping) {
 		step_error(s, j, cls, msg, status);
 		return;
@@ -900,6 +939,112 @@ bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color)
 			    " | %s %ld/%ld", v->p->name, v->inflight,
 			    bm_window_limit(&v->win));
 	}
+}
+
+void
+bm_sched_progress(const struct bm_sched *s, const struct bm_sched_tally *t,
+    double elapsed_ms, int color, struct bm_buf *b)
+{
+	double rate = elapsed_ms > 0 ? t->done / (elapsed_ms / 1000) : 0;
+	long eta;
+
+	if (s->st.eof)
+		bm_buf_addf(b, "%ld/%ld", t->done, s->st.expected);
+	else
+		bm_buf_addf(b, "%ld", t->done);
+	bm_buf_addf(b, " pass %ld fail %ld ", t->pass, t->fail);
+	bm_buf_addf(b, color && t->errors ? "\033[31merror %ld\033[0m" :
+	    "error %ld", t->errors);
+	bm_buf_addf(b, " | %.1f req/s", rate);
+	if (s->st.eof && rate > 0 && s->st.expected > t->done) {
+		eta = (long)((double)(s->st.expected - t->done) / rate + 0.5);
+		if (eta < 60)
+			bm_buf_addf(b, " | ETA %lds", eta);
+		else if (eta < 3600)
+			bm_buf_addf(b, " | ETA %ldm%02lds", eta / 60, eta % 60);
+		else
+			bm_buf_addf(b, " | ETA %ldh%02ldm", eta / 3600,
+			    eta / 60 % 60);
+	}
+	bm_sched_status(s, b, color);
+	if (s->st.stopping)
+		bm_buf_adds(b, color ? " | \033[33mstopping\033[0m" :
+		    " | stopping");
+}
+
+void
+bm_sched_totals_add(struct bm_sched_totals **tot, size_t *n,
+    const char *model, const struct bm_target *t,
+    const struct bm_sched_est *steps, int nsteps)
+{
+	struct bm_sched_totals *x = NULL;
+	size_t i;
+	int k;
+
+	for (i = 0; i < *n && !x; i++)
+		if (strcmp((*tot)[i].model, model) == 0)
+			x = &(*tot)[i];
+	if (!x) {
+		*tot = xreallocarray(*tot, *n + 1, sizeof(**tot));
+		x = memset(&(*tot)[(*n)++], 0, sizeof(**tot));
+		x->model = xstrdup(model);
+		x->priced = t->model && t->model->has_price;
+	}
+	x->cases++;
+	for (k = 0; k < nsteps; k++) {
+		x->prompt += steps[k].prompt;
+		x->completion += steps[k].completion;
+		if (x->priced)
+			x->cost += ((double)steps[k].prompt *
+			    t->model->price_input +
+			    (double)steps[k].completion *
+			    t->model->price_output) / 1e6;
+	}
+}
+
+/* One row of the --dry-run table. */
+static void
+totals_row(struct bm_buf *b, const struct bm_sched_totals *x)
+{
+	bm_buf_addf(b, "%-32s %8ld %14ld %18ld ", x->model, x->cases,
+	    x->prompt, x->completion);
+	if (x->priced)
+		bm_buf_addf(b, "%12.6f\n", x->cost);
+	else
+		bm_buf_addf(b, "%12s\n", "-");
+}
+
+void
+bm_sched_totals_table(const struct bm_sched_totals *tot, size_t n,
+    struct bm_buf *b)
+{
+	static char total[] = "total";
+	struct bm_sched_totals sum = { total, 0, 0, 0, 0, 1 };
+	size_t i;
+
+	bm_buf_addf(b, "%-32s %8s %14s %18s %12s\n", "model", "cases",
+	    "prompt_tokens", "max_output_tokens", "cost_usd");
+	for (i = 0; i < n; i++) {
+		totals_row(b, &tot[i]);
+		sum.cases += tot[i].cases;
+		sum.prompt += tot[i].prompt;
+		sum.completion += tot[i].completion;
+		sum.cost += tot[i].cost;
+		/* The total's cost is known when every model's is. */
+		sum.priced &= tot[i].priced;
+	}
+	if (n > 1)
+		totals_row(b, &sum);
+}
+
+void
+bm_sched_totals_free(struct bm_sched_totals *tot, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(tot[i].model);
+	free(tot);
 }
 
 struct bm_sched_est *

@@ -81,7 +81,7 @@ struct bm_sched_hooks {
 struct bm_sched_opts {
 	const struct bm_config *cfg;	/* resolves each case's model */
 	long jobs;			/* -j: attempts in flight at most */
-	long retries;			/* --retries */
+	long retries;			/* --retries; < 0: provider's, else 3 */
 	double timeout_s;		/* --timeout; 0: provider's, else 120 */
 	double backoff_ms;		/* --backoff: the first retry's scale */
 	int stream;			/* --stream for every provider */
@@ -104,6 +104,21 @@ struct bm_sched_est {
 	long completion;	/* max_tokens, or 0 */
 };
 
+/* --dry-run's estimate for one model, as written in the cases. */
+struct bm_sched_totals {
+	char *model;
+	long cases;
+	long prompt;		/* estimated prompt tokens */
+	long completion;	/* max_tokens */
+	double cost;		/* USD, when priced */
+	int priced;		/* the model has a price */
+};
+
+/*
+ * Is case record rec well-formed (case_id, model, messages whose entries
+ * have a role, or steps each with a prompt)?  0, or -1 with e.
+ */
+int bm_sched_check(const cJSON *rec, struct bm_error *e);
 /* A scheduler with its own libcurl multi handle; NULL and e. */
 struct bm_sched *bm_sched_new(const struct bm_sched_opts *o,
     const struct bm_sched_hooks *h, struct bm_error *e);
@@ -121,11 +136,37 @@ void bm_sched_wake(struct bm_sched *s);
 const struct bm_sched_stats *bm_sched_stats(const struct bm_sched *s);
 /* Append the providers in use (in flight, window, breaker) to b. */
 void bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color);
+
+/* What the caller has written so far, for the progress line. */
+struct bm_sched_tally {
+	long done, pass, fail, errors;
+};
+/*
+ * Append the progress line to b: done/total (total once the input is
+ * over), pass/fail/error, requests a second, ETA, the providers in use
+ * and whether it is stopping; with color, errors in red, warnings in
+ * yellow.  elapsed_ms is the time since the run began.
+ */
+void bm_sched_progress(const struct bm_sched *s,
+    const struct bm_sched_tally *t, double elapsed_ms, int color,
+    struct bm_buf *b);
 /*
  * Estimate each step of case kase for target t, the conversation taken
  * without answers: *n entries (caller frees).
  */
 struct bm_sched_est *bm_sched_estimate(const struct bm_target *t,
     const cJSON *kase, int *n);
+/*
+ * Add a case on model (resolved to t) with its nsteps step estimates to
+ * the per-model totals *tot of *n entries (grown as needed).
+ */
+void bm_sched_totals_add(struct bm_sched_totals **tot, size_t *n,
+    const char *model, const struct bm_target *t,
+    const struct bm_sched_est *steps, int nsteps);
+/* Append the table --dry-run prints (a total row when n > 1) to b. */
+void bm_sched_totals_table(const struct bm_sched_totals *tot, size_t n,
+    struct bm_buf *b);
+/* Free totals made by bm_sched_totals_add. */
+void bm_sched_totals_free(struct bm_sched_totals *tot, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* spawn.c: fork/exec with pipes and a process group per child. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,34 @@ close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+/*
+ * write(2) that raises no SIGPIPE whatever the caller's disposition: a
+ * child that exits without reading its input must not kill us.  The
+ * signal is blocked for the call, and one it raised is taken back.
+ */
+static ssize_t
+write_quiet(int fd, const void *p, size_t n)
+{
+	static const struct timespec now;
+	sigset_t pipe, old, pending;
+	int was_pending, saved;
+	ssize_t r;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	r = write(fd, p, n);
+	saved = errno;
+	if (r < 0 && saved == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return r;
 }
 
 int
@@ -75,7 +104,8 @@ bm_spawn_step(struct bm_child *c)
 	ssize_t n;
 
 	while (c->in_fd >= 0 && c->in_off < c->in.len) {
-		n = write(c->in_fd, c->in.s + c->in_off, c->in.len - c->in_off);
+		n = write_quiet(c->in_fd, c->in.s + c->in_off,
+		    c->in.len - c->in_off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

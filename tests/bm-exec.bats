@@ -54,6 +54,12 @@ seen() {
 	run --separate-stderr bm-exec --resume r-1 --no-db
 	[ "$status" -eq 2 ]
 	[ "${stderr%%$'\n'*}" = "bm-exec: --resume needs the database" ]
+	run --separate-stderr bm-exec --run-id ''
+	[ "$status" -eq 2 ]
+	[ "${stderr%%$'\n'*}" = "bm-exec: --run-id: a run id has 1 to 200 bytes" ]
+	run --separate-stderr bm-exec --run-id 'a b'
+	[ "$status" -eq 2 ]
+	[ "${stderr%%$'\n'*}" = "bm-exec: --run-id: a run id has no blanks or control characters" ]
 }
 
 @test "bm-exec: one result per case, scored; other records pass through" {
@@ -108,6 +114,17 @@ seen() {
 	[ "$status" -eq 1 ]
 	[ "$(jq -sc 'sort_by(.case_id) | map([.status,.attempts,.error.class])' <<<"$output")" = '[["pass",3,null],["error",3,"server"]]' ]
 	[ "$(seen "[[status=503]] never")" = 3 ]
+	# A provider's retries: count unless --retries says otherwise.
+	cat >bm.yml <<-EOF
+	providers:
+	  flaky: {type: openai, base_url: "http://127.0.0.1:$PORT/v1", retries: 1}
+	EOF
+	case_rec c3 flaky:m "[[status=503]] again" >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --backoff 0.01 <in.jsonl
+	[ "$(jq -c '[.error.class,.attempts]' <<<"$output")" = '["server",2]' ]
+	run --separate-stderr bm-exec -q --no-db --backoff 0.01 --retries 0 <in.jsonl
+	[ "$(jq -c '[.error.class,.attempts]' <<<"$output")" = '["server",1]' ]
+	[ "$(seen "[[status=503]] again")" = 3 ]
 }
 
 @test "bm-exec: a hang ends as timeout, garbage as parse, too long as context_length" {
@@ -223,8 +240,16 @@ bm-exec: warning: 10 of 10 results ended in error (cancelled 10)" ]
 	run --separate-stderr bm-exec -v --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
 	grep -q "$KEY" stub.log
-	! grep -q "$KEY" <<<"$output$stderr"
-	! grep -aq "$KEY" bm.db bm.db-wal 2>/dev/null
+	! grep -q "$KEY" <<<"$output$stderr" || false
+	# A child that prints it, its answer cached: the key is known as a
+	# secret even when no case of its provider runs.
+	case_rec e1 "exec:printenv OPENAI_API_KEY" "x" >in.jsonl
+	run --separate-stderr bm-exec -v --cache <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .output <<<"$output")" = "[REDACTED]" ]
+	! grep -q "$KEY" <<<"$output$stderr" || false
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE output = '[REDACTED]'")" = 1 ]
+	! grep -aq "$KEY" bm.db bm.db-wal 2>/dev/null || false
 }
 
 @test "bm-exec: malformed input lines are named and skipped" {
@@ -233,26 +258,40 @@ bm-exec: warning: 10 of 10 results ended in error (cancelled 10)" ]
 		echo '[1]'
 		case_rec c1 echo: "hi"
 		echo '{"type":"case","case_id":"x"}'
+		echo '{"type":"case","case_id":"y","model":"echo:","steps":[{"prompt":"a"},{"expect":[]}]}'
+		echo '{"type":"case","case_id":"z","model":"echo:","messages":[{"content":"a"}]}'
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --no-db <in.jsonl
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "bm-exec: <stdin>:1: invalid JSON
-bm-exec: <stdin>:2: expected a JSON object
-bm-exec: <stdin>:4: case needs case_id, model and messages or steps" ]
+	[ "$stderr" = "bm-exec: <stdin>:1: invalid JSON near column 16
+bm-exec: <stdin>:2: expected an object, got an array
+bm-exec: <stdin>:4: case needs case_id, model and messages or steps
+bm-exec: <stdin>:5: case y: step 1 has no prompt
+bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	[ "$(jq -c '[.case_id,.status]' <<<"$output")" = '["c1","pass"]' ]
+	# --dry-run says the same.
+	run --separate-stderr bm-exec --dry-run <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-exec: <stdin>:1: invalid JSON near column 16
+bm-exec: <stdin>:2: expected an object, got an array
+bm-exec: <stdin>:4: case needs case_id, model and messages or steps
+bm-exec: <stdin>:5: case y: step 1 has no prompt
+bm-exec: <stdin>:6: case z: message 0 has no role" ]
 }
 
 @test "bm-exec: exec provider: non-zero exit is exec, a hang is killed by group" {
 	{
 		case_rec e1 "exec:exit 3" "x"
-		case_rec e2 "exec:sleep 30 & sleep 30" "x"
+		# A duration of its own: other tests may run sleeps meanwhile.
+		s=30.$$
+		case_rec e2 "exec:sleep $s & sleep $s" "x"
 	} >in.jsonl
 	start=$(date +%s)
 	run --separate-stderr bm-exec -q --no-db --timeout 0.5 --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
 	[ $(( $(date +%s) - start )) -lt 5 ]
-	[ "$(jq -sc 'sort_by(.case_id) | map([.error.class,.error.message])' <<<"$output")" = '[["exec","exec exit 3 exited with status 3"],["timeout","exec sleep 30 & sleep 30: no answer within 0.5 s"]]' ]
-	! pgrep -fx "sleep 30" >/dev/null
+	[ "$(jq -sc 'sort_by(.case_id) | map([.error.class,.error.message])' <<<"$output")" = '[["exec","exec exit 3 exited with status 3"],["timeout","exec sleep '"$s & sleep $s"': no answer within 0.5 s"]]' ]
+	! pgrep -fx "sleep $s" >/dev/null || false
 }
 
 @test "bm-exec --stream records ttft_ms" {
@@ -392,4 +431,227 @@ bm-exec: <stdin>:4: case needs case_id, model and messages or steps" ]
 	[ "$(jq -s '[.[] | select(.body.messages[-1].content? // "" | startswith("[[status=500]]"))]
 	    | (.[4].t_ms - .[0].t_ms < 1000) and (.[5].t_ms - .[4].t_ms >= 1500)
 	      and (.[6].t_ms - .[5].t_ms >= 1500)' stub.log)" = true ]
+}
+
+@test "bm-exec: a progress line on a terminal, and messages do not run into it" {
+	stub -d 300
+	{
+		for i in $(seq 6); do case_rec "p$i" openai:m "What is $i + 1?"; done
+		case_rec p7 openai:m "[[status=401]] no"
+	} >in.jsonl
+	st=0
+	NO_COLOR= script -qfec "bm-exec -v --no-db -j 2 <in.jsonl >out" /dev/null >tty || st=$?
+	[ "$st" -eq 1 ]
+	[ "$(grep -c . out)" = 7 ]
+	# Redrawn in place: each line starts with a carriage return and an
+	# erase, and errors are in red.
+	grep -q $'\r\e\\[Kbm-exec: 0/7 pass 0 fail 0 error 0 | 0.0 req/s | openai 2/2' tty
+	tr '\r' '\n' <tty | sed 's/\x1b\[K//g' >lines
+	grep -Eq $'^bm-exec: [2-5]/7 pass [1-5] fail 0 (error 0|\e\\[31merror 1\e\\[0m) \\| [0-9]+\\.[0-9] req/s \\| ETA [0-9]+s \\| openai [12]/2$' lines
+	grep -q $'^bm-exec: 7/7 pass 6 fail 0 \e\\[31merror 1\e\\[0m | [0-9.]* req/s$' lines
+	# The -v message about p7 has a line of its own.
+	grep -q 'case p7: auth' lines
+	! grep 'case p7' lines | grep -q 'req/s' || false
+	# Records on the terminal too get lines of their own.
+	script -qfec "bm-exec -q --no-db -j 4 <in.jsonl" /dev/null >tty || true
+	[ "$(tr '\r' '\n' <tty | sed 's/\x1b\[K//g' | grep -c '^{"type":"result"')" = 7 ]
+	[ "$(grep -c 'req/s.*"type":"result"' tty)" = 0 ]
+	# --progress forces the line without a terminal.
+	run --separate-stderr bm-exec -q --progress --no-db -j 2 <in.jsonl
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *$'\r\e[Kbm-exec: 7/7 pass 6 fail 0 error 1 | '*' req/s' ]]
+}
+
+@test "bm-exec -v without a terminal: a plain status line every --status-interval" {
+	stub -d 200
+	for i in $(seq 6); do case_rec "v$i" openai:m "What is $i + 2?"; done >in.jsonl
+	run --separate-stderr bm-exec -v --no-db -j 1 --status-interval 0.3 <in.jsonl
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *$'\r'* && "$stderr" != *$'\e'* ]]
+	grep '^bm-exec: [0-9]*/6 pass' <<<"$stderr" >status
+	[ "$(wc -l <status)" -ge 3 ]
+	grep -Eq '^bm-exec: [1-5]/6 pass [1-5] fail 0 error 0 \| [0-9.]+ req/s \| ETA [0-9]+s \| openai 1/1$' status
+	[[ "$(tail -n1 status)" =~ ^bm-exec:\ 6/6\ pass\ 6\ fail\ 0\ error\ 0\ \|\ [0-9.]+\ req/s$ ]]
+	# No line twice in a row.
+	[ -z "$(uniq -d status)" ]
+	# Without -v (and no terminal), no status line.
+	run --separate-stderr bm-exec --no-db --run-id r-x <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-x" ]
+	run --separate-stderr bm-exec --status-interval 0 <in.jsonl
+	[ "$status" -eq 2 ]
+}
+
+@test "bm-exec: a second signal (SIGINT, then SIGTERM) cancels at once" {
+	stub -d 3000
+	for i in $(seq 6); do case_rec "d$i" openai:m "D $i"; done >in.jsonl
+	bm-exec --run-id r-d -j 2 --grace 10 <in.jsonl >out 2>err &
+	pid=$!
+	sleep 0.5
+	kill -INT $pid
+	sleep 0.3
+	t0=$(date +%s%N)
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 130 ]
+	# Not the 10 s of grace, nor the 3 s the stub takes.
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1500 ]
+	[ "$(cat err)" = "bm-exec: run r-d
+bm-exec: warning: interrupted: finishing 2 requests in flight (10 s)
+bm-exec: warning: interrupted again: cancelling 2 requests in flight
+bm-exec: warning: 6 of 6 results ended in error (cancelled 6)" ]
+	[ "$(jq -sc 'map(.error.class) | unique' out)" = '["cancelled"]' ]
+	[ "$(sqlite3 bm.db "SELECT count(*), sum(error_class='cancelled') FROM results WHERE run_id='r-d'")" = "6|6" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-d'")" = interrupted ]
+	[ "$(jq -s length stub.log)" = 2 ]
+}
+
+@test "bm-exec --resume of a sequence rebuilds the conversation from the stored steps" {
+	stub
+	jq -cn '{type:"case",case_id:"q1",benchmark_id:"b",benchmark:"seq",
+	    model:"openai:m",system:"Be brief.",steps:[
+	    {prompt:"What is 1 + 1?"},{prompt:"[[fail-first=1]] What is 2 + 2?"},
+	    {prompt:"What is 3 + 3?",expect:[{equals:"6"}]}]}' >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-q --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -sc 'map([.step,.status,.error.class])' <<<"$output")" = '[[0,"pass",null],[1,"error","server"],[2,"error","server"]]' ]
+	# The stored answer, not a fresh one, is what the resumed steps see.
+	sqlite3 bm.db "UPDATE results SET output='TWO', record=json_set(record,'\$.output','TWO') WHERE run_id='r-q' AND step=0"
+	: >stub.log
+	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -sc 'map([.step,.status,.output,.run_id])' <<<"$output")" = '[[0,"pass","TWO","r-q"],[1,"pass","4","r-q"],[2,"pass","6","r-q"]]' ]
+	[ "$(jq -s length stub.log)" = 2 ]
+	[ "$(jq -sc '.[0].body.messages' stub.log)" = '[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 1 + 1?"},{"role":"assistant","content":"TWO"},{"role":"user","content":"[[fail-first=1]] What is 2 + 2?"}]' ]
+	[ "$(jq -sc '.[1].body.messages[2:]' stub.log)" = '[{"role":"assistant","content":"TWO"},{"role":"user","content":"[[fail-first=1]] What is 2 + 2?"},{"role":"assistant","content":"4"},{"role":"user","content":"What is 3 + 3?"}]' ]
+	[ "$(sqlite3 bm.db "SELECT group_concat(step || status) FROM results WHERE run_id='r-q'")" = "0pass,1pass,2pass" ]
+	# Resumed again: everything finished, no request at all.
+	: >stub.log
+	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(grep -c . <<<"$output")" = 3 ]
+	[ ! -s stub.log ]
+}
+
+@test "bm-exec: a 429 halves the provider's window, which grows back by one per success" {
+	stub -d 100
+	{
+		for i in $(seq 4); do case_rec "w$i" openai:m "[[status=429]][[retry-after=0]][[fail-first=1]] W $i"; done
+		for i in $(seq 8); do case_rec "n$i" openai:m "N $i"; done
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db -j 4 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -s 'map(select(.status=="pass")) | length' <<<"$output")" = 12 ]
+	# Four 429s take the window from 4 to 1: the next request goes out
+	# alone, the one after it with one more, then up to 4 again.
+	[ "$(jq -sc 'sort_by(.n) | map(.in_flight) | [(.[0:4] | max), .[4], .[5], (.[6:] | max)]' stub.log)" = '[4,1,1,4]' ]
+}
+
+@test "bm-exec: tpm is a token bucket of estimated tokens holding one second's worth" {
+	stub
+	cat >bm.yml <<-EOF
+	providers:
+	  slow: {type: openai, base_url: "http://127.0.0.1:$PORT/v1", tpm: 1200}
+	EOF
+	# "T i" is 1 token, max_tokens 9: 10 a request; tpm 1200 holds 20.
+	for i in $(seq 6); do
+		jq -cn --arg i "$i" '{type:"case",case_id:("t"+$i),model:"slow:m",
+		    messages:[{role:"user",content:("T "+$i)}],params:{max_tokens:9}}'
+	done >in.jsonl
+	run --separate-stderr bm-exec -q --no-db -j 8 <in.jsonl
+	[ "$status" -eq 0 ]
+	# A burst of 2, then 2 a second: the 6th goes out at ~2 s.
+	[ "$(jq -s '(map(.t_ms) | max - min) as $d | $d >= 1900 and $d < 3000' stub.log)" = true ]
+	[ "$(jq -s '(sort_by(.t_ms) | .[1].t_ms - .[0].t_ms) < 200' stub.log)" = true ]
+}
+
+@test "bm-exec: OPENAI_BASE_URL and OPENAI_API_KEY as the SDK reads them" {
+	stub
+	[ ! -e bm.yml ]
+	case_rec c1 openai:gpt-4o-mini "What is 3 + 4?" '[{"equals":"7"}]' >in.jsonl
+	run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.status,.output]' <<<"$output")" = '["pass","7"]' ]
+	[ "$(jq -c '[.path, .headers.authorization, .body.model]' stub.log)" = "[\"/v1/chat/completions\",\"Bearer $KEY\",\"gpt-4o-mini\"]" ]
+	# Unset, the key is a config error before any request.
+	unset OPENAI_API_KEY
+	: >stub.log
+	run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -c '[.error.class,.error.message,.attempts]' <<<"$output")" = '["config","OPENAI_API_KEY is not set",0]' ]
+	[ ! -s stub.log ]
+}
+
+@test "bm-exec: a result has every field of DESIGN.md §4, null where it does not apply" {
+	stub
+	{
+		jq -cn '{type:"case",case_id:"f1",model:"echo:",messages:[{role:"user",content:"hi"}],tags:["x"]}'
+		case_rec f2 openai:m "[[status=400]] bad"
+		case_rec f3 openai:m "What is 2 + 9?" '[{"entities":{"expected":["11"]}}]'
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	fields='["type","run_id","case_id","benchmark_id","benchmark","model","variant","trial","repeat","step","status","error","output","latency_ms","ttft_ms","attempts","usage","cost_usd","score","assertions","metrics","started_at","finished_at"]'
+	# In this order, then the case's other fields.
+	[ "$(jq -sc --argjson f "$fields" 'map(keys_unsorted[:($f|length)] == $f) | unique' <<<"$output")" = '[true]' ]
+	[ "$(jq -c 'select(.case_id=="f1") | [.benchmark_id,.benchmark,.variant,.trial,.repeat,.error,.ttft_ms,.usage,.cost_usd,.metrics,.tags]' <<<"$output")" = '[null,null,null,null,null,null,null,null,null,null,["x"]]' ]
+	[ "$(jq -c 'select(.case_id=="f2") | [.status,.error.class,.error.http_status,.output,.score,.assertions,.usage]' <<<"$output")" = '["error","bad_request",400,null,null,[],null]' ]
+	[ "$(jq -c 'select(.case_id=="f3") | [.status,.metrics.f1,.usage.completion_tokens]' <<<"$output")" = '["pass",1,1]' ]
+}
+
+@test "bm-exec --dry-run: tokens and cost per model, a total, sequences counted step by step" {
+	cat >bm.yml <<-EOF
+	models:
+	  a: {provider: echo, model: a, price: {input: 1000000, output: 1000000}}
+	  b: {provider: echo, model: b, chars_per_token: 2}
+	EOF
+	{
+		jq -cn '{type:"case",case_id:"c1",model:"a",messages:[{role:"user",content:"12345678"}],params:{max_tokens:3}}'
+		jq -cn '{type:"case",case_id:"c2",model:"a",steps:[{prompt:"1234"},{prompt:"1234"}],params:{max_tokens:1}}'
+		jq -cn '{type:"case",case_id:"c3",model:"b",messages:[{role:"user",content:"12345678"}]}'
+		echo '{"type":"benchmark","id":"x"}'
+	} >in.jsonl
+	run --separate-stderr bm-exec --dry-run <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	# c1: 2 + 3; c2: 1 + 1, then 2 + 1; c3: 4 at 2 characters a token.
+	[ "$output" = "$(printf '%-32s %8s %14s %18s %12s\n' model cases prompt_tokens max_output_tokens cost_usd \
+	    a 2 5 5 10.000000 b 1 4 0 - total 3 9 5 -)" ]
+}
+
+@test "bm-exec reads cases as they are needed, not all at once" {
+	stub -d 1000
+	pad=$(printf '%04000d' 0)
+	# 400 cases of 4 KB; the writer notes how many it got rid of.
+	{
+		for i in $(seq 400); do
+			printf '{"type":"case","case_id":"b%d","model":"openai:m","messages":[{"role":"user","content":"B %d %s"}]}\n' "$i" "$i" "$pad"
+			echo "$i" >>written
+		done
+	} | bm-exec -q --no-db -j 1 --grace 0 >out 2>err &
+	pid=$!
+	sleep 1
+	n=$(wc -l <written)
+	kill -INT $pid
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 130 ]
+	# -j 1 keeps 18 cases alive, and then there are the pipe's and the
+	# reader's buffers (128 KB): far fewer than 400.
+	[ "$n" -lt 100 ]
+	[ "$(jq -s 'length' out)" -lt 40 ]
+	[ "$(jq -s 'length' stub.log)" -le 2 ]
+}
+
+@test "bm-exec: when the reader goes away, no more requests" {
+	stub -d 200
+	for i in $(seq 10); do case_rec "h$i" openai:m "H $i"; done >in.jsonl
+	st=$( { bm-exec --run-id r-h -j 1 <in.jsonl 2>err; echo $? >st; } | head -c 10 >/dev/null; cat st)
+	[ "$st" -eq 2 ]
+	[ "$(tail -n1 err)" = "bm-exec: stdout: Broken pipe" ]
+	[ "$(jq -s length stub.log)" -le 3 ]
+	# What ran is stored; the rest is cancelled, for --resume.
+	[ "$(sqlite3 bm.db "SELECT count(*), sum(status='pass') + sum(error_class='cancelled') FROM results WHERE run_id='r-h'")" = "10|10" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-h'")" = interrupted ]
 }

@@ -33,6 +33,18 @@ main(void)
 	    " when it is full");
 	ok(!bm_bucket_take(&b, 1, 0), "and empties it");
 
+	/* tpm 1200: 20 estimated tokens at once, then 20 a second. */
+	bm_bucket_init(&b, 1200, 0);
+	ok(bm_bucket_take(&b, 10, 0) && bm_bucket_take(&b, 10, 0),
+	    "tpm 1200 starts with 20 tokens");
+	ok(!bm_bucket_take(&b, 10, 0), "then no more");
+	ok(bm_bucket_wait(&b, 10, 0) > 499 && bm_bucket_wait(&b, 10, 0) < 501,
+	    "10 tokens take 500 ms to come back");
+	ok(bm_bucket_take(&b, 10, 500), "and are there after 500 ms");
+	ok(!bm_bucket_take(&b, 1, 500), "not one more");
+	ok(bm_bucket_take(&b, 20, 5000) && !bm_bucket_take(&b, 1, 5000),
+	    "an idle bucket holds no more than one second's worth");
+
 	bm_window_init(&w, 8);
 	is_int(bm_window_limit(&w), 8, "window starts at its max");
 	bm_window_throttled(&w);
@@ -44,6 +56,13 @@ main(void)
 	for (i = 0; i < 20; i++)
 		bm_window_success(&w);
 	is_int(bm_window_limit(&w), 8, "grows by one per success up to max");
+	bm_window_throttled(&w);
+	is_int(bm_window_limit(&w), 4, "halves again");
+	bm_window_success(&w);
+	is_int(bm_window_limit(&w), 5, "one success: one more");
+	bm_window_init(&w, 5);
+	bm_window_throttled(&w);
+	is_int(bm_window_limit(&w), 2, "5 halved is 2 in flight");
 
 	bm_breaker_init(&k, 5, 1000);
 	for (i = 0; i < 4; i++)

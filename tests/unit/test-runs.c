@@ -64,6 +64,29 @@ main(void)
 	ok(bm_runs_end(r, "interrupted", &e) == 0, "end again");
 	cJSON_Delete(res);
 	cJSON_Delete(m);
+
+	res = cJSON_Parse("{\"tags\":[\"t\"],\"status\":\"pass\","
+	    "\"type\":\"result\",\"cached\":true,\"score\":1}");
+	bm_runs_shape(res);
+	rec = cJSON_PrintUnformatted(res);
+	is(rec, "{\"type\":\"result\",\"run_id\":null,\"case_id\":null,"
+	    "\"benchmark_id\":null,\"benchmark\":null,\"model\":null,"
+	    "\"variant\":null,\"trial\":null,\"repeat\":null,\"step\":null,"
+	    "\"status\":\"pass\",\"error\":null,\"output\":null,"
+	    "\"latency_ms\":null,\"ttft_ms\":null,\"attempts\":null,"
+	    "\"usage\":null,\"cost_usd\":null,\"score\":1,"
+	    "\"assertions\":null,\"metrics\":null,\"started_at\":null,"
+	    "\"finished_at\":null,\"tags\":[\"t\"],\"cached\":true}",
+	    "shape: every field of a result, in order, then the others");
+	free(rec);
+	cJSON_Delete(res);
+	ok(bm_runs_check_id("r-20261123T101500Z-3f2a", &e) == 0 &&
+	    bm_runs_check_id("nightly/2026-11-23", &e) == 0, "run ids");
+	ok(bm_runs_check_id("", &e) < 0, "not empty");
+	bm_error_clear(&e);
+	ok(bm_runs_check_id("a b", &e) < 0 && bm_runs_check_id("a\tb", &e) < 0,
+	    "no blanks");
+	bm_error_clear(&e);
 	ok(bm_db_close(db, &e) == 0, "close");
 	unlink(db_path);
 	rec = malloc(strlen(db_path) + 5);

@@ -1,5 +1,6 @@
 /* test-spawn: child processes with pipes, exit status, timeouts. */
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 
 #include "clock.h"
@@ -29,6 +30,7 @@ main(void)
 	struct bm_buf how = BM_BUF_INIT;
 	struct bm_child c;
 	static char big[300000];
+	sigset_t pending;
 
 	ok(bm_spawn("tr a-z A-Z", "hello\n", 6, &c, &e) == 0, "spawn");
 	ok(finish(&c, 5000), "it finishes");
@@ -41,6 +43,15 @@ main(void)
 	bm_spawn("wc -c", big, sizeof(big), &c, &e);
 	ok(finish(&c, 5000), "input larger than a pipe");
 	is(c.out.s, "300000\n", "all of it arrives");
+	bm_spawn_free(&c);
+
+	/* SIGPIPE left at its default, as in a program that did not think
+	 * of it: a child that reads nothing must not kill us. */
+	bm_spawn("exit 0", big, sizeof(big), &c, &e);
+	ok(finish(&c, 5000), "a child that reads nothing of its input");
+	sigpending(&pending);
+	ok(!sigismember(&pending, SIGPIPE) && c.in_fd < 0,
+	    "no SIGPIPE, and its stdin closed");
 	bm_spawn_free(&c);
 
 	bm_spawn("exit 3", "", 0, &c, &e);
