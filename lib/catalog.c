@@ -676,8 +676,7 @@ bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
 		goto out;
 	/*
 	 * Read first, then write: never update rows under a running scan.
-	 * NULL is missing; so is '', which lib/runs.c stores for a result
-	 * without a benchmark_id.
+	 * NULL is missing, and so is '': an empty id names nothing.
 	 */
 	st = bm_db_prepare(c->db, "SELECT rowid, record FROM results WHERE"
 	    " benchmark_id IS NULL OR benchmark_id = ''", e);

@@ -1,5 +1,7 @@
 /* cli.c: shared option handling, so no program copies it. */
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,8 +128,11 @@ bm_cli_long(const char *opt, const char *s, long min, long max)
 {
 	long v;
 
-	if (bm_parse_long(s, min, max, &v) < 0)
+	if (bm_parse_long(s, LONG_MIN, LONG_MAX, &v) < 0)
 		bm_die(2, "%s: invalid number '%s'", opt, s);
+	if (v < min || v > max)
+		bm_die(2, "%s: %ld is out of range (%ld to %ld)", opt, v, min,
+		    max);
 	return v;
 }
 
@@ -136,7 +141,10 @@ bm_cli_double(const char *opt, const char *s, double min, double max)
 {
 	double v;
 
-	if (bm_parse_double(s, min, max, &v) < 0)
+	if (bm_parse_double(s, -DBL_MAX, DBL_MAX, &v) < 0)
 		bm_die(2, "%s: invalid number '%s'", opt, s);
+	if (v < min || v > max)
+		bm_die(2, "%s: %g is out of range (%g to %g)", opt, v, min,
+		    max);
 	return v;
 }

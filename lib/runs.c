@@ -175,8 +175,7 @@ bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
 	bm_stmt_text(st, 1, r->id);
 	bm_stmt_text(st, 2, jstr(res, "case_id"));
 	bind_num(st, 3, res, "step", 0);
-	bm_stmt_text(st, 4, jstr(res, "benchmark_id") ?
-	    jstr(res, "benchmark_id") : "");
+	bm_stmt_text(st, 4, jstr(res, "benchmark_id"));	/* NULL: backfill */
 	bm_stmt_text(st, 5, jstr(res, "model") ? jstr(res, "model") : "");
 	bm_stmt_text(st, 6, jstr(res, "variant"));
 	bind_num(st, 7, res, "trial", 0);

@@ -51,6 +51,9 @@ seen() {
 	run --separate-stderr bm-exec -j x
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "bm-exec: -j: invalid number 'x'" ]
+	run --separate-stderr bm-exec -j 0
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: -j: 0 is out of range (1 to 100000)" ]
 	run --separate-stderr bm-exec --resume r-1 --no-db
 	[ "$status" -eq 2 ]
 	[ "${stderr%%$'\n'*}" = "bm-exec: --resume needs the database" ]
