@@ -49,18 +49,20 @@ label(const char *path, int index)
 static int
 hash_file(const char *path, doc_fn fn, void *arg)
 {
+	/* One buffer for every file this process reads. */
+	static struct bm_reader reader = BM_READER_INIT;
 	struct bm_error e = BM_ERROR_INIT;
 	const char *shown = strcmp(path, "-") ? path : "<stdin>";
 	struct bm_yaml_doc *doc;
-	struct bm_bench *b;
+	struct bm_bench *b = NULL;
 	struct bm_yaml *y;
 	const cJSON *where;
-	cJSON *rec;
-	char *data, *lab, *msg;
+	const char *data;
+	char id[BM_MD5_HEX_LEN + 1], *lab, *msg;
 	size_t len;
-	int rc = 0, r;
+	int rc = 0, r, bad;
 
-	if (bm_read_file(path, &data, &len, &e) < 0) {
+	if (bm_reader_read(&reader, path, &data, &len, &e) < 0) {
 		bm_error_print(&e);
 		bm_error_clear(&e);
 		return -1;
@@ -72,8 +74,13 @@ hash_file(const char *path, doc_fn fn, void *arg)
 			rc = -1;
 			continue;
 		}
-		b = bm_bench_identify(doc, path, NULL, &where, &e);
-		if (!b) {
+		/* -t and -c need only the id; records need the whole identity. */
+		if (fn || tflag)
+			bad = bm_benchmark_id(doc->root, id, &where, &e) < 0;
+		else
+			bad = !(b = bm_bench_identify(doc, path, NULL, &where,
+			    &e));
+		if (bad) {
 			msg = xstrdup(e.msg);
 			bm_yaml_error(&e, doc, shown, where, 0, "%s", msg);
 			bm_error_print(&e);
@@ -82,22 +89,23 @@ hash_file(const char *path, doc_fn fn, void *arg)
 		} else if (fn || tflag) {
 			lab = label(path, doc->index);
 			if (fn)
-				fn(lab, b->id, arg);
+				fn(lab, id, arg);
 			else
-				printf("%s  %s\n", b->id, lab);
+				printf("%s  %s\n", id, lab);
 			free(lab);
 		} else {
-			rec = bm_bench_record(b);
+			cJSON *rec = bm_bench_record(b);
+
 			if (bm_jsonl_write(stdout, rec) < 0)
 				bm_die(2, "stdout: %s", strerror(errno));
 			cJSON_Delete(rec);
 		}
 		bm_bench_free(b);
+		b = NULL;
 		bm_yaml_doc_free(doc);
 	}
 	bm_error_clear(&e);
 	bm_yaml_close(y);
-	free(data);
 	return rc;
 }
 
