@@ -74,7 +74,7 @@ hash_file(const char *path, doc_fn fn, void *arg)
 			rc = -1;
 			continue;
 		}
-		/* -t and -c need only the id; records need the whole identity. */
+		/* -t and -c need only the id, records the whole identity. */
 		if (fn || tflag)
 			bad = bm_benchmark_id(doc->root, id, &where, &e) < 0;
 		else
