@@ -314,9 +314,22 @@ static size_t
 byteoff(struct bm_yaml *y, size_t ci)
 {
 	const unsigned char *d = (const unsigned char *)y->data;
+	uint64_t w;
 
 	if (ci < y->ci)
 		y->ci = y->bi = 0;
+	/*
+	 * Eight ASCII characters at a time: when the eight bytes after the
+	 * cursor are all below 0x80, the next eight steps of the loop below
+	 * would each move one byte and skip nothing.
+	 */
+	while (ci - y->ci >= 8 && y->len - y->bi >= 9) {
+		memcpy(&w, d + y->bi + 1, sizeof(w));
+		if (w & 0x8080808080808080ULL)
+			break;
+		y->bi += 8;
+		y->ci += 8;
+	}
 	while (y->ci < ci && y->bi < y->len) {
 		y->bi++;
 		while (y->bi < y->len && (d[y->bi] & 0xc0) == 0x80)
@@ -584,8 +597,12 @@ parse_int(const char *s, size_t n, double *out)
 			return 0;
 		v = v * base + d;
 	}
-	/* Decimal through strtod: exact up to 2^53, correctly rounded past. */
-	if (base == 10)
+	/*
+	 * Decimal through strtod: exact up to 2^53, correctly rounded past.
+	 * Up to 15 digits every step above was exact (below 10^15 < 2^53),
+	 * so strtod would give the same value.
+	 */
+	if (base == 10 && n - i > 15)
 		v = clean_strtod(s + i, n - i);
 	*out = neg ? -v : v;
 	return 1;
@@ -811,10 +828,17 @@ attach(struct build *b, cJSON *node, struct mark m)
 			    "for merging");
 		return;
 	}
-	cJSON_AddItemToObject(f->node, f->key, node);
-	key_put(b, f->node, node);
-	free(f->key);
+	/*
+	 * cJSON_AddItemToObject would copy the key and we would free ours:
+	 * hand it over instead (cJSON frees with free(), as we allocate).
+	 */
+	if (node->string && !(node->type & cJSON_StringIsConst))
+		free(node->string);
+	node->string = f->key;
+	node->type &= ~cJSON_StringIsConst;
 	f->key = NULL;
+	cJSON_AddItemToArray(f->node, node);
+	key_put(b, f->node, node);
 }
 
 /* A key scalar: checked for duplicates, then waits for its value. */
@@ -994,6 +1018,22 @@ node_event(struct build *b, yaml_event_t *ev)
 		return;
 	case YAML_SCALAR_EVENT:
 		anchor = (const char *)ev->data.scalar.anchor;
+		s = (const char *)ev->data.scalar.value;
+		if (iskey && !anchor && !ev->data.scalar.tag) {
+			/*
+			 * A plain key needs no node: only its text is kept.
+			 * The one check scalar() would make is for NUL.
+			 */
+			if (memchr(s, '\0', ev->data.scalar.length)) {
+				fail(b, m, "NUL character in a string is not "
+				    "supported");
+				return;
+			}
+			b->nodes++;
+			set_key(b, f, s, ev->data.scalar.style ==
+			    YAML_PLAIN_SCALAR_STYLE && strcmp(s, "<<") == 0, m);
+			return;
+		}
 		if (!(node = scalar(b, ev, m)))
 			return;
 		b->nodes++;
@@ -1007,7 +1047,6 @@ node_event(struct build *b, yaml_event_t *ev)
 			attach(b, node, m);
 			return;
 		}
-		s = (const char *)ev->data.scalar.value;
 		set_key(b, f, s, !ev->data.scalar.tag &&
 		    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 		    strcmp(s, "<<") == 0, m);
