@@ -461,15 +461,25 @@ mean(const char *word, const char *const *cands)
 	return s ? xasprintf(" (did you mean '%s'?)", s) : xstrdup("");
 }
 
+/*
+ * The names of n entries of size bytes at base, NULL-ended, for bm_suggest:
+ * providers, models and profiles all begin with their char *name.
+ */
+static const char **
+names_of(const void *base, size_t n, size_t size)
+{
+	const char **v = xcalloc(n + 1, sizeof(*v));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = *(char *const *)((const char *)base + i * size);
+	return v;
+}
+
 static const char **
 provider_names(const struct bm_config *c)
 {
-	const char **v = xcalloc(c->nproviders + 1, sizeof(*v));
-	size_t i;
-
-	for (i = 0; i < c->nproviders; i++)
-		v[i] = c->providers[i].name;
-	return v;
+	return names_of(c->providers, c->nproviders, sizeof(*c->providers));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -882,12 +892,7 @@ inherit(struct bm_selection *s, const struct raw_sel *r,
 static const char **
 profile_names(const struct bm_config *c)
 {
-	const char **v = xcalloc(c->nprofiles + 1, sizeof(*v));
-	size_t i;
-
-	for (i = 0; i < c->nprofiles; i++)
-		v[i] = c->profiles[i].name;
-	return v;
+	return names_of(c->profiles, c->nprofiles, sizeof(*c->profiles));
 }
 
 /* The index of profile name, or -1 with e at node ("unknown profile"). */
@@ -1280,9 +1285,7 @@ bm_config_resolve(const struct bm_config *c, const char *ref,
 	}
 	colon = strchr(ref, ':');
 	if (colon == NULL) {
-		names = xcalloc(c->nmodels + 1, sizeof(*names));
-		for (i = 0; i < c->nmodels; i++)
-			names[i] = c->models[i].name;
+		names = names_of(c->models, c->nmodels, sizeof(*c->models));
 		if (bm_config_provider(c, ref))
 			msg = xasprintf(" (did you mean '%s:'?)", ref);
 		else

@@ -43,13 +43,9 @@ bm_bucket_take(struct bm_bucket *b, double n, double now)
 {
 	if (b->cap == 0)
 		return 1;
-	refill(b, now);
-	if (n > b->cap)
-		n = b->cap;
-	/* A small epsilon: refills are fractional. */
-	if (b->tokens + 1e-9 < n)
+	if (bm_bucket_wait(b, n, now) > 0)
 		return 0;
-	b->tokens -= n;
+	b->tokens -= n > b->cap ? b->cap : n;
 	return 1;
 }
 
@@ -61,6 +57,7 @@ bm_bucket_wait(struct bm_bucket *b, double n, double now)
 	refill(b, now);
 	if (n > b->cap)
 		n = b->cap;
+	/* A small epsilon: refills are fractional. */
 	if (b->tokens + 1e-9 >= n)
 		return 0;
 	return (n - b->tokens) / b->rate;
