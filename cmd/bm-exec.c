@@ -154,7 +154,7 @@ static void
 emit(cJSON *r, enum bm_class cls)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	char *json = cJSON_PrintUnformatted(r), *clean;
+	char *json = bm_json_print(r), *clean;
 	cJSON *c;
 
 	if (bm_redact_has(json)) {

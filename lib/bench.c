@@ -13,6 +13,7 @@
 
 #include "assert.h"
 #include "bench.h"
+#include "jsonl.h"
 #include "suggest.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -701,104 +702,32 @@ bm_bench_record(const struct bm_bench *b)
  * without building that tree.
  */
 
-/* s as a JSON string, escaped as cJSON escapes. */
-static void
-put_str(struct bm_buf *o, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	const unsigned char *run;
-
-	bm_buf_addc(o, '"');
-	for (;;) {
-		for (run = p; *p >= 32 && *p != '"' && *p != '\\'; p++)
-			;
-		bm_buf_add(o, run, (size_t)(p - run));
-		if (!*p)
-			break;
-		bm_buf_addc(o, '\\');
-		switch (*p) {
-		case '"': bm_buf_addc(o, '"'); break;
-		case '\\': bm_buf_addc(o, '\\'); break;
-		case '\b': bm_buf_addc(o, 'b'); break;
-		case '\f': bm_buf_addc(o, 'f'); break;
-		case '\n': bm_buf_addc(o, 'n'); break;
-		case '\r': bm_buf_addc(o, 'r'); break;
-		case '\t': bm_buf_addc(o, 't'); break;
-		default:
-			bm_buf_adds(o, "u00");
-			bm_buf_addc(o, hex[*p >> 4]);
-			bm_buf_addc(o, hex[*p & 15]);
-		}
-		p++;
-	}
-	bm_buf_addc(o, '"');
-}
-
-static void
-put_long(struct bm_buf *o, long v)
-{
-	char d[24];
-	size_t i = sizeof(d);
-	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
-
-	do
-		d[--i] = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		d[--i] = '-';
-	bm_buf_add(o, d + i, sizeof(d) - i);
-}
-
-/*
- * A whole number below 1e15 as cJSON prints it ("%1.15g": its digits,
- * "-0" for negative zero); 0 for any other number.
- */
-static int
-put_whole(struct bm_buf *o, double d)
-{
-	if (!(d > -1e15 && d < 1e15) || d != (double)(long long)d)
-		return 0;
-	if (d == 0 && signbit(d))
-		bm_buf_adds(o, "-0");
-	else
-		put_long(o, (long)d);
-	return 1;
-}
-
 /* node as JSON, {{var}} rendered in its strings when vars is set. */
 static void
 put(struct bm_buf *o, const cJSON *node, const cJSON *vars,
     struct bm_buf *tmp)
 {
-	char num[64];
 	const cJSON *c;
 
-	if (cJSON_IsString(node) && vars) {
+	if (!vars || !(cJSON_IsString(node) || cJSON_IsArray(node) ||
+	    cJSON_IsObject(node))) {
+		bm_json_put(o, node);
+	} else if (cJSON_IsString(node)) {
 		bm_buf_reset(tmp);
 		bm_bench_render(node->valuestring, vars, tmp);
-		put_str(o, bm_buf_str(tmp));
-	} else if (cJSON_IsString(node)) {
-		put_str(o, node->valuestring);
-	} else if (cJSON_IsArray(node) || cJSON_IsObject(node)) {
+		bm_json_put_str(o, bm_buf_str(tmp));
+	} else {
 		bm_buf_addc(o, cJSON_IsArray(node) ? '[' : '{');
 		cJSON_ArrayForEach(c, node) {
 			if (c != node->child)
 				bm_buf_addc(o, ',');
 			if (cJSON_IsObject(node)) {
-				put_str(o, c->string);
+				bm_json_put_str(o, c->string);
 				bm_buf_addc(o, ':');
 			}
 			put(o, c, vars, tmp);
 		}
 		bm_buf_addc(o, cJSON_IsArray(node) ? ']' : '}');
-	} else if (cJSON_IsNumber(node) && put_whole(o, node->valuedouble)) {
-		;
-	} else if (cJSON_PrintPreallocated((cJSON *)node, num, sizeof(num),
-	    0)) {
-		bm_buf_adds(o, num);	/* numbers, booleans, null */
-	} else {
-		bm_buf_adds(o, "null");
 	}
 }
 
@@ -808,7 +737,7 @@ put_key(struct bm_buf *o, const char *key)
 {
 	if (o->len == 0 || o->s[o->len - 1] != '{')
 		bm_buf_addc(o, ',');
-	put_str(o, key);
+	bm_json_put_str(o, key);
 	bm_buf_addc(o, ':');
 }
 
@@ -930,20 +859,20 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 			bm_buf_adds(&head, ",\"benchmark_id\":\"");
 			bm_buf_adds(&head, b->id);
 			bm_buf_adds(&head, "\",\"benchmark\":");
-			put_str(&head, b->name);
+			bm_json_put_str(&head, b->name);
 			mark = head.len;
 			for (i = 0; i < nmodels && rc == 0; i++) {
 				c.model = models[i];
 				head.len = mark;
 				bm_buf_adds(&head, ",\"model\":");
-				put_str(&head, c.model);
+				bm_json_put_str(&head, c.model);
 				bm_buf_adds(&head, ",\"variant\":");
 				if (c.variant)
-					put_str(&head, c.variant);
+					bm_json_put_str(&head, c.variant);
 				else
 					bm_buf_adds(&head, "null");
 				bm_buf_adds(&head, ",\"trial\":");
-				put_long(&head, c.trial);
+				bm_json_put_long(&head, c.trial);
 				bm_buf_adds(&head, ",\"repeat\":");
 				for (r = 0; r < repeat && rc == 0; r++) {
 					c.repeat = r;
@@ -956,7 +885,7 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 					    BM_CASE_ID_LEN);
 					bm_buf_addc(&line, '"');
 					bm_buf_add(&line, head.s, head.len);
-					put_long(&line, r);
+					bm_json_put_long(&line, r);
 					bm_buf_add(&line, body.s, body.len);
 					c.json = line.s;
 					c.len = line.len;

@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "clock.h"
+#include "jsonl.h"
 #include "xalloc.h"
 
 /* Stored documents, each one allocation with its strings after it. */
@@ -435,10 +436,10 @@ bm_catalog_put(struct bm_catalog *c, struct bm_bench *b, struct bm_error *e)
 		j->content_len = b->text_len;
 		b->prompt = b->text = NULL;
 		j->f[F_SHA] = xstrdup(b->sha256);
-		j->f[F_TAGS] = cJSON_PrintUnformatted(bm_bench_tags(b));
+		j->f[F_TAGS] = bm_json_print(bm_bench_tags(b));
 		if (bm_bench_description(b))
 			j->f[F_DESC] = xstrdup(bm_bench_description(b));
-		j->f[F_TREE] = cJSON_PrintUnformatted(b->root);
+		j->f[F_TREE] = bm_json_print(b->root);
 	}
 	s[0] = b->id;
 	s[1] = b->name;

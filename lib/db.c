@@ -138,6 +138,7 @@ struct bm_stmt {
 	sqlite3_stmt *st;
 	struct bm_db *db;
 	char *sql;		/* the cache key */
+	const char *key;	/* where the caller's text was, last time */
 	struct bm_stmt *next;	/* in its hash bucket */
 };
 
@@ -148,6 +149,12 @@ struct bm_db {
 	struct bm_stmt **buckets;	/* statement cache, chained */
 	size_t nbuckets;		/* a power of two */
 	size_t nstmts;
+	/*
+	 * The last statements by the address of their SQL text: callers
+	 * pass the same string literals again and again, and comparing
+	 * texts costs less than hashing one.
+	 */
+	struct bm_stmt *recent[16];
 };
 
 static void
@@ -295,10 +302,17 @@ bm_db_open(const char *path, struct bm_error *e)
 	struct bm_db *db;
 	int rc;
 
+	/*
+	 * A connection is used by one thread at a time (lib/catalog.c
+	 * hands it to its writer and back), so SQLite's own locking and
+	 * its allocation statistics, a global mutex per malloc, only cost.
+	 * The config call fails harmlessly once SQLite is initialized.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	db = xcalloc(1, sizeof(*db));
 	db->path = xstrdup(path);
-	rc = sqlite3_open_v2(path, &db->h,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		if (db->h)
 			dberr(db, e);
@@ -425,13 +439,20 @@ bm_db_prepare(struct bm_db *db, const char *sql, struct bm_error *e)
 	struct bm_stmt *s;
 	sqlite3_stmt *st = NULL;
 	const char *tail = NULL;
+	struct bm_stmt **r = &db->recent[((uintptr_t)sql >> 3) & 15];
 	size_t b;
 
+	if (*r && (*r)->key == sql && strcmp((*r)->sql, sql) == 0) {
+		bm_stmt_reset(*r);
+		return *r;
+	}
 	if (db->nbuckets) {
 		b = hashsql(sql) & (db->nbuckets - 1);
 		for (s = db->buckets[b]; s; s = s->next)
 			if (strcmp(s->sql, sql) == 0) {
 				bm_stmt_reset(s);
+				s->key = sql;
+				*r = s;
 				return s;
 			}
 	}
@@ -457,6 +478,8 @@ bm_db_prepare(struct bm_db *db, const char *sql, struct bm_error *e)
 	s->st = st;
 	s->db = db;
 	s->sql = xstrdup(sql);
+	s->key = sql;
+	*r = s;
 	b = hashsql(sql) & (db->nbuckets - 1);
 	s->next = db->buckets[b];
 	db->buckets[b] = s;

@@ -1,9 +1,11 @@
 /* jsonl.c: streaming JSON-lines reader and writer. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "err.h"
 #include "jsonl.h"
 #include "xalloc.h"
@@ -108,6 +110,110 @@ bm_jsonl_type(const cJSON *rec)
 	return cJSON_IsString(t) ? t->valuestring : NULL;
 }
 
+/* s as a JSON string, escaped as cJSON escapes. */
+void
+bm_json_put_str(struct bm_buf *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	const unsigned char *run;
+
+	bm_buf_addc(o, '"');
+	for (;;) {
+		for (run = p; *p >= 32 && *p != '"' && *p != '\\'; p++)
+			;
+		bm_buf_add(o, run, (size_t)(p - run));
+		if (!*p)
+			break;
+		bm_buf_addc(o, '\\');
+		switch (*p) {
+		case '"': bm_buf_addc(o, '"'); break;
+		case '\\': bm_buf_addc(o, '\\'); break;
+		case '\b': bm_buf_addc(o, 'b'); break;
+		case '\f': bm_buf_addc(o, 'f'); break;
+		case '\n': bm_buf_addc(o, 'n'); break;
+		case '\r': bm_buf_addc(o, 'r'); break;
+		case '\t': bm_buf_addc(o, 't'); break;
+		default:
+			bm_buf_adds(o, "u00");
+			bm_buf_addc(o, hex[*p >> 4]);
+			bm_buf_addc(o, hex[*p & 15]);
+		}
+		p++;
+	}
+	bm_buf_addc(o, '"');
+}
+
+void
+bm_json_put_long(struct bm_buf *o, long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do
+		d[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		d[--i] = '-';
+	bm_buf_add(o, d + i, sizeof(d) - i);
+}
+
+/*
+ * A whole number below 1e15 as cJSON prints it ("%1.15g": its digits,
+ * "-0" for negative zero); 0 for any other number.
+ */
+static int
+put_whole(struct bm_buf *o, double d)
+{
+	if (!(d > -1e15 && d < 1e15) || d != (double)(long long)d)
+		return 0;
+	if (d == 0 && signbit(d))
+		bm_buf_adds(o, "-0");
+	else
+		bm_json_put_long(o, (long)d);
+	return 1;
+}
+
+void
+bm_json_put(struct bm_buf *o, const cJSON *node)
+{
+	char num[64];
+	const cJSON *c;
+
+	if (cJSON_IsString(node)) {
+		bm_json_put_str(o, node->valuestring);
+	} else if (cJSON_IsArray(node) || cJSON_IsObject(node)) {
+		bm_buf_addc(o, cJSON_IsArray(node) ? '[' : '{');
+		cJSON_ArrayForEach(c, node) {
+			if (c != node->child)
+				bm_buf_addc(o, ',');
+			if (cJSON_IsObject(node)) {
+				bm_json_put_str(o, c->string);
+				bm_buf_addc(o, ':');
+			}
+			bm_json_put(o, c);
+		}
+		bm_buf_addc(o, cJSON_IsArray(node) ? ']' : '}');
+	} else if (cJSON_IsNumber(node) && put_whole(o, node->valuedouble)) {
+		;
+	} else if (cJSON_PrintPreallocated((cJSON *)node, num, sizeof(num),
+	    0)) {
+		bm_buf_adds(o, num);	/* other numbers, booleans, null */
+	} else {
+		bm_buf_adds(o, "null");
+	}
+}
+
+char *
+bm_json_print(const cJSON *node)
+{
+	struct bm_buf b = BM_BUF_INIT;
+
+	bm_json_put(&b, node);
+	return bm_buf_detach(&b, NULL);
+}
+
 /* Flush per record unless writing to a regular file (as git does). */
 static int
 want_flush(FILE *f)
@@ -145,14 +251,12 @@ bm_jsonl_write_raw(FILE *f, const char *json, size_t len)
 int
 bm_jsonl_write(FILE *f, const cJSON *rec)
 {
-	char *s = cJSON_PrintUnformatted(rec);
-	int rc;
+	/* One buffer for every record: most programs write many. */
+	static struct bm_buf b;
 
-	if (!s)
-		return -1;
-	rc = bm_jsonl_write_raw(f, s, strlen(s));
-	free(s);
-	return rc;
+	bm_buf_reset(&b);
+	bm_json_put(&b, rec);
+	return bm_jsonl_write_raw(f, bm_buf_str(&b), b.len);
 }
 
 int

@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct bm_jsonl {
@@ -36,6 +37,18 @@ void bm_jsonl_close(struct bm_jsonl *r);
 
 /* The string value of rec's "type", or NULL. */
 const char *bm_jsonl_type(const cJSON *rec);
+
+/*
+ * Compact JSON, byte for byte what cJSON_PrintUnformatted prints, with
+ * fewer allocations and no sscanf round trip per number.
+ */
+void bm_json_put(struct bm_buf *o, const cJSON *node);
+/* s (NULL: "") as a JSON string, escaped as cJSON escapes. */
+void bm_json_put_str(struct bm_buf *o, const char *s);
+/* v as a JSON number. */
+void bm_json_put_long(struct bm_buf *o, long v);
+/* node as compact JSON in a new string, as bm_json_put prints it. */
+char *bm_json_print(const cJSON *node);
 
 /* Write rec as one line; 0, or -1 on a write error (errno set). */
 int bm_jsonl_write(FILE *f, const cJSON *rec);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jsonl.h"
 #include "provider.h"
 #include "xalloc.h"
 
@@ -196,7 +197,7 @@ bm_provider_request(const struct bm_target *t, const char *key,
 		    p->name);
 		goto out;
 	}
-	s = cJSON_PrintUnformatted(body);
+	s = bm_json_print(body);
 	if (!s) {
 		bm_error_set(e, NULL, 0, 0, "cannot print the request");
 		goto out;

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "jsonl.h"
 #include "limit.h"
 #include "sched.h"
 #include "spawn.h"
@@ -509,7 +510,7 @@ exec_input(const struct job *j)
 		cJSON_DeleteItemFromObjectCaseSensitive(c, "step");
 		cJSON_AddNumberToObject(c, "step", (double)j->step);
 	}
-	str = cJSON_PrintUnformatted(c);
+	str = bm_json_print(c);
 	cJSON_Delete(c);
 	return str;
 }

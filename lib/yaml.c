@@ -673,7 +673,7 @@ parse_float(const char *s, size_t n, double *out)
 	return 1;
 }
 
-/* A plain scalar's value under the YAML 1.1 rules. */
+/* A plain scalar's value under the YAML 1.1 rules; NULL: a string. */
 static cJSON *
 resolve(const char *s, size_t n)
 {
@@ -692,16 +692,43 @@ resolve(const char *s, size_t n)
 		if (parse_int(s, n, &v) || parse_float(s, n, &v))
 			return cJSON_CreateNumber(v);
 	}
-	return cJSON_CreateString(s);
+	return NULL;
+}
+
+/*
+ * The event's text, taken from it: libyaml allocates with malloc and frees
+ * with free, as cJSON does, so the string moves instead of being copied.
+ */
+static char *
+take(yaml_event_t *ev)
+{
+	char *s = (char *)ev->data.scalar.value;
+
+	ev->data.scalar.value = NULL;
+	return s;
+}
+
+/* A string node that owns s. */
+static cJSON *
+string_node(char *s)
+{
+	cJSON *n = cJSON_CreateNull();
+
+	if (!n)
+		abort();	/* cJSON's malloc failed; xmalloc would exit */
+	n->type = cJSON_String;
+	n->valuestring = s;
+	return n;
 }
 
 /* The node for a scalar event, or NULL after fail(). */
 static cJSON *
-scalar(struct build *b, const yaml_event_t *ev, struct mark m)
+scalar(struct build *b, yaml_event_t *ev, struct mark m)
 {
 	const char *s = (const char *)ev->data.scalar.value;
 	const char *tag = (const char *)ev->data.scalar.tag;
 	size_t n = ev->data.scalar.length;
+	cJSON *node;
 	double v;
 
 	if (memchr(s, '\0', n)) {
@@ -711,7 +738,7 @@ scalar(struct build *b, const yaml_event_t *ev, struct mark m)
 	if (tag && strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) == 0) {
 		tag += strlen(TAG_PREFIX);
 		if (strcmp(tag, "str") == 0)
-			return cJSON_CreateString(s);
+			return string_node(take(ev));
 		if (strcmp(tag, "null") == 0)
 			return cJSON_CreateNull();
 		if (strcmp(tag, "bool") == 0) {
@@ -735,11 +762,12 @@ scalar(struct build *b, const yaml_event_t *ev, struct mark m)
 			return NULL;
 		}
 	} else if (tag && strcmp(tag, "!") == 0)
-		return cJSON_CreateString(s);	/* non-specific: a string */
+		return string_node(take(ev));	/* non-specific: a string */
 	/* Other tags are not ours to interpret: the value stands as written. */
-	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return cJSON_CreateString(s);
-	return resolve(s, n);
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (node = resolve(s, n)) != NULL)
+		return node;
+	return string_node(take(ev));
 }
 
 /* --- tree building -------------------------------------------------------- */
@@ -841,9 +869,9 @@ attach(struct build *b, cJSON *node, struct mark m)
 	key_put(b, f->node, node);
 }
 
-/* A key scalar: checked for duplicates, then waits for its value. */
+/* A key scalar (key: ours to free): checked for duplicates, then waits. */
 static void
-set_key(struct build *b, struct frame *f, const char *key, int merge,
+set_key(struct build *b, struct frame *f, char *key, int merge,
     struct mark m)
 {
 	const cJSON *first;
@@ -856,9 +884,10 @@ set_key(struct build *b, struct frame *f, const char *key, int merge,
 		fail(b, m, "duplicate key '%s' (first at %lu:%lu)", key,
 		    pe ? (unsigned long)pe->kpos.line : 0UL,
 		    pe ? (unsigned long)pe->kpos.col : 0UL);
+		free(key);
 		return;
 	}
-	f->key = xstrdup(merge ? "<<" : key);
+	f->key = key;
 	f->kpos = m;
 }
 
@@ -969,7 +998,7 @@ alias(struct build *b, const char *name, struct mark m)
 			fail(b, m, "mapping key must be a scalar");
 			return;
 		}
-		set_key(b, f, a->raw, 0, m);
+		set_key(b, f, xstrdup(a->raw), 0, m);
 		return;
 	}
 	if (a->count > MAX_EXPAND - b->expanded) {
@@ -1010,7 +1039,8 @@ node_event(struct build *b, yaml_event_t *ev)
 	const char *anchor = NULL, *s;
 	struct anchor *a;
 	cJSON *node;
-	int iskey = f && f->map && !f->key && !f->merge;
+	char *raw;
+	int iskey = f && f->map && !f->key && !f->merge, merge;
 
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
@@ -1030,26 +1060,32 @@ node_event(struct build *b, yaml_event_t *ev)
 				return;
 			}
 			b->nodes++;
-			set_key(b, f, s, ev->data.scalar.style ==
-			    YAML_PLAIN_SCALAR_STYLE && strcmp(s, "<<") == 0, m);
+			merge = ev->data.scalar.style ==
+			    YAML_PLAIN_SCALAR_STYLE && strcmp(s, "<<") == 0;
+			set_key(b, f, take(ev), merge, m);
 			return;
 		}
-		if (!(node = scalar(b, ev, m)))
+		/* scalar() may take the text: copy it for a key or anchor. */
+		merge = iskey && !ev->data.scalar.tag &&
+		    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    strcmp(s, "<<") == 0;
+		raw = anchor || iskey ? xstrdup(s) : NULL;
+		if (!(node = scalar(b, ev, m))) {
+			free(raw);
 			return;
+		}
 		b->nodes++;
 		if (anchor) {
 			a = anc_put(b, anchor);
 			a->node = node;
 			a->count = 1;
-			a->raw = xstrdup((const char *)ev->data.scalar.value);
+			a->raw = iskey ? xstrdup(raw) : raw;
 		}
 		if (!iskey) {
 			attach(b, node, m);
 			return;
 		}
-		set_key(b, f, s, !ev->data.scalar.tag &&
-		    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-		    strcmp(s, "<<") == 0, m);
+		set_key(b, f, raw, merge, m);
 		if (anchor) {
 			pos_put(b->pos, node, m);
 			to_attic(b, node);

@@ -91,6 +91,30 @@ main(void)
 	free(out);
 	bm_error_clear(&e);
 
+	/* bm_json_print prints what cJSON prints, byte for byte. */
+	{
+		static const char *const trees[] = {
+			"{}", "[]", "[{}, [], null, true, false]",
+			"{\"n\": [0, -0, 1, -1, 42, 1e15, -1e15, 999999999999999,"
+			" 0.1, 1.5e300, -2.5e-300, 3.14159265358979, 1e-7,"
+			" 123456789012345678, 4333.6]}",
+			"{\"s\": \"tab\\t nl\\n cr\\r bs\\\\ q\\\" "
+			"ctl\\u0001\\u001f del\\u007f \\/ \\u00e9 \\ud83d\\ude00\"}",
+			"{\"\": \"\", \"k\\\"q\": {\"deep\": [[[[1]]]]}}",
+		};
+		char *want, *got;
+
+		for (i = 0; i < sizeof(trees) / sizeof(*trees); i++) {
+			j = cJSON_Parse(trees[i]);
+			want = cJSON_PrintUnformatted(j);
+			got = bm_json_print(j);
+			is(got, want, trees[i]);
+			free(want);
+			free(got);
+			cJSON_Delete(j);
+		}
+	}
+
 	f = fopen("/dev/full", "w");
 	if (f) {
 		j = cJSON_CreateObject();
