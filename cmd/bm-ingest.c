@@ -307,9 +307,9 @@ locate(const char *path, int index)
 
 /* The first benchmark of an id, for the message about a second one. */
 struct first {
-	char *where;		/* "path:line:col" of its prompt, or NULL */
-	char *path;		/* else its file and index there, to */
-	int doc;		/*   locate() it when needed */
+	char *path;
+	long line, col;		/* of its prompt; 0: not known, then */
+	int doc;		/*   locate() document doc of path */
 };
 
 static void
@@ -317,7 +317,6 @@ first_free(void *p)
 {
 	struct first *f = p;
 
-	free(f->where);
 	free(f->path);
 	free(f);
 }
@@ -331,25 +330,24 @@ duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct first *f = bm_strmap_get(in->seen, b->id);
+	char *where;
 	long line, col;
 
 	if (!f) {
 		f = xcalloc(1, sizeof(*f));
-		if (doc) {
-			prompt_at(doc, b, &line, &col);
-			f->where = xasprintf("%s:%ld:%ld", b->path, line, col);
-		} else {
-			f->path = xstrdup(b->path);
-			f->doc = b->doc;
-		}
+		f->path = xstrdup(b->path);
+		f->doc = b->doc;
+		if (doc)
+			prompt_at(doc, b, &f->line, &f->col);
 		bm_strmap_put(in->seen, b->id, f);
 		return 0;
 	}
-	if (!f->where)
-		f->where = locate(f->path, f->doc);
+	where = f->line ? xasprintf("%s:%ld:%ld", f->path, f->line, f->col) :
+	    locate(f->path, f->doc);
 	prompt_at(doc, b, &line, &col);
 	bm_error_set(&e, b->path, line, col, "duplicate prompt: same "
-	    "benchmark id %s as %s", b->id, f->where);
+	    "benchmark id %s as %s", b->id, where);
+	free(where);
 	report(in, &e);
 	bm_error_clear(&e);
 	return 1;
@@ -526,15 +524,11 @@ static int
 unchanged(struct ingest *in, const char *path, const char *data, size_t len)
 {
 	const struct bm_catalog_doc *d;
-	char sha[BM_SHA256_HEX_LEN + 1];
 
 	if (!in->cat || strcmp(path, "-") == 0)
 		return 0;
-	bm_sha256_hex(data, len, sha);
-	d = bm_catalog_find(in->cat, sha);
-	if (!d || d->doc != 0 || strcmp(d->path, path) != 0)
-		return 0;
-	return stored(in, d);
+	d = bm_catalog_file(in->cat, path, data, len);
+	return d ? stored(in, d) : 0;
 }
 
 /* One file, read ahead by pf, else here. */

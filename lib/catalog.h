@@ -53,7 +53,7 @@ int bm_catalog_flush(struct bm_catalog *c, struct bm_error *e);
 /* Free; writes not yet flushed are dropped or rolled back. */
 void bm_catalog_close(struct bm_catalog *c);
 
-/* A stored document, as bm_catalog_docs and bm_catalog_find give it. */
+/* A stored document, as bm_catalog_docs and bm_catalog_file give it. */
 struct bm_catalog_doc {
 	const char *id;
 	const char *name;
@@ -61,7 +61,7 @@ struct bm_catalog_doc {
 	int doc;		/* its index in its file */
 	const char *sha256;	/* content_sha256 */
 	const char *tree;	/* the checked document as JSON, or NULL */
-	const char *content;	/* the YAML text; NULL from bm_catalog_find */
+	const char *content;	/* the YAML text; NULL from bm_catalog_file */
 };
 
 /* Called per stored document; non-zero stops with that value. */
@@ -73,11 +73,13 @@ typedef int bm_catalog_doc_fn(void *arg, const struct bm_catalog_doc *d);
 int bm_catalog_docs(struct bm_catalog *c, const char *path,
     bm_catalog_doc_fn *fn, void *arg, struct bm_error *e);
 /*
- * The current version of a stored benchmark whose content_sha256 is
- * sha256, or NULL.  Valid until bm_catalog_close.
+ * The stored benchmark that is the whole of this file (path's document 0,
+ * current, its content_sha256 that of data), or NULL: then the file must
+ * be read.  Hashes data only when the catalog had a document at path.
+ * Valid until bm_catalog_close.
  */
-const struct bm_catalog_doc *bm_catalog_find(struct bm_catalog *c,
-    const char *sha256);
+const struct bm_catalog_doc *bm_catalog_file(struct bm_catalog *c,
+    const char *path, const char *data, size_t len);
 /* Non-zero when any stored document has this path. */
 int bm_catalog_has_path(struct bm_catalog *c, const char *path);
 
