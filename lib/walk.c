@@ -15,8 +15,10 @@
 static void
 add(struct bm_files *files, char *path)
 {
-	files->paths = xreallocarray(files->paths, files->n + 1,
-	    sizeof(*files->paths));
+	/* Capacity: the next power of two. */
+	if ((files->n & (files->n - 1)) == 0)
+		files->paths = xreallocarray(files->paths,
+		    files->n ? 2 * files->n : 1, sizeof(*files->paths));
 	files->paths[files->n++] = path;
 }
 
@@ -31,14 +33,17 @@ is_yaml(const char *name)
 
 struct entry {
 	char *path;
+	size_t name;	/* where the entry's own name starts in path */
 	int dir;
 };
 
+/* Entries of one directory: their names decide. */
 static int
 cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct entry *)a)->path,
-	    ((const struct entry *)b)->path);
+	const struct entry *x = a, *y = b;
+
+	return strcmp(x->path + x->name, y->path + y->name);
 }
 
 /* File type from the directory entry, with stat only where it is unknown. */
@@ -66,8 +71,8 @@ walk_dir(const char *dir, struct bm_files *files, struct bm_error *e)
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	struct entry *ents = NULL;
-	size_t n = 0, i;
-	int rc = 0, k;
+	size_t n = 0, cap = 0, i, dlen = strlen(dir), nlen;
+	int rc = 0, k, slash = dlen > 0 && dir[dlen - 1] != '/';
 	char *p;
 
 	if (!d) {
@@ -75,14 +80,22 @@ walk_dir(const char *dir, struct bm_files *files, struct bm_error *e)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' ||
+		    (de->d_type == DT_REG && !is_yaml(de->d_name)))
 			continue;
-		p = xasprintf("%s%s%s", dir,
-		    dir[strlen(dir) - 1] == '/' ? "" : "/", de->d_name);
+		nlen = strlen(de->d_name);
+		p = xmalloc(dlen + slash + nlen + 1);
+		memcpy(p, dir, dlen);
+		p[dlen] = '/';
+		memcpy(p + dlen + slash, de->d_name, nlen + 1);
 		k = kind(p, de, e);
 		if (k == 'd' || (k == 'f' && is_yaml(de->d_name))) {
-			ents = xreallocarray(ents, n + 1, sizeof(*ents));
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				ents = xreallocarray(ents, cap, sizeof(*ents));
+			}
 			ents[n].path = p;
+			ents[n].name = dlen + slash;
 			ents[n++].dir = k == 'd';
 			continue;
 		}
