@@ -1009,6 +1009,32 @@ alias(struct build *b, const char *name, struct mark m)
 	attach(b, c, m);
 }
 
+/*
+ * The key table and node stack of the last document, for the next one:
+ * allocated afresh per document, they are large enough to make malloc
+ * consolidate its free lists each time, which costs more than parsing a
+ * small file.  Kept only when of the usual size.
+ */
+static __thread struct {
+	struct kent *keys;
+	size_t keycap;
+	struct frame *st;
+	size_t stcap;
+} spare;
+
+#define SPARE_MAX	1024
+
+static void
+build_init(struct build *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->keys = spare.keys;
+	b->keycap = spare.keycap;
+	b->st = spare.st;
+	b->stcap = spare.stcap;
+	memset(&spare, 0, sizeof(spare));
+}
+
 static void
 build_free(struct build *b)
 {
@@ -1021,12 +1047,21 @@ build_free(struct build *b)
 		free(b->st[b->depth].key);
 		free(b->st[b->depth].anchor);
 	}
-	free(b->st);
 	for (i = 0; i < b->anccap; i++) {
 		free(b->anc[i].name);
 		free(b->anc[i].raw);
 	}
 	free(b->anc);
+	if (!spare.keys && b->keycap <= SPARE_MAX && b->stcap <= SPARE_MAX) {
+		if (b->keyn)
+			memset(b->keys, 0, b->keycap * sizeof(*b->keys));
+		spare.keys = b->keys;
+		spare.keycap = b->keycap;
+		spare.st = b->st;
+		spare.stcap = b->stcap;
+		return;
+	}
+	free(b->st);
 	free(b->keys);
 }
 
@@ -1172,7 +1207,7 @@ read_doc(struct bm_yaml *y, yaml_event_t *start, struct bm_yaml_doc **doc,
 	int explicit = !start->data.document_start.implicit, first = 1;
 	int rc = -1, level = 0;
 
-	memset(&b, 0, sizeof(b));
+	build_init(&b);
 	b.y = y;
 	b.e = e;
 	b.pos = xcalloc(1, sizeof(*b.pos));
