@@ -23,7 +23,7 @@ struct bm_catalog {
 	struct docs all;		/* what ids and shas point to */
 	struct bm_strmap *ids;		/* id -> its current document */
 	struct bm_strmap *shas;		/* content_sha256 -> document */
-	struct bm_strmap *firsts;	/* path -> its stored document 0 */
+	size_t nstored;			/* documents stored at open */
 	struct bm_strmap *paths;	/* path -> struct docs, when loaded */
 	char **order;			/* paths in catalog order */
 	size_t npaths;
@@ -131,7 +131,6 @@ struct bm_catalog *
 bm_catalog_open(struct bm_db *db, struct bm_error *e)
 {
 	struct bm_catalog *c = xcalloc(1, sizeof(*c));
-	struct bm_catalog_doc *d;
 	struct bm_stmt *st;
 	int rc;
 
@@ -141,7 +140,6 @@ bm_catalog_open(struct bm_db *db, struct bm_error *e)
 	pthread_cond_init(&c->room, NULL);
 	c->ids = bm_strmap_new();
 	c->shas = bm_strmap_new();
-	c->firsts = bm_strmap_new();
 	bm_clock_rfc3339(c->now);
 	/*
 	 * Room for a large batch in memory (SQLite allocates it as needed):
@@ -153,12 +151,9 @@ bm_catalog_open(struct bm_db *db, struct bm_error *e)
 	st = bm_db_prepare(db, "SELECT " DOC_COLUMNS " FROM benchmarks", e);
 	if (!st)
 		goto fail;
-	while ((rc = bm_stmt_step(st, e)) == 1) {
-		d = doc_row(st, 0);
-		remember(c, d);
-		if (d->doc == 0)
-			bm_strmap_put(c->firsts, d->path, d);
-	}
+	while ((rc = bm_stmt_step(st, e)) == 1)
+		remember(c, doc_row(st, 0));
+	c->nstored = c->all.n;
 	if (rc < 0)
 		goto fail;
 	return c;
@@ -174,8 +169,8 @@ bm_catalog_file(struct bm_catalog *c, const char *path, const char *data,
 	const struct bm_catalog_doc *d;
 	char sha[BM_SHA256_HEX_LEN + 1];
 
-	/* A file new to the catalog needs no hash. */
-	if (!bm_strmap_get(c->firsts, path))
+	/* Nothing stored: no file can be unchanged, none needs a hash. */
+	if (!c->nstored)
 		return NULL;
 	bm_sha256_hex(data, len, sha);
 	d = bm_strmap_get(c->shas, sha);
@@ -516,7 +511,6 @@ bm_catalog_close(struct bm_catalog *c)
 	pthread_cond_destroy(&c->room);
 	bm_strmap_free(c->ids, NULL);
 	bm_strmap_free(c->shas, NULL);
-	bm_strmap_free(c->firsts, NULL);
 	for (i = 0; i < c->all.n; i++)
 		free(c->all.v[i]);
 	free(c->all.v);

@@ -75,7 +75,7 @@ int bm_catalog_docs(struct bm_catalog *c, const char *path,
 /*
  * The stored benchmark that is the whole of this file (path's document 0,
  * current, its content_sha256 that of data), or NULL: then the file must
- * be read.  Hashes data only when the catalog had a document at path.
+ * be read.  Hashes data only when the catalog had documents at open.
  * Valid until bm_catalog_close.
  */
 const struct bm_catalog_doc *bm_catalog_file(struct bm_catalog *c,

@@ -1,8 +1,10 @@
 /*
  * db.h: the SQLite file (DESIGN.md §7).  Opening applies WAL, busy_timeout
  * and foreign keys and runs the migrations keyed on PRAGMA user_version.
- * Statements are prepared once and bound, never built by printf.  This is
- * the only header that knows about SQLite.
+ * Statements are prepared once and bound, never built by printf.  A
+ * connection may move between threads but is used by one at a time
+ * (SQLite's own locking is off).  This is the only header that knows
+ * about SQLite.
  */
 #ifndef BM_DB_H
 #define BM_DB_H
