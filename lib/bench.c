@@ -702,33 +702,29 @@ bm_bench_record(const struct bm_bench *b)
  * without building that tree.
  */
 
+struct render {
+	const cJSON *vars;
+	struct bm_buf *tmp;
+};
+
+static void
+put_rendered(struct bm_buf *o, const char *s, void *arg)
+{
+	struct render *r = arg;
+
+	bm_buf_reset(r->tmp);
+	bm_bench_render(s, r->vars, r->tmp);
+	bm_json_put_str(o, bm_buf_str(r->tmp));
+}
+
 /* node as JSON, {{var}} rendered in its strings when vars is set. */
 static void
 put(struct bm_buf *o, const cJSON *node, const cJSON *vars,
     struct bm_buf *tmp)
 {
-	const cJSON *c;
+	struct render r = { vars, tmp };
 
-	if (!vars || !(cJSON_IsString(node) || cJSON_IsArray(node) ||
-	    cJSON_IsObject(node))) {
-		bm_json_put(o, node);
-	} else if (cJSON_IsString(node)) {
-		bm_buf_reset(tmp);
-		bm_bench_render(node->valuestring, vars, tmp);
-		bm_json_put_str(o, bm_buf_str(tmp));
-	} else {
-		bm_buf_addc(o, cJSON_IsArray(node) ? '[' : '{');
-		cJSON_ArrayForEach(c, node) {
-			if (c != node->child)
-				bm_buf_addc(o, ',');
-			if (cJSON_IsObject(node)) {
-				bm_json_put_str(o, c->string);
-				bm_buf_addc(o, ':');
-			}
-			put(o, c, vars, tmp);
-		}
-		bm_buf_addc(o, cJSON_IsArray(node) ? ']' : '}');
-	}
+	bm_json_put_with(o, node, vars ? put_rendered : NULL, &r);
 }
 
 /* "key": after a comma, unless it is an object's first member. */

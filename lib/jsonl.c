@@ -176,12 +176,15 @@ put_whole(struct bm_buf *o, double d)
 }
 
 void
-bm_json_put(struct bm_buf *o, const cJSON *node)
+bm_json_put_with(struct bm_buf *o, const cJSON *node, bm_json_str_fn *str,
+    void *arg)
 {
 	char num[64];
 	const cJSON *c;
 
-	if (cJSON_IsString(node)) {
+	if (cJSON_IsString(node) && str) {
+		str(o, node->valuestring, arg);
+	} else if (cJSON_IsString(node)) {
 		bm_json_put_str(o, node->valuestring);
 	} else if (cJSON_IsArray(node) || cJSON_IsObject(node)) {
 		bm_buf_addc(o, cJSON_IsArray(node) ? '[' : '{');
@@ -192,7 +195,7 @@ bm_json_put(struct bm_buf *o, const cJSON *node)
 				bm_json_put_str(o, c->string);
 				bm_buf_addc(o, ':');
 			}
-			bm_json_put(o, c);
+			bm_json_put_with(o, c, str, arg);
 		}
 		bm_buf_addc(o, cJSON_IsArray(node) ? ']' : '}');
 	} else if (cJSON_IsNumber(node) && put_whole(o, node->valuedouble)) {
@@ -203,6 +206,12 @@ bm_json_put(struct bm_buf *o, const cJSON *node)
 	} else {
 		bm_buf_adds(o, "null");
 	}
+}
+
+void
+bm_json_put(struct bm_buf *o, const cJSON *node)
+{
+	bm_json_put_with(o, node, NULL, NULL);
 }
 
 char *

@@ -43,6 +43,11 @@ const char *bm_jsonl_type(const cJSON *rec);
  * fewer allocations and no sscanf round trip per number.
  */
 void bm_json_put(struct bm_buf *o, const cJSON *node);
+/* Writes string value s (escaped: bm_json_put_str) as it sees fit. */
+typedef void bm_json_str_fn(struct bm_buf *o, const char *s, void *arg);
+/* bm_json_put, with every string value (not the keys) written by str. */
+void bm_json_put_with(struct bm_buf *o, const cJSON *node,
+    bm_json_str_fn *str, void *arg);
 /* s (NULL: "") as a JSON string, escaped as cJSON escapes. */
 void bm_json_put_str(struct bm_buf *o, const char *s);
 /* v as a JSON number. */
