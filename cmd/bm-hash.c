@@ -15,6 +15,7 @@
 
 #include <cJSON.h>
 
+#include "arena.h"
 #include "bench.h"
 #include "buf.h"
 #include "cli.h"
@@ -93,12 +94,8 @@ hash_file(const char *path, doc_fn fn, void *arg)
 			else
 				printf("%s  %s\n", id, lab);
 			free(lab);
-		} else {
-			cJSON *rec = bm_bench_record(b);
-
-			if (bm_jsonl_write(stdout, rec) < 0)
-				bm_die(2, "stdout: %s", strerror(errno));
-			cJSON_Delete(rec);
+		} else if (bm_bench_write_record(stdout, b) < 0) {
+			bm_die(2, "stdout: %s", strerror(errno));
 		}
 		bm_bench_free(b);
 		b = NULL;
@@ -106,6 +103,7 @@ hash_file(const char *path, doc_fn fn, void *arg)
 	}
 	bm_error_clear(&e);
 	bm_yaml_close(y);
+	bm_arena_reset();
 	return rc;
 }
 
@@ -235,6 +233,8 @@ main(int argc, char **argv)
 	size_t i;
 
 	bm_cli_init(&cli, argv[0], usage);
+	/* Each file's trees are dropped before the next: see arena.h. */
+	bm_arena_on();
 	while ((c = getopt_long(argc, argv, "tc:p:" BM_CLI_SHORTOPTS,
 	    longopts, NULL)) != -1) {
 		switch (c) {

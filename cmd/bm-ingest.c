@@ -365,7 +365,6 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	struct bm_error e = BM_ERROR_INIT;
 	const char **models = NULL;
 	size_t nmodels = 0;
-	cJSON *rec;
 	int st;
 
 	if (!doc && bm_strmap_get(in->seen, b->id))
@@ -389,10 +388,8 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	    bm_bench_has_tag(b, in->tags, in->ntags) &&
 	    (!in->glob || fnmatch(in->glob, b->name, 0) == 0)) {
 		if (in->list) {
-			rec = bm_bench_record(b);
-			if (bm_jsonl_write(stdout, rec) < 0)
+			if (bm_bench_write_record(stdout, b) < 0)
 				in->werr = 1;
-			cJSON_Delete(rec);
 		} else {
 			bm_bench_cases(b, models, nmodels,
 			    in->repeat ? in->repeat : b->repeat, emit_case,

@@ -14,6 +14,7 @@
 
 #include "assert.h"
 #include "buf.h"
+#include "jsonl.h"
 #include "suggest.h"
 #include "xalloc.h"
 
@@ -382,7 +383,7 @@ text_of(const cJSON *v)
 {
 	if (cJSON_IsString(v))
 		return xstrdup(v->valuestring);
-	return cJSON_PrintUnformatted(v);
+	return bm_json_print(v);
 }
 
 /* out without leading and trailing white space, as a new string. */

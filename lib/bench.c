@@ -254,7 +254,6 @@ bm_bench_render(const char *s, const cJSON *vars, struct bm_buf *out)
 	const char *p, *end, *name;
 	const cJSON *v;
 	size_t len;
-	char *txt;
 
 	while ((p = next_var(s, &end, &name, &len)) != NULL) {
 		v = var_get(vars, name, len);
@@ -264,9 +263,7 @@ bm_bench_render(const char *s, const cJSON *vars, struct bm_buf *out)
 		} else if (cJSON_IsString(v)) {
 			bm_buf_adds(out, v->valuestring);
 		} else {
-			txt = cJSON_PrintUnformatted(v);
-			bm_buf_adds(out, txt ? txt : "");
-			free(txt);
+			bm_json_put(out, v);
 		}
 		s = end;
 	}
@@ -674,26 +671,6 @@ bm_bench_ntrials(const struct bm_bench *b)
 	return n > 0 ? (size_t)n : 1;
 }
 
-cJSON *
-bm_bench_record(const struct bm_bench *b)
-{
-	cJSON *r = cJSON_CreateObject();
-	const char *d = bm_bench_description(b);
-
-	cJSON_AddStringToObject(r, "type", "benchmark");
-	cJSON_AddStringToObject(r, "id", b->id);
-	cJSON_AddStringToObject(r, "name", b->name);
-	cJSON_AddStringToObject(r, "path", b->path);
-	cJSON_AddNumberToObject(r, "doc", b->doc);
-	cJSON_AddStringToObject(r, "content_sha256", b->sha256);
-	cJSON_AddItemToObject(r, "tags", cJSON_Duplicate(bm_bench_tags(b), 1));
-	if (d)
-		cJSON_AddStringToObject(r, "description", d);
-	else
-		cJSON_AddNullToObject(r, "description");
-	return r;
-}
-
 /* --- cases --------------------------------------------------------------- */
 
 /*
@@ -747,6 +724,36 @@ put_field(struct bm_buf *o, const char *key, const cJSON *node,
 		put(o, node, vars, tmp);
 	else
 		bm_buf_adds(o, empty);
+}
+
+int
+bm_bench_write_record(FILE *f, const struct bm_bench *b)
+{
+	/* One buffer for every record, as in bm_jsonl_write. */
+	static struct bm_buf buf;
+	struct bm_buf *o = &buf;
+	const char *d = bm_bench_description(b);
+
+	bm_buf_reset(o);
+	bm_buf_adds(o, "{\"type\":\"benchmark\",\"id\":");
+	bm_json_put_str(o, b->id);
+	bm_buf_adds(o, ",\"name\":");
+	bm_json_put_str(o, b->name);
+	bm_buf_adds(o, ",\"path\":");
+	bm_json_put_str(o, b->path);
+	bm_buf_adds(o, ",\"doc\":");
+	bm_json_put_long(o, b->doc);
+	bm_buf_adds(o, ",\"content_sha256\":");
+	bm_json_put_str(o, b->sha256);
+	bm_buf_adds(o, ",\"tags\":");
+	bm_json_put(o, bm_bench_tags(b));
+	bm_buf_adds(o, ",\"description\":");
+	if (d)
+		bm_json_put_str(o, d);
+	else
+		bm_buf_adds(o, "null");
+	bm_buf_addc(o, '}');
+	return bm_jsonl_write_raw(f, bm_buf_str(o), o->len);
 }
 
 /* A field of variant v if it has it, else of the document. */

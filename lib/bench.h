@@ -9,6 +9,7 @@
 #define BM_BENCH_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <cJSON.h>
 
@@ -77,8 +78,11 @@ const char **bm_bench_models(const struct bm_bench *b, size_t *n);
 size_t bm_bench_nvariants(const struct bm_bench *b);
 size_t bm_bench_ntrials(const struct bm_bench *b);
 
-/* The benchmark record of §4 (bm-hash, bm-ingest --list); any b. */
-cJSON *bm_bench_record(const struct bm_bench *b);
+/*
+ * Write the benchmark record of §4 (bm-hash, bm-ingest --list) for any b
+ * as one line, printed straight from b; 0, or -1 on a write error.
+ */
+int bm_bench_write_record(FILE *f, const struct bm_bench *b);
 
 /* One case as handed to a bm_bench_case_fn. */
 struct bm_case {

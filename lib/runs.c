@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "hash.h"
+#include "jsonl.h"
 #include "limit.h"
 #include "runs.h"
 #include "spawn.h"
@@ -132,7 +133,7 @@ bm_runs_begin(struct bm_db *db, const char *id, int argc, char *const *argv,
 
 	for (i = 0; i < argc; i++)
 		cJSON_AddItemToArray(av, cJSON_CreateString(argv[i]));
-	argv_json = cJSON_PrintUnformatted(av);
+	argv_json = bm_json_print(av);
 	cJSON_Delete(av);
 	git = git_head();
 	if (gethostname(host, sizeof(host)) < 0)
@@ -278,7 +279,7 @@ bm_runs_cache_key(const char *provider, const char *model,
 	    cJSON_CreateNull());
 	cJSON_AddItemToArray(k, params ? cJSON_Duplicate(params, 1) :
 	    cJSON_CreateNull());
-	s = cJSON_PrintUnformatted(k);
+	s = bm_json_print(k);
 	bm_sha256_hex(s ? s : "", s ? strlen(s) : 0, key);
 	free(s);
 	cJSON_Delete(k);

@@ -25,6 +25,7 @@
 /* libyaml's header; ours is "yaml.h" (lib/ is an -iquote directory). */
 #include <yaml.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "suggest.h"
 #include "xalloc.h"
@@ -696,14 +697,19 @@ resolve(const char *s, size_t n)
 }
 
 /*
- * The event's text, taken from it: libyaml allocates with malloc and frees
- * with free, as cJSON does, so the string moves instead of being copied.
+ * The event's text for the tree, freed with cJSON_free.  libyaml allocates
+ * with malloc as cJSON does, so the string moves instead of being copied;
+ * but with cJSON's arena on, a copy there is cheaper than keeping libyaml's
+ * strings alive until the tree goes (arena.h).
  */
 static char *
 take(yaml_event_t *ev)
 {
 	char *s = (char *)ev->data.scalar.value;
+	size_t n = ev->data.scalar.length + 1;
 
+	if (bm_arena_active())
+		return memcpy(cJSON_malloc(n), s, n);
 	ev->data.scalar.value = NULL;
 	return s;
 }
@@ -841,7 +847,7 @@ attach(struct build *b, cJSON *node, struct mark m)
 	pe->kpos = f->kpos;
 	if (f->merge) {
 		f->merge = 0;
-		free(f->key);
+		cJSON_free(f->key);
 		f->key = NULL;
 		if (!f->merges)
 			f->merges = cJSON_CreateArray();
@@ -858,10 +864,10 @@ attach(struct build *b, cJSON *node, struct mark m)
 	}
 	/*
 	 * cJSON_AddItemToObject would copy the key and we would free ours:
-	 * hand it over instead (cJSON frees with free(), as we allocate).
+	 * hand it over instead (take() allocated it as cJSON would).
 	 */
 	if (node->string && !(node->type & cJSON_StringIsConst))
-		free(node->string);
+		cJSON_free(node->string);
 	node->string = f->key;
 	node->type &= ~cJSON_StringIsConst;
 	f->key = NULL;
@@ -869,7 +875,10 @@ attach(struct build *b, cJSON *node, struct mark m)
 	key_put(b, f->node, node);
 }
 
-/* A key scalar (key: ours to free): checked for duplicates, then waits. */
+/*
+ * A key scalar (key: ours, freed with cJSON_free): checked for duplicates,
+ * then waits.
+ */
 static void
 set_key(struct build *b, struct frame *f, char *key, int merge,
     struct mark m)
@@ -884,7 +893,7 @@ set_key(struct build *b, struct frame *f, char *key, int merge,
 		fail(b, m, "duplicate key '%s' (first at %lu:%lu)", key,
 		    pe ? (unsigned long)pe->kpos.line : 0UL,
 		    pe ? (unsigned long)pe->kpos.col : 0UL);
-		free(key);
+		cJSON_free(key);
 		return;
 	}
 	f->key = key;
@@ -968,7 +977,7 @@ pop(struct build *b)
 			apply_merges(b, &f);
 		to_attic(b, f.merges);
 	}
-	free(f.key);
+	cJSON_free(f.key);
 	if (f.anchor) {
 		a = anc_get(b, f.anchor);
 		a->node = f.node;
@@ -1044,7 +1053,7 @@ build_free(struct build *b)
 		b->depth--;
 		cJSON_Delete(b->st[b->depth].node);
 		cJSON_Delete(b->st[b->depth].merges);
-		free(b->st[b->depth].key);
+		cJSON_free(b->st[b->depth].key);
 		free(b->st[b->depth].anchor);
 	}
 	for (i = 0; i < b->anccap; i++) {

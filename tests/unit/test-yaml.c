@@ -1,7 +1,8 @@
 /*
  * test-yaml: scalar typing, block scalars, document text ranges, node and
  * key positions, anchors and merge keys, every error message (exact), the
- * inputs the fuzzer found, and large inputs.
+ * inputs the fuzzer found, and large inputs; all of it twice, the second
+ * time with cJSON's arena on.
  */
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "buf.h"
+#include "jsonl.h"
 #include "tap.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -68,7 +71,7 @@ val(const char *text)
 	if (!d)
 		last = xstrdup(bm_error_str(&e));
 	else
-		last = cJSON_PrintUnformatted(
+		last = bm_json_print(
 		    cJSON_GetObjectItemCaseSensitive(d->root, "v"));
 	bm_yaml_doc_free(d);
 	bm_buf_free(&b);
@@ -382,7 +385,7 @@ test_anchors(void)
 	if (!d)
 		return;
 	r = d->root;
-	p = cJSON_PrintUnformatted(get(r, "copy"));
+	p = bm_json_print(get(r, "copy"));
 	is(p, "{\"x\":1,\"y\":[\"a\",\"b\"]}", "an alias is a copy");
 	free(p);
 	ok(get(r, "copy") != get(r, "base"), "not the same node");
@@ -390,16 +393,16 @@ test_anchors(void)
 	is(where(d, get(get(r, "copy"), "y"), 0), "3:7", "all of it");
 	is(where(d, get(r, "copy"), 1), "3:1", "with its own key");
 	one = get(r, "one");
-	p = cJSON_PrintUnformatted(one);
+	p = bm_json_print(one);
 	is(p, "{\"x\":1,\"y\":\"own\"}", "<<: own keys win over merged ones");
 	free(p);
 	is(where(d, get(one, "x"), 0), "5:7", "a merged value is at the alias");
 	two = get(r, "two");
-	p = cJSON_PrintUnformatted(two);
+	p = bm_json_print(two);
 	is(p, "{\"z\":3,\"x\":9,\"y\":[\"a\",\"b\"]}",
 	    "<<: [list]: earlier mappings win");
 	free(p);
-	p = cJSON_PrintUnformatted(get(r, "inline"));
+	p = bm_json_print(get(r, "inline"));
 	is(p, "{\"q\":1,\"r\":2}", "an inline mapping merges too");
 	free(p);
 	is(where(d, get(get(r, "inline"), "q"), 1), "9:15",
@@ -720,8 +723,8 @@ test_load_file(void)
 	bm_error_clear(&e);
 }
 
-int
-main(void)
+static void
+all(void)
 {
 	test_typing();
 	test_special_floats();
@@ -738,5 +741,15 @@ main(void)
 	test_big();
 	test_fuzz_finds();
 	test_load_file();
+}
+
+int
+main(void)
+{
+	all();
+	/* Again with cJSON's arena on, as bm-hash reads (keys, merges). */
+	bm_arena_on();
+	all();
+	bm_arena_reset();
 	return done_testing();
 }
