@@ -43,12 +43,13 @@ label(const char *path, int index)
 }
 
 /*
- * Hash every document of one file: records or -t lines on stdout, or each
- * (label, id) to fn.  0, or -1 when a document or the file was bad (already
- * reported; the documents before a syntax error are still hashed).
+ * Hash every document of one file (regular: known to be a regular file):
+ * records or -t lines on stdout, or each (label, id) to fn.  0, or -1 when
+ * a document or the file was bad (already reported; the documents before a
+ * syntax error are still hashed).
  */
 static int
-hash_file(const char *path, doc_fn fn, void *arg)
+hash_file(const char *path, int regular, doc_fn fn, void *arg)
 {
 	/* One buffer for every file this process reads. */
 	static struct bm_reader reader = BM_READER_INIT;
@@ -63,7 +64,7 @@ hash_file(const char *path, doc_fn fn, void *arg)
 	size_t len;
 	int rc = 0, r, bad;
 
-	if (bm_reader_read(&reader, path, &data, &len, &e) < 0) {
+	if (bm_reader_read(&reader, path, regular, &data, &len, &e) < 0) {
 		bm_error_print(&e);
 		bm_error_clear(&e);
 		return -1;
@@ -113,7 +114,8 @@ hash_one(size_t i, void *arg)
 {
 	const struct bm_files *files = arg;
 
-	return hash_file(files->paths[i], NULL, NULL) < 0 ? 1 : 0;
+	return hash_file(files->paths[i], files->regular[i], NULL, NULL) < 0 ?
+	    1 : 0;
 }
 
 /* The ids of one file's documents, by label, for -c. */
@@ -193,7 +195,7 @@ check(const char *list)
 			forget(&s);
 			free(cached);
 			cached = xstrdup(path);
-			hash_file(path, remember, &s);
+			hash_file(path, 0, remember, &s);
 		}
 		free(path);
 		found = 0;

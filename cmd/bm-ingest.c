@@ -528,9 +528,10 @@ unchanged(struct ingest *in, const char *path, const char *data, size_t len)
 	return d ? stored(in, d) : 0;
 }
 
-/* One file, read ahead by pf, else here. */
+/* One file (regular: known to be one), read ahead by pf, else here. */
 static void
-file(struct ingest *in, const char *path, struct bm_prefetch *pf)
+file(struct ingest *in, const char *path, int regular,
+    struct bm_prefetch *pf)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	const char *data;
@@ -545,7 +546,7 @@ file(struct ingest *in, const char *path, struct bm_prefetch *pf)
 		return;
 	}
 	rc = pf ? bm_prefetch_next(pf, &data, &len, &e) :
-	    bm_reader_read(&in->reader, path, &data, &len, &e);
+	    bm_reader_read(&in->reader, path, regular, &data, &len, &e);
 	if (rc < 0) {
 		bm_error_print(&e);
 		bm_error_clear(&e);
@@ -613,7 +614,7 @@ main(int argc, char **argv)
 	/* Static: what an early exit leaves is still reachable, not leaked. */
 	static struct ingest in;
 	static struct bm_error e = BM_ERROR_INIT;
-	static struct bm_files files = { NULL, 0 };
+	static struct bm_files files = { NULL, NULL, 0 };
 	struct bm_cli cli;
 	static struct bm_db *db;
 	struct bm_target t;
@@ -705,11 +706,10 @@ main(int argc, char **argv)
 				break;
 		}
 		/* --from-db reads only what the catalog lacks. */
-		pf = in.from_db ? NULL : bm_prefetch_start((const char *const *)
-		    files.paths, files.n);
+		pf = in.from_db ? NULL : bm_prefetch_start(&files);
 		for (i = 0; i < files.n && !in.werr; i++) {
 			progress(bar, start, i, files.n);
-			file(&in, files.paths[i], pf);
+			file(&in, files.paths[i], files.regular[i], pf);
 		}
 		bm_prefetch_free(pf);
 		progress(bar, start, files.n, files.n);

@@ -14,12 +14,16 @@
 #include "xalloc.h"
 
 static void
-add(struct bm_files *files, char *path)
+add(struct bm_files *files, char *path, int regular)
 {
 	/* Capacity: the next power of two. */
-	if ((files->n & (files->n - 1)) == 0)
+	if ((files->n & (files->n - 1)) == 0) {
 		files->paths = xreallocarray(files->paths,
 		    files->n ? 2 * files->n : 1, sizeof(*files->paths));
+		files->regular = xreallocarray(files->regular,
+		    files->n ? 2 * files->n : 1, 1);
+	}
+	files->regular[files->n] = regular != 0;
 	files->paths[files->n++] = path;
 }
 
@@ -127,7 +131,7 @@ walk_dir(const char *dir, struct bm_files *files, struct bm_error *e)
 	qsort(ents, n, sizeof(*ents), cmp);
 	for (i = 0; i < n; i++) {
 		if (!ents[i].dir) {
-			add(files, ents[i].path);
+			add(files, ents[i].path, 1);
 			continue;
 		}
 		if (walk_dir(ents[i].path, files, e) < 0)
@@ -144,7 +148,7 @@ bm_walk(const char *path, struct bm_files *files, struct bm_error *e)
 	struct stat st;
 
 	if (strcmp(path, "-") == 0) {
-		add(files, xstrdup(path));
+		add(files, xstrdup(path), 0);
 		return 0;
 	}
 	if (stat(path, &st) < 0) {
@@ -153,7 +157,7 @@ bm_walk(const char *path, struct bm_files *files, struct bm_error *e)
 	}
 	if (S_ISDIR(st.st_mode))
 		return walk_dir(path, files, e);
-	add(files, xstrdup(path));
+	add(files, xstrdup(path), S_ISREG(st.st_mode));
 	return 0;
 }
 
@@ -165,14 +169,17 @@ bm_files_free(struct bm_files *files)
 	for (i = 0; i < files->n; i++)
 		free(files->paths[i]);
 	free(files->paths);
+	free(files->regular);
 	files->paths = NULL;
+	files->regular = NULL;
 	files->n = 0;
 }
 
 /*
  * Read fd (path in messages, known its stat when not NULL) to its end
  * into b, then close it unless it is stdin.  A regular file is read with
- * one read(2) of its size and one byte more: the short read is its end.
+ * one read(2) of its size and one byte more (or of b's room, at least a
+ * page, when its size is not known): the short read is its end.
  */
 static int
 slurp(int fd, const char *path, const struct stat *known, struct bm_buf *b,
@@ -191,7 +198,8 @@ slurp(int fd, const char *path, const struct stat *known, struct bm_buf *b,
 		errno = EISDIR;
 		goto fail;
 	}
-	bm_buf_grow(b, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
+	bm_buf_grow(b, S_ISREG(st.st_mode) && (size_t)st.st_size >= 4096 ?
+	    (size_t)st.st_size + 1 : 4096);
 	for (;;) {
 		if (b->cap - b->len < 2)
 			bm_buf_grow(b, b->cap);
@@ -236,22 +244,23 @@ bm_read_file(const char *path, char **data, size_t *len, struct bm_error *e)
 
 /*
  * Read path into b, opening it relative to r's directory; 0 or -1 and e.
- * With regular set, only a regular file, else 1 and nothing opened: a
+ * known: path is a regular file (bm_files.regular), no need to ask.  With
+ * only_regular set, only a regular file, else 1 and nothing opened: a
  * FIFO's open or a device's read may wait for ever, and opening a FIFO
  * is already reading from it (the caller reads it).
  */
 static int
-read_into(struct bm_reader *r, const char *path, struct bm_buf *b,
-    int regular, struct bm_error *e)
+read_into(struct bm_reader *r, const char *path, int known, struct bm_buf *b,
+    int only_regular, struct bm_error *e)
 {
 	const char *slash = strrchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) + 1 : 0;
-	int fl = O_RDONLY | O_CLOEXEC | (regular ? O_NONBLOCK : 0);
-	struct stat st;
+	int fl = O_RDONLY | O_CLOEXEC | (only_regular ? O_NONBLOCK : 0);
+	struct stat st = { 0 };
 	int fd;
 
 	if (strcmp(path, "-") == 0) {
-		if (regular)
+		if (only_regular)
 			return 1;
 		fd = 0;
 	} else {
@@ -265,8 +274,10 @@ read_into(struct bm_reader *r, const char *path, struct bm_buf *b,
 			r->dirfd = n ? open(r->dir, O_PATH | O_DIRECTORY |
 			    O_CLOEXEC) : -1;
 		}
-		if (regular && (fstatat(r->dirfd >= 0 ? r->dirfd : AT_FDCWD,
-		    r->dirfd >= 0 ? path + n : path, &st, 0) < 0 ||
+		if (known)
+			st.st_mode = S_IFREG;	/* its size: the read tells */
+		else if (only_regular && (fstatat(r->dirfd >= 0 ? r->dirfd :
+		    AT_FDCWD, r->dirfd >= 0 ? path + n : path, &st, 0) < 0 ||
 		    !S_ISREG(st.st_mode)))
 			return 1;
 		fd = r->dirfd >= 0 ? openat(r->dirfd, path + n, fl) :
@@ -277,14 +288,14 @@ read_into(struct bm_reader *r, const char *path, struct bm_buf *b,
 		return -1;
 	}
 	bm_buf_reset(b);
-	return slurp(fd, path, regular ? &st : NULL, b, e);
+	return slurp(fd, path, S_ISREG(st.st_mode) ? &st : NULL, b, e);
 }
 
 int
-bm_reader_read(struct bm_reader *r, const char *path, const char **data,
-    size_t *len, struct bm_error *e)
+bm_reader_read(struct bm_reader *r, const char *path, int regular,
+    const char **data, size_t *len, struct bm_error *e)
 {
-	if (read_into(r, path, &r->buf, 0, e) < 0)
+	if (read_into(r, path, regular, &r->buf, 0, e) < 0)
 		return -1;
 	*data = bm_buf_str(&r->buf);
 	*len = r->buf.len;
@@ -319,7 +330,7 @@ struct pslot {
 };
 
 struct bm_prefetch {
-	const char *const *paths;
+	const struct bm_files *files;
 	size_t n;
 	struct pslot slot[NSLOTS];
 	size_t filled;		/* files read, under mu */
@@ -356,7 +367,8 @@ prefetch(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		s = &p->slot[k % NSLOTS];
 		bm_error_clear(&s->err);
-		s->rc = read_into(&p->r, p->paths[k], &s->buf, 1, &s->err);
+		s->rc = read_into(&p->r, p->files->paths[k],
+		    p->files->regular[k], &s->buf, 1, &s->err);
 		pthread_mutex_lock(&p->mu);
 		p->filled = k + 1;
 		if (p->mwait && (p->filled - p->taken >= NSLOTS / 4 ||
@@ -368,11 +380,12 @@ prefetch(void *arg)
 }
 
 struct bm_prefetch *
-bm_prefetch_start(const char *const *paths, size_t n)
+bm_prefetch_start(const struct bm_files *files)
 {
 	struct bm_prefetch *p = xcalloc(1, sizeof(*p));
+	size_t n = files->n;
 
-	p->paths = paths;
+	p->files = files;
 	p->n = n;
 	p->r.dirfd = -1;
 	p->mine.dirfd = -1;
@@ -422,8 +435,8 @@ bm_prefetch_next(struct bm_prefetch *p, const char **data, size_t *len,
 	pthread_mutex_unlock(&p->mu);
 	if (s->rc == 1) {
 		bm_error_clear(&s->err);
-		s->rc = read_into(&p->mine, p->paths[p->taken], &s->buf, 0,
-		    &s->err);
+		s->rc = read_into(&p->mine, p->files->paths[p->taken],
+		    p->files->regular[p->taken], &s->buf, 0, &s->err);
 	}
 	if (s->rc < 0) {
 		bm_error_set(e, s->err.file, 0, 0, "%s", s->err.msg);

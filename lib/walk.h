@@ -9,6 +9,7 @@
 
 struct bm_files {
 	char **paths;
+	unsigned char *regular;	/* paths[i] was seen to be a regular file */
 	size_t n;
 };
 
@@ -39,17 +40,18 @@ struct bm_reader {
 
 /*
  * bm_read_file into r: *data (NUL-terminated) stays valid until the next
- * call.  0, or -1 with e.
+ * call.  With regular set (bm_files.regular), path is taken for a regular
+ * file without asking again: a short read is its end.  0, or -1 with e.
  */
-int bm_reader_read(struct bm_reader *r, const char *path, const char **data,
-    size_t *len, struct bm_error *e);
+int bm_reader_read(struct bm_reader *r, const char *path, int regular,
+    const char **data, size_t *len, struct bm_error *e);
 /* Close and free what r holds. */
 void bm_reader_free(struct bm_reader *r);
 
 /* Reads a list of files ahead, on a thread of its own, in order. */
 struct bm_prefetch;
-/* Start reading paths[0..n) (kept by the caller until bm_prefetch_free). */
-struct bm_prefetch *bm_prefetch_start(const char *const *paths, size_t n);
+/* Start reading files (kept by the caller until bm_prefetch_free). */
+struct bm_prefetch *bm_prefetch_start(const struct bm_files *files);
 /*
  * The next file of the list: 1 with *data (NUL-terminated, valid until
  * the next call) and *len, 0 after the last, or -1 with e when that file

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "fanout.h"
 #include "tap.h"
 
@@ -17,12 +18,17 @@ item(size_t i, void *arg)
 	return i == 700 ? 1 : 0;
 }
 
+static pid_t self;
+
+/* A worker dies on its first item; this process waits so that it gets one. */
 static int
 crash(size_t i, void *arg)
 {
 	(void)arg;
-	if (i == 999)
+	printf("item %zu\n", i);
+	if (getpid() != self)
 		raise(SIGKILL);
+	usleep(1000);
 	return 0;
 }
 
@@ -57,6 +63,22 @@ captured(size_t n, size_t min, int (*fn)(size_t, void *), char **out,
 	return st;
 }
 
+/* out is "item K" for K in 0..n-1 but not for lo..hi-1. */
+static int
+lost_only(const char *out, size_t n, size_t lo, size_t hi)
+{
+	struct bm_buf b = BM_BUF_INIT;
+	size_t i;
+	int same;
+
+	for (i = 0; i < n; i++)
+		if (i < lo || i >= hi)
+			bm_buf_addf(&b, "item %zu\n", i);
+	same = strcmp(bm_buf_str(&b), out) == 0;
+	bm_buf_free(&b);
+	return same;
+}
+
 int
 main(void)
 {
@@ -88,10 +110,16 @@ main(void)
 
 	/* With one CPU there is no worker, and the crash would be ours. */
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		self = getpid();
 		st = captured(1000, 10, crash, &out, &err, &e);
 		is_int(st, -1, "a worker killed by a signal is an error");
-		is(e.msg, "worker for items 501..1000 killed by signal 9",
-		    "naming its items and the signal");
+		ok(e.msg && sscanf(e.msg, "worker for items %zu..%zu killed by "
+		    "signal 9", &lo, &le) == 2 && lo >= 1 && le >= lo &&
+		    le <= 1000,
+		    "naming its chunk of items and the signal");
+		/* Every item but the lost chunk's, in order. */
+		ok(lost_only(out, 1000, lo - 1, le),
+		    "the other chunks' output is kept, in order");
 		free(out), free(err);
 	}
 	bm_error_clear(&e);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -42,12 +43,81 @@ dir(const char *rel)
 	free(p);
 }
 
+/*
+ * A known regular file is read without asking its size: a short read is
+ * its end.  Sizes around the first read's (a page) and far above it, with
+ * one reader for all as bm-hash has, largest first and last.
+ */
+static void
+sizes(void)
+{
+	static const size_t n[] = { 70000, 0, 1, 4095, 4096, 4097, 8192,
+		100, 70001 };
+	struct bm_reader r = BM_READER_INIT;
+	struct bm_error e = BM_ERROR_INIT;
+	const char *data;
+	char *p, *want, what[64];
+	size_t i, len;
+	int good;
+
+	for (i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		want = xmalloc(n[i] + 1);
+		memset(want, 'a' + (int)i, n[i]);
+		want[n[i]] = '\0';
+		put("size.yml", want);
+		p = xasprintf("%s/size.yml", root);
+		good = bm_reader_read(&r, p, 1, &data, &len, &e) == 0 &&
+		    len == n[i] && strcmp(data, want) == 0;
+		snprintf(what, sizeof(what), "a regular file of %zu bytes",
+		    n[i]);
+		ok(good, what);
+		free(p);
+		free(want);
+	}
+	bm_reader_free(&r);
+}
+
+/* A FIFO named on the command line is not regular, and is read to EOF. */
+static void
+fifo(void)
+{
+	struct bm_files f = { NULL, NULL, 0 };
+	struct bm_reader r = BM_READER_INIT;
+	struct bm_error e = BM_ERROR_INIT;
+	char *p = xasprintf("%s/pipe.yml", root);
+	const char *data;
+	size_t len;
+	pid_t pid;
+	int fd;
+
+	ok(mkfifo(p, 0600) == 0 && bm_walk(p, &f, &e) == 0 && f.n == 1 &&
+	    !f.regular[0], "a FIFO is not taken for a regular file");
+	pid = fork();
+	if (pid == 0) {
+		/* Two writes: a short read is not the end of a FIFO. */
+		fd = open(p, O_WRONLY);
+		if (write(fd, "a: 1\n", 5) != 5)
+			_exit(1);
+		usleep(50000);
+		if (write(fd, "b: 2\n", 5) != 5)
+			_exit(1);
+		_exit(0);
+	}
+	ok(bm_reader_read(&r, f.paths[0], f.regular[0], &data, &len,
+	    &e) == 0 && strcmp(data, "a: 1\nb: 2\n") == 0,
+	    "and is read to its end");
+	waitpid(pid, NULL, 0);
+	bm_reader_free(&r);
+	bm_files_free(&f);
+	free(p);
+}
+
 int
 main(void)
 {
 	char tmpl[] = "/tmp/bm-test-walk-XXXXXX";
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_files f = { NULL, 0 };
+	struct bm_files f = { NULL, NULL, 0 };
 	char *data, *p, *cmd;
 	size_t len, i;
 
@@ -76,6 +146,8 @@ main(void)
 	p = xasprintf("%s/z.yml", root);
 	is(f.n > 3 ? f.paths[3] : NULL, p, "z.yml last");
 	free(p);
+	ok(f.n == 4 && f.regular[0] && f.regular[1] && f.regular[2] &&
+	    f.regular[3], "files found in directories are regular");
 	bm_files_free(&f);
 
 	p = xasprintf("%s/notes.txt", root);
@@ -83,7 +155,7 @@ main(void)
 	bm_files_free(&f);
 	free(p);
 	ok(bm_walk("-", &f, &e) == 0 && f.n == 1 &&
-	    strcmp(f.paths[0], "-") == 0, "- is stdin");
+	    strcmp(f.paths[0], "-") == 0 && !f.regular[0], "- is stdin");
 	bm_files_free(&f);
 
 	ok(bm_walk("/nonexistent/bm", &f, &e) < 0, "a missing path fails");
@@ -116,6 +188,8 @@ main(void)
 	free(data);
 	free(p);
 
+	sizes();
+	fifo();
 	bm_error_clear(&e);
 	ok(nftw(root, rm, 16, FTW_DEPTH | FTW_PHYS) == 0, "clean up");
 	return done_testing();
