@@ -88,13 +88,18 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 			bm_error_print(&e);
 			free(msg);
 			rc = -1;
-		} else if (fn || tflag) {
+		} else if (fn) {
 			lab = label(path, doc->index);
-			if (fn)
-				fn(lab, id, arg);
-			else
-				printf("%s  %s\n", id, lab);
+			fn(lab, id, arg);
 			free(lab);
+		} else if (tflag) {
+			/* As label() spells it, without printf per line. */
+			fputs(id, stdout);
+			fputs("  ", stdout);
+			fputs(path, stdout);
+			if (doc->index)
+				printf("#%d", doc->index);
+			putchar('\n');
 		} else if (bm_bench_write_record(stdout, b) < 0) {
 			bm_die(2, "stdout: %s", strerror(errno));
 		}

@@ -41,6 +41,8 @@ struct worker {
 	pid_t pid;		/* 0: this process, -1: not started */
 	int out, err;		/* memory files holding its stdout and stderr */
 	int sig;		/* the signal that killed it, or 0 */
+	const char *o, *e;	/* out and err mapped, once it is done */
+	size_t olen, elen;
 };
 
 struct run {
@@ -85,22 +87,29 @@ work(const struct run *r, int id)
 	return status;
 }
 
-/* Copy [off, off + len) of fd to a stream. */
-static void
-copy(int fd, off_t off, off_t len, FILE *to)
+/* A worker's memory file, mapped for reading; NULL when empty. */
+static const char *
+map(int fd, size_t *len)
 {
-	char buf[65536];
-	ssize_t r;
+	struct stat st;
+	void *p;
 
-	while (len > 0) {
-		r = pread(fd, buf, len < (off_t)sizeof(buf) ? (size_t)len :
-		    sizeof(buf), off);
-		if (r <= 0)
-			return;
-		fwrite(buf, 1, (size_t)r, to);
-		off += r;
-		len -= r;
-	}
+	*len = 0;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0)
+		return NULL;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/* [off, off + len) of a mapped memory file of size, to a stream. */
+static void
+put(const char *base, size_t size, off_t off, off_t len, FILE *to)
+{
+	if (base && off >= 0 && len > 0 && (size_t)(off + len) <= size)
+		fwrite(base + off, 1, (size_t)len, to);
 }
 
 /* Memory files for w's output; the fork, unless id is 0 (this process). */
@@ -205,12 +214,19 @@ bm_fanout(size_t n, size_t min_per_worker, bm_fanout_fn fn, void *arg,
 		else if (WIFSIGNALED(ws))
 			w[i].sig = WTERMSIG(ws);
 	}
+	for (i = 0; i < nw; i++) {
+		w[i].o = map(w[i].out, &w[i].olen);
+		w[i].e = map(w[i].err, &w[i].elen);
+	}
 	for (i = 0; i < r.nchunks; i++) {
 		c = &r.board->chunk[i];
 		if (c->done) {
-			copy(w[c->worker].out, c->out, c->outlen, stdout);
-			fflush(stdout);
-			copy(w[c->worker].err, c->err, c->errlen, stderr);
+			put(w[c->worker].o, w[c->worker].olen, c->out,
+			    c->outlen, stdout);
+			if (c->errlen)
+				fflush(stdout);
+			put(w[c->worker].e, w[c->worker].elen, c->err,
+			    c->errlen, stderr);
 		} else if (c->worker >= 0 && w[c->worker].sig && !died++) {
 			/* Its other chunks' output was kept. */
 			bm_error_set(e, NULL, 0, 0,
@@ -220,6 +236,10 @@ bm_fanout(size_t n, size_t min_per_worker, bm_fanout_fn fn, void *arg,
 		}
 	}
 	for (i = 0; i < nw; i++) {
+		if (w[i].o)
+			munmap((void *)w[i].o, w[i].olen);
+		if (w[i].e)
+			munmap((void *)w[i].e, w[i].elen);
 		if (w[i].out >= 0)
 			close(w[i].out);
 		if (w[i].err >= 0)
