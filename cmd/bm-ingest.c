@@ -18,6 +18,7 @@
 #include "bench.h"
 #include "buf.h"
 #include "catalog.h"
+#include "check.h"
 #include "cli.h"
 #include "clock.h"
 #include "config.h"

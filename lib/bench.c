@@ -1,68 +1,18 @@
 /*
- * bench.c: benchmark documents: validation with every problem reported,
- * {{var}} rendering, and the case matrix.  A case line is assembled from a
- * part printed once per (variant, trial) and the few fields that change per
- * model and repeat, so a million cases cost string copies, not trees.
+ * bench.c: benchmark documents: identity, {{var}} rendering, and the case
+ * matrix.  A case line is assembled from a part printed once per (variant,
+ * trial) and the few fields that change per model and repeat, so a million
+ * cases cost string copies, not trees.  The checks are in check.c.
  */
 #include <ctype.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "assert.h"
 #include "bench.h"
 #include "jsonl.h"
-#include "suggest.h"
 #include "xalloc.h"
 #include "yaml.h"
-
-static const char *const top_keys[] = {
-	"name", "description", "tags", "system", "prompt", "sequence", "vars",
-	"expect", "models", "repeat", "params", "variants", NULL
-};
-static const char *const step_keys[] = {
-	"prompt", "system", "expect", "params", NULL
-};
-static const char *const variant_keys[] = {
-	"prompt", "system", "sequence", "params", "expect", NULL
-};
-
-struct check {
-	struct bm_yaml_doc *doc;
-	const char *path;
-	bm_bench_report_fn *report;
-	void *arg;
-	int problems;
-};
-
-static void
-problem(struct check *k, const cJSON *node, int key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-problem(struct check *k, const cJSON *node, int key, const char *fmt, ...)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct bm_buf b = BM_BUF_INIT;
-	long line, col;
-	va_list ap;
-
-	va_start(ap, fmt);
-	bm_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	if (bm_yaml_where(k->doc, node, key, &line, &col) < 0)
-		bm_error_set(&e, k->path, k->doc->line, 1, "%s",
-		    bm_buf_str(&b));
-	else
-		bm_yaml_error(&e, k->doc, k->path, node, key, "%s",
-		    bm_buf_str(&b));
-	k->report(k->arg, &e);
-	k->problems++;
-	bm_error_clear(&e);
-	bm_buf_free(&b);
-}
 
 static const cJSON *
 get(const cJSON *obj, const char *key)
@@ -70,148 +20,12 @@ get(const cJSON *obj, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
-/* Report every key of obj not in allowed, with a suggestion. */
-static void
-check_keys(struct check *k, const cJSON *obj, const char *const *allowed,
-    const char *what)
-{
-	const cJSON *m;
-	const char *s;
-	size_t i;
-
-	cJSON_ArrayForEach(m, obj) {
-		for (i = 0; allowed[i]; i++)
-			if (strcmp(allowed[i], m->string) == 0)
-				break;
-		if (allowed[i])
-			continue;
-		s = bm_suggest(m->string, allowed);
-		if (s)
-			problem(k, m, 1, "%sunknown key '%s' (did you mean "
-			    "'%s'?)", what, m->string, s);
-		else
-			problem(k, m, 1, "%sunknown key '%s'", what, m->string);
-	}
-}
-
-static void
-want_string(struct check *k, const cJSON *v, const char *what)
-{
-	if (v && !cJSON_IsString(v))
-		problem(k, v, 0, "%s: expected a string", what);
-}
-
-static void
-want_mapping(struct check *k, const cJSON *v, const char *what)
-{
-	if (v && !cJSON_IsObject(v))
-		problem(k, v, 0, "%s: expected a mapping", what);
-}
-
-static void
-want_strings(struct check *k, const cJSON *v, const char *what, int one)
-{
-	const cJSON *x;
-
-	if (!v || (one && cJSON_IsString(v) && *v->valuestring))
-		return;
-	if (!cJSON_IsArray(v)) {
-		problem(k, v, 0, "%s: expected a list of strings", what);
-		return;
-	}
-	cJSON_ArrayForEach(x, v)
-		if (!cJSON_IsString(x) || !*x->valuestring)
-			problem(k, x, 0, "%s: expected a non-empty string",
-			    what);
-}
-
-static void
-check_expect(struct check *k, const cJSON *v)
-{
-	if (v && !cJSON_IsArray(v))
-		problem(k, v, 0, "expect: expected a list of assertions");
-}
-
-static void
-check_sequence(struct check *k, const cJSON *seq)
-{
-	const cJSON *step;
-
-	if (!seq)
-		return;
-	if (!cJSON_IsArray(seq) || !seq->child) {
-		problem(k, seq, 0, "sequence: expected a list of steps");
-		return;
-	}
-	cJSON_ArrayForEach(step, seq) {
-		if (cJSON_IsString(step))
-			continue;
-		if (!cJSON_IsObject(step)) {
-			problem(k, step, 0, "sequence step: expected a mapping "
-			    "with prompt:");
-			continue;
-		}
-		check_keys(k, step, step_keys, "sequence step: ");
-		if (!get(step, "prompt"))
-			problem(k, step, 0, "sequence step: missing prompt");
-		want_string(k, get(step, "prompt"), "prompt");
-		want_string(k, get(step, "system"), "system");
-		want_mapping(k, get(step, "params"), "params");
-		check_expect(k, get(step, "expect"));
-	}
-}
-
-static int
-is_slug(const char *s)
-{
-	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-		return 0;
-	for (s++; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
-static void
-check_variants(struct check *k, const cJSON *vs, int top_prompt)
-{
-	const cJSON *v;
-
-	if (!cJSON_IsObject(vs) || !vs->child) {
-		problem(k, vs, 0, "variants: expected a mapping of variant "
-		    "names");
-		return;
-	}
-	cJSON_ArrayForEach(v, vs) {
-		if (!cJSON_IsObject(v)) {
-			problem(k, v, 0, "variant '%s': expected a mapping",
-			    v->string);
-			continue;
-		}
-		check_keys(k, v, variant_keys, "variant: ");
-		want_string(k, get(v, "prompt"), "prompt");
-		want_string(k, get(v, "system"), "system");
-		want_mapping(k, get(v, "params"), "params");
-		check_expect(k, get(v, "expect"));
-		check_sequence(k, get(v, "sequence"));
-		if (get(v, "prompt") && get(v, "sequence"))
-			problem(k, get(v, "sequence"), 1, "variant '%s': give "
-			    "prompt or sequence, not both", v->string);
-		if (!top_prompt && !get(v, "prompt") && !get(v, "sequence"))
-			problem(k, v, 1, "variant '%s': no prompt or sequence",
-			    v->string);
-	}
-}
 
 /* --- placeholders -------------------------------------------------------- */
 
-/*
- * Find the next {{name}} in s: its start, end (past "}}") and name span.
- * NULL when there is none.
- */
-static const char *
-next_var(const char *s, const char **end, const char **name, size_t *len)
+const char *
+bm_bench_next_var(const char *s, const char **end, const char **name,
+    size_t *len)
 {
 	const char *p, *q;
 
@@ -236,8 +50,8 @@ next_var(const char *s, const char **end, const char **name, size_t *len)
 	return NULL;
 }
 
-static const cJSON *
-var_get(const cJSON *vars, const char *name, size_t len)
+const cJSON *
+bm_bench_var(const cJSON *vars, const char *name, size_t len)
 {
 	const cJSON *v;
 
@@ -255,8 +69,8 @@ bm_bench_render(const char *s, const cJSON *vars, struct bm_buf *out)
 	const cJSON *v;
 	size_t len;
 
-	while ((p = next_var(s, &end, &name, &len)) != NULL) {
-		v = var_get(vars, name, len);
+	while ((p = bm_bench_next_var(s, &end, &name, &len)) != NULL) {
+		v = bm_bench_var(vars, name, len);
 		bm_buf_add(out, s, (size_t)(p - s));
 		if (!v) {
 			bm_buf_add(out, p, (size_t)(end - p));
@@ -270,161 +84,6 @@ bm_bench_render(const char *s, const cJSON *vars, struct bm_buf *out)
 	bm_buf_adds(out, s);
 }
 
-static int
-has_var(const cJSON *node)
-{
-	const char *end, *name;
-	const cJSON *c;
-	size_t len;
-
-	if (cJSON_IsString(node))
-		return next_var(node->valuestring, &end, &name, &len) != NULL;
-	cJSON_ArrayForEach(c, node)
-		if (has_var(c))
-			return 1;
-	return 0;
-}
-
-/* A copy of node with {{var}} rendered in every string value. */
-static cJSON *
-render_tree(const cJSON *node, const cJSON *vars, struct bm_buf *b)
-{
-	const cJSON *c;
-	cJSON *copy;
-
-	if (cJSON_IsString(node)) {
-		bm_buf_reset(b);
-		bm_bench_render(node->valuestring, vars, b);
-		return cJSON_CreateString(bm_buf_str(b));
-	}
-	if (!cJSON_IsArray(node) && !cJSON_IsObject(node))
-		return cJSON_Duplicate(node, 1);
-	copy = cJSON_IsArray(node) ? cJSON_CreateArray() : cJSON_CreateObject();
-	cJSON_ArrayForEach(c, node) {
-		if (cJSON_IsArray(node))
-			cJSON_AddItemToArray(copy, render_tree(c, vars, b));
-		else
-			cJSON_AddItemToObject(copy, c->string,
-			    render_tree(c, vars, b));
-	}
-	return copy;
-}
-
-/* Every {{name}} in the strings under node must be a var of every trial. */
-static void
-check_vars(struct check *k, const cJSON *node, const cJSON *trials)
-{
-	const char *s, *p, *end, *name;
-	const cJSON *c, *t;
-	size_t len;
-	long i;
-
-	if (!node)
-		return;
-	if (!cJSON_IsString(node)) {
-		cJSON_ArrayForEach(c, node)
-			check_vars(k, c, trials);
-		return;
-	}
-	for (s = node->valuestring;
-	    (p = next_var(s, &end, &name, &len)) != NULL; s = end) {
-		if (!cJSON_IsArray(trials) || !trials->child) {
-			problem(k, node, 0, "placeholder {{%.*s}} names no var "
-			    "(no vars: given)", (int)len, name);
-			continue;
-		}
-		i = 0;
-		cJSON_ArrayForEach(t, trials) {
-			if (cJSON_IsObject(t) && !var_get(t, name, len)) {
-				problem(k, node, 0, "placeholder {{%.*s}} "
-				    "names no var of trial %ld", (int)len,
-				    name, i);
-				break;
-			}
-			i++;
-		}
-	}
-}
-
-/* The text fields of a prompt-bearing mapping (the top or a variant). */
-static void
-check_vars_in(struct check *k, const cJSON *m, const cJSON *trials)
-{
-	const cJSON *step;
-
-	check_vars(k, get(m, "prompt"), trials);
-	check_vars(k, get(m, "system"), trials);
-	check_vars(k, get(m, "expect"), trials);
-	cJSON_ArrayForEach(step, get(m, "sequence")) {
-		if (cJSON_IsString(step)) {
-			check_vars(k, step, trials);
-			continue;
-		}
-		check_vars(k, get(step, "prompt"), trials);
-		check_vars(k, get(step, "system"), trials);
-		check_vars(k, get(step, "expect"), trials);
-	}
-}
-
-/* --- assertions ---------------------------------------------------------- */
-
-static void
-assert_problem(struct check *k, const cJSON *spec, const cJSON *where,
-    const struct bm_error *e)
-{
-	long line, col;
-	int key;
-
-	if (!where || bm_yaml_where(k->doc, where, 0, &line, &col) < 0)
-		where = spec;
-	key = where->string && e->msg && strncmp(e->msg, "unknown", 7) == 0;
-	problem(k, where, key, "%s", e->msg ? e->msg : "invalid assertion");
-}
-
-/* Check each spec of list, rendered with each trial when it has a {{var}}. */
-static void
-check_asserts(struct check *k, const cJSON *list, const cJSON *trials)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct bm_buf b = BM_BUF_INIT;
-	const cJSON *spec, *t, *where;
-	cJSON *r;
-	int bad;
-
-	if (!cJSON_IsArray(list))
-		return;
-	cJSON_ArrayForEach(spec, list) {
-		if (!has_var(spec) || !cJSON_IsArray(trials)) {
-			if (bm_assert_check(spec, &where, &e) < 0)
-				assert_problem(k, spec, where, &e);
-			continue;
-		}
-		cJSON_ArrayForEach(t, trials) {
-			r = render_tree(spec, t, &b);
-			bad = bm_assert_check(r, &where, &e) < 0;
-			/* Point at the original of the rendered value. */
-			if (bad)
-				assert_problem(k, spec, where && where->string ?
-				    get(spec, where->string) : NULL, &e);
-			cJSON_Delete(r);
-			if (bad)
-				break;
-		}
-	}
-	bm_error_clear(&e);
-	bm_buf_free(&b);
-}
-
-static void
-check_asserts_in(struct check *k, const cJSON *m, const cJSON *trials)
-{
-	const cJSON *step;
-
-	check_asserts(k, get(m, "expect"), trials);
-	cJSON_ArrayForEach(step, get(m, "sequence"))
-		if (cJSON_IsObject(step))
-			check_asserts(k, get(step, "expect"), trials);
-}
 
 /* --- documents ----------------------------------------------------------- */
 
@@ -444,89 +103,6 @@ bm_bench_default_name(const char *path, int doc)
 	if (doc > 0)
 		return xasprintf("%.*s-%d", (int)(dot - base), base, doc + 1);
 	return xstrndup(base, (size_t)(dot - base));
-}
-
-static void
-check_doc(struct check *k, const cJSON *root)
-{
-	const cJSON *v, *t, *trials = get(root, "vars");
-	long i;
-
-	check_keys(k, root, top_keys, "");
-	v = get(root, "name");
-	if (v && (!cJSON_IsString(v) || !is_slug(v->valuestring)))
-		problem(k, v, 0,
-		    "name: expected a slug ([a-z0-9][a-z0-9._-]*)");
-	want_string(k, get(root, "description"), "description");
-	want_strings(k, get(root, "tags"), "tags", 0);
-	want_string(k, get(root, "system"), "system");
-	want_string(k, get(root, "prompt"), "prompt");
-	check_sequence(k, get(root, "sequence"));
-	if (trials && !cJSON_IsArray(trials)) {
-		problem(k, trials, 0, "vars: expected a list of mappings, one "
-		    "per trial");
-		trials = NULL;
-	}
-	i = 0;
-	cJSON_ArrayForEach(t, trials) {
-		if (!cJSON_IsObject(t))
-			problem(k, t, 0, "vars: trial %ld: expected a mapping",
-			    i);
-		i++;
-	}
-	check_expect(k, get(root, "expect"));
-	want_strings(k, get(root, "models"), "models", 1);
-	v = get(root, "repeat");
-	if (v && (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
-	    v->valuedouble > 1e6 || v->valuedouble != floor(v->valuedouble)))
-		problem(k, v, 0, "repeat: expected a whole number from 1 to "
-		    "1000000");
-	want_mapping(k, get(root, "params"), "params");
-	if (get(root, "prompt") && get(root, "sequence"))
-		problem(k, get(root, "sequence"), 1,
-		    "give prompt or sequence, not both");
-	v = get(root, "variants");
-	if (v)
-		check_variants(k, v, get(root, "prompt") ||
-		    get(root, "sequence"));
-	else if (!get(root, "prompt") && !get(root, "sequence"))
-		problem(k, root, 0, "no prompt: give prompt, sequence or "
-		    "variants");
-	if (k->problems)
-		return;		/* the rest assumes the shapes above */
-	check_vars_in(k, root, trials);
-	check_asserts_in(k, root, trials);
-	cJSON_ArrayForEach(v, get(root, "variants")) {
-		check_vars_in(k, v, trials);
-		check_asserts_in(k, v, trials);
-	}
-}
-
-int
-bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
-    const char *default_name, struct bm_bench **out,
-    bm_bench_report_fn *report, void *arg)
-{
-	struct check k = { doc, path, report, arg, 0 };
-	struct bm_error e = BM_ERROR_INIT;
-	const cJSON *root = doc->root, *where;
-
-	*out = NULL;
-	if (!cJSON_IsObject(root)) {
-		problem(&k, root, 0, cJSON_IsNull(root) || !root ?
-		    "empty document" : "expected a mapping");
-		return -1;
-	}
-	check_doc(&k, root);
-	if (k.problems)
-		return -1;
-	*out = bm_bench_identify(doc, path, default_name, &where, &e);
-	if (!*out) {
-		problem(&k, where ? where : root, 0, "%s", e.msg);
-		bm_error_clear(&e);
-		return -1;
-	}
-	return 0;
 }
 
 /* A benchmark with its identity and place, the rest in b->root. */

@@ -33,23 +33,11 @@ struct bm_bench {
 	long repeat;		/* repeat:, 1 when absent */
 };
 
-/* Called once per problem: e is "path:line:col: message". */
-typedef void bm_bench_report_fn(void *arg, const struct bm_error *e);
-
 /*
- * Check doc (document doc->index of path) and build *out.  The default
- * name is derived from path, or is default_name when that is not NULL.
- * Every problem goes to report; 0 when there was none, else -1 and *out
- * is NULL.  Takes doc->root (leaving NULL there) on success.
- */
-int bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
-    const char *default_name, struct bm_bench **out,
-    bm_bench_report_fn *report, void *arg);
-/*
- * Identify doc without checking it (bm-hash; bm_bench_parse after its
- * checks): id, version, name (name: when a string, else default_name or
- * the default), place and text.  Takes doc->root.  NULL with e and *where
- * at fault when there is no canonical prompt.
+ * Identify doc without checking it (bm-hash; bm_bench_parse of check.h
+ * after its checks): id, version, name (name: when a string, else
+ * default_name or the default), place and text.  Takes doc->root.  NULL
+ * with e and *where at fault when there is no canonical prompt.
  */
 struct bm_bench *bm_bench_identify(struct bm_yaml_doc *doc, const char *path,
     const char *default_name, const cJSON **where, struct bm_error *e);
@@ -113,6 +101,14 @@ int bm_bench_cases(const struct bm_bench *b, const char *const *models,
  * number as YAML wrote it: 2, 2.5).  Unknown names are left as written.
  */
 void bm_bench_render(const char *s, const cJSON *vars, struct bm_buf *out);
+/*
+ * The next {{name}} in s: its start, *end (past "}}") and the name's span
+ * (*name, *len); NULL when there is none.
+ */
+const char *bm_bench_next_var(const char *s, const char **end,
+    const char **name, size_t *len);
+/* The var of the trial vars named by name[0..len), or NULL. */
+const cJSON *bm_bench_var(const cJSON *vars, const char *name, size_t len);
 
 /* A set of strings mapped to pointers (ids to benchmarks, paths, ...). */
 struct bm_strmap;

@@ -6,6 +6,7 @@
 
 #include "bench.h"
 #include "buf.h"
+#include "check.h"
 #include "err.h"
 #include "tap.h"
 #include "xalloc.h"
