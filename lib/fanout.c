@@ -60,6 +60,13 @@ here(int fd)
 	return o < 0 ? 0 : o;
 }
 
+/* One past the last item of chunk k. */
+static size_t
+chunk_end(const struct run *r, size_t k)
+{
+	return (k + 1) * r->per < r->n ? (k + 1) * r->per : r->n;
+}
+
 /* Take chunks until none are left; the largest status fn returned. */
 static int
 work(const struct run *r, int id)
@@ -73,7 +80,7 @@ work(const struct run *r, int id)
 		c->worker = id;
 		c->out = here(1);
 		c->err = here(2);
-		hi = (k + 1) * r->per < r->n ? (k + 1) * r->per : r->n;
+		hi = chunk_end(r, k);
 		for (i = k * r->per; i < hi; i++)
 			if ((s = r->fn(i, r->arg)) > status)
 				status = s;
@@ -231,8 +238,7 @@ bm_fanout(size_t n, size_t min_per_worker, bm_fanout_fn fn, void *arg,
 			/* Its other chunks' output was kept. */
 			bm_error_set(e, NULL, 0, 0,
 			    "worker for items %zu..%zu killed by signal %d",
-			    i * r.per + 1, (i + 1) * r.per < n ?
-			    (i + 1) * r.per : n, w[c->worker].sig);
+			    i * r.per + 1, chunk_end(&r, i), w[c->worker].sig);
 		}
 	}
 	for (i = 0; i < nw; i++) {
