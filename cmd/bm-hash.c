@@ -239,6 +239,7 @@ main(int argc, char **argv)
 	int c, status = 0;
 	size_t i;
 
+	bm_hash_only();
 	bm_cli_init(&cli, argv[0], usage);
 	/* Each file's trees are dropped before the next: see arena.h. */
 	bm_arena_on();

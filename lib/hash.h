@@ -16,6 +16,14 @@
 #define BM_SHA256_HEX_LEN 64
 #define BM_CASE_ID_LEN 16
 
+/*
+ * For a program that uses libcrypto for these digests only (bm-hash), to
+ * call before anything else touches it: skips reading openssl.cnf,
+ * registering every cipher and digest by name, and the clean-up at exit,
+ * most of libcrypto's start-up time.  Not for a program that also speaks
+ * TLS: openssl.cnf may set its defaults.
+ */
+void bm_hash_only(void);
 /* Lowercase hex MD5 of p[0..n) into out (33 bytes with the NUL). */
 void bm_md5_hex(const void *p, size_t n, char out[BM_MD5_HEX_LEN + 1]);
 /* Lowercase hex SHA-256 of p[0..n) into out (65 bytes with the NUL). */
