@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "tap.h"
 #include "walk.h"
+#include "xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,7 +57,7 @@ int
 main(void)
 {
 	const char *top = getenv("BM_SRCDIR");
-	char *dirs = strdup(REPLAY_DIRS), *dir, *save = NULL;
+	char *dirs = xstrdup(REPLAY_DIRS), *dir, *save = NULL;
 	struct bm_buf path = BM_BUF_INIT;
 
 	for (dir = strtok_r(dirs, " ", &save); dir;
