@@ -656,18 +656,31 @@ add_builtins(struct bm_config *c)
 	}
 }
 
+/*
+ * The number of entries of a section of named ones (providers:, models:,
+ * profiles:, batches:): 0 when it is absent, null or empty, -1 when it is
+ * not a mapping (reported).
+ */
+static int
+section_size(struct ctx *x, const cJSON *sec)
+{
+	if (sec == NULL || cJSON_IsNull(sec))
+		return 0;
+	if (check_map(x, sec, NULL) == -1)
+		return -1;
+	return cJSON_GetArraySize(sec);
+}
+
 static int
 parse_providers(struct ctx *x, const cJSON *sec)
 {
 	const cJSON *m;
 	struct bm_config *c = x->c;
+	int n = section_size(x, sec);
 
-	if (sec == NULL || cJSON_IsNull(sec))
-		return 0;
-	if (check_map(x, sec, NULL) == -1)
-		return -1;
-	c->providers = xcalloc((size_t)cJSON_GetArraySize(sec) + 1,
-	    sizeof(*c->providers));
+	if (n <= 0)
+		return n;
+	c->providers = xcalloc((size_t)n, sizeof(*c->providers));
 	cJSON_ArrayForEach(m, sec) {
 		/* Counted first: a half-parsed entry is freed with the rest. */
 		c->nproviders++;
@@ -765,13 +778,11 @@ parse_models(struct ctx *x, const cJSON *sec)
 {
 	const cJSON *m;
 	struct bm_config *c = x->c;
+	int n = section_size(x, sec);
 
-	if (sec == NULL || cJSON_IsNull(sec))
-		return 0;
-	if (check_map(x, sec, NULL) == -1)
-		return -1;
-	c->models = xcalloc((size_t)cJSON_GetArraySize(sec) + 1,
-	    sizeof(*c->models));
+	if (n <= 0)
+		return n;
+	c->models = xcalloc((size_t)n, sizeof(*c->models));
 	cJSON_ArrayForEach(m, sec) {
 		/* Counted first: a half-parsed entry is freed with the rest. */
 		c->nmodels++;
@@ -980,16 +991,13 @@ parse_profiles(struct ctx *x, const cJSON *sec)
 	struct bm_config *c = x->c;
 	struct raw_sel *raw;
 	const cJSON *m;
-	size_t i, n;
-	int ret = -1;
+	size_t i;
+	int n = section_size(x, sec), ret = -1;
 
-	if (sec == NULL || cJSON_IsNull(sec))
-		return 0;
-	if (check_map(x, sec, NULL) == -1)
-		return -1;
-	n = (size_t)cJSON_GetArraySize(sec);
-	c->profiles = xcalloc(n + 1, sizeof(*c->profiles));
-	raw = xcalloc(n + 1, sizeof(*raw));
+	if (n <= 0)
+		return n;
+	c->profiles = xcalloc((size_t)n, sizeof(*c->profiles));
+	raw = xcalloc((size_t)n, sizeof(*raw));
 	cJSON_ArrayForEach(m, sec) {
 		c->nprofiles++;
 		if (parse_sel(x, m, profile_keys, "extends",
@@ -999,7 +1007,7 @@ parse_profiles(struct ctx *x, const cJSON *sec)
 	}
 	ret = resolve_extends(x, raw);
 out:
-	for (i = 0; i < n; i++)
+	for (i = 0; i < (size_t)n; i++)
 		free(raw[i].parent_name);
 	free(raw);
 	return ret;
@@ -1012,14 +1020,11 @@ parse_batches(struct ctx *x, const cJSON *sec)
 	struct raw_sel raw;
 	const cJSON *m;
 	long p;
-	int r;
+	int r, n = section_size(x, sec);
 
-	if (sec == NULL || cJSON_IsNull(sec))
-		return 0;
-	if (check_map(x, sec, NULL) == -1)
-		return -1;
-	c->batches = xcalloc((size_t)cJSON_GetArraySize(sec) + 1,
-	    sizeof(*c->batches));
+	if (n <= 0)
+		return n;
+	c->batches = xcalloc((size_t)n, sizeof(*c->batches));
 	cJSON_ArrayForEach(m, sec) {
 		memset(&raw, 0, sizeof(raw));
 		c->nbatches++;
