@@ -83,14 +83,6 @@ on_signal(int sig)
 	bm_sched_wake(X.sched);
 }
 
-static const char *
-jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* The database failed: say so; the run goes on, and exits 2. */
 static void
 db_error(struct bm_error *e)
@@ -174,7 +166,7 @@ emit(cJSON *r, enum bm_class cls)
 	if (cls != BM_CLASS_NONE) {
 		X.errors++;
 		X.by_class[cls]++;
-	} else if (strcmp(jstr(r, "status"), "pass") == 0) {
+	} else if (strcmp(bm_json_str(r, "status"), "pass") == 0) {
 		X.pass++;
 	} else {
 		X.fail++;
@@ -252,7 +244,8 @@ on_result(void *user, const struct bm_sched_step *s,
 	if (cls != BM_CLASS_NONE) {
 		add_error(r, cls, msg, o->http_status);
 		if (bm_verbosity > 0 && (unshow(), 1))
-			bm_errorf("case %s: %s: %s", jstr(s->kase, "case_id"),
+			bm_errorf("case %s: %s: %s",
+			    bm_json_str(s->kase, "case_id"),
 			    bm_class_name(cls), msg ? msg : "");
 	} else {
 		cJSON_AddNullToObject(r, "error");
@@ -367,7 +360,7 @@ on_recorded(void *user, const struct bm_sched_step *s, char **output)
 	int rc;
 
 	(void)user;
-	rc = bm_runs_finished(X.runs, jstr(s->kase, "case_id"), s->step,
+	rc = bm_runs_finished(X.runs, bm_json_str(s->kase, "case_id"), s->step,
 	    &stored, &e);
 	if (rc < 0)
 		db_error(&e);
@@ -376,12 +369,13 @@ on_recorded(void *user, const struct bm_sched_step *s, char **output)
 	rec = cJSON_Parse(stored);
 	out(stored, strlen(stored));
 	X.done++;
-	st = jstr(rec, "status");
+	st = bm_json_str(rec, "status");
 	if (st && strcmp(st, "pass") == 0)
 		X.pass++;
 	else
 		X.fail++;
-	*output = xstrdup(jstr(rec, "output") ? jstr(rec, "output") : "");
+	*output = xstrdup(bm_json_str(rec, "output") ?
+	    bm_json_str(rec, "output") : "");
 	cJSON_Delete(rec);
 	free(stored);
 	return 1;
@@ -437,7 +431,7 @@ on_retry(void *user, const struct bm_sched_step *s, const char *msg,
 	if (bm_verbosity >= 2)
 		unshow();
 	bm_debugf(2, "case %s: %s, retry %d in %.0f ms",
-	    jstr(s->kase, "case_id"), msg, s->attempts, delay_ms);
+	    bm_json_str(s->kase, "case_id"), msg, s->attempts, delay_ms);
 }
 
 /* First signal: stop after the grace period; second: stop now. */
@@ -541,8 +535,10 @@ dry_run(void)
 			bad = 1;
 			continue;
 		}
-		model = jstr(rec, "model");
-		cid = jstr(rec, "case_id") ? jstr(rec, "case_id") : "?";
+		model = bm_json_str(rec, "model");
+		cid = bm_json_str(rec, "case_id");
+		if (!cid)
+			cid = "?";
 		type = bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "";
 		if (strcmp(type, "case") != 0) {
 			cJSON_Delete(rec);

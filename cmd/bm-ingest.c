@@ -25,6 +25,7 @@
 #include "db.h"
 #include "err.h"
 #include "jsonl.h"
+#include "map.h"
 #include "suggest.h"
 #include "walk.h"
 #include "xalloc.h"
@@ -81,7 +82,7 @@ struct ingest {
 	unsigned long shard_k, shard_n;	/* 0-based K; N = 0: none */
 	int from_db, check, list, cases;
 	struct bm_catalog *cat;		/* NULL: --no-db or --check */
-	struct bm_strmap *seen;		/* id -> struct first */
+	struct bm_map *seen;		/* id -> struct first */
 	long nvalid, nnew, nupdated, nunchanged, ninvalid;
 	long long ncases;
 	struct bm_reader reader;	/* the files, one after another */
@@ -330,7 +331,7 @@ static int
 duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct first *f = bm_strmap_get(in->seen, b->id);
+	struct first *f = bm_map_get(in->seen, b->id);
 	char *where;
 	long line, col;
 
@@ -340,7 +341,7 @@ duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
 		f->doc = b->doc;
 		if (doc)
 			prompt_at(doc, b, &f->line, &f->col);
-		bm_strmap_put(in->seen, b->id, f);
+		bm_map_put(in->seen, b->id, f);
 		return 0;
 	}
 	where = f->line ? xasprintf("%s:%ld:%ld", f->path, f->line, f->col) :
@@ -368,7 +369,7 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	size_t nmodels = 0;
 	int st;
 
-	if (!doc && bm_strmap_get(in->seen, b->id))
+	if (!doc && bm_map_get(in->seen, b->id))
 		return -1;
 	if (in->cases && !doc) {
 		models = models_for(in, doc, b, &nmodels);
@@ -688,7 +689,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	in.seen = bm_strmap_new();
+	in.seen = bm_map_new();
 	if (in.from_db && optind == argc) {
 		/* The whole catalog. */
 		if (bm_catalog_docs(in.cat, NULL, stored_doc, &in, &e) < 0) {
@@ -730,7 +731,7 @@ out:
 		bm_error_print(&e);
 		return 2;
 	}
-	bm_strmap_free(in.seen, first_free);
+	bm_map_free(in.seen, first_free);
 	bm_files_free(&files);
 	bm_reader_free(&in.reader);
 	for (i = 0; i < in.nmodels; i++)

@@ -5,7 +5,6 @@
  * cases cost string copies, not trees.  The checks are in check.c.
  */
 #include <ctype.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -479,111 +478,4 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 	bm_buf_free(&body);
 	bm_buf_free(&head);
 	return rc;
-}
-
-/* --- string maps --------------------------------------------------------- */
-
-struct slot {
-	char *key;
-	void *value;
-	uint64_t hash;		/* of key: compared before the key itself */
-};
-
-struct bm_strmap {
-	struct slot *slots;
-	size_t cap;		/* a power of two */
-	size_t n;
-};
-
-static uint64_t
-fnv(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-struct bm_strmap *
-bm_strmap_new(void)
-{
-	struct bm_strmap *m = xcalloc(1, sizeof(*m));
-
-	m->cap = 64;
-	m->slots = xcalloc(m->cap, sizeof(*m->slots));
-	return m;
-}
-
-static struct slot *
-find(const struct bm_strmap *m, const char *key, uint64_t h)
-{
-	size_t i = (size_t)(h ^ h >> 32) & (m->cap - 1);
-
-	while (m->slots[i].key && (m->slots[i].hash != h ||
-	    strcmp(m->slots[i].key, key) != 0))
-		i = (i + 1) & (m->cap - 1);
-	return &m->slots[i];
-}
-
-void *
-bm_strmap_get(const struct bm_strmap *m, const char *key)
-{
-	return find(m, key, fnv(key))->value;
-}
-
-void *
-bm_strmap_put(struct bm_strmap *m, const char *key, void *value)
-{
-	struct slot *s, *old;
-	uint64_t h = fnv(key);
-	size_t i, j, cap;
-	void *prev;
-
-	if (2 * (m->n + 1) > m->cap) {
-		old = m->slots;
-		cap = m->cap;
-		m->cap *= 2;
-		m->slots = xcalloc(m->cap, sizeof(*m->slots));
-		/* Keys are distinct: the first free slot is theirs. */
-		for (i = 0; i < cap; i++) {
-			if (!old[i].key)
-				continue;
-			j = (size_t)(old[i].hash ^ old[i].hash >> 32) &
-			    (m->cap - 1);
-			while (m->slots[j].key)
-				j = (j + 1) & (m->cap - 1);
-			m->slots[j] = old[i];
-		}
-		free(old);
-	}
-	s = find(m, key, h);
-	if (s->key) {
-		prev = s->value;
-		s->value = value;
-		return prev;
-	}
-	s->key = xstrdup(key);
-	s->value = value;
-	s->hash = h;
-	m->n++;
-	return NULL;
-}
-
-void
-bm_strmap_free(struct bm_strmap *m, void (*free_value)(void *))
-{
-	size_t i;
-
-	if (!m)
-		return;
-	for (i = 0; i < m->cap; i++) {
-		if (!m->slots[i].key)
-			continue;
-		free(m->slots[i].key);
-		if (free_value)
-			free_value(m->slots[i].value);
-	}
-	free(m->slots);
-	free(m);
 }

@@ -110,15 +110,4 @@ const char *bm_bench_next_var(const char *s, const char **end,
 /* The var of the trial vars named by name[0..len), or NULL. */
 const cJSON *bm_bench_var(const cJSON *vars, const char *name, size_t len);
 
-/* A set of strings mapped to pointers (ids to benchmarks, paths, ...). */
-struct bm_strmap;
-/* A new, empty map. */
-struct bm_strmap *bm_strmap_new(void);
-/* The value stored under key, or NULL. */
-void *bm_strmap_get(const struct bm_strmap *m, const char *key);
-/* Store value under key (copied), replacing; returns the old value. */
-void *bm_strmap_put(struct bm_strmap *m, const char *key, void *value);
-/* Free the map; free_value (may be NULL) is called on each value. */
-void bm_strmap_free(struct bm_strmap *m, void (*free_value)(void *));
-
 #endif

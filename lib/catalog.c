@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "hash.h"
 #include "jsonl.h"
+#include "map.h"
 #include "xalloc.h"
 
 /* Stored documents, each one allocation with its strings after it. */
@@ -21,10 +22,10 @@ struct docs {
 struct bm_catalog {
 	struct bm_db *db;
 	struct docs all;		/* what ids and shas point to */
-	struct bm_strmap *ids;		/* id -> its current document */
-	struct bm_strmap *shas;		/* content_sha256 -> document */
+	struct bm_map *ids;		/* id -> its current document */
+	struct bm_map *shas;		/* content_sha256 -> document */
 	size_t nstored;			/* documents stored at open */
-	struct bm_strmap *paths;	/* path -> struct docs, when loaded */
+	struct bm_map *paths;	/* path -> struct docs, when loaded */
 	char **order;			/* paths in catalog order */
 	size_t npaths;
 	char now[BM_TIME_LEN + 1];
@@ -123,8 +124,8 @@ static void
 remember(struct bm_catalog *c, struct bm_catalog_doc *d)
 {
 	push_doc(&c->all, d);
-	bm_strmap_put(c->ids, d->id, d);
-	bm_strmap_put(c->shas, d->sha256, d);
+	bm_map_put(c->ids, d->id, d);
+	bm_map_put(c->shas, d->sha256, d);
 }
 
 struct bm_catalog *
@@ -138,8 +139,8 @@ bm_catalog_open(struct bm_db *db, struct bm_error *e)
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->more, NULL);
 	pthread_cond_init(&c->room, NULL);
-	c->ids = bm_strmap_new();
-	c->shas = bm_strmap_new();
+	c->ids = bm_map_new();
+	c->shas = bm_map_new();
 	bm_clock_rfc3339(c->now);
 	/*
 	 * Room for a large batch in memory (SQLite allocates it as needed):
@@ -173,9 +174,9 @@ bm_catalog_file(struct bm_catalog *c, const char *path, const char *data,
 	if (!c->nstored)
 		return NULL;
 	bm_sha256_hex(data, len, sha);
-	d = bm_strmap_get(c->shas, sha);
+	d = bm_map_get(c->shas, sha);
 	/* An older version of a benchmark updated since is not current. */
-	if (!d || bm_strmap_get(c->ids, d->id) != d)
+	if (!d || bm_map_get(c->ids, d->id) != d)
 		return NULL;
 	return d->doc == 0 && strcmp(d->path, path) == 0 ? d : NULL;
 }
@@ -429,7 +430,7 @@ moved(const struct bm_catalog_doc *old, const struct bm_bench *b)
 int
 bm_catalog_put(struct bm_catalog *c, struct bm_bench *b, struct bm_error *e)
 {
-	const struct bm_catalog_doc *old = bm_strmap_get(c->ids, b->id);
+	const struct bm_catalog_doc *old = bm_map_get(c->ids, b->id);
 	int same = old && strcmp(old->sha256, b->sha256) == 0;
 	const char *s[6];
 	struct job *j;
@@ -509,12 +510,12 @@ bm_catalog_close(struct bm_catalog *c)
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->more);
 	pthread_cond_destroy(&c->room);
-	bm_strmap_free(c->ids, NULL);
-	bm_strmap_free(c->shas, NULL);
+	bm_map_free(c->ids, NULL);
+	bm_map_free(c->shas, NULL);
 	for (i = 0; i < c->all.n; i++)
 		free(c->all.v[i]);
 	free(c->all.v);
-	bm_strmap_free(c->paths, free_docs);
+	bm_map_free(c->paths, free_docs);
 	free(c->order);
 	free(c);
 }
@@ -533,17 +534,17 @@ load(struct bm_catalog *c, struct bm_error *e)
 	/* The connection is the writer's while it runs. */
 	if (bm_catalog_flush(c, e) < 0)
 		return -1;
-	c->paths = bm_strmap_new();
+	c->paths = bm_map_new();
 	st = bm_db_prepare(c->db, "SELECT " DOC_COLUMNS ", content FROM"
 	    " benchmarks ORDER BY path, doc, rowid", e);
 	if (!st)
 		return -1;
 	while ((rc = bm_stmt_step(st, e)) == 1) {
 		d = doc_row(st, 1);
-		ds = bm_strmap_get(c->paths, d->path);
+		ds = bm_map_get(c->paths, d->path);
 		if (!ds) {
 			ds = xcalloc(1, sizeof(*ds));
-			bm_strmap_put(c->paths, d->path, ds);
+			bm_map_put(c->paths, d->path, ds);
 			c->order = xreallocarray(c->order, c->npaths + 1,
 			    sizeof(*c->order));
 			c->order[c->npaths++] = (char *)d->path;
@@ -562,7 +563,7 @@ bm_catalog_has_path(struct bm_catalog *c, const char *path)
 		bm_error_clear(&e);
 		return 0;
 	}
-	return bm_strmap_get(c->paths, path) != NULL;
+	return bm_map_get(c->paths, path) != NULL;
 }
 
 int
@@ -578,7 +579,7 @@ bm_catalog_docs(struct bm_catalog *c, const char *path,
 	for (k = 0; k < c->npaths; k++) {
 		if (path && strcmp(path, c->order[k]) != 0)
 			continue;
-		ds = bm_strmap_get(c->paths, c->order[k]);
+		ds = bm_map_get(c->paths, c->order[k]);
 		for (i = 0; i < ds->n; i++) {
 			rc = fn(arg, ds->v[i]);
 			if (rc)

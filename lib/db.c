@@ -127,6 +127,96 @@ static const char *const migrations[] = {
 	"  completion_tokens INTEGER,"
 	"  created_at TEXT NOT NULL DEFAULT " NOW
 	");",
+	/*
+	 * 2: a run's lock (pid, on host), label, origin (rescored_from,
+	 * resumed) and the digest of its case stream; the benchmark
+	 * version each result ran; retired benchmarks; the outbox's
+	 * natural key.  run_models keeps per run and model the counts
+	 * bm-runs lists, so listing never scans results: triggers keep
+	 * it exact on every insert, replace (recursive_triggers is on, so
+	 * INSERT OR REPLACE fires the delete trigger) and delete.
+	 */
+	"ALTER TABLE runs ADD COLUMN pid INTEGER;"
+	"ALTER TABLE runs ADD COLUMN label TEXT;"
+	"ALTER TABLE runs ADD COLUMN rescored_from TEXT;"
+	"ALTER TABLE runs ADD COLUMN stream_sha256 TEXT;"
+	"ALTER TABLE runs ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX runs_started_at ON runs (started_at);"
+	"CREATE UNIQUE INDEX runs_label ON runs (label)"
+	"  WHERE label IS NOT NULL;"
+	"ALTER TABLE benchmarks ADD COLUMN retired_at TEXT;"
+	"ALTER TABLE results ADD COLUMN content_sha256 TEXT;"
+	"ALTER TABLE push_outbox ADD COLUMN key TEXT;"
+	"CREATE UNIQUE INDEX push_outbox_key ON"
+	"  push_outbox (target, kind, key);"
+	"CREATE INDEX pushes_target_run ON pushes (target, run_id);"
+	"CREATE TABLE run_models ("
+	"  run_id TEXT NOT NULL,"
+	"  model TEXT NOT NULL,"
+	"  results INTEGER NOT NULL DEFAULT 0," /* rows: one per step */
+	"  cases INTEGER NOT NULL DEFAULT 0,"   /* rows of step 0 */
+	"  pass INTEGER NOT NULL DEFAULT 0,"
+	"  fail INTEGER NOT NULL DEFAULT 0,"
+	"  error INTEGER NOT NULL DEFAULT 0,"   /* not counting cancelled */
+	"  cancelled INTEGER NOT NULL DEFAULT 0,"
+	"  cost_usd REAL NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (run_id, model)"
+	") WITHOUT ROWID;"
+	"INSERT INTO run_models SELECT run_id, model, count(*),"
+	"  total(step = 0), total(status = 'pass'), total(status = 'fail'),"
+	"  total(status = 'error' AND error_class IS NOT 'cancelled'),"
+	"  total(error_class IS 'cancelled'), total(cost_usd)"
+	"  FROM results GROUP BY run_id, model;"
+	"CREATE TRIGGER results_count_insert AFTER INSERT ON results BEGIN"
+	"  INSERT INTO run_models VALUES (NEW.run_id, NEW.model, 1,"
+	"    NEW.step = 0, NEW.status = 'pass', NEW.status = 'fail',"
+	"    NEW.status = 'error' AND NEW.error_class IS NOT 'cancelled',"
+	"    NEW.error_class IS 'cancelled', coalesce(NEW.cost_usd, 0))"
+	"  ON CONFLICT (run_id, model) DO UPDATE SET"
+	"    results = results + 1, cases = cases + excluded.cases,"
+	"    pass = pass + excluded.pass, fail = fail + excluded.fail,"
+	"    error = error + excluded.error,"
+	"    cancelled = cancelled + excluded.cancelled,"
+	"    cost_usd = cost_usd + excluded.cost_usd;"
+	"END;"
+	"CREATE TRIGGER results_count_delete AFTER DELETE ON results BEGIN"
+	"  UPDATE run_models SET results = results - 1,"
+	"    cases = cases - (OLD.step = 0),"
+	"    pass = pass - (OLD.status = 'pass'),"
+	"    fail = fail - (OLD.status = 'fail'),"
+	"    error = error - (OLD.status = 'error' AND"
+	"      OLD.error_class IS NOT 'cancelled'),"
+	"    cancelled = cancelled - (OLD.error_class IS 'cancelled'),"
+	"    cost_usd = cost_usd - coalesce(OLD.cost_usd, 0)"
+	"  WHERE run_id = OLD.run_id AND model = OLD.model;"
+	"  DELETE FROM run_models WHERE run_id = OLD.run_id AND"
+	"    model = OLD.model AND results <= 0;"
+	"END;"
+	/* An UPDATE counts as the old row out and the new row in. */
+	"CREATE TRIGGER results_count_update AFTER UPDATE OF run_id, model,"
+	"  step, status, error_class, cost_usd ON results BEGIN"
+	"  UPDATE run_models SET results = results - 1,"
+	"    cases = cases - (OLD.step = 0),"
+	"    pass = pass - (OLD.status = 'pass'),"
+	"    fail = fail - (OLD.status = 'fail'),"
+	"    error = error - (OLD.status = 'error' AND"
+	"      OLD.error_class IS NOT 'cancelled'),"
+	"    cancelled = cancelled - (OLD.error_class IS 'cancelled'),"
+	"    cost_usd = cost_usd - coalesce(OLD.cost_usd, 0)"
+	"  WHERE run_id = OLD.run_id AND model = OLD.model;"
+	"  INSERT INTO run_models VALUES (NEW.run_id, NEW.model, 1,"
+	"    NEW.step = 0, NEW.status = 'pass', NEW.status = 'fail',"
+	"    NEW.status = 'error' AND NEW.error_class IS NOT 'cancelled',"
+	"    NEW.error_class IS 'cancelled', coalesce(NEW.cost_usd, 0))"
+	"  ON CONFLICT (run_id, model) DO UPDATE SET"
+	"    results = results + 1, cases = cases + excluded.cases,"
+	"    pass = pass + excluded.pass, fail = fail + excluded.fail,"
+	"    error = error + excluded.error,"
+	"    cancelled = cancelled + excluded.cancelled,"
+	"    cost_usd = cost_usd + excluded.cost_usd;"
+	"  DELETE FROM run_models WHERE run_id = OLD.run_id AND"
+	"    model = OLD.model AND results <= 0;"
+	"END;",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -334,6 +424,7 @@ bm_db_open(const char *path, struct bm_error *e)
 	if (bm_db_exec(db, "PRAGMA page_size = 16384", e) == -1 ||
 	    set_wal(db, e) == -1 ||
 	    bm_db_exec(db, "PRAGMA foreign_keys = ON", e) == -1 ||
+	    bm_db_exec(db, "PRAGMA recursive_triggers = ON", e) == -1 ||
 	    bm_db_exec(db, "PRAGMA synchronous = NORMAL", e) == -1)
 		goto fail;
 	if (migrate(db, e) == -1)

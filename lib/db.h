@@ -17,7 +17,7 @@ struct bm_db;
 struct bm_stmt;
 
 /* The schema version that bm_db_open migrates to. */
-#define BM_DB_SCHEMA_VERSION 1
+#define BM_DB_SCHEMA_VERSION 2
 
 /* Open (creating if needed) and migrate; NULL and e ("path: message"). */
 struct bm_db *bm_db_open(const char *path, struct bm_error *e);

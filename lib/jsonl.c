@@ -105,9 +105,33 @@ bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e)
 const char *
 bm_jsonl_type(const cJSON *rec)
 {
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, "type");
+	return bm_json_str(rec, "type");
+}
 
-	return cJSON_IsString(t) ? t->valuestring : NULL;
+const char *
+bm_json_str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int
+bm_json_num(const cJSON *o, const char *k, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(v))
+		return 0;
+	*out = v->valuedouble;
+	return 1;
+}
+
+double
+bm_json_numor(const cJSON *o, const char *k, double dflt)
+{
+	bm_json_num(o, k, &dflt);
+	return dflt;
 }
 
 /* s as a JSON string, escaped as cJSON escapes. */

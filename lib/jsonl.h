@@ -38,6 +38,13 @@ void bm_jsonl_close(struct bm_jsonl *r);
 /* The string value of rec's "type", or NULL. */
 const char *bm_jsonl_type(const cJSON *rec);
 
+/* o's member k when it is a string, else NULL (also when o is NULL). */
+const char *bm_json_str(const cJSON *o, const char *k);
+/* o's member k when it is a number: 1 and *out; else 0, *out untouched. */
+int bm_json_num(const cJSON *o, const char *k, double *out);
+/* o's member k when it is a number, else dflt. */
+double bm_json_numor(const cJSON *o, const char *k, double dflt);
+
 /*
  * Compact JSON, byte for byte what cJSON_PrintUnformatted prints, with
  * fewer allocations and no sscanf round trip per number.

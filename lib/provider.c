@@ -42,14 +42,6 @@ bm_reply_free(struct bm_reply *r)
 	bm_reply_init(r);
 }
 
-static const char *
-str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static long
 num(const cJSON *o, const char *key)
 {
@@ -146,7 +138,7 @@ bm_provider_request(const struct bm_target *t, const char *key,
 		/* The system prompt is a top-level field here. */
 		msgs = cJSON_AddArrayToObject(body, "messages");
 		cJSON_ArrayForEach(it, messages) {
-			const char *role = str(it, "role");
+			const char *role = bm_json_str(it, "role");
 
 			if (role && strcmp(role, "system") == 0) {
 				v = cJSON_GetObjectItemCaseSensitive(it,
@@ -240,7 +232,7 @@ content_text(const cJSON *c, struct bm_buf *b)
 		return;
 	}
 	cJSON_ArrayForEach(part, c) {
-		t = str(part, "text");
+		t = bm_json_str(part, "text");
 		if (t)
 			bm_buf_adds(b, t);
 	}
@@ -322,10 +314,10 @@ error_of(const cJSON *j, const char **msg, const char **code)
 	if (cJSON_IsString(err)) {
 		*msg = err->valuestring;
 	} else if (cJSON_IsObject(err)) {
-		*msg = str(err, "message");
-		*code = str(err, "code");
+		*msg = bm_json_str(err, "message");
+		*code = bm_json_str(err, "code");
 		if (!*code)
-			*code = str(err, "type");
+			*code = bm_json_str(err, "type");
 	}
 }
 
@@ -392,10 +384,10 @@ event(struct bm_sse *s)
 	if (m && !s->error)
 		s->error = xstrdup(m);
 	if (s->type == BM_PROVIDER_ANTHROPIC) {
-		t = str(j, "type");
+		t = bm_json_str(j, "type");
 		if (t && strcmp(t, "content_block_delta") == 0) {
-			t = str(cJSON_GetObjectItemCaseSensitive(j, "delta"),
-			    "text");
+			u = cJSON_GetObjectItemCaseSensitive(j, "delta");
+			t = bm_json_str(u, "text");
 			if (t && *t) {
 				bm_buf_adds(&s->out, t);
 				got = 1;
@@ -416,7 +408,7 @@ event(struct bm_sse *s)
 	} else {
 		c = cJSON_GetArrayItem(
 		    cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
-		t = str(cJSON_GetObjectItemCaseSensitive(c, "delta"),
+		t = bm_json_str(cJSON_GetObjectItemCaseSensitive(c, "delta"),
 		    "content");
 		if (t && *t) {
 			bm_buf_adds(&s->out, t);
@@ -520,7 +512,7 @@ bm_provider_echo(const cJSON *messages)
 	const char *role;
 
 	cJSON_ArrayForEach(m, messages) {
-		role = str(m, "role");
+		role = bm_json_str(m, "role");
 		if (role && strcmp(role, "user") == 0)
 			last = m;
 	}

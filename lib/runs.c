@@ -1,11 +1,14 @@
 /* runs.c: runs and results rows for bm-exec; resume and cache lookups. */
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "hash.h"
 #include "jsonl.h"
@@ -70,14 +73,6 @@ bm_runs_start(struct bm_db *db, const struct bm_run_info *info, int resume,
 	return r;
 }
 
-static const char *
-jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void
 bind_num(struct bm_stmt *st, int i, const cJSON *o, const char *k, int real)
 {
@@ -127,7 +122,7 @@ bm_runs_begin(struct bm_db *db, const char *id, int argc, char *const *argv,
 {
 	struct bm_run_info info;
 	struct bm_runs *r;
-	char *argv_json, *git, host[256];
+	char *argv_json, *git;
 	cJSON *av = cJSON_CreateArray();
 	int i;
 
@@ -136,14 +131,130 @@ bm_runs_begin(struct bm_db *db, const char *id, int argc, char *const *argv,
 	argv_json = bm_json_print(av);
 	cJSON_Delete(av);
 	git = git_head();
-	if (gethostname(host, sizeof(host)) < 0)
-		host[0] = '\0';
-	host[sizeof(host) - 1] = '\0';
-	info = (struct bm_run_info){ id, argv_json, config_sha256, git, host };
+	info = (struct bm_run_info){ id, argv_json, config_sha256, git,
+		bm_runs_host() };
 	r = bm_runs_start(db, &info, resume, e);
 	free(argv_json);
 	free(git);
 	return r;
+}
+
+const char *
+bm_runs_host(void)
+{
+	static char host[256];
+
+	if (!host[0] && gethostname(host, sizeof(host) - 1) < 0)
+		host[0] = '\0';
+	return host;
+}
+
+int
+bm_runs_alive(long pid, const char *host)
+{
+	if (pid <= 0)
+		return 0;
+	if (host && strcmp(host, bm_runs_host()) != 0)
+		return 1;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* The id of the n-th run before the latest: 0 and *id, 1 none, -1. */
+static int
+nth_latest(struct bm_db *db, long n, char **id, struct bm_error *e)
+{
+	struct bm_stmt *st;
+	int rc;
+
+	st = bm_db_prepare(db, "SELECT id FROM runs ORDER BY started_at"
+	    " DESC, rowid DESC LIMIT 1 OFFSET ?", e);
+	if (!st)
+		return -1;
+	bm_stmt_int(st, 1, n);
+	rc = bm_stmt_step(st, e);
+	if (rc == 1)
+		*id = xstrdup(bm_stmt_col_text(st, 0));
+	bm_stmt_reset(st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+/* The one id that sql (one text parameter) selects: 0, 1 none, -1. */
+static int
+one_id(struct bm_db *db, const char *sql, const char *arg, char **id,
+    struct bm_error *e)
+{
+	struct bm_stmt *st = bm_db_prepare(db, sql, e);
+	int rc;
+
+	if (!st)
+		return -1;
+	bm_stmt_text(st, 1, arg);
+	rc = bm_stmt_step(st, e);
+	if (rc == 1)
+		*id = xstrdup(bm_stmt_col_text(st, 0));
+	bm_stmt_reset(st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+int
+bm_runs_resolve(struct bm_db *db, const char *spec, char **id,
+    struct bm_error *e)
+{
+	struct bm_stmt *st;
+	struct bm_buf names = BM_BUF_INIT;
+	long n = 0, k = 0;
+	int rc;
+
+	*id = NULL;
+	if (strcmp(spec, "last") == 0 || (strncmp(spec, "last~", 5) == 0 &&
+	    bm_parse_long(spec + 5, 0, 1000000000L, &n) == 0)) {
+		rc = nth_latest(db, n, id, e);
+		if (rc == 1 && n == 0)
+			bm_error_set(e, bm_db_path(db), 0, 0, "no runs yet");
+		else if (rc == 1)
+			bm_error_set(e, bm_db_path(db), 0, 0, "%s: there are"
+			    " not %ld runs before the latest", spec, n);
+		return rc == 0 ? 0 : -1;
+	}
+	rc = one_id(db, "SELECT id FROM runs WHERE id = ?", spec, id, e);
+	if (rc != 1)
+		return rc;
+	rc = one_id(db, "SELECT id FROM runs WHERE label = ?", spec, id, e);
+	if (rc != 1)
+		return rc;
+	/* A prefix: ids are ASCII without blanks, so substr compares bytes. */
+	st = bm_db_prepare(db, "SELECT id FROM runs WHERE substr(id, 1,"
+	    " length(?1)) = ?1 ORDER BY started_at DESC, rowid DESC", e);
+	if (!st)
+		return -1;
+	bm_stmt_text(st, 1, spec);
+	while ((rc = bm_stmt_step(st, e)) == 1) {
+		if (k++ == 0)
+			*id = xstrdup(bm_stmt_col_text(st, 0));
+		if (k <= 5)
+			bm_buf_addf(&names, "%s%s", k > 1 ? ", " : "",
+			    bm_stmt_col_text(st, 0));
+	}
+	if (rc < 0) {
+		free(*id);
+		*id = NULL;
+		bm_buf_free(&names);
+		return -1;
+	}
+	if (k == 1) {
+		bm_buf_free(&names);
+		return 0;
+	}
+	free(*id);
+	*id = NULL;
+	if (k == 0)
+		bm_error_set(e, bm_db_path(db), 0, 0, "no run '%s'", spec);
+	else
+		bm_error_set(e, bm_db_path(db), 0, 0, "run '%s' is ambiguous:"
+		    " %ld runs match (%s%s)", spec, k, bm_buf_str(&names),
+		    k > 5 ? ", ..." : "");
+	bm_buf_free(&names);
+	return -1;
 }
 
 char *
@@ -174,22 +285,24 @@ bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
 	if (!st)
 		return -1;
 	bm_stmt_text(st, 1, r->id);
-	bm_stmt_text(st, 2, jstr(res, "case_id"));
+	bm_stmt_text(st, 2, bm_json_str(res, "case_id"));
 	bind_num(st, 3, res, "step", 0);
-	bm_stmt_text(st, 4, jstr(res, "benchmark_id"));	/* NULL: backfill */
-	bm_stmt_text(st, 5, jstr(res, "model") ? jstr(res, "model") : "");
-	bm_stmt_text(st, 6, jstr(res, "variant"));
+	/* NULL until bm-ingest --backfill finds it. */
+	bm_stmt_text(st, 4, bm_json_str(res, "benchmark_id"));
+	bm_stmt_text(st, 5, bm_json_str(res, "model") ?
+	    bm_json_str(res, "model") : "");
+	bm_stmt_text(st, 6, bm_json_str(res, "variant"));
 	bind_num(st, 7, res, "trial", 0);
 	bind_num(st, 8, res, "repeat", 0);
-	bm_stmt_text(st, 9, jstr(res, "status"));
-	bm_stmt_text(st, 10, jstr(err, "class"));
+	bm_stmt_text(st, 9, bm_json_str(res, "status"));
+	bm_stmt_text(st, 10, bm_json_str(err, "class"));
 	bind_num(st, 11, res, "latency_ms", 1);
 	bind_num(st, 12, res, "ttft_ms", 1);
 	bind_num(st, 13, usage, "prompt_tokens", 0);
 	bind_num(st, 14, usage, "completion_tokens", 0);
 	bind_num(st, 15, res, "cost_usd", 1);
 	bind_num(st, 16, res, "score", 1);
-	bm_stmt_text(st, 17, jstr(res, "output"));
+	bm_stmt_text(st, 17, bm_json_str(res, "output"));
 	bm_stmt_text(st, 18, json);
 	/* step, trial and repeat default to 0 when absent. */
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "step")))

@@ -45,6 +45,24 @@ char *bm_runs_new_id(void);
  */
 int bm_runs_check_id(const char *id, struct bm_error *e);
 /*
+ * Resolve RUN as every program takes it (DESIGN.md §8): "last", "last~N"
+ * (the N-th run before the latest, by started_at), a run id, a label, or
+ * a unique prefix of an id, in that order of preference.  0 and *id
+ * (caller frees), or -1 with e: no such run, or an ambiguous prefix
+ * (the message names the candidates).  Callers exit 2 on -1.
+ */
+int bm_runs_resolve(struct bm_db *db, const char *spec, char **id,
+    struct bm_error *e);
+/*
+ * Is the process that holds a run (its runs row's pid and host) still
+ * there?  1 when pid is alive on this host, or when host is another
+ * machine (it cannot be told from here); 0 when it is gone or pid <= 0.
+ */
+int bm_runs_alive(long pid, const char *host);
+/* This machine's name, as runs rows record it (static storage). */
+const char *bm_runs_host(void);
+
+/*
  * Store one result record (replacing the row of an earlier attempt at
  * the same case and step).  Opens a transaction if none is open; 0 or -1.
  */

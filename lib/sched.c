@@ -83,14 +83,6 @@ struct bm_sched {
 
 static void next_step(struct bm_sched *s, struct job *j);
 
-static const char *
-jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Merge b's keys into the object into (b's win); returns into. */
 static cJSON *
 merged(cJSON *into, const cJSON *b)
@@ -149,8 +141,8 @@ conversation(const cJSON *kase)
 		return cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(kase,
 		    "messages"), 1);
 	msgs = cJSON_CreateArray();
-	if (jstr(kase, "system"))
-		say(msgs, "system", jstr(kase, "system"));
+	if (bm_json_str(kase, "system"))
+		say(msgs, "system", bm_json_str(kase, "system"));
 	return msgs;
 }
 
@@ -308,7 +300,7 @@ next_step(struct bm_sched *s, struct job *j)
 	j->params = step_params(&j->t, j->kase, st);
 	if (st) {
 		j->expect = cJSON_GetObjectItemCaseSensitive(st, "expect");
-		say(j->messages, "user", jstr(st, "prompt"));
+		say(j->messages, "user", bm_json_str(st, "prompt"));
 	} else {
 		j->expect = cJSON_GetObjectItemCaseSensitive(j->kase, "expect");
 	}
@@ -366,10 +358,10 @@ bm_sched_check(const cJSON *rec, struct bm_error *e)
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(rec, "messages");
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
 	const cJSON *it;
-	const char *id = jstr(rec, "case_id");
+	const char *id = bm_json_str(rec, "case_id");
 	int k = 0;
 
-	if (!id || !jstr(rec, "model") ||
+	if (!id || !bm_json_str(rec, "model") ||
 	    (!cJSON_IsArray(msgs) && !cJSON_IsArray(steps))) {
 		bm_error_set(e, NULL, 0, 0, "case needs case_id, model and"
 		    " messages or steps");
@@ -381,7 +373,7 @@ bm_sched_check(const cJSON *rec, struct bm_error *e)
 			return -1;
 		}
 		cJSON_ArrayForEach(it, steps) {
-			if (!jstr(it, "prompt")) {
+			if (!bm_json_str(it, "prompt")) {
 				bm_error_set(e, NULL, 0, 0, "case %s: step %d"
 				    " has no prompt", id, k);
 				return -1;
@@ -391,7 +383,7 @@ bm_sched_check(const cJSON *rec, struct bm_error *e)
 		return 0;
 	}
 	cJSON_ArrayForEach(it, msgs) {
-		if (!jstr(it, "role")) {
+		if (!bm_json_str(it, "role")) {
 			bm_error_set(e, NULL, 0, 0, "case %s: message %d has"
 			    " no role", id, k);
 			return -1;
@@ -405,7 +397,7 @@ int
 bm_sched_add(struct bm_sched *s, cJSON *rec, struct bm_error *e)
 {
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
-	const char *model = jstr(rec, "model");
+	const char *model = bm_json_str(rec, "model");
 	struct job *j;
 
 	if (bm_sched_check(rec, e) < 0) {
@@ -1062,7 +1054,7 @@ bm_sched_estimate(const struct bm_target *t, const cJSON *kase, int *n)
 	for (k = 0; k < *n; k++) {
 		if (cJSON_IsArray(steps)) {
 			st = cJSON_GetArrayItem(steps, k);
-			say(msgs, "user", jstr(st, "prompt"));
+			say(msgs, "user", bm_json_str(st, "prompt"));
 		}
 		params = step_params(t, kase, st);
 		est[k].completion = max_tokens(params);

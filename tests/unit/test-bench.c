@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "check.h"
 #include "err.h"
+#include "map.h"
 #include "tap.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -44,7 +45,7 @@ parse(const char *text)
 struct count {
 	long n;
 	char first[4096];
-	struct bm_strmap *ids;
+	struct bm_map *ids;
 };
 
 static int
@@ -55,8 +56,8 @@ count(void *arg, const struct bm_case *c)
 
 	if (k->n == 0 && c->len < sizeof(k->first))
 		memcpy(k->first, c->json, c->len + 1);
-	if (j && !bm_strmap_get(k->ids, c->case_id))
-		bm_strmap_put(k->ids, c->case_id, k);
+	if (j && !bm_map_get(k->ids, c->case_id))
+		bm_map_put(k->ids, c->case_id, k);
 	cJSON_Delete(j);
 	k->n++;
 	return 0;
@@ -110,12 +111,12 @@ main(void)
 	is_int(bm_bench_ntrials(b), 3, "three trials");
 	is_int(bm_bench_nvariants(b), 2, "two variants");
 	memset(&k, 0, sizeof(k));
-	k.ids = bm_strmap_new();
+	k.ids = bm_map_new();
 	bm_bench_cases(b, models, 3, b->repeat, count, &k);
 	is_int(k.n, 2 * 3 * 3 * 2, "variants x trials x models x repeat");
 	k.n = 0;
-	bm_strmap_free(k.ids, NULL);
-	k.ids = bm_strmap_new();
+	bm_map_free(k.ids, NULL);
+	k.ids = bm_map_new();
 	bm_bench_cases(b, models, 3, b->repeat, count, &k);
 	is(k.first, "{\"type\":\"case\",\"case_id\":\"701e8e71c1f6dcd2\","
 	    "\"benchmark_id\":\"eebcb3c5a151806f3a7c67b87c6a7fbd\","
@@ -124,19 +125,19 @@ main(void)
 	    "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
 	    "\"Say a\"}],\"expect\":[{\"equals\":\"a\"}],\"vars\":{\"w\":\"a\"},"
 	    "\"params\":{\"t\":1,\"k\":5},\"tags\":[]}", "the first case record");
-	bm_strmap_free(k.ids, NULL);
+	bm_map_free(k.ids, NULL);
 	bm_bench_free(b);
 
 	b = parse("sequence:\n  - one\n  - prompt: two\n    expect: "
 	    "[{contains: x}]\n");
 	memset(&k, 0, sizeof(k));
-	k.ids = bm_strmap_new();
+	k.ids = bm_map_new();
 	bm_bench_cases(b, models, 1, 1, count, &k);
 	ok(strstr(k.first, "\"system\":null,\"steps\":[{\"prompt\":\"one\","
 	    "\"expect\":[],\"params\":{}},{\"prompt\":\"two\",\"expect\":"
 	    "[{\"contains\":\"x\"}],\"params\":{}}],\"expect\":[]") != NULL,
 	    "a sequence has steps");
-	bm_strmap_free(k.ids, NULL);
+	bm_map_free(k.ids, NULL);
 	bm_bench_free(b);
 
 	b = parse("prompt: x\n");

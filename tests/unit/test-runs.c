@@ -1,4 +1,5 @@
 /* test-runs: runs and results rows, resume lookups, the answer cache. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -6,6 +7,46 @@
 #include "db.h"
 #include "runs.h"
 #include "tap.h"
+
+/* "results cases pass fail error cancelled cost" of run id's row. */
+static const char *
+q_counts(struct bm_db *db, const char *id)
+{
+	static char out[256];
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_stmt *st = bm_db_prepare(db, "SELECT results, cases, pass,"
+	    " fail, error, cancelled, cost_usd FROM run_models WHERE"
+	    " run_id = ?", &e);
+
+	out[0] = '\0';
+	bm_stmt_text(st, 1, id);
+	if (bm_stmt_step(st, &e) == 1)
+		snprintf(out, sizeof(out), "%lld %lld %lld %lld %lld %lld %g",
+		    bm_stmt_col_int(st, 0), bm_stmt_col_int(st, 1),
+		    bm_stmt_col_int(st, 2), bm_stmt_col_int(st, 3),
+		    bm_stmt_col_int(st, 4), bm_stmt_col_int(st, 5),
+		    bm_stmt_col_double(st, 6));
+	bm_stmt_reset(st);
+	return out;
+}
+
+/* What bm_runs_resolve makes of spec: the id, or "error: message". */
+static const char *
+resolve(struct bm_db *db, const char *spec)
+{
+	static char out[512];
+	struct bm_error e = BM_ERROR_INIT;
+	char *id;
+
+	if (bm_runs_resolve(db, spec, &id, &e) == 0) {
+		snprintf(out, sizeof(out), "%s", id);
+		free(id);
+	} else {
+		snprintf(out, sizeof(out), "error: %s", e.msg);
+		bm_error_clear(&e);
+	}
+	return out;
+}
 
 int
 main(void)
@@ -87,6 +128,53 @@ main(void)
 	ok(bm_runs_check_id("a b", &e) < 0 && bm_runs_check_id("a\tb", &e) < 0,
 	    "no blanks");
 	bm_error_clear(&e);
+
+	/* run_models: counts kept by triggers through replace and delete. */
+	ok(bm_db_exec(db, "INSERT INTO results (run_id, case_id, step, model,"
+	    " status, error_class, cost_usd, record) VALUES"
+	    " ('r-2', 'a', 0, 'm', 'error', 'cancelled', NULL, '{}'),"
+	    " ('r-2', 'b', 0, 'm', 'fail', NULL, 0.5, '{}'),"
+	    " ('r-2', 'b', 1, 'm', 'pass', NULL, 0.25, '{}');"
+	    "INSERT OR REPLACE INTO results (run_id, case_id, step, model,"
+	    " status, cost_usd, record) VALUES"
+	    " ('r-2', 'a', 0, 'm', 'pass', 1, '{}');", &e) == 0,
+	    "results inserted and one replaced");
+	is(q_counts(db, "r-2"), "3 2 2 1 0 0 1.75", "run_models after a replace");
+	ok(bm_db_exec(db, "UPDATE results SET status = 'error', error_class"
+	    " = 'timeout' WHERE run_id = 'r-2' AND case_id = 'b' AND step = 0;"
+	    "DELETE FROM results WHERE run_id = 'r-2' AND step = 1;", &e) == 0,
+	    "a result updated and one deleted");
+	is(q_counts(db, "r-2"), "2 2 1 0 1 0 1.5", "run_models after both");
+	ok(bm_db_exec(db, "DELETE FROM results WHERE run_id = 'r-2'", &e) == 0,
+	    "the run's results deleted");
+	is(q_counts(db, "r-2"), "", "and its run_models row with them");
+
+	/* RUN as every program takes it. */
+	ok(bm_db_exec(db, "INSERT INTO runs (id, started_at, label) VALUES"
+	    " ('r-20261101T000000Z-aaaa', '2026-11-01T00:00:00.000Z', NULL),"
+	    " ('r-20261102T000000Z-bbbb', '2026-11-02T00:00:00.000Z', 'base'),"
+	    " ('r-20261102T000000Z-bbbc', '2026-11-02T00:00:01.000Z', NULL),"
+	    " ('zzz', '2026-11-03T00:00:00.000Z', NULL);"
+	    "DELETE FROM runs WHERE id = 'r-1'", &e) == 0, "four runs");
+	is(resolve(db, "last"), "zzz", "last is the newest");
+	is(resolve(db, "last~1"), "r-20261102T000000Z-bbbc", "last~1");
+	is(resolve(db, "last~3"), "r-20261101T000000Z-aaaa", "last~3");
+	is(resolve(db, "last~4"), "error: last~4: there are not 4 runs before"
+	    " the latest", "last~N past the first run");
+	is(resolve(db, "base"), "r-20261102T000000Z-bbbb", "a label");
+	is(resolve(db, "r-20261101"), "r-20261101T000000Z-aaaa",
+	    "a unique prefix");
+	is(resolve(db, "r-20261102T000000Z-bbbc"), "r-20261102T000000Z-bbbc",
+	    "an id that is also a prefix of nothing else");
+	is(resolve(db, "r-20261102"), "error: run 'r-20261102' is ambiguous:"
+	    " 2 runs match (r-20261102T000000Z-bbbc, r-20261102T000000Z-bbbb)",
+	    "an ambiguous prefix names the candidates");
+	is(resolve(db, "nope"), "error: no run 'nope'", "no such run");
+	ok(bm_runs_alive(getpid(), bm_runs_host()), "this process is alive");
+	ok(!bm_runs_alive(0, NULL), "pid 0 is nobody");
+	ok(bm_runs_alive(1, "another-host.invalid"),
+	    "a run on another host cannot be told dead from here");
+
 	ok(bm_db_close(db, &e) == 0, "close");
 	unlink(db_path);
 	rec = malloc(strlen(db_path) + 5);
