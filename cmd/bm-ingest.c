@@ -114,7 +114,7 @@ use_selection(struct ingest *in, const char *kind, const char *name)
 	const struct bm_selection *s;
 	const struct bm_selection *all;
 	const char **names;
-	const char *hint;
+	char *hint;
 	size_t i, n;
 
 	s = *kind == 'p' ? bm_config_profile(in->config, name) :
@@ -126,13 +126,10 @@ use_selection(struct ingest *in, const char *kind, const char *name)
 		names = xcalloc(n + 1, sizeof(*names));
 		for (i = 0; i < n; i++)
 			names[i] = all[i].name;
-		hint = bm_suggest(name, names);
+		hint = bm_suggest_hint(name, names);
 		free(names);
-		if (hint)
-			bm_errorf("unknown %s '%s' (did you mean '%s'?)", kind,
-			    name, hint);
-		else
-			bm_errorf("unknown %s '%s'", kind, name);
+		bm_errorf("unknown %s '%s'%s", kind, name, hint);
+		free(hint);
 		exit(2);
 	}
 	for (i = 0; i < s->nmodels; i++)

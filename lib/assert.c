@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,12 +176,21 @@ is_type(const char *k)
 	return 0;
 }
 
+/* The one error of a check: no position here, *where is its node. */
 static int
 fail(const cJSON *node, const cJSON **where, struct bm_error *e,
-    const char *fmt, const char *a, const char *b)
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+fail(const cJSON *node, const cJSON **where, struct bm_error *e,
+    const char *fmt, ...)
 {
+	va_list ap;
+
 	*where = node;
-	bm_error_set(e, NULL, 0, 0, fmt, a, b);
+	va_start(ap, fmt);
+	bm_error_vset(e, NULL, 0, 0, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -189,7 +199,7 @@ check_keys(const cJSON *obj, const char *type, const char *const *allowed,
     const cJSON **where, struct bm_error *e)
 {
 	const cJSON *k;
-	const char *s;
+	char *hint;
 	size_t i;
 
 	cJSON_ArrayForEach(k, obj) {
@@ -198,15 +208,10 @@ check_keys(const cJSON *obj, const char *type, const char *const *allowed,
 				break;
 		if (allowed[i])
 			continue;
-		*where = k;
-		s = bm_suggest(k->string, allowed);
-		if (s)
-			bm_error_set(e, NULL, 0, 0,
-			    "%s: unknown key '%s' (did you mean '%s'?)", type,
-			    k->string, s);
-		else
-			bm_error_set(e, NULL, 0, 0, "%s: unknown key '%s'",
-			    type, k->string);
+		hint = bm_suggest_hint(k->string, allowed);
+		fail(k, where, e, "%s: unknown key '%s'%s", type, k->string,
+		    hint);
+		free(hint);
 		return -1;
 	}
 	return 0;
@@ -218,29 +223,29 @@ check_entities(const cJSON *v, const cJSON **where, struct bm_error *e)
 	const cJSON *x, *m, *f;
 
 	if (!cJSON_IsObject(v))
-		return fail(v, where, e, "%s: expected a mapping with %s",
-		    "entities", "expected: [...]");
+		return fail(v, where, e,
+		    "entities: expected a mapping with expected: [...]");
 	if (check_keys(v, "entities", entity_keys, where, e) < 0)
 		return -1;
 	x = cJSON_GetObjectItemCaseSensitive(v, "expected");
 	if (!cJSON_IsArray(x))
-		return fail(x ? x : v, where, e, "%s: %s", "entities",
-		    "expected must be a list of strings");
+		return fail(x ? x : v, where, e,
+		    "entities: expected must be a list of strings");
 	cJSON_ArrayForEach(m, x)
 		if (!cJSON_IsString(m))
-			return fail(m, where, e, "%s: %s", "entities",
-			    "expected must be a list of strings");
+			return fail(m, where, e,
+			    "entities: expected must be a list of strings");
 	m = cJSON_GetObjectItemCaseSensitive(v, "match");
 	if (m && (!cJSON_IsString(m) ||
 	    (strcmp(m->valuestring, "exact") != 0 &&
 	    strcmp(m->valuestring, "case-insensitive") != 0)))
-		return fail(m, where, e, "%s: %s", "entities",
-		    "match must be exact or case-insensitive");
+		return fail(m, where, e,
+		    "entities: match must be exact or case-insensitive");
 	f = cJSON_GetObjectItemCaseSensitive(v, "min_f1");
 	if (f && (!cJSON_IsNumber(f) || f->valuedouble < 0 ||
 	    f->valuedouble > 1))
-		return fail(f, where, e, "%s: %s", "entities",
-		    "min_f1 must be a number from 0 to 1");
+		return fail(f, where, e,
+		    "entities: min_f1 must be a number from 0 to 1");
 	return 0;
 }
 
@@ -252,18 +257,18 @@ check_judge(const cJSON *v, const cJSON **where, struct bm_error *e)
 	if (cJSON_IsString(v) && *v->valuestring)
 		return 0;	/* the rubric alone */
 	if (!cJSON_IsObject(v))
-		return fail(v, where, e, "%s: %s", "judge",
-		    "expected a rubric or {rubric: ..., model: ...}");
+		return fail(v, where, e,
+		    "judge: expected a rubric or {rubric: ..., model: ...}");
 	if (check_keys(v, "judge", judge_keys, where, e) < 0)
 		return -1;
 	r = cJSON_GetObjectItemCaseSensitive(v, "rubric");
 	if (!cJSON_IsString(r) || !*r->valuestring)
-		return fail(r ? r : v, where, e, "%s: %s", "judge",
-		    "rubric must be a non-empty string");
+		return fail(r ? r : v, where, e,
+		    "judge: rubric must be a non-empty string");
 	m = cJSON_GetObjectItemCaseSensitive(v, "model");
 	if (m && (!cJSON_IsString(m) || !*m->valuestring))
-		return fail(m, where, e, "%s: %s", "judge",
-		    "model must be a model reference");
+		return fail(m, where, e,
+		    "judge: model must be a model reference");
 	return 0;
 }
 
@@ -283,8 +288,8 @@ check_value(const char *t, const cJSON *v, const cJSON **where,
 	if (strcmp(t, "regex") == 0 || strcmp(t, "jq") == 0 ||
 	    strcmp(t, "exec") == 0) {
 		if (!cJSON_IsString(v) || !*v->valuestring)
-			return fail(v, where, e, "%s: %s", t,
-			    "expected a non-empty string");
+			return fail(v, where, e,
+			    "%s: expected a non-empty string", t);
 		if (strcmp(t, "exec") == 0)
 			return 0;
 		c = *t == 'r' ? regex_get(v->valuestring) :
@@ -295,8 +300,7 @@ check_value(const char *t, const cJSON *v, const cJSON **where,
 	}
 	if (strcmp(t, "json") == 0) {
 		if (!cJSON_IsBool(v) && !cJSON_IsNull(v))
-			return fail(v, where, e, "%s: %s", t,
-			    "expected true");
+			return fail(v, where, e, "%s: expected true", t);
 		return 0;
 	}
 	if (strcmp(t, "entities") == 0)
@@ -306,26 +310,26 @@ check_value(const char *t, const cJSON *v, const cJSON **where,
 	if (strcmp(t, "exit-code") == 0) {
 		if (!cJSON_IsNumber(v) || !whole(v->valuedouble) ||
 		    v->valuedouble < 0 || v->valuedouble > 255)
-			return fail(v, where, e, "%s: %s", t,
-			    "expected an integer from 0 to 255");
+			return fail(v, where, e,
+			    "%s: expected an integer from 0 to 255", t);
 		return 0;
 	}
 	if (strcmp(t, "max-latency-ms") == 0) {
 		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0))
-			return fail(v, where, e, "%s: %s", t,
-			    "expected a number >= 0");
+			return fail(v, where, e, "%s: expected a number >= 0",
+			    t);
 		return 0;
 	}
 	if (strcmp(t, "max-tokens") == 0) {
 		if (!cJSON_IsNumber(v) || !whole(v->valuedouble) ||
 		    v->valuedouble < 0)
-			return fail(v, where, e, "%s: %s", t,
-			    "expected an integer >= 0");
+			return fail(v, where, e, "%s: expected an integer >= 0",
+			    t);
 		return 0;
 	}
 	/* equals, contains, icontains, not-contains, starts-with */
 	if (!cJSON_IsString(v) && !cJSON_IsNumber(v))
-		return fail(v, where, e, "%s: %s", t, "expected a string");
+		return fail(v, where, e, "%s: expected a string", t);
 	return 0;
 }
 
@@ -333,35 +337,31 @@ int
 bm_assert_check(const cJSON *spec, const cJSON **where, struct bm_error *e)
 {
 	const cJSON *k, *type = NULL;
-	const char *s;
+	char *hint;
 
 	*where = spec;
 	if (!cJSON_IsObject(spec))
-		return fail(spec, where, e, "%s%s",
-		    "expected an assertion such as {contains: \"4\"}", "");
+		return fail(spec, where, e,
+		    "expected an assertion such as {contains: \"4\"}");
 	cJSON_ArrayForEach(k, spec) {
 		if (strcmp(k->string, "weight") == 0) {
 			if (!cJSON_IsNumber(k) || !(k->valuedouble >= 0) ||
 			    !isfinite(k->valuedouble))
-				return fail(k, where, e, "%s%s",
-				    "weight: expected a number >= 0", "");
+				return fail(k, where, e,
+				    "weight: expected a number >= 0");
 			continue;
 		}
 		if (strcmp(k->string, "not") == 0) {
 			if (!cJSON_IsBool(k))
-				return fail(k, where, e, "%s%s",
-				    "not: expected true or false", "");
+				return fail(k, where, e,
+				    "not: expected true or false");
 			continue;
 		}
 		if (!is_type(k->string)) {
-			*where = k;
-			s = bm_suggest(k->string, types);
-			if (s)
-				bm_error_set(e, NULL, 0, 0, "unknown assertion "
-				    "'%s' (did you mean '%s'?)", k->string, s);
-			else
-				bm_error_set(e, NULL, 0, 0,
-				    "unknown assertion '%s'", k->string);
+			hint = bm_suggest_hint(k->string, types);
+			fail(k, where, e, "unknown assertion '%s'%s",
+			    k->string, hint);
+			free(hint);
 			return -1;
 		}
 		if (type)
@@ -370,8 +370,7 @@ bm_assert_check(const cJSON *spec, const cJSON **where, struct bm_error *e)
 		type = k;
 	}
 	if (!type)
-		return fail(spec, where, e, "%s%s", "assertion has no type",
-		    "");
+		return fail(spec, where, e, "assertion has no type");
 	return check_value(type->string, type, where, e);
 }
 

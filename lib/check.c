@@ -42,23 +42,14 @@ static void
 problem(struct check *k, const cJSON *node, int key, const char *fmt, ...)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_buf b = BM_BUF_INIT;
-	long line, col;
 	va_list ap;
 
 	va_start(ap, fmt);
-	bm_buf_vaddf(&b, fmt, ap);
+	bm_yaml_verror(&e, k->doc, k->path, node, key, fmt, ap);
 	va_end(ap);
-	if (bm_yaml_where(k->doc, node, key, &line, &col) < 0)
-		bm_error_set(&e, k->path, k->doc->line, 1, "%s",
-		    bm_buf_str(&b));
-	else
-		bm_yaml_error(&e, k->doc, k->path, node, key, "%s",
-		    bm_buf_str(&b));
 	k->report(k->arg, &e);
 	k->problems++;
 	bm_error_clear(&e);
-	bm_buf_free(&b);
 }
 
 static const cJSON *
@@ -73,7 +64,7 @@ check_keys(struct check *k, const cJSON *obj, const char *const *allowed,
     const char *what)
 {
 	const cJSON *m;
-	const char *s;
+	char *hint;
 	size_t i;
 
 	cJSON_ArrayForEach(m, obj) {
@@ -82,12 +73,10 @@ check_keys(struct check *k, const cJSON *obj, const char *const *allowed,
 				break;
 		if (allowed[i])
 			continue;
-		s = bm_suggest(m->string, allowed);
-		if (s)
-			problem(k, m, 1, "%sunknown key '%s' (did you mean "
-			    "'%s'?)", what, m->string, s);
-		else
-			problem(k, m, 1, "%sunknown key '%s'", what, m->string);
+		hint = bm_suggest_hint(m->string, allowed);
+		problem(k, m, 1, "%sunknown key '%s'%s", what, m->string,
+		    hint);
+		free(hint);
 	}
 }
 

@@ -220,24 +220,6 @@ label(const cJSON *node, const char *what)
 	return what ? what : node->string ? node->string : "value";
 }
 
-static int
-fail(struct ctx *x, const cJSON *node, int key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct ctx *x, const cJSON *node, int key, const char *fmt, ...)
-{
-	struct bm_buf b = BM_BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	bm_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	bm_yaml_error(x->e, x->doc, x->path, node, key, "%s", bm_buf_str(&b));
-	bm_buf_free(&b);
-	return -1;
-}
-
 /* A string scalar, expanded. */
 static int
 get_str(struct ctx *x, const cJSON *node, const char *what, char **out)
@@ -246,11 +228,12 @@ get_str(struct ctx *x, const cJSON *node, const char *what, char **out)
 	char *s;
 
 	if (!cJSON_IsString(node))
-		return fail(x, node, 0, "%s: expected a string",
-		    label(node, what));
+		return bm_yaml_error(x->e, x->doc, x->path, node, 0,
+		    "%s: expected a string", label(node, what));
 	s = bm_config_expand(node->valuestring, &ee);
 	if (s == NULL) {
-		fail(x, node, 0, "%s: %s", label(node, what), ee.msg);
+		bm_yaml_error(x->e, x->doc, x->path, node, 0, "%s: %s",
+		    label(node, what), ee.msg);
 		bm_error_clear(&ee);
 		return -1;
 	}
@@ -294,14 +277,14 @@ get_long(struct ctx *x, const cJSON *node, const char *what, long min,
 	/* Compare as doubles first: out of range casts are undefined. */
 	if (r == 1 || !(v >= (double)LONG_MIN && v < -(double)LONG_MIN) ||
 	    (double)(long)v != v)
-		return fail(x, node, 0, "%s: expected an integer",
-		    label(node, what));
+		return bm_yaml_error(x->e, x->doc, x->path, node, 0,
+		    "%s: expected an integer", label(node, what));
 	if (v < min || v > max) {
 		if (max == LONG_MAX)
-			return fail(x, node, 0,
+			return bm_yaml_error(x->e, x->doc, x->path, node, 0,
 			    "%s: expected an integer >= %ld, got %.17g",
 			    label(node, what), min, v);
-		return fail(x, node, 0,
+		return bm_yaml_error(x->e, x->doc, x->path, node, 0,
 		    "%s: expected an integer from %ld to %ld, got %.17g",
 		    label(node, what), min, max, v);
 	}
@@ -320,11 +303,12 @@ get_double(struct ctx *x, const cJSON *node, const char *what, double min,
 	if (r == -1)
 		return -1;
 	if (r == 1 || v != v || v > DBL_MAX || v < -DBL_MAX)
-		return fail(x, node, 0, "%s: expected a number",
-		    label(node, what));
+		return bm_yaml_error(x->e, x->doc, x->path, node, 0,
+		    "%s: expected a number", label(node, what));
 	if (v < min || (strict && v == min))
-		return fail(x, node, 0, "%s: expected a number %s %g, got %g",
-		    label(node, what), strict ? ">" : ">=", min, v);
+		return bm_yaml_error(x->e, x->doc, x->path, node, 0,
+		    "%s: expected a number %s %g, got %g", label(node, what),
+		    strict ? ">" : ">=", min, v);
 	*out = v;
 	return 0;
 }
@@ -333,8 +317,8 @@ static int
 get_bool(struct ctx *x, const cJSON *node, const char *what, int *out)
 {
 	if (!cJSON_IsBool(node))
-		return fail(x, node, 0, "%s: expected true or false",
-		    label(node, what));
+		return bm_yaml_error(x->e, x->doc, x->path, node, 0,
+		    "%s: expected true or false", label(node, what));
 	*out = cJSON_IsTrue(node);
 	return 0;
 }
@@ -359,8 +343,8 @@ get_strlist(struct ctx *x, const cJSON *node, const char *what,
 		return 0;
 	}
 	if (!cJSON_IsArray(node))
-		return fail(x, node, 0, "%s: expected a list of strings",
-		    label(node, what));
+		return bm_yaml_error(x->e, x->doc, x->path, node, 0,
+		    "%s: expected a list of strings", label(node, what));
 	v = xcalloc((size_t)cJSON_GetArraySize(node) + 1, sizeof(*v));
 	cJSON_ArrayForEach(it, node) {
 		if (get_str(x, it, label(node, what), &v[i]) == -1) {
@@ -382,7 +366,8 @@ check_map(struct ctx *x, const cJSON *node, const char *what)
 {
 	if (cJSON_IsObject(node) || cJSON_IsNull(node))
 		return 0;
-	return fail(x, node, 0, "%s: expected a mapping", label(node, what));
+	return bm_yaml_error(x->e, x->doc, x->path, node, 0,
+	    "%s: expected a mapping", label(node, what));
 }
 
 /* Expand every string in copy, a duplicate of orig (errors at orig). */
@@ -408,58 +393,7 @@ expand_tree(struct ctx *x, const cJSON *orig, cJSON *copy)
 }
 
 /* ------------------------------------------------------------------------ */
-/* "did you mean" */
-
-/* s without the punctuation people leave out: "gpt4" for "gpt-4o". */
-static char *
-squash(const char *s)
-{
-	struct bm_buf b = BM_BUF_INIT;
-
-	for (; *s; s++)
-		if (!strchr("-_.:/ ", *s))
-			bm_buf_addc(&b, *s);
-	return bm_buf_detach(&b, NULL);
-}
-
-/*
- * The candidate closest to word, trying again without punctuation so that
- * "gpt4" finds "gpt-4o".  cands ends with NULL.
- */
-static const char *
-suggest(const char *word, const char *const *cands)
-{
-	const char *best = bm_suggest(word, cands), *hit;
-	char **sq, *w;
-	size_t n, i;
-
-	if (best || *word == '\0')
-		return best;
-	for (n = 0; cands[n]; n++)
-		;
-	sq = xcalloc(n + 1, sizeof(*sq));
-	for (i = 0; i < n; i++)
-		sq[i] = squash(cands[i]);
-	w = squash(word);
-	hit = *w ? bm_suggest(w, (const char *const *)sq) : NULL;
-	for (i = 0; hit && i < n; i++)
-		if (sq[i] == hit)
-			best = cands[i];
-	for (i = 0; i < n; i++)
-		free(sq[i]);
-	free(sq);
-	free(w);
-	return best;
-}
-
-/* " (did you mean 'x'?)" or "", for messages. */
-static char *
-mean(const char *word, const char *const *cands)
-{
-	const char *s = suggest(word, cands);
-
-	return s ? xasprintf(" (did you mean '%s'?)", s) : xstrdup("");
-}
+/* Names for "did you mean" */
 
 /*
  * The names of n entries of size bytes at base, NULL-ended, for bm_suggest:
@@ -558,7 +492,7 @@ parse_provider(struct ctx *x, const cJSON *member, struct bm_provider *p)
 	int t, has_key_env = 0;
 
 	if (*member->string == '\0' || strchr(member->string, ':'))
-		return fail(x, member, 1,
+		return bm_yaml_error(x->e, x->doc, x->path, member, 1,
 		    "provider name '%s' must be non-empty and without ':'",
 		    member->string);
 	if (check_map(x, member, NULL) == -1 ||
@@ -570,7 +504,7 @@ parse_provider(struct ctx *x, const cJSON *member, struct bm_provider *p)
 		/* "openai: {rpm: 60}" tunes the built-in of that name. */
 		t = find_type(member->string);
 		if (t == -1)
-			return fail(x, member, 1,
+			return bm_yaml_error(x->e, x->doc, x->path, member, 1,
 			    "provider '%s': missing 'type' "
 			    "(openai, anthropic, ollama, exec or echo)",
 			    member->string);
@@ -579,14 +513,14 @@ parse_provider(struct ctx *x, const cJSON *member, struct bm_provider *p)
 			return -1;
 		t = find_type(type);
 		if (t == -1) {
-			m = mean(type, type_names);
+			m = bm_suggest_hint(type, type_names);
 			if (*m == '\0') {
 				free(m);
 				m = xstrdup(" (expected openai, anthropic, "
 				    "ollama, exec or echo)");
 			}
-			fail(x, v, 0, "type: unknown provider type '%s'%s",
-			    type, m);
+			bm_yaml_error(x->e, x->doc, x->path, v, 0,
+			    "type: unknown provider type '%s'%s", type, m);
 			free(m);
 			free(type);
 			return -1;
@@ -724,22 +658,23 @@ parse_model(struct ctx *x, const cJSON *member, struct bm_model *m)
 	m->name = xstrdup(member->string);
 	m->chars_per_token = 4;
 	if (*member->string == '\0')
-		return fail(x, member, 1, "model name must not be empty");
+		return bm_yaml_error(x->e, x->doc, x->path, member, 1,
+		    "model name must not be empty");
 	if (check_map(x, member, NULL) == -1 ||
 	    bm_yaml_check_keys(x->doc, x->path, member, model_keys,
 	    x->e) == -1)
 		return -1;
 	v = cJSON_GetObjectItemCaseSensitive(member, "provider");
 	if (v == NULL)
-		return fail(x, member, 1, "model '%s': missing 'provider'",
-		    member->string);
+		return bm_yaml_error(x->e, x->doc, x->path, member, 1,
+		    "model '%s': missing 'provider'", member->string);
 	if (get_str(x, v, NULL, &m->provider) == -1)
 		return -1;
 	if (bm_config_provider(x->c, m->provider) == NULL) {
 		names = provider_names(x->c);
-		msg = mean(m->provider, names);
-		fail(x, v, 0, "provider: unknown provider '%s'%s",
-		    m->provider, msg);
+		msg = bm_suggest_hint(m->provider, names);
+		bm_yaml_error(x->e, x->doc, x->path, v, 0,
+		    "provider: unknown provider '%s'%s", m->provider, msg);
 		free(msg);
 		free(names);
 		return -1;
@@ -757,8 +692,8 @@ parse_model(struct ctx *x, const cJSON *member, struct bm_model *m)
 			r = get_double(x, v, NULL, 0, 1, &m->chars_per_token);
 		else if (strcmp(k, "params") == 0 && !cJSON_IsNull(v)) {
 			if (!cJSON_IsObject(v))
-				return fail(x, v, 0,
-				    "params: expected a mapping");
+				return bm_yaml_error(x->e, x->doc, x->path, v,
+				    0, "params: expected a mapping");
 			m->params = cJSON_Duplicate(v, 1);
 			r = expand_tree(x, v, m->params);
 		}
@@ -830,7 +765,8 @@ check_refs(struct ctx *x, const cJSON *node, const struct bm_selection *s)
 			/* The list item, or a string standing for a list. */
 			it = cJSON_IsArray(node) ?
 			    cJSON_GetArrayItem(node, (int)i) : node;
-			fail(x, it ? it : node, 0, "%s", ee.msg);
+			bm_yaml_error(x->e, x->doc, x->path, it ? it : node, 0,
+			    "%s", ee.msg);
 			bm_error_clear(&ee);
 			return -1;
 		}
@@ -918,8 +854,9 @@ profile_index(struct ctx *x, const char *name, const cJSON *node)
 		if (strcmp(x->c->profiles[i].name, name) == 0)
 			return (long)i;
 	names = profile_names(x->c);
-	msg = mean(name, names);
-	fail(x, node, 0, "unknown profile '%s'%s", name, msg);
+	msg = bm_suggest_hint(name, names);
+	bm_yaml_error(x->e, x->doc, x->path, node, 0, "unknown profile '%s'%s",
+	    name, msg);
 	free(msg);
 	free(names);
 	return -1;
@@ -959,7 +896,8 @@ resolve_extends(struct ctx *x, struct raw_sel *raw)
 					bm_buf_addf(&b, "%s -> ",
 					    c->profiles[chain[k]].name);
 				bm_buf_adds(&b, c->profiles[p].name);
-				fail(x, raw[p].parent, 0,
+				bm_yaml_error(x->e, x->doc, x->path,
+				    raw[p].parent, 0,
 				    "profile '%s': extends cycle %s",
 				    c->profiles[p].name, bm_buf_str(&b));
 				goto out;
@@ -1079,7 +1017,8 @@ parse_root(struct ctx *x, const cJSON *root)
 	if (root == NULL || cJSON_IsNull(root))
 		return 0;
 	if (!cJSON_IsObject(root))
-		return fail(x, root, 0, "expected a mapping");
+		return bm_yaml_error(x->e, x->doc, x->path, root, 0,
+		    "expected a mapping");
 	if (bm_yaml_check_keys(x->doc, x->path, root, top_keys, x->e) == -1)
 		return -1;
 	if (parse_providers(x,
@@ -1294,7 +1233,7 @@ bm_config_resolve(const struct bm_config *c, const char *ref,
 		if (bm_config_provider(c, ref))
 			msg = xasprintf(" (did you mean '%s:'?)", ref);
 		else
-			msg = mean(ref, names);
+			msg = bm_suggest_hint(ref, names);
 		bm_error_set(e, NULL, 0, 0, "unknown model '%s'%s", ref, msg);
 		free(msg);
 		free(names);
@@ -1305,7 +1244,7 @@ bm_config_resolve(const struct bm_config *c, const char *ref,
 	t->provider = bm_config_provider(c, prov);
 	if (t->provider == NULL) {
 		names = provider_names(c);
-		msg = mean(prov, names);
+		msg = bm_suggest_hint(prov, names);
 		bm_error_set(e, NULL, 0, 0, "unknown provider '%s' in '%s'%s",
 		    prov, ref, msg);
 		free(msg);

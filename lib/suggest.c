@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "suggest.h"
 #include "xalloc.h"
 
@@ -14,7 +15,7 @@ min3(size_t a, size_t b, size_t c)
 }
 
 size_t
-bm_edit_distance(const char *a, const char *b)
+bm_suggest_distance(const char *a, const char *b)
 {
 	size_t n = strlen(a), m = strlen(b), i, j, d;
 	/* Three rows: the one before last for transpositions. */
@@ -43,22 +44,68 @@ bm_edit_distance(const char *a, const char *b)
 	return d;
 }
 
-const char *
-bm_suggest(const char *word, const char *const *candidates)
+/* The closest of n candidates, if close enough; its index or -1. */
+static long
+nearest(const char *word, const char *const *cands, size_t n)
 {
-	const char *best = NULL;
-	size_t bestd = (size_t)-1, len = strlen(word), limit, d;
+	size_t bestd = (size_t)-1, len = strlen(word), limit, d, i;
+	long best = -1;
 
 	/* Allow about one edit in three characters, at least one. */
 	limit = len < 3 ? 1 : len / 3;
 	if (limit > 3)
 		limit = 3;
-	for (; *candidates; candidates++) {
-		d = bm_edit_distance(word, *candidates);
+	for (i = 0; i < n; i++) {
+		d = bm_suggest_distance(word, cands[i]);
 		if (d < bestd) {
 			bestd = d;
-			best = *candidates;
+			best = (long)i;
 		}
 	}
-	return bestd <= limit ? best : NULL;
+	return bestd <= limit ? best : -1;
+}
+
+/* s without the punctuation people leave out: "gpt4" for "gpt-4o". */
+static char *
+squash(const char *s)
+{
+	struct bm_buf b = BM_BUF_INIT;
+
+	for (; *s; s++)
+		if (!strchr("-_.:/ ", *s))
+			bm_buf_addc(&b, *s);
+	return bm_buf_detach(&b, NULL);
+}
+
+const char *
+bm_suggest(const char *word, const char *const *cands)
+{
+	char **sq, *w;
+	size_t n, i;
+	long best;
+
+	for (n = 0; cands[n]; n++)
+		;
+	best = nearest(word, cands, n);
+	if (best >= 0 || *word == '\0')
+		return best >= 0 ? cands[best] : NULL;
+	/* Again without punctuation, on both sides. */
+	sq = xcalloc(n + 1, sizeof(*sq));
+	for (i = 0; i < n; i++)
+		sq[i] = squash(cands[i]);
+	w = squash(word);
+	best = *w ? nearest(w, (const char *const *)sq, n) : -1;
+	for (i = 0; i < n; i++)
+		free(sq[i]);
+	free(sq);
+	free(w);
+	return best >= 0 ? cands[best] : NULL;
+}
+
+char *
+bm_suggest_hint(const char *word, const char *const *cands)
+{
+	const char *s = bm_suggest(word, cands);
+
+	return s ? xasprintf(" (did you mean '%s'?)", s) : xstrdup("");
 }

@@ -1349,17 +1349,35 @@ bm_yaml_where(const struct bm_yaml_doc *doc, const cJSON *node, int key,
 	return 0;
 }
 
-void
+int
+bm_yaml_verror(struct bm_error *e, const struct bm_yaml_doc *doc,
+    const char *name, const cJSON *node, int key, const char *fmt,
+    va_list ap)
+{
+	struct bm_buf b = BM_BUF_INIT;
+	long line, col;
+
+	/* Formatted first: an argument may be e's own message. */
+	bm_buf_vaddf(&b, fmt, ap);
+	if (bm_yaml_where(doc, node, key, &line, &col) < 0 && doc && node) {
+		line = doc->line;
+		col = 1;
+	}
+	bm_error_set(e, name, line, col, "%s", bm_buf_str(&b));
+	bm_buf_free(&b);
+	return -1;
+}
+
+int
 bm_yaml_error(struct bm_error *e, const struct bm_yaml_doc *doc,
     const char *name, const cJSON *node, int key, const char *fmt, ...)
 {
 	va_list ap;
-	long line, col;
 
-	bm_yaml_where(doc, node, key, &line, &col);
 	va_start(ap, fmt);
-	bm_error_vset(e, name, line, col, fmt, ap);
+	bm_yaml_verror(e, doc, name, node, key, fmt, ap);
 	va_end(ap);
+	return -1;
 }
 
 int
@@ -1367,21 +1385,17 @@ bm_yaml_check_keys(const struct bm_yaml_doc *doc, const char *name,
     const cJSON *obj, const char *const *allowed, struct bm_error *e)
 {
 	const cJSON *c;
-	const char *hint;
+	char *hint;
 
 	if (!cJSON_IsObject(obj))
 		return 0;
 	for (c = obj->child; c; c = c->next) {
 		if (oneof(c->string, allowed))
 			continue;
-		hint = bm_suggest(c->string, allowed);
-		if (hint)
-			bm_yaml_error(e, doc, name, c, 1,
-			    "unknown key '%s' (did you mean '%s'?)",
-			    c->string, hint);
-		else
-			bm_yaml_error(e, doc, name, c, 1, "unknown key '%s'",
-			    c->string);
+		hint = bm_suggest_hint(c->string, allowed);
+		bm_yaml_error(e, doc, name, c, 1, "unknown key '%s'%s",
+		    c->string, hint);
+		free(hint);
 		return -1;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #ifndef BM_YAML_H
 #define BM_YAML_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <cJSON.h>
@@ -52,10 +53,20 @@ void bm_yaml_doc_free(struct bm_yaml_doc *doc);
  */
 int bm_yaml_where(const struct bm_yaml_doc *doc, const cJSON *node, int key,
     long *line, long *col);
-/* Set e to "name:line:col: message" for node (key position when key). */
-void bm_yaml_error(struct bm_error *e, const struct bm_yaml_doc *doc,
+/*
+ * The one "error at this node": set e to "name:line:col: message" where
+ * node starts (where its key starts when key), at the document's first
+ * line when node is not in doc's table (a copy), without a position when
+ * node is NULL.  The arguments may include e's own
+ * message.  Returns -1, for "return bm_yaml_error(...)".
+ */
+int bm_yaml_error(struct bm_error *e, const struct bm_yaml_doc *doc,
     const char *name, const cJSON *node, int key, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* bm_yaml_error with a va_list. */
+int bm_yaml_verror(struct bm_error *e, const struct bm_yaml_doc *doc,
+    const char *name, const cJSON *node, int key, const char *fmt,
+    va_list ap) __attribute__((format(printf, 6, 0)));
 
 /*
  * Check that every key of the mapping obj is one of allowed (NULL-ended).
