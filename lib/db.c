@@ -5,13 +5,13 @@
  * second process never sees half a schema.  Statements are prepared once
  * per connection and cached by their SQL text.
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
 #include "db.h"
+#include "map.h"
 #include "xalloc.h"
 
 /* Pipeline stages share the file: wait this long for a lock (ms). */
@@ -227,24 +227,13 @@ _Static_assert(NMIGRATIONS == BM_DB_SCHEMA_VERSION + 1,
 struct bm_stmt {
 	sqlite3_stmt *st;
 	struct bm_db *db;
-	char *sql;		/* the cache key */
-	const char *key;	/* where the caller's text was, last time */
-	struct bm_stmt *next;	/* in its hash bucket */
 };
 
 struct bm_db {
 	sqlite3 *h;
 	char *path;
 	int in_tx;
-	struct bm_stmt **buckets;	/* statement cache, chained */
-	size_t nbuckets;		/* a power of two */
-	size_t nstmts;
-	/*
-	 * The last statements by the address of their SQL text: callers
-	 * pass the same string literals again and again, and comparing
-	 * texts costs less than hashing one.
-	 */
-	struct bm_stmt *recent[16];
+	struct bm_map *stmts;	/* statement cache: SQL text -> bm_stmt */
 };
 
 static void
@@ -260,34 +249,13 @@ dberr(struct bm_db *db, struct bm_error *e)
 	seterr(e, db->path, sqlite3_errmsg(db->h));
 }
 
-/* FNV-1a over the SQL text. */
-static size_t
-hashsql(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)h;
-}
-
 static void
-cache_grow(struct bm_db *db)
+stmt_free(void *p)
 {
-	size_t n = db->nbuckets ? db->nbuckets * 2 : 32, i;
-	struct bm_stmt **b = xcalloc(n, sizeof(*b)), *s, *next;
+	struct bm_stmt *s = p;
 
-	for (i = 0; i < db->nbuckets; i++)
-		for (s = db->buckets[i]; s; s = next) {
-			next = s->next;
-			s->next = b[hashsql(s->sql) & (n - 1)];
-			b[hashsql(s->sql) & (n - 1)] = s;
-		}
-	free(db->buckets);
-	db->buckets = b;
-	db->nbuckets = n;
+	sqlite3_finalize(s->st);
+	free(s);
 }
 
 static int
@@ -401,6 +369,7 @@ bm_db_open(const char *path, struct bm_error *e)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	db = xcalloc(1, sizeof(*db));
 	db->path = xstrdup(path);
+	db->stmts = bm_map_new();
 	rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -438,20 +407,11 @@ fail:
 int
 bm_db_close(struct bm_db *db, struct bm_error *e)
 {
-	struct bm_stmt *s, *next;
-	size_t i;
 	int ret = 0;
 
 	if (db == NULL)
 		return 0;
-	for (i = 0; i < db->nbuckets; i++)
-		for (s = db->buckets[i]; s; s = next) {
-			next = s->next;
-			sqlite3_finalize(s->st);
-			free(s->sql);
-			free(s);
-		}
-	free(db->buckets);
+	bm_map_free(db->stmts, stmt_free);
 	/* Every statement is finalized, so close cannot be busy. */
 	if (db->h && sqlite3_close(db->h) != SQLITE_OK) {
 		dberr(db, e);
@@ -530,22 +490,10 @@ bm_db_prepare(struct bm_db *db, const char *sql, struct bm_error *e)
 	struct bm_stmt *s;
 	sqlite3_stmt *st = NULL;
 	const char *tail = NULL;
-	struct bm_stmt **r = &db->recent[((uintptr_t)sql >> 3) & 15];
-	size_t b;
 
-	if (*r && (*r)->key == sql && strcmp((*r)->sql, sql) == 0) {
-		bm_stmt_reset(*r);
-		return *r;
-	}
-	if (db->nbuckets) {
-		b = hashsql(sql) & (db->nbuckets - 1);
-		for (s = db->buckets[b]; s; s = s->next)
-			if (strcmp(s->sql, sql) == 0) {
-				bm_stmt_reset(s);
-				s->key = sql;
-				*r = s;
-				return s;
-			}
+	if ((s = bm_map_get(db->stmts, sql)) != NULL) {
+		bm_stmt_reset(s);
+		return s;
 	}
 	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
 	    &tail) != SQLITE_OK) {
@@ -563,18 +511,10 @@ bm_db_prepare(struct bm_db *db, const char *sql, struct bm_error *e)
 		seterr(e, db->path, "more than one SQL statement to prepare");
 		return NULL;
 	}
-	if (db->nstmts + 1 > db->nbuckets * 2)
-		cache_grow(db);
 	s = xcalloc(1, sizeof(*s));
 	s->st = st;
 	s->db = db;
-	s->sql = xstrdup(sql);
-	s->key = sql;
-	*r = s;
-	b = hashsql(sql) & (db->nbuckets - 1);
-	s->next = db->buckets[b];
-	db->buckets[b] = s;
-	db->nstmts++;
+	bm_map_put(db->stmts, sql, s);
 	return s;
 }
 

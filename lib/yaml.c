@@ -27,6 +27,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "map.h"
 #include "suggest.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -42,15 +43,15 @@ struct mark {
 };
 
 struct pent {
-	const cJSON *node;	/* NULL: free slot */
 	struct mark pos;	/* where the node starts */
 	struct mark kpos;	/* where its key starts (mapping members) */
 };
 
+/* The side table: node address -> 1 + its index in ents. */
 struct bm_yaml_pos {
-	struct pent *tab;
-	size_t cap;		/* a power of two, or 0 */
-	size_t n;
+	struct bm_map *map;	/* NULL until the first node */
+	struct pent *ents;
+	size_t n, cap;
 	/*
 	 * Nodes that left the tree (merge sources, anchored keys) but that
 	 * anchors may still point into; freed with the document.
@@ -72,20 +73,11 @@ struct bm_yaml {
 	struct mark docmark;	/* where the last document began */
 };
 
-/* Anchors of the document being built, by name. */
+/* An anchor of the document being built (b->anc maps names to these). */
 struct anchor {
-	char *name;		/* NULL: free slot */
-	uint64_t h;
 	cJSON *node;		/* NULL while the node is being built */
 	size_t count;		/* nodes in node's tree */
 	char *raw;		/* a scalar's text, for aliases used as keys */
-};
-
-/* Keys seen, by (mapping, key), for duplicate detection in O(1). */
-struct kent {
-	const cJSON *obj;	/* NULL: free slot */
-	const cJSON *member;
-	uint64_t h;
 };
 
 struct frame {
@@ -106,72 +98,39 @@ struct build {
 	struct frame *st;
 	size_t depth, stcap;
 	cJSON *root;
-	struct anchor *anc;
-	size_t anccap, ancn;
-	struct kent *keys;
-	size_t keycap, keyn;
+	struct bm_map *anc;	/* anchor name -> struct anchor; or NULL */
+	/* Keys seen, for duplicate detection: mapping + key -> member. */
+	struct bm_map *keys;
+	struct bm_buf kbuf;	/* a key of keys being looked up */
 	size_t nodes;		/* created, copies included */
 	size_t expanded;	/* copied for aliases and merges */
 	int failed;		/* a structure error is in e: skip to doc end */
 	struct bm_error *e;
 };
 
-/* --- hashing -------------------------------------------------------------- */
-
-static uint64_t
-hptr(const void *p)
-{
-	uint64_t x = (uint64_t)(uintptr_t)p;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t
-hstr(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* --- the position side table ---------------------------------------------- */
-
-static struct pent *
-pos_slot(const struct bm_yaml_pos *t, const cJSON *node)
-{
-	size_t i, mask = t->cap - 1;
-
-	for (i = hptr(node) & mask;; i = (i + 1) & mask)
-		if (t->tab[i].node == node || t->tab[i].node == NULL)
-			return &t->tab[i];
-}
 
 static struct pent *
 pos_put(struct bm_yaml_pos *t, const cJSON *node, struct mark m)
 {
-	struct pent *old, *s;
-	size_t i, oldcap = t->cap;
+	struct pent *s;
+	size_t i;
 
-	if ((t->n + 1) * 2 > t->cap) {
-		old = t->tab;
-		t->cap = oldcap ? oldcap * 2 : 64;
-		t->tab = xcalloc(t->cap, sizeof(*t->tab));
-		for (i = 0; i < oldcap; i++)
-			if (old[i].node)
-				*pos_slot(t, old[i].node) = old[i];
-		free(old);
+	if (!t->map)
+		t->map = bm_map_new();
+	i = (size_t)(uintptr_t)bm_map_getn(t->map, (const char *)&node,
+	    sizeof(node));
+	if (i == 0) {
+		if (t->n == t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 64;
+			t->ents = xreallocarray(t->ents, t->cap,
+			    sizeof(*t->ents));
+		}
+		i = ++t->n;
+		bm_map_putn(t->map, (const char *)&node, sizeof(node),
+		    (void *)(uintptr_t)i);
 	}
-	s = pos_slot(t, node);
-	if (!s->node)
-		t->n++;
-	s->node = node;
+	s = &t->ents[i - 1];
 	s->pos = m;
 	s->kpos = m;
 	return s;
@@ -180,12 +139,13 @@ pos_put(struct bm_yaml_pos *t, const cJSON *node, struct mark m)
 static const struct pent *
 pos_get(const struct bm_yaml_pos *t, const cJSON *node)
 {
-	const struct pent *s;
+	size_t i;
 
-	if (!t || !t->cap || !node)
+	if (!t || !t->map || !node)
 		return NULL;
-	s = pos_slot(t, node);
-	return s->node ? s : NULL;
+	i = (size_t)(uintptr_t)bm_map_getn(t->map, (const char *)&node,
+	    sizeof(node));
+	return i ? &t->ents[i - 1] : NULL;
 }
 
 static void
@@ -193,60 +153,43 @@ pos_free(struct bm_yaml_pos *t)
 {
 	if (!t)
 		return;
-	free(t->tab);
+	bm_map_free(t->map, NULL);
+	free(t->ents);
 	cJSON_Delete(t->attic);
 	free(t);
 }
 
 /* --- anchors -------------------------------------------------------------- */
 
-static struct anchor *
-anc_slot(struct anchor *tab, size_t cap, const char *name, uint64_t h)
+static void
+anc_free(void *p)
 {
-	size_t i, mask = cap - 1;
+	struct anchor *a = p;
 
-	for (i = h & mask;; i = (i + 1) & mask)
-		if (!tab[i].name || (tab[i].h == h &&
-		    strcmp(tab[i].name, name) == 0))
-			return &tab[i];
+	free(a->raw);
+	free(a);
 }
 
 static struct anchor *
 anc_get(struct build *b, const char *name)
 {
-	struct anchor *a;
-
-	if (!b->anccap)
-		return NULL;
-	a = anc_slot(b->anc, b->anccap, name, hstr(name));
-	return a->name ? a : NULL;
+	return b->anc ? bm_map_get(b->anc, name) : NULL;
 }
 
 /* Define (or redefine: the latest definition wins) an anchor. */
 static struct anchor *
 anc_put(struct build *b, const char *name)
 {
-	struct anchor *old, *a;
-	uint64_t h = hstr(name);
-	size_t i, oldcap = b->anccap;
+	struct anchor *a;
 
-	if ((b->ancn + 1) * 2 > b->anccap) {
-		old = b->anc;
-		b->anccap = oldcap ? oldcap * 2 : 16;
-		b->anc = xcalloc(b->anccap, sizeof(*b->anc));
-		for (i = 0; i < oldcap; i++)
-			if (old[i].name)
-				*anc_slot(b->anc, b->anccap, old[i].name,
-				    old[i].h) = old[i];
-		free(old);
-	}
-	a = anc_slot(b->anc, b->anccap, name, h);
-	if (a->name) {
+	if (!b->anc)
+		b->anc = bm_map_new();
+	a = bm_map_get(b->anc, name);
+	if (a) {
 		free(a->raw);
 	} else {
-		a->name = xstrdup(name);
-		a->h = h;
-		b->ancn++;
+		a = xmalloc(sizeof(*a));
+		bm_map_put(b->anc, name, a);
 	}
 	a->node = NULL;
 	a->count = 0;
@@ -256,56 +199,36 @@ anc_put(struct build *b, const char *name)
 
 /* --- keys seen per mapping ------------------------------------------------ */
 
-static struct kent *
-key_slot(struct kent *tab, size_t cap, const cJSON *obj, const char *key,
-    uint64_t h)
+/* The table's key for key in the mapping obj: obj's address, then key. */
+static const struct bm_buf *
+key_of(struct build *b, const cJSON *obj, const char *key)
 {
-	size_t i, mask = cap - 1;
-
-	for (i = h & mask;; i = (i + 1) & mask)
-		if (!tab[i].obj || (tab[i].h == h && tab[i].obj == obj &&
-		    strcmp(tab[i].member->string, key) == 0))
-			return &tab[i];
-}
-
-static uint64_t
-key_hash(const cJSON *obj, const char *key)
-{
-	return hptr(obj) ^ hstr(key);
+	bm_buf_reset(&b->kbuf);
+	bm_buf_add(&b->kbuf, &obj, sizeof(obj));
+	bm_buf_adds(&b->kbuf, key);
+	return &b->kbuf;
 }
 
 static const cJSON *
 key_get(struct build *b, const cJSON *obj, const char *key)
 {
-	struct kent *k;
+	const struct bm_buf *k;
 
-	if (!b->keycap)
+	if (!b->keys)
 		return NULL;
-	k = key_slot(b->keys, b->keycap, obj, key, key_hash(obj, key));
-	return k->obj ? k->member : NULL;
+	k = key_of(b, obj, key);
+	return bm_map_getn(b->keys, k->s, k->len);
 }
 
 /* Record member (whose ->string is its key) as a key of obj. */
 static void
 key_put(struct build *b, const cJSON *obj, const cJSON *member)
 {
-	struct kent *old;
-	size_t i, oldcap = b->keycap;
-	uint64_t h = key_hash(obj, member->string);
+	const struct bm_buf *k = key_of(b, obj, member->string);
 
-	if ((b->keyn + 1) * 2 > b->keycap) {
-		old = b->keys;
-		b->keycap = oldcap ? oldcap * 2 : 64;
-		b->keys = xcalloc(b->keycap, sizeof(*b->keys));
-		for (i = 0; i < oldcap; i++)
-			if (old[i].obj)
-				*key_slot(b->keys, b->keycap, old[i].obj,
-				    old[i].member->string, old[i].h) = old[i];
-		free(old);
-	}
-	*key_slot(b->keys, b->keycap, obj, member->string, h) =
-	    (struct kent){ obj, member, h };
-	b->keyn++;
+	if (!b->keys)
+		b->keys = bm_map_new();
+	bm_map_putn(b->keys, k->s, k->len, (void *)member);
 }
 
 /* --- byte offsets and positions ------------------------------------------- */
@@ -1019,14 +942,11 @@ alias(struct build *b, const char *name, struct mark m)
 }
 
 /*
- * The key table and node stack of the last document, for the next one:
- * allocated afresh per document, they are large enough to make malloc
- * consolidate its free lists each time, which costs more than parsing a
- * small file.  Kept only when of the usual size.
+ * The node stack of the last document, for the next one: allocated afresh
+ * per document, it is large enough to make malloc consolidate its free
+ * lists each time.  Kept only when of the usual size.
  */
 static __thread struct {
-	struct kent *keys;
-	size_t keycap;
 	struct frame *st;
 	size_t stcap;
 } spare;
@@ -1037,8 +957,6 @@ static void
 build_init(struct build *b)
 {
 	memset(b, 0, sizeof(*b));
-	b->keys = spare.keys;
-	b->keycap = spare.keycap;
 	b->st = spare.st;
 	b->stcap = spare.stcap;
 	memset(&spare, 0, sizeof(spare));
@@ -1047,8 +965,6 @@ build_init(struct build *b)
 static void
 build_free(struct build *b)
 {
-	size_t i;
-
 	while (b->depth > 0) {
 		b->depth--;
 		cJSON_Delete(b->st[b->depth].node);
@@ -1056,22 +972,15 @@ build_free(struct build *b)
 		cJSON_free(b->st[b->depth].key);
 		free(b->st[b->depth].anchor);
 	}
-	for (i = 0; i < b->anccap; i++) {
-		free(b->anc[i].name);
-		free(b->anc[i].raw);
-	}
-	free(b->anc);
-	if (!spare.keys && b->keycap <= SPARE_MAX && b->stcap <= SPARE_MAX) {
-		if (b->keyn)
-			memset(b->keys, 0, b->keycap * sizeof(*b->keys));
-		spare.keys = b->keys;
-		spare.keycap = b->keycap;
+	bm_map_free(b->anc, anc_free);
+	bm_map_free(b->keys, NULL);
+	bm_buf_free(&b->kbuf);
+	if (!spare.st && b->stcap <= SPARE_MAX) {
 		spare.st = b->st;
 		spare.stcap = b->stcap;
 		return;
 	}
 	free(b->st);
-	free(b->keys);
 }
 
 /* Handle one node event of the document being built. */
