@@ -35,10 +35,28 @@
 #include "xalloc.h"
 
 static const char usage[] =
-    "usage: bm-exec [-qv] [-j N] [--retries N] [--timeout S] [--stream]\n"
+    "usage: bm-exec [-q] [-v] [-j N] [--retries N] [--timeout S] "
+    "[--stream]\n"
     "               [--run-id ID | --resume RUN] [--grace S] [--backoff S]\n"
     "               [--dry-run] [--cache] [--progress] [--status-interval S]\n"
     "               [--no-db] [--db PATH] [--config PATH]\n";
+static const struct bm_cli_opt options[] = {
+	{ "-j, --jobs N", "at most N requests in flight (default 8)" },
+	{ "--retries N", "retries of a retryable failure" },
+	{ "--timeout S", "seconds allowed for one attempt" },
+	{ "--stream", "server-sent events with every provider that has them" },
+	{ "--run-id ID", "store the results under ID, which must be new" },
+	{ "--resume RUN", "continue RUN, skipping the cases it finished" },
+	{ "--grace S", "seconds given after the first signal (default 10)" },
+	{ "--backoff S", "base delay of the retry backoff (default 1)" },
+	{ "--dry-run", "check every case and print the plan, no request" },
+	{ "--cache", "answer a request seen before from the database" },
+	{ "--progress", "the progress line even when stderr is no terminal" },
+	{ "--status-interval S", "seconds between -v status lines" },
+	BM_CLI_OPT_NO_DB, BM_CLI_OPT_DB, BM_CLI_OPT_CONFIG, BM_CLI_OPT_QUIET,
+	BM_CLI_OPT_VERBOSE, BM_CLI_OPT_HELP, BM_CLI_OPT_VERSION,
+	BM_CLI_OPT_END
+};
 
 enum {
 	OPT_RETRIES = BM_OPT_PROGRAM, OPT_TIMEOUT, OPT_STREAM, OPT_RUN_ID,
@@ -624,6 +642,7 @@ main(int argc, char **argv)
 	int opt, rc = 0;
 
 	bm_cli_init(&cli, argv[0], usage);
+	bm_cli_options(&cli, options);
 	X.grace_s = 10;
 	X.status_ms = 5000;
 	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "j:", longopts,

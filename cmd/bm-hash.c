@@ -29,6 +29,13 @@
 
 static const char usage[] =
     "usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]\n";
+static const struct bm_cli_opt options[] = {
+	{ "-t, --text", "print md5sum-style lines: ID  PATH" },
+	{ "-c, --check FILE", "check the ids listed in FILE (- for stdin)" },
+	{ "-p, --prompt TEXT", "print the benchmark id of the prompt TEXT" },
+	BM_CLI_OPT_QUIET, BM_CLI_OPT_VERBOSE, BM_CLI_OPT_HELP,
+	BM_CLI_OPT_VERSION, BM_CLI_OPT_END
+};
 
 static int tflag;		/* md5sum-style lines */
 
@@ -241,6 +248,7 @@ main(int argc, char **argv)
 
 	bm_hash_only();
 	bm_cli_init(&cli, argv[0], usage);
+	bm_cli_options(&cli, options);
 	/* Each file's trees are dropped before the next: see arena.h. */
 	bm_arena_on();
 	while ((c = getopt_long(argc, argv, "tc:p:" BM_CLI_SHORTOPTS,

@@ -46,13 +46,31 @@ enum {
 };
 
 static const char usage[] =
-    "usage: bm-ingest [-hqv] [-m model] [--profile name] [--batch name]\n"
+    "usage: bm-ingest [-q] [-v] [-m model] [--profile name] "
+    "[--batch name]\n"
     "                 [--repeat N] [--tag tag] [--name glob] "
     "[--shard K/N]\n"
     "                 [--from-db | --check | --list | --backfill] "
     "[--no-db]\n"
     "                 [--db path] [--config path] [--progress] "
     "[path ...]\n";
+static const struct bm_cli_opt options[] = {
+	{ "-m, --model MODEL", "a model reference (repeatable)" },
+	{ "--profile NAME", "the models, repeat and tags of a bm.yml profile" },
+	{ "--batch NAME", "likewise for a batch" },
+	{ "--repeat N", "runs per case, overriding the benchmark's repeat" },
+	{ "--tag TAG", "only benchmarks with this tag (repeatable: any)" },
+	{ "--name GLOB", "only benchmarks whose name matches GLOB" },
+	{ "--shard K/N", "only the cases of shard K of N (1-based)" },
+	{ "--from-db", "benchmarks from the catalog, not from the files" },
+	{ "--check", "validate only: no output, no database writes" },
+	{ "--list", "a benchmark record per benchmark instead of cases" },
+	{ "--backfill", "fill results.benchmark_id where it is missing" },
+	{ "--progress", "the progress line even when stderr is no terminal" },
+	BM_CLI_OPT_NO_DB, BM_CLI_OPT_DB, BM_CLI_OPT_CONFIG, BM_CLI_OPT_QUIET,
+	BM_CLI_OPT_VERBOSE, BM_CLI_OPT_HELP, BM_CLI_OPT_VERSION,
+	BM_CLI_OPT_END
+};
 
 static const struct option longopts[] = {
 	BM_CLI_LONGOPTS,
@@ -626,6 +644,7 @@ main(int argc, char **argv)
 	memset(&in, 0, sizeof(in));
 	in.reader.dirfd = -1;
 	bm_cli_init(&cli, argv[0], usage);
+	bm_cli_options(&cli, options);
 	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "m:", longopts,
 	    NULL)) != -1) {
 		switch (opt) {

@@ -16,6 +16,7 @@ bm_cli_init(struct bm_cli *cli, const char *argv0, const char *usage)
 {
 	bm_err_init(argv0);
 	cli->usage = usage;
+	cli->opts = NULL;
 	cli->db = NULL;
 	cli->config = NULL;
 	cli->config_given = 0;
@@ -23,11 +24,43 @@ bm_cli_init(struct bm_cli *cli, const char *argv0, const char *usage)
 }
 
 void
+bm_cli_options(struct bm_cli *cli, const struct bm_cli_opt *opts)
+{
+	cli->opts = opts;
+}
+
+/* As git's usage_with_options: flags from column 4, help from column 26. */
+#define OPTS_INDENT	4
+#define OPTS_WIDTH	24
+#define OPTS_GAP	2
+
+void
+bm_cli_help(const struct bm_cli *cli, FILE *fp)
+{
+	const struct bm_cli_opt *o;
+	int pos;
+
+	fputs(cli->usage, fp);
+	if (!cli->opts)
+		return;
+	fputc('\n', fp);
+	for (o = cli->opts; o->flags; o++) {
+		pos = fprintf(fp, "%*s%s", OPTS_INDENT, "", o->flags);
+		if (pos > OPTS_WIDTH) {
+			fputc('\n', fp);
+			pos = 0;
+		}
+		fprintf(fp, "%*s%s\n", OPTS_WIDTH + OPTS_GAP - pos, "",
+		    o->help);
+	}
+}
+
+void
 bm_cli_option(struct bm_cli *cli, int opt, const char *arg)
 {
 	switch (opt) {
 	case 'h':
-		fputs(cli->usage, stdout);
+		bm_cli_help(cli, stdout);
 		exit(fflush(stdout) == 0 ? 0 : 2);
 	case BM_OPT_VERSION:
 		printf("%s %s\n", bm_prog(), BM_VERSION);

@@ -2,12 +2,16 @@
  * cli.h: the options every program shares (--db, --config, --no-db, -q, -v,
  * -h, --version) and number parsing that rejects junk.  Each program puts
  * BM_CLI_SHORTOPTS and BM_CLI_LONGOPTS in its getopt_long tables and passes
- * any option it does not handle itself to bm_cli_option.
+ * any option it does not handle itself to bm_cli_option.  -h prints the
+ * usage (the man page's SYNOPSIS: tests/usage.sh checks it), then, when the
+ * program gave bm_cli_options a table, a blank line and one line per option
+ * as git's usage does.
  */
 #ifndef BM_CLI_H
 #define BM_CLI_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 enum {
 	BM_OPT_DB = 0x1000,
@@ -27,8 +31,32 @@ enum {
 	{ "config", required_argument, NULL, BM_OPT_CONFIG }, \
 	{ "no-db", no_argument, NULL, BM_OPT_NO_DB }
 
+/* One line of -h's option list: {"-j, --jobs N", "requests in flight"}. */
+struct bm_cli_opt {
+	const char *flags;
+	const char *help;
+};
+
+/* The common options' lines, for a program's table; it ends with END. */
+#define BM_CLI_OPT_DB \
+	{ "--db PATH", "the database (default: $BM_DB, else bm.db)" }
+#define BM_CLI_OPT_CONFIG \
+	{ "--config PATH", "bm.yml to read (default: $BM_CONFIG or ./bm.yml)" }
+#define BM_CLI_OPT_NO_DB \
+	{ "--no-db", "do not open the database" }
+#define BM_CLI_OPT_QUIET \
+	{ "-q, --quiet", "print only errors on stderr" }
+#define BM_CLI_OPT_VERBOSE \
+	{ "-v, --verbose", "say more on stderr (-vv: more still)" }
+#define BM_CLI_OPT_HELP \
+	{ "-h, --help", "print this help and exit" }
+#define BM_CLI_OPT_VERSION \
+	{ "--version", "print the version and exit" }
+#define BM_CLI_OPT_END { NULL, NULL }
+
 struct bm_cli {
 	const char *usage;	/* the SYNOPSIS, printed by -h and on misuse */
+	const struct bm_cli_opt *opts;	/* -h's option list, or NULL */
 	const char *db;		/* --db, $BM_DB, else "bm.db" */
 	const char *config;	/* --config, $BM_CONFIG, else ./bm.yml if any */
 	int config_given;	/* named: a missing file is an error */
@@ -37,6 +65,10 @@ struct bm_cli {
 
 /* Start option parsing: program name for messages, usage text. */
 void bm_cli_init(struct bm_cli *cli, const char *argv0, const char *usage);
+/* The option lines -h prints after the usage (the table is not copied). */
+void bm_cli_options(struct bm_cli *cli, const struct bm_cli_opt *opts);
+/* Print the usage and, with a table, a blank line and the option lines. */
+void bm_cli_help(const struct bm_cli *cli, FILE *fp);
 /*
  * Handle a common option (or '?' from getopt): -h prints usage and exits 0,
  * --version prints "prog 0.1.0" and exits 0, anything unknown prints usage

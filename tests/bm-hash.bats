@@ -169,7 +169,16 @@ bm-hash: warning: 1 computed id did not match" ]
 @test "bm-hash: usage, -h and --version" {
 	run --separate-stderr bm-hash -h
 	[ "$status" -eq 0 ]
-	[ "$output" = "usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]" ]
+	[ "$output" = "usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]
+
+    -t, --text            print md5sum-style lines: ID  PATH
+    -c, --check FILE      check the ids listed in FILE (- for stdin)
+    -p, --prompt TEXT     print the benchmark id of the prompt TEXT
+    -q, --quiet           print only errors on stderr
+    -v, --verbose         say more on stderr (-vv: more still)
+    -h, --help            print this help and exit
+    --version             print the version and exit" ]
+	[ "$stderr" = "" ]
 	run --separate-stderr bm-hash --version
 	[ "$status" -eq 0 ]
 	[ "$output" = "bm-hash 0.1.0" ]

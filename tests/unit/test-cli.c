@@ -1,8 +1,53 @@
 /* test-cli: number parsing rejects junk; defaults from the environment. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
 #include "tap.h"
+
+/* What bm_cli_help writes for usage and opts. */
+static char *
+help_of(const char *usage, const struct bm_cli_opt *opts)
+{
+	struct bm_cli cli;
+	char *s = NULL;
+	size_t n = 0;
+	FILE *fp = open_memstream(&s, &n);
+
+	bm_cli_init(&cli, "bm-test", usage);
+	if (opts)
+		bm_cli_options(&cli, opts);
+	bm_cli_help(&cli, fp);
+	fclose(fp);
+	return s;
+}
+
+static void
+help_lines(void)
+{
+	static const struct bm_cli_opt opts[] = {
+		{ "-t, --text", "print md5sum-style lines" },
+		{ "-c, --check FILE", "check the ids listed in FILE" },
+		{ "--a-very-long-option=VALUE", "its help on the next line" },
+		BM_CLI_OPT_QUIET,
+		BM_CLI_OPT_END
+	};
+	char *s;
+
+	s = help_of("usage: bm-test [-t]\n", NULL);
+	is(s, "usage: bm-test [-t]\n", "without a table, -h is the usage");
+	free(s);
+	s = help_of("usage: bm-test [-t]\n", opts);
+	is(s, "usage: bm-test [-t]\n"
+	    "\n"
+	    "    -t, --text            print md5sum-style lines\n"
+	    "    -c, --check FILE      check the ids listed in FILE\n"
+	    "    --a-very-long-option=VALUE\n"
+	    "                          its help on the next line\n"
+	    "    -q, --quiet           print only errors on stderr\n",
+	    "then a blank line and one line per option, as git's");
+	free(s);
+}
 
 int
 main(void)
@@ -40,5 +85,6 @@ main(void)
 	bm_cli_option(&cli, BM_OPT_DB, "given.db");
 	bm_cli_finish(&cli);
 	is(cli.db, "given.db", "--db beats the environment");
+	help_lines();
 	return done_testing();
 }
