@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "err.h"
 #include "hash.h"
 #include "xalloc.h"
 
@@ -60,7 +61,8 @@ digest(struct algo *a, const void *p, size_t n, char *out)
 	if (!ok || !EVP_DigestUpdate(a->ctx, p, n) ||
 	    !EVP_DigestFinal_ex(a->ctx, d, &len)) {
 		/* Only allocation failure or a broken libcrypto. */
-		fprintf(stderr, "bm: libcrypto: %s digest failed\n", a->name);
+		fprintf(stderr, "%s: libcrypto: %s digest failed\n",
+		    bm_prog(), a->name);
 		abort();
 	}
 	hex(d, len, out);

@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "xalloc.h"
 
 static void
 oom(size_t n)
 {
-	fprintf(stderr, "bm: out of memory (allocating %zu bytes)\n", n);
+	/* Not through err.c's printers: they allocate. */
+	fprintf(stderr, "%s: out of memory (allocating %zu bytes)\n",
+	    bm_prog(), n);
 	exit(2);
 }
 
