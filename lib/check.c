@@ -11,6 +11,7 @@
 #include "assert.h"
 #include "bench.h"
 #include "check.h"
+#include "hash.h"
 #include "suggest.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -118,29 +119,21 @@ check_expect(struct check *k, const cJSON *v)
 		problem(k, v, 0, "expect: expected a list of assertions");
 }
 
+/*
+ * What a sequence's steps hold besides their prompt (hash.c checks that
+ * and the sequence's shape: bm_hash_rules).
+ */
 static void
-check_sequence(struct check *k, const cJSON *seq)
+check_steps(struct check *k, const cJSON *seq)
 {
 	const cJSON *step;
 
-	if (!seq)
+	if (!cJSON_IsArray(seq))
 		return;
-	if (!cJSON_IsArray(seq) || !seq->child) {
-		problem(k, seq, 0, "sequence: expected a list of steps");
-		return;
-	}
 	cJSON_ArrayForEach(step, seq) {
-		if (cJSON_IsString(step))
+		if (!cJSON_IsObject(step))
 			continue;
-		if (!cJSON_IsObject(step)) {
-			problem(k, step, 0, "sequence step: expected a mapping "
-			    "with prompt:");
-			continue;
-		}
 		check_keys(k, step, step_keys, "sequence step: ");
-		if (!get(step, "prompt"))
-			problem(k, step, 0, "sequence step: missing prompt");
-		want_string(k, get(step, "prompt"), "prompt");
 		want_string(k, get(step, "system"), "system");
 		want_mapping(k, get(step, "params"), "params");
 		check_expect(k, get(step, "expect"));
@@ -159,37 +152,29 @@ is_slug(const char *s)
 	return 1;
 }
 
+/* What variants hold besides their prompt (see check_steps). */
 static void
-check_variants(struct check *k, const cJSON *vs, int top_prompt)
+check_variants(struct check *k, const cJSON *vs)
 {
 	const cJSON *v;
 
-	if (!cJSON_IsObject(vs) || !vs->child) {
-		problem(k, vs, 0, "variants: expected a mapping of variant "
-		    "names");
-		return;
-	}
 	cJSON_ArrayForEach(v, vs) {
-		if (!cJSON_IsObject(v)) {
-			problem(k, v, 0, "variant '%s': expected a mapping",
-			    v->string);
+		if (!cJSON_IsObject(v))
 			continue;
-		}
 		check_keys(k, v, variant_keys, "variant: ");
-		want_string(k, get(v, "prompt"), "prompt");
 		want_string(k, get(v, "system"), "system");
 		want_mapping(k, get(v, "params"), "params");
 		check_expect(k, get(v, "expect"));
-		check_sequence(k, get(v, "sequence"));
-		if (get(v, "prompt") && get(v, "sequence"))
-			problem(k, get(v, "sequence"), 1, "variant '%s': give "
-			    "prompt or sequence, not both", v->string);
-		if (!top_prompt && !get(v, "prompt") && !get(v, "sequence"))
-			problem(k, v, 1, "variant '%s': no prompt or sequence",
-			    v->string);
+		check_steps(k, get(v, "sequence"));
 	}
 }
 
+/* A problem of the prompt's structure, from bm_hash_rules. */
+static void
+rule_problem(void *arg, const cJSON *node, int key, const char *msg)
+{
+	problem(arg, node, key, "%s", msg);
+}
 
 static int
 has_var(const cJSON *node)
@@ -365,8 +350,9 @@ check_doc(struct check *k, const cJSON *root)
 	want_string(k, get(root, "description"), "description");
 	want_strings(k, get(root, "tags"), "tags", 0);
 	want_string(k, get(root, "system"), "system");
-	want_string(k, get(root, "prompt"), "prompt");
-	check_sequence(k, get(root, "sequence"));
+	/* prompt, sequence and variants: the rules are hash.c's. */
+	bm_hash_rules(root, 1, NULL, rule_problem, k);
+	check_steps(k, get(root, "sequence"));
 	if (trials && !cJSON_IsArray(trials)) {
 		problem(k, trials, 0, "vars: expected a list of mappings, one "
 		    "per trial");
@@ -387,16 +373,7 @@ check_doc(struct check *k, const cJSON *root)
 		problem(k, v, 0, "repeat: expected a whole number from 1 to "
 		    "1000000");
 	want_mapping(k, get(root, "params"), "params");
-	if (get(root, "prompt") && get(root, "sequence"))
-		problem(k, get(root, "sequence"), 1,
-		    "give prompt or sequence, not both");
-	v = get(root, "variants");
-	if (v)
-		check_variants(k, v, get(root, "prompt") ||
-		    get(root, "sequence"));
-	else if (!get(root, "prompt") && !get(root, "sequence"))
-		problem(k, root, 0, "no prompt: give prompt, sequence or "
-		    "variants");
+	check_variants(k, get(root, "variants"));
 	if (k->problems)
 		return;		/* the rest assumes the shapes above */
 	check_vars_in(k, root, trials);

@@ -26,12 +26,12 @@
 #define MAX_RETRIES 100
 #define MAX_REPEAT 1000000
 
+/*
+ * The provider types, in the order of enum bm_provider_type: the one list.
+ * Each is also the name of a built-in provider of that type, added in this
+ * order after the configured ones.
+ */
 static const char *const type_names[] = {
-	"openai", "anthropic", "ollama", "exec", "echo", NULL
-};
-
-/* The built-in providers, in this order, after the configured ones. */
-static const char *const builtin_names[] = {
 	"openai", "anthropic", "ollama", "exec", "echo", NULL
 };
 
@@ -473,6 +473,19 @@ provider_defaults(struct bm_provider *p, int has_key_env)
 	}
 }
 
+/* "openai, anthropic, ollama, exec or echo", for messages (a new string). */
+static char *
+type_list(void)
+{
+	struct bm_buf b = BM_BUF_INIT;
+	size_t i;
+
+	for (i = 0; type_names[i]; i++)
+		bm_buf_addf(&b, "%s%s", i == 0 ? "" : type_names[i + 1] ? ", " :
+		    " or ", type_names[i]);
+	return bm_buf_detach(&b, NULL);
+}
+
 static int
 find_type(const char *s)
 {
@@ -488,7 +501,7 @@ static int
 parse_provider(struct ctx *x, const cJSON *member, struct bm_provider *p)
 {
 	const cJSON *v;
-	char *type = NULL, *m;
+	char *type = NULL, *m, *list;
 	int t, has_key_env = 0;
 
 	if (*member->string == '\0' || strchr(member->string, ':'))
@@ -503,24 +516,26 @@ parse_provider(struct ctx *x, const cJSON *member, struct bm_provider *p)
 	if (v == NULL) {
 		/* "openai: {rpm: 60}" tunes the built-in of that name. */
 		t = find_type(member->string);
-		if (t == -1)
-			return bm_yaml_error(x->e, x->doc, x->path, member, 1,
-			    "provider '%s': missing 'type' "
-			    "(openai, anthropic, ollama, exec or echo)",
-			    member->string);
+		if (t == -1) {
+			m = type_list();
+			bm_yaml_error(x->e, x->doc, x->path, member, 1,
+			    "provider '%s': missing 'type' (%s)",
+			    member->string, m);
+			free(m);
+			return -1;
+		}
 	} else {
 		if (get_str(x, v, NULL, &type) == -1)
 			return -1;
 		t = find_type(type);
 		if (t == -1) {
 			m = bm_suggest_hint(type, type_names);
-			if (*m == '\0') {
-				free(m);
-				m = xstrdup(" (expected openai, anthropic, "
-				    "ollama, exec or echo)");
-			}
+			list = type_list();
 			bm_yaml_error(x->e, x->doc, x->path, v, 0,
-			    "type: unknown provider type '%s'%s", type, m);
+			    "type: unknown provider type '%s'%s%s%s", type,
+			    *m ? m : " (expected ", *m ? "" : list,
+			    *m ? "" : ")");
+			free(list);
 			free(m);
 			free(type);
 			return -1;
@@ -574,16 +589,16 @@ add_builtins(struct bm_config *c)
 {
 	size_t i, j;
 
-	for (i = 0; builtin_names[i]; i++) {
+	for (i = 0; type_names[i]; i++) {
 		for (j = 0; j < c->nproviders; j++)
-			if (strcmp(c->providers[j].name, builtin_names[i]) == 0)
+			if (strcmp(c->providers[j].name, type_names[i]) == 0)
 				break;
 		if (j < c->nproviders)
 			continue;
 		c->providers = xreallocarray(c->providers, c->nproviders + 1,
 		    sizeof(*c->providers));
-		provider_init(&c->providers[c->nproviders], builtin_names[i],
-		    (enum bm_provider_type)find_type(builtin_names[i]));
+		provider_init(&c->providers[c->nproviders], type_names[i],
+		    (enum bm_provider_type)i);
 		c->providers[c->nproviders].builtin = 1;
 		provider_defaults(&c->providers[c->nproviders], 0);
 		c->nproviders++;

@@ -1,5 +1,7 @@
 /* hash.c: MD5/SHA-256 through OpenSSL EVP, and bm's identity rules. */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -80,101 +82,160 @@ bm_sha256_hex(const void *p, size_t n, char out[BM_SHA256_HEX_LEN + 1])
 	digest(&sha256, p, n, out);
 }
 
-/* One step of a sequence: {prompt: "..."} or a bare string. */
-static const cJSON *
-step_prompt(const cJSON *step)
+/* --- the benchmark rules: what makes the prompt ------------------------- */
+
+struct walk {
+	int strict;		/* also the rules that leave the id alone */
+	bm_hash_problem_fn *fn;
+	void *arg;
+	size_t problems;
+	const char *variant;	/* the variant being walked, for messages */
+};
+
+static void
+problem(struct walk *w, const cJSON *node, int key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+problem(struct walk *w, const cJSON *node, int key, const char *fmt, ...)
 {
-	if (cJSON_IsString(step))
-		return step;
-	return cJSON_GetObjectItemCaseSensitive(step, "prompt");
+	struct bm_buf b = BM_BUF_INIT;
+	va_list ap;
+
+	if (w->variant)
+		bm_buf_addf(&b, "variant '%s': ", w->variant);
+	va_start(ap, fmt);
+	bm_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	w->fn(w->arg, node, key, bm_buf_str(&b));
+	w->problems++;
+	bm_buf_free(&b);
 }
 
-static int
-add_sequence(const cJSON *seq, struct bm_buf *out, const cJSON **where,
-    struct bm_error *e)
+static const cJSON *
+get(const cJSON *m, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(m, key);
+}
+
+/* A sequence: each step a string or a mapping with a string prompt. */
+static void
+walk_sequence(struct walk *w, const cJSON *seq, struct bm_buf *out)
 {
 	const cJSON *step, *p;
 	int first = 1;
 
 	if (!cJSON_IsArray(seq) || !seq->child) {
-		*where = seq;
-		bm_error_set(e, NULL, 0, 0,
-		    "sequence: expected a list of steps");
-		return -1;
+		problem(w, seq, 0, "sequence: expected a list of steps");
+		return;
 	}
 	cJSON_ArrayForEach(step, seq) {
-		p = step_prompt(step);
+		p = cJSON_IsString(step) ? step : cJSON_IsObject(step) ?
+		    get(step, "prompt") : NULL;
 		if (!cJSON_IsString(p)) {
-			*where = p ? p : step;
-			bm_error_set(e, NULL, 0, 0,
+			problem(w, p ? p : step, 0,
 			    "sequence step: prompt must be a string");
-			return -1;
+			continue;
 		}
-		if (!first)
+		if (out && !first)
 			bm_buf_addc(out, 0x1e);
-		bm_buf_adds(out, p->valuestring);
+		if (out)
+			bm_buf_adds(out, p->valuestring);
 		first = 0;
 	}
-	return 0;
 }
 
-static int
-add_prompt(const cJSON *doc, struct bm_buf *out, const cJSON **where,
-    struct bm_error *e, int nested)
+static void walk_variants(struct walk *, const cJSON *, int,
+    struct bm_buf *);
+
+/*
+ * A mapping that bears a prompt: the document (top) or a variant, which
+ * may lack one when the document has it (inherited).
+ */
+static void
+walk_mapping(struct walk *w, const cJSON *m, int top, int inherited,
+    struct bm_buf *out)
 {
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(doc, "prompt");
-	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(doc, "sequence");
-	const cJSON *vars = cJSON_GetObjectItemCaseSensitive(doc, "variants");
+	const cJSON *p = get(m, "prompt"), *seq = get(m, "sequence");
+	const cJSON *vs = top ? get(m, "variants") : NULL;
+
+	if (p && !cJSON_IsString(p))
+		problem(w, p, 0, "prompt: expected a string");
+	else if (p && out)
+		bm_buf_adds(out, p->valuestring);
+	if (seq && (w->strict || !p))
+		walk_sequence(w, seq, p ? NULL : out);
+	if (p && seq && w->strict)
+		problem(w, seq, 1, "give prompt or sequence, not both");
+	if (vs && (w->strict || (!p && !seq)))
+		walk_variants(w, vs, p || seq, p || seq ? NULL : out);
+	if (!p && !seq && !vs && !inherited)
+		problem(w, m, !top, top ? "no prompt: give prompt, sequence "
+		    "or variants" : "no prompt or sequence");
+}
+
+/* Variants: each one's canonical prompt, in written order. */
+static void
+walk_variants(struct walk *w, const cJSON *vs, int inherited,
+    struct bm_buf *out)
+{
 	const cJSON *v;
 	int first = 1;
 
-	if (p) {
-		if (!cJSON_IsString(p)) {
-			*where = p;
-			bm_error_set(e, NULL, 0, 0,
-			    "prompt: expected a string");
-			return -1;
-		}
-		bm_buf_adds(out, p->valuestring);
-		return 0;
+	if (!cJSON_IsObject(vs) || !vs->child) {
+		problem(w, vs, 0, "variants: expected a mapping of variant "
+		    "names");
+		return;
 	}
-	if (seq)
-		return add_sequence(seq, out, where, e);
-	if (vars && !nested) {
-		if (!cJSON_IsObject(vars) || !vars->child) {
-			*where = vars;
-			bm_error_set(e, NULL, 0, 0,
-			    "variants: expected a mapping of variant names");
-			return -1;
+	cJSON_ArrayForEach(v, vs) {
+		if (out && !first)
+			bm_buf_addc(out, 0x1e);
+		first = 0;
+		if (!cJSON_IsObject(v)) {
+			problem(w, v, 0, "variant '%s': expected a mapping",
+			    v->string);
+			continue;
 		}
-		cJSON_ArrayForEach(v, vars) {
-			if (!first)
-				bm_buf_addc(out, 0x1e);
-			first = 0;
-			if (!cJSON_IsObject(v)) {
-				*where = v;
-				bm_error_set(e, NULL, 0, 0,
-				    "variant '%s': expected a mapping",
-				    v->string);
-				return -1;
-			}
-			if (add_prompt(v, out, where, e, 1) < 0) {
-				bm_error_prefix(e, "variant '%s'", v->string);
-				return -1;
-			}
-		}
-		return 0;
+		w->variant = v->string;
+		walk_mapping(w, v, 0, inherited, out);
+		w->variant = NULL;
 	}
-	*where = doc;
-	bm_error_set(e, NULL, 0, 0, nested ? "no prompt or sequence" :
-	    "no prompt: give prompt, sequence or variants");
-	return -1;
+}
+
+size_t
+bm_hash_rules(const cJSON *doc, int strict, struct bm_buf *out,
+    bm_hash_problem_fn *fn, void *arg)
+{
+	struct walk w = { strict, fn, arg, 0, NULL };
+
+	walk_mapping(&w, doc, 1, 0, out);
+	return w.problems;
+}
+
+/* The first problem, for bm_canonical_prompt. */
+struct first {
+	const cJSON *where;
+	char *msg;
+};
+
+static void
+first_problem(void *arg, const cJSON *node, int key, const char *msg)
+{
+	struct first *f = arg;
+
+	(void)key;
+	if (!f->msg) {
+		f->where = node;
+		f->msg = xstrdup(msg);
+	}
 }
 
 int
 bm_canonical_prompt(const cJSON *doc, struct bm_buf *out,
     const cJSON **where, struct bm_error *e)
 {
+	struct first f = { NULL, NULL };
+
 	*where = NULL;
 	bm_buf_reset(out);
 	if (!cJSON_IsObject(doc)) {
@@ -182,7 +243,12 @@ bm_canonical_prompt(const cJSON *doc, struct bm_buf *out,
 		bm_error_set(e, NULL, 0, 0, "expected a mapping");
 		return -1;
 	}
-	return add_prompt(doc, out, where, e, 0);
+	if (bm_hash_rules(doc, 0, out, first_problem, &f) == 0)
+		return 0;
+	*where = f.where;
+	bm_error_set(e, NULL, 0, 0, "%s", f.msg);
+	free(f.msg);
+	return -1;
 }
 
 int

@@ -29,11 +29,27 @@ void bm_md5_hex(const void *p, size_t n, char out[BM_MD5_HEX_LEN + 1]);
 /* Lowercase hex SHA-256 of p[0..n) into out (65 bytes with the NUL). */
 void bm_sha256_hex(const void *p, size_t n, char out[BM_SHA256_HEX_LEN + 1]);
 
+/* Called once per problem: the node at fault (its key when key is set). */
+typedef void bm_hash_problem_fn(void *arg, const cJSON *node, int key,
+    const char *msg);
 /*
- * The canonical prompt of a benchmark document (a parsed YAML mapping):
- * prompt, else the sequence's step prompts joined by 0x1E, else each
- * variant's canonical prompt in written order joined by 0x1E.  0 and the
- * bytes in out, or -1 with e set (no position) and *where the node at fault.
+ * The benchmark rules of bm-benchmark(5) for what makes the prompt, coded
+ * once for bm-hash and bm-ingest: prompt: (a string), else sequence: (a
+ * non-empty list of steps, each a string or a mapping whose prompt: is a
+ * string), else variants: (a non-empty mapping of mappings, each with its
+ * own prompt or sequence unless the document has one).  The canonical
+ * prompt goes to out when not NULL: the prompt, else the step prompts
+ * joined by 0x1E, else each variant's canonical prompt in written order
+ * joined by 0x1E.  strict adds the rules that leave the id alone: not both
+ * prompt and sequence, and a sequence or variants that do not make the
+ * prompt are checked too.  Every problem goes to fn; returns their number.
+ */
+size_t bm_hash_rules(const cJSON *doc, int strict, struct bm_buf *out,
+    bm_hash_problem_fn *fn, void *arg);
+/*
+ * The canonical prompt of a benchmark document (a parsed YAML mapping), by
+ * bm_hash_rules without strict: 0 and the bytes in out, or -1 with e set
+ * (no position) and *where the node of the first problem.
  */
 int bm_canonical_prompt(const cJSON *doc, struct bm_buf *out,
     const cJSON **where, struct bm_error *e);

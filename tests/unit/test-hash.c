@@ -20,6 +20,55 @@ id_of(const char *json, const char **msg)
 	return rc < 0 ? NULL : id;
 }
 
+/* Each problem as "key?:message;" */
+static void
+collect(void *arg, const cJSON *node, int key, const char *msg)
+{
+	(void)node;
+	bm_buf_addf(arg, "%s%s;", key ? "key:" : "", msg);
+}
+
+/* bm_hash_rules in strict mode: the problems and the canonical prompt. */
+static char *
+strict_of(const char *json, size_t *n, struct bm_buf *prompt)
+{
+	static struct bm_buf probs;
+	cJSON *doc = cJSON_Parse(json);
+
+	bm_buf_reset(&probs);
+	bm_buf_reset(prompt);
+	*n = bm_hash_rules(doc, 1, prompt, collect, &probs);
+	cJSON_Delete(doc);
+	return (char *)bm_buf_str(&probs);
+}
+
+static void
+strict_rules(void)
+{
+	struct bm_buf p = BM_BUF_INIT;
+	size_t n;
+
+	is(strict_of("{\"prompt\":\"a\",\"sequence\":[\"q\"]}", &n, &p),
+	    "key:give prompt or sequence, not both;", "strict: not both");
+	is(strict_of("{\"prompt\":\"a\",\"variants\":{\"v\":{\"system\":"
+	    "\"s\"},\"w\":{\"prompt\":1,\"sequence\":[]}}}", &n, &p),
+	    "variant 'w': prompt: expected a string;variant 'w': sequence: "
+	    "expected a list of steps;key:variant 'w': give prompt or "
+	    "sequence, not both;",
+	    "strict: variants checked even when the top prompts");
+	ok(n == 3, "three problems counted");
+	is(strict_of("{\"sequence\":[\"a\",{\"system\":\"b\"},7]}", &n, &p),
+	    "sequence step: prompt must be a string;sequence step: prompt "
+	    "must be a string;", "every bad step");
+	is(strict_of("{\"variants\":{\"a\":{\"prompt\":\"x\"},\"b\":{}}}",
+	    &n, &p), "key:variant 'b': no prompt or sequence;",
+	    "a variant with nothing to inherit, at its key");
+	is(strict_of("{\"variants\":{\"a\":{\"prompt\":\"x\"},\"b\":"
+	    "{\"sequence\":[\"y\",\"z\"]}}}", &n, &p), "", "valid variants");
+	is(bm_buf_str(&p), "x\x1ey\x1ez", "and their canonical prompt");
+	bm_buf_free(&p);
+}
+
 int
 main(void)
 {
@@ -69,5 +118,6 @@ main(void)
 	bm_case_id("0123456789abcdef0123456789abcdef", "baseline", 3, "echo:",
 	    12, cid);
 	is(cid, "0c33e4c09196d73b", "case_id with variant, trial and repeat");
+	strict_rules();
 	return done_testing();
 }
