@@ -53,13 +53,13 @@ static const struct bm_cli_opt options[] = {
 	{ "--cache", "answer a request seen before from the database" },
 	{ "--progress", "the progress line even when stderr is no terminal" },
 	{ "--status-interval S", "seconds between -v status lines" },
-	BM_CLI_OPT_NO_DB, BM_CLI_OPT_DB, BM_CLI_OPT_CONFIG, BM_CLI_OPT_QUIET,
-	BM_CLI_OPT_VERBOSE, BM_CLI_OPT_HELP, BM_CLI_OPT_VERSION,
-	BM_CLI_OPT_END
+	BM_CLI_HELP_NO_DB, BM_CLI_HELP_DB, BM_CLI_HELP_CONFIG,
+	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
+	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
 };
 
 enum {
-	OPT_RETRIES = BM_OPT_PROGRAM, OPT_TIMEOUT, OPT_STREAM, OPT_RUN_ID,
+	OPT_RETRIES = BM_CLI_OPT_PROGRAM, OPT_TIMEOUT, OPT_STREAM, OPT_RUN_ID,
 	OPT_RESUME, OPT_GRACE, OPT_BACKOFF, OPT_DRY_RUN, OPT_CACHE,
 	OPT_PROGRESS, OPT_STATUS_INTERVAL
 };
@@ -234,7 +234,7 @@ on_result(void *user, const struct bm_sched_step *s,
 	struct bm_answer a;
 	const struct bm_model *m = s->t->model;
 	double latency = bm_clock_ms() - s->attempt_ms;
-	char fin[BM_TIME_LEN + 1];
+	char fin[BM_CLOCK_TIME_LEN + 1];
 	enum bm_class cls = o->cls;
 	const char *msg = o->msg;
 	cJSON *r = result_new(s), *u, *sc = cJSON_CreateObject(), *it;

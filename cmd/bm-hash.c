@@ -33,8 +33,8 @@ static const struct bm_cli_opt options[] = {
 	{ "-t, --text", "print md5sum-style lines: ID  PATH" },
 	{ "-c, --check FILE", "check the ids listed in FILE (- for stdin)" },
 	{ "-p, --prompt TEXT", "print the benchmark id of the prompt TEXT" },
-	BM_CLI_OPT_QUIET, BM_CLI_OPT_VERBOSE, BM_CLI_OPT_HELP,
-	BM_CLI_OPT_VERSION, BM_CLI_OPT_END
+	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
+	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
 };
 
 static int tflag;		/* md5sum-style lines */
@@ -67,7 +67,7 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 	struct bm_yaml *y;
 	const cJSON *where;
 	const char *data;
-	char id[BM_MD5_HEX_LEN + 1], *lab, *msg;
+	char id[BM_HASH_MD5_LEN + 1], *lab, *msg;
 	size_t len;
 	int rc = 0, r, bad;
 
@@ -85,7 +85,8 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 		}
 		/* -t and -c need only the id, records the whole identity. */
 		if (fn || tflag)
-			bad = bm_benchmark_id(doc->root, id, &where, &e) < 0;
+			bad = bm_hash_benchmark_id(doc->root, id, &where,
+			    &e) < 0;
 		else
 			bad = !(b = bm_bench_identify(doc, path, NULL, &where,
 			    &e));
@@ -165,7 +166,7 @@ parse_check_line(char *line, char **id, char **lab, char **path)
 {
 	char *sep = strstr(line, "  "), *hash;
 
-	if (!sep || sep - line != BM_MD5_HEX_LEN || !sep[2])
+	if (!sep || sep - line != BM_HASH_MD5_LEN || !sep[2])
 		return -1;
 	*sep = '\0';
 	*id = line;
@@ -242,7 +243,7 @@ main(int argc, char **argv)
 	struct bm_files files = { 0 };
 	struct bm_cli cli;
 	const char *cflag = NULL, *pflag = NULL;
-	char id[BM_MD5_HEX_LEN + 1];
+	char id[BM_HASH_MD5_LEN + 1];
 	int c, status = 0;
 	size_t i;
 
@@ -276,7 +277,7 @@ main(int argc, char **argv)
 		bm_cli_usage_error(&cli, "-c and -p cannot be combined");
 
 	if (pflag) {
-		bm_md5_hex(pflag, strlen(pflag), id);
+		bm_hash_md5(pflag, strlen(pflag), id);
 		printf("%s\n", id);
 	} else if (cflag) {
 		status = check(cflag);

@@ -32,7 +32,7 @@
 #include "yaml.h"
 
 enum {
-	OPT_PROFILE = BM_OPT_PROGRAM,
+	OPT_PROFILE = BM_CLI_OPT_PROGRAM,
 	OPT_BATCH,
 	OPT_REPEAT,
 	OPT_TAG,
@@ -67,9 +67,9 @@ static const struct bm_cli_opt options[] = {
 	{ "--list", "a benchmark record per benchmark instead of cases" },
 	{ "--backfill", "fill results.benchmark_id where it is missing" },
 	{ "--progress", "the progress line even when stderr is no terminal" },
-	BM_CLI_OPT_NO_DB, BM_CLI_OPT_DB, BM_CLI_OPT_CONFIG, BM_CLI_OPT_QUIET,
-	BM_CLI_OPT_VERBOSE, BM_CLI_OPT_HELP, BM_CLI_OPT_VERSION,
-	BM_CLI_OPT_END
+	BM_CLI_HELP_NO_DB, BM_CLI_HELP_DB, BM_CLI_HELP_CONFIG,
+	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
+	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
 };
 
 static const struct option longopts[] = {
@@ -165,8 +165,8 @@ parse_shard(struct ingest *in, const char *arg)
 	char *k = slash ? xstrndup(arg, (size_t)(slash - arg)) : NULL;
 	long kk, nn;
 
-	if (!slash || bm_parse_long(k, 1, 1L << 30, &kk) < 0 ||
-	    bm_parse_long(slash + 1, 1, 1L << 30, &nn) < 0 || kk > nn) {
+	if (!slash || bm_cli_parse_long(k, 1, 1L << 30, &kk) < 0 ||
+	    bm_cli_parse_long(slash + 1, 1, 1L << 30, &nn) < 0 || kk > nn) {
 		free(k);
 		bm_die(2, "--shard: invalid shard '%s' (want K/N with "
 		    "1 <= K <= N)", arg);
@@ -456,7 +456,7 @@ documents(struct ingest *in, const char *path, const char *data, size_t len,
 		ndocs++;
 		dflt = name || strcmp(path, "-") != 0 ? NULL :
 		    bm_bench_default_name(path, doc->index);
-		rc = bm_bench_parse(doc, shown, name ? name : dflt, &b,
+		rc = bm_check_bench(doc, shown, name ? name : dflt, &b,
 		    report, in);
 		free(dflt);
 		if (rc == 0) {

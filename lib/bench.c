@@ -129,7 +129,7 @@ bm_bench_identify(struct bm_yaml_doc *doc, const char *path,
 	struct bm_bench *b;
 	char *dflt = NULL;
 
-	if (bm_canonical_prompt(doc->root, &canon, where, e) < 0) {
+	if (bm_hash_prompt(doc->root, &canon, where, e) < 0) {
 		bm_buf_free(&canon);
 		return NULL;
 	}
@@ -139,9 +139,9 @@ bm_bench_identify(struct bm_yaml_doc *doc, const char *path,
 	    path, doc->index, doc->line);
 	free(dflt);
 	doc->root = NULL;
-	bm_md5_hex(bm_buf_str(&canon), canon.len, b->id);
+	bm_hash_md5(bm_buf_str(&canon), canon.len, b->id);
 	b->prompt = bm_buf_detach(&canon, NULL);
-	bm_sha256_hex(doc->text, doc->text_len, b->sha256);
+	bm_hash_sha256(doc->text, doc->text_len, b->sha256);
 	b->text = xstrndup(doc->text, doc->text_len);
 	b->text_len = doc->text_len;
 	return b;
@@ -154,8 +154,8 @@ bm_bench_stored(const char *json, const char *id, const char *sha256,
 	cJSON *root;
 	struct bm_bench *b;
 
-	if (!json || strlen(id) != BM_MD5_HEX_LEN ||
-	    strlen(sha256) != BM_SHA256_HEX_LEN)
+	if (!json || strlen(id) != BM_HASH_MD5_LEN ||
+	    strlen(sha256) != BM_HASH_SHA256_LEN)
 		return NULL;
 	root = cJSON_Parse(json);
 	if (!cJSON_IsObject(root)) {
@@ -454,13 +454,13 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 				bm_buf_adds(&head, ",\"repeat\":");
 				for (r = 0; r < repeat && rc == 0; r++) {
 					c.repeat = r;
-					bm_case_id(b->id, c.variant, c.trial,
-					    c.model, r, c.case_id);
+					bm_hash_case_id(b->id, c.variant,
+					    c.trial, c.model, r, c.case_id);
 					bm_buf_reset(&line);
 					bm_buf_adds(&line, "{\"type\":\"case\","
 					    "\"case_id\":\"");
 					bm_buf_add(&line, c.case_id,
-					    BM_CASE_ID_LEN);
+					    BM_HASH_CASE_ID_LEN);
 					bm_buf_addc(&line, '"');
 					bm_buf_add(&line, head.s, head.len);
 					bm_json_put_long(&line, r);

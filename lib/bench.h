@@ -21,8 +21,8 @@ struct bm_yaml_doc;
 
 struct bm_bench {
 	char *name;		/* name:, else the file stem ("<stem>-K") */
-	char id[BM_MD5_HEX_LEN + 1];	/* MD5 of the canonical prompt */
-	char sha256[BM_SHA256_HEX_LEN + 1];	/* of the document text */
+	char id[BM_HASH_MD5_LEN + 1];	/* MD5 of the canonical prompt */
+	char sha256[BM_HASH_SHA256_LEN + 1];	/* of the document text */
 	char *path;		/* the file, as given */
 	int doc;		/* 0-based document index in the file */
 	long line;		/* where the document starts */
@@ -34,7 +34,7 @@ struct bm_bench {
 };
 
 /*
- * Identify doc without checking it (bm-hash; bm_bench_parse of check.h
+ * Identify doc without checking it (bm-hash; bm_check_bench of check.h
  * after its checks): id, version, name (name: when a string, else
  * default_name or the default), place and text.  Takes doc->root.  NULL
  * with e and *where at fault when there is no canonical prompt.
@@ -79,7 +79,7 @@ struct bm_case {
 	long trial;
 	const char *model;
 	long repeat;
-	char case_id[BM_CASE_ID_LEN + 1];
+	char case_id[BM_HASH_CASE_ID_LEN + 1];
 	const char *json;	/* the whole case record, one line */
 	size_t len;
 };

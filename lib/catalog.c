@@ -28,7 +28,7 @@ struct bm_catalog {
 	struct bm_map *paths;	/* path -> struct docs, when loaded */
 	char **order;			/* paths in catalog order */
 	size_t npaths;
-	char now[BM_TIME_LEN + 1];
+	char now[BM_CLOCK_TIME_LEN + 1];
 
 	/* The writer thread and its queue, under mu. */
 	pthread_t thread;
@@ -106,17 +106,17 @@ doc_new(const char *const s[6], int doc)
 
 /* The document in the current row of st (DOC_COLUMNS, then content?). */
 static struct bm_catalog_doc *
-doc_row(struct bm_stmt *st, int content)
+doc_row(struct bm_db_stmt *st, int content)
 {
 	const char *s[6];
 
-	s[0] = bm_stmt_col_text(st, 0);
-	s[1] = bm_stmt_col_text(st, 1);
-	s[2] = bm_stmt_col_text(st, 2);
-	s[3] = bm_stmt_col_text(st, 4);
-	s[4] = bm_stmt_col_text(st, 5);
-	s[5] = content ? bm_stmt_col_text(st, 6) : NULL;
-	return doc_new(s, (int)bm_stmt_col_int(st, 3));
+	s[0] = bm_db_col_text(st, 0);
+	s[1] = bm_db_col_text(st, 1);
+	s[2] = bm_db_col_text(st, 2);
+	s[3] = bm_db_col_text(st, 4);
+	s[4] = bm_db_col_text(st, 5);
+	s[5] = content ? bm_db_col_text(st, 6) : NULL;
+	return doc_new(s, (int)bm_db_col_int(st, 3));
 }
 
 /* Make d the current document of its id (and of its content). */
@@ -132,7 +132,7 @@ struct bm_catalog *
 bm_catalog_open(struct bm_db *db, struct bm_error *e)
 {
 	struct bm_catalog *c = xcalloc(1, sizeof(*c));
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int rc;
 
 	c->db = db;
@@ -152,7 +152,7 @@ bm_catalog_open(struct bm_db *db, struct bm_error *e)
 	st = bm_db_prepare(db, "SELECT " DOC_COLUMNS " FROM benchmarks", e);
 	if (!st)
 		goto fail;
-	while ((rc = bm_stmt_step(st, e)) == 1)
+	while ((rc = bm_db_step(st, e)) == 1)
 		remember(c, doc_row(st, 0));
 	c->nstored = c->all.n;
 	if (rc < 0)
@@ -168,12 +168,12 @@ bm_catalog_file(struct bm_catalog *c, const char *path, const char *data,
     size_t len)
 {
 	const struct bm_catalog_doc *d;
-	char sha[BM_SHA256_HEX_LEN + 1];
+	char sha[BM_HASH_SHA256_LEN + 1];
 
 	/* Nothing stored: no file can be unchanged, none needs a hash. */
 	if (!c->nstored)
 		return NULL;
-	bm_sha256_hex(data, len, sha);
+	bm_hash_sha256(data, len, sha);
 	d = bm_map_get(c->shas, sha);
 	/* An older version of a benchmark updated since is not current. */
 	if (!d || bm_map_get(c->ids, d->id) != d)
@@ -225,15 +225,15 @@ free_jobs(struct job *j)
 }
 
 static int
-run(struct bm_stmt *st, struct bm_error *e)
+run(struct bm_db_stmt *st, struct bm_error *e)
 {
-	return bm_stmt_step(st, e) < 0 ? -1 : 0;
+	return bm_db_step(st, e) < 0 ? -1 : 0;
 }
 
 static int
 write_job(struct bm_catalog *c, const struct job *j, struct bm_error *e)
 {
-	struct bm_stmt *st, *ver;
+	struct bm_db_stmt *st, *ver;
 	char *const *f = j->f;
 
 	if (!bm_db_in_tx(c->db)) {
@@ -243,27 +243,30 @@ write_job(struct bm_catalog *c, const struct job *j, struct bm_error *e)
 	}
 	if (j->kind == J_MOVE) {
 		st = bm_db_prepare(c->db, sql_move, e);
-		if (!st || bm_stmt_text(st, 1, f[F_ID]) ||
-		    bm_stmt_text(st, 2, f[F_NAME]) ||
-		    bm_stmt_text(st, 3, f[F_PATH]) ||
-		    bm_stmt_int(st, 4, j->doc) || run(st, e) < 0)
+		if (!st || bm_db_bind_text(st, 1, f[F_ID]) ||
+		    bm_db_bind_text(st, 2, f[F_NAME]) ||
+		    bm_db_bind_text(st, 3, f[F_PATH]) ||
+		    bm_db_bind_int(st, 4, j->doc) || run(st, e) < 0)
 			goto fail;
 		return 0;
 	}
 	st = bm_db_prepare(c->db, j->kind == J_UPDATE ? sql_update :
 	    sql_insert, e);
 	ver = st ? bm_db_prepare(c->db, sql_version, e) : NULL;
-	if (!ver || bm_stmt_text(st, 1, f[F_ID]) ||
-	    bm_stmt_text(st, 2, f[F_NAME]) ||
-	    bm_stmt_text(st, 3, f[F_PROMPT]) ||
-	    bm_stmt_textn(st, 4, f[F_CONTENT], j->content_len) ||
-	    bm_stmt_text(st, 5, f[F_SHA]) || bm_stmt_text(st, 6, f[F_PATH]) ||
-	    bm_stmt_text(st, 7, f[F_TAGS]) || bm_stmt_text(st, 8, f[F_DESC]) ||
-	    bm_stmt_text(st, 9, c->now) || bm_stmt_int(st, 10, j->doc) ||
-	    bm_stmt_text(st, 11, f[F_TREE]) || run(st, e) < 0 ||
-	    bm_stmt_text(ver, 1, f[F_ID]) || bm_stmt_text(ver, 2, f[F_SHA]) ||
-	    bm_stmt_textn(ver, 3, f[F_CONTENT], j->content_len) ||
-	    bm_stmt_text(ver, 4, c->now) || run(ver, e) < 0)
+	if (!ver || bm_db_bind_text(st, 1, f[F_ID]) ||
+	    bm_db_bind_text(st, 2, f[F_NAME]) ||
+	    bm_db_bind_text(st, 3, f[F_PROMPT]) ||
+	    bm_db_bind_textn(st, 4, f[F_CONTENT], j->content_len) ||
+	    bm_db_bind_text(st, 5, f[F_SHA]) ||
+	    bm_db_bind_text(st, 6, f[F_PATH]) ||
+	    bm_db_bind_text(st, 7, f[F_TAGS]) ||
+	    bm_db_bind_text(st, 8, f[F_DESC]) ||
+	    bm_db_bind_text(st, 9, c->now) || bm_db_bind_int(st, 10, j->doc) ||
+	    bm_db_bind_text(st, 11, f[F_TREE]) || run(st, e) < 0 ||
+	    bm_db_bind_text(ver, 1, f[F_ID]) ||
+	    bm_db_bind_text(ver, 2, f[F_SHA]) ||
+	    bm_db_bind_textn(ver, 3, f[F_CONTENT], j->content_len) ||
+	    bm_db_bind_text(ver, 4, c->now) || run(ver, e) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -525,7 +528,7 @@ static int
 load(struct bm_catalog *c, struct bm_error *e)
 {
 	struct bm_catalog_doc *d;
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	struct docs *ds;
 	int rc;
 
@@ -539,7 +542,7 @@ load(struct bm_catalog *c, struct bm_error *e)
 	    " benchmarks ORDER BY path, doc, rowid", e);
 	if (!st)
 		return -1;
-	while ((rc = bm_stmt_step(st, e)) == 1) {
+	while ((rc = bm_db_step(st, e)) == 1) {
 		d = doc_row(st, 1);
 		ds = bm_map_get(c->paths, d->path);
 		if (!ds) {
@@ -667,7 +670,7 @@ bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
 {
 	struct prompts ps = { NULL, NULL, NULL, 0 };
 	struct { long long rowid; const char *id; } *fill = NULL;
-	struct bm_stmt *st, *up;
+	struct bm_db_stmt *st, *up;
 	const char *id;
 	cJSON *rec;
 	size_t i, nfill = 0;
@@ -678,13 +681,13 @@ bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
 	    " ORDER BY rowid", e);
 	if (!st)
 		return -1;
-	while ((r = bm_stmt_step(st, e)) == 1) {
+	while ((r = bm_db_step(st, e)) == 1) {
 		ps.id = xreallocarray(ps.id, ps.n + 1, sizeof(char *));
 		ps.name = xreallocarray(ps.name, ps.n + 1, sizeof(char *));
 		ps.prompt = xreallocarray(ps.prompt, ps.n + 1, sizeof(char *));
-		ps.id[ps.n] = xstrdup(bm_stmt_col_text(st, 0));
-		ps.name[ps.n] = xstrdup(bm_stmt_col_text(st, 1));
-		ps.prompt[ps.n++] = xstrdup(bm_stmt_col_text(st, 2));
+		ps.id[ps.n] = xstrdup(bm_db_col_text(st, 0));
+		ps.name[ps.n] = xstrdup(bm_db_col_text(st, 1));
+		ps.prompt[ps.n++] = xstrdup(bm_db_col_text(st, 2));
 	}
 	if (r < 0)
 		goto out;
@@ -696,13 +699,13 @@ bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
 	    " benchmark_id IS NULL OR benchmark_id = ''", e);
 	if (!st)
 		goto out;
-	while ((r = bm_stmt_step(st, e)) == 1) {
-		rec = cJSON_Parse(bm_stmt_col_text(st, 1) ?
-		    bm_stmt_col_text(st, 1) : "");
+	while ((r = bm_db_step(st, e)) == 1) {
+		rec = cJSON_Parse(bm_db_col_text(st, 1) ?
+		    bm_db_col_text(st, 1) : "");
 		id = rec ? match(&ps, rec) : NULL;
 		if (id) {
 			fill = xreallocarray(fill, nfill + 1, sizeof(*fill));
-			fill[nfill].rowid = bm_stmt_col_int(st, 0);
+			fill[nfill].rowid = bm_db_col_int(st, 0);
 			fill[nfill++].id = id;
 		} else {
 			(*unmatched)++;
@@ -716,8 +719,8 @@ bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
 	if (!up)
 		goto fail;
 	for (i = 0; i < nfill; i++) {
-		bm_stmt_text(up, 1, fill[i].id);
-		bm_stmt_int(up, 2, fill[i].rowid);
+		bm_db_bind_text(up, 1, fill[i].id);
+		bm_db_bind_int(up, 2, fill[i].rowid);
 		if (run(up, e) < 0)
 			goto fail;
 	}

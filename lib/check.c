@@ -30,7 +30,7 @@ static const char *const variant_keys[] = {
 struct check {
 	struct bm_yaml_doc *doc;
 	const char *path;
-	bm_bench_report_fn *report;
+	bm_check_report_fn *report;
 	void *arg;
 	int problems;
 };
@@ -385,9 +385,9 @@ check_doc(struct check *k, const cJSON *root)
 }
 
 int
-bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
+bm_check_bench(struct bm_yaml_doc *doc, const char *path,
     const char *default_name, struct bm_bench **out,
-    bm_bench_report_fn *report, void *arg)
+    bm_check_report_fn *report, void *arg)
 {
 	struct check k = { doc, path, report, arg, 0 };
 	struct bm_error e = BM_ERROR_INIT;

@@ -11,7 +11,7 @@
 #include "yaml.h"
 
 /* Called once per problem: e is "path:line:col: message". */
-typedef void bm_bench_report_fn(void *arg, const struct bm_error *e);
+typedef void bm_check_report_fn(void *arg, const struct bm_error *e);
 
 /*
  * Check doc (document doc->index of path) and build *out.  The default
@@ -19,8 +19,8 @@ typedef void bm_bench_report_fn(void *arg, const struct bm_error *e);
  * Every problem goes to report; 0 when there was none, else -1 and *out
  * is NULL.  Takes doc->root (leaving NULL there) on success.
  */
-int bm_bench_parse(struct bm_yaml_doc *doc, const char *path,
+int bm_check_bench(struct bm_yaml_doc *doc, const char *path,
     const char *default_name, struct bm_bench **out,
-    bm_bench_report_fn *report, void *arg);
+    bm_check_report_fn *report, void *arg);
 
 #endif

@@ -62,7 +62,7 @@ bm_cli_option(struct bm_cli *cli, int opt, const char *arg)
 	case 'h':
 		bm_cli_help(cli, stdout);
 		exit(fflush(stdout) == 0 ? 0 : 2);
-	case BM_OPT_VERSION:
+	case BM_CLI_OPT_VERSION:
 		printf("%s %s\n", bm_prog(), BM_VERSION);
 		exit(fflush(stdout) == 0 ? 0 : 2);
 	case 'q':
@@ -71,14 +71,14 @@ bm_cli_option(struct bm_cli *cli, int opt, const char *arg)
 	case 'v':
 		bm_verbosity = bm_verbosity < 0 ? 1 : bm_verbosity + 1;
 		break;
-	case BM_OPT_DB:
+	case BM_CLI_OPT_DB:
 		cli->db = arg;
 		break;
-	case BM_OPT_CONFIG:
+	case BM_CLI_OPT_CONFIG:
 		cli->config = arg;
 		cli->config_given = 1;
 		break;
-	case BM_OPT_NO_DB:
+	case BM_CLI_OPT_NO_DB:
 		cli->no_db = 1;
 		break;
 	default:
@@ -125,7 +125,7 @@ bm_cli_usage_error(const struct bm_cli *cli, const char *fmt, ...)
 }
 
 int
-bm_parse_long(const char *s, long min, long max, long *out)
+bm_cli_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -141,7 +141,7 @@ bm_parse_long(const char *s, long min, long max, long *out)
 }
 
 int
-bm_parse_double(const char *s, double min, double max, double *out)
+bm_cli_parse_double(const char *s, double min, double max, double *out)
 {
 	char *end;
 	double v;
@@ -161,7 +161,7 @@ bm_cli_long(const char *opt, const char *s, long min, long max)
 {
 	long v;
 
-	if (bm_parse_long(s, LONG_MIN, LONG_MAX, &v) < 0)
+	if (bm_cli_parse_long(s, LONG_MIN, LONG_MAX, &v) < 0)
 		bm_die(2, "%s: invalid number '%s'", opt, s);
 	if (v < min || v > max)
 		bm_die(2, "%s: %ld is out of range (%ld to %ld)", opt, v, min,
@@ -174,7 +174,7 @@ bm_cli_double(const char *opt, const char *s, double min, double max)
 {
 	double v;
 
-	if (bm_parse_double(s, -DBL_MAX, DBL_MAX, &v) < 0)
+	if (bm_cli_parse_double(s, -DBL_MAX, DBL_MAX, &v) < 0)
 		bm_die(2, "%s: invalid number '%s'", opt, s);
 	if (v < min || v > max)
 		bm_die(2, "%s: %g is out of range (%g to %g)", opt, v, min,

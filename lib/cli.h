@@ -14,11 +14,11 @@
 #include <stdio.h>
 
 enum {
-	BM_OPT_DB = 0x1000,
-	BM_OPT_CONFIG,
-	BM_OPT_NO_DB,
-	BM_OPT_VERSION,
-	BM_OPT_PROGRAM = 0x1100	/* first value free for a program's own */
+	BM_CLI_OPT_DB = 0x1000,
+	BM_CLI_OPT_CONFIG,
+	BM_CLI_OPT_NO_DB,
+	BM_CLI_OPT_VERSION,
+	BM_CLI_OPT_PROGRAM = 0x1100	/* the first free for a program's own */
 };
 
 #define BM_CLI_SHORTOPTS "hqv"
@@ -26,10 +26,10 @@ enum {
 	{ "help", no_argument, NULL, 'h' }, \
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
-	{ "version", no_argument, NULL, BM_OPT_VERSION }, \
-	{ "db", required_argument, NULL, BM_OPT_DB }, \
-	{ "config", required_argument, NULL, BM_OPT_CONFIG }, \
-	{ "no-db", no_argument, NULL, BM_OPT_NO_DB }
+	{ "version", no_argument, NULL, BM_CLI_OPT_VERSION }, \
+	{ "db", required_argument, NULL, BM_CLI_OPT_DB }, \
+	{ "config", required_argument, NULL, BM_CLI_OPT_CONFIG }, \
+	{ "no-db", no_argument, NULL, BM_CLI_OPT_NO_DB }
 
 /* One line of -h's option list: {"-j, --jobs N", "requests in flight"}. */
 struct bm_cli_opt {
@@ -37,22 +37,22 @@ struct bm_cli_opt {
 	const char *help;
 };
 
-/* The common options' lines, for a program's table; it ends with END. */
-#define BM_CLI_OPT_DB \
+/* The common options' lines, for a table that ends with BM_CLI_HELP_END. */
+#define BM_CLI_HELP_DB \
 	{ "--db PATH", "the database (default: $BM_DB, else bm.db)" }
-#define BM_CLI_OPT_CONFIG \
+#define BM_CLI_HELP_CONFIG \
 	{ "--config PATH", "bm.yml to read (default: $BM_CONFIG or ./bm.yml)" }
-#define BM_CLI_OPT_NO_DB \
+#define BM_CLI_HELP_NO_DB \
 	{ "--no-db", "do not open the database" }
-#define BM_CLI_OPT_QUIET \
+#define BM_CLI_HELP_QUIET \
 	{ "-q, --quiet", "print only errors on stderr" }
-#define BM_CLI_OPT_VERBOSE \
+#define BM_CLI_HELP_VERBOSE \
 	{ "-v, --verbose", "say more on stderr (-vv: more still)" }
-#define BM_CLI_OPT_HELP \
+#define BM_CLI_HELP_HELP \
 	{ "-h, --help", "print this help and exit" }
-#define BM_CLI_OPT_VERSION \
+#define BM_CLI_HELP_VERSION \
 	{ "--version", "print the version and exit" }
-#define BM_CLI_OPT_END { NULL, NULL }
+#define BM_CLI_HELP_END { NULL, NULL }
 
 struct bm_cli {
 	const char *usage;	/* the SYNOPSIS, printed by -h and on misuse */
@@ -82,12 +82,12 @@ void bm_cli_usage_error(const struct bm_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 
 /* Parse a whole decimal integer within [min, max]; -1 on junk or range. */
-int bm_parse_long(const char *s, long min, long max, long *out);
+int bm_cli_parse_long(const char *s, long min, long max, long *out);
 /* Parse a whole finite number within [min, max]; -1 on junk or range. */
-int bm_parse_double(const char *s, double min, double max, double *out);
-/* bm_parse_long, or "prog: OPT: invalid number 'S'" and exit 2. */
+int bm_cli_parse_double(const char *s, double min, double max, double *out);
+/* bm_cli_parse_long, or "prog: OPT: invalid number 'S'" and exit 2. */
 long bm_cli_long(const char *opt, const char *s, long min, long max);
-/* bm_parse_double, or "prog: OPT: invalid number 'S'" and exit 2. */
+/* bm_cli_parse_double, or "prog: OPT: invalid number 'S'" and exit 2. */
 double bm_cli_double(const char *opt, const char *s, double min, double max);
 
 #endif

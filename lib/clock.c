@@ -14,15 +14,15 @@ bm_clock_ms(void)
 }
 
 void
-bm_clock_rfc3339(char out[BM_TIME_LEN + 1])
+bm_clock_rfc3339(char out[BM_CLOCK_TIME_LEN + 1])
 {
 	struct timespec ts;
 	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(out, BM_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + 19, BM_TIME_LEN + 1 - 19, ".%03uZ",
+	strftime(out, BM_CLOCK_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + 19, BM_CLOCK_TIME_LEN + 1 - 19, ".%03uZ",
 	    (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 

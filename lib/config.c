@@ -260,7 +260,7 @@ get_num(struct ctx *x, const cJSON *node, const char *what, double *v)
 		return 1;
 	if (get_str(x, node, what, &s) == -1)
 		return -1;
-	r = bm_parse_double(s, -DBL_MAX, DBL_MAX, v) == 0 ? 0 : 1;
+	r = bm_cli_parse_double(s, -DBL_MAX, DBL_MAX, v) == 0 ? 0 : 1;
 	free(s);
 	return r;
 }
@@ -1073,7 +1073,7 @@ bm_config_load(const char *path, struct bm_error *e)
 	c->path = xstrdup(path);
 	if (read_file(path, &data, e) == -1)
 		goto fail;
-	bm_sha256_hex(bm_buf_str(&data), data.len, c->sha256);
+	bm_hash_sha256(bm_buf_str(&data), data.len, c->sha256);
 	y = bm_yaml_open(bm_buf_str(&data), data.len, path);
 	rc = bm_yaml_next(y, &doc, e);
 	if (rc == -1)

@@ -224,7 +224,7 @@ static const char *const migrations[] = {
 _Static_assert(NMIGRATIONS == BM_DB_SCHEMA_VERSION + 1,
     "one migration per schema version");
 
-struct bm_stmt {
+struct bm_db_stmt {
 	sqlite3_stmt *st;
 	struct bm_db *db;
 };
@@ -233,7 +233,7 @@ struct bm_db {
 	sqlite3 *h;
 	char *path;
 	int in_tx;
-	struct bm_map *stmts;	/* statement cache: SQL text -> bm_stmt */
+	struct bm_map *stmts;	/* statement cache: SQL text -> bm_db_stmt */
 };
 
 static void
@@ -252,7 +252,7 @@ dberr(struct bm_db *db, struct bm_error *e)
 static void
 stmt_free(void *p)
 {
-	struct bm_stmt *s = p;
+	struct bm_db_stmt *s = p;
 
 	sqlite3_finalize(s->st);
 	free(s);
@@ -484,15 +484,15 @@ bm_db_in_tx(const struct bm_db *db)
 	return db->in_tx && !sqlite3_get_autocommit(db->h);
 }
 
-struct bm_stmt *
+struct bm_db_stmt *
 bm_db_prepare(struct bm_db *db, const char *sql, struct bm_error *e)
 {
-	struct bm_stmt *s;
+	struct bm_db_stmt *s;
 	sqlite3_stmt *st = NULL;
 	const char *tail = NULL;
 
 	if ((s = bm_map_get(db->stmts, sql)) != NULL) {
-		bm_stmt_reset(s);
+		bm_db_reset(s);
 		return s;
 	}
 	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
@@ -519,43 +519,43 @@ bm_db_prepare(struct bm_db *db, const char *sql, struct bm_error *e)
 }
 
 int
-bm_stmt_text(struct bm_stmt *st, int i, const char *s)
+bm_db_bind_text(struct bm_db_stmt *st, int i, const char *s)
 {
 	if (s == NULL)
-		return bm_stmt_null(st, i);
+		return bm_db_bind_null(st, i);
 	return sqlite3_bind_text(st->st, i, s, -1, SQLITE_TRANSIENT) ==
 	    SQLITE_OK ? 0 : -1;
 }
 
 int
-bm_stmt_textn(struct bm_stmt *st, int i, const char *s, size_t n)
+bm_db_bind_textn(struct bm_db_stmt *st, int i, const char *s, size_t n)
 {
 	if (s == NULL)
-		return bm_stmt_null(st, i);
+		return bm_db_bind_null(st, i);
 	return sqlite3_bind_text64(st->st, i, s, n, SQLITE_TRANSIENT,
 	    SQLITE_UTF8) == SQLITE_OK ? 0 : -1;
 }
 
 int
-bm_stmt_int(struct bm_stmt *st, int i, long long v)
+bm_db_bind_int(struct bm_db_stmt *st, int i, long long v)
 {
 	return sqlite3_bind_int64(st->st, i, v) == SQLITE_OK ? 0 : -1;
 }
 
 int
-bm_stmt_double(struct bm_stmt *st, int i, double v)
+bm_db_bind_double(struct bm_db_stmt *st, int i, double v)
 {
 	return sqlite3_bind_double(st->st, i, v) == SQLITE_OK ? 0 : -1;
 }
 
 int
-bm_stmt_null(struct bm_stmt *st, int i)
+bm_db_bind_null(struct bm_db_stmt *st, int i)
 {
 	return sqlite3_bind_null(st->st, i) == SQLITE_OK ? 0 : -1;
 }
 
 int
-bm_stmt_step(struct bm_stmt *st, struct bm_error *e)
+bm_db_step(struct bm_db_stmt *st, struct bm_error *e)
 {
 	int rc = sqlite3_step(st->st);
 
@@ -574,32 +574,32 @@ bm_stmt_step(struct bm_stmt *st, struct bm_error *e)
 }
 
 void
-bm_stmt_reset(struct bm_stmt *st)
+bm_db_reset(struct bm_db_stmt *st)
 {
 	sqlite3_reset(st->st);
 	sqlite3_clear_bindings(st->st);
 }
 
 const char *
-bm_stmt_col_text(struct bm_stmt *st, int col)
+bm_db_col_text(struct bm_db_stmt *st, int col)
 {
 	return (const char *)sqlite3_column_text(st->st, col);
 }
 
 long long
-bm_stmt_col_int(struct bm_stmt *st, int col)
+bm_db_col_int(struct bm_db_stmt *st, int col)
 {
 	return sqlite3_column_int64(st->st, col);
 }
 
 double
-bm_stmt_col_double(struct bm_stmt *st, int col)
+bm_db_col_double(struct bm_db_stmt *st, int col)
 {
 	return sqlite3_column_double(st->st, col);
 }
 
 int
-bm_stmt_col_null(struct bm_stmt *st, int col)
+bm_db_col_null(struct bm_db_stmt *st, int col)
 {
 	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
 }

@@ -14,7 +14,7 @@
 #include "err.h"
 
 struct bm_db;
-struct bm_stmt;
+struct bm_db_stmt;
 
 /* The schema version that bm_db_open migrates to. */
 #define BM_DB_SCHEMA_VERSION 2
@@ -41,30 +41,30 @@ int bm_db_in_tx(const struct bm_db *db);
  * A prepared statement, cached on db by its SQL text: preparing the same
  * SQL again returns the same statement, reset.  Freed by bm_db_close.
  */
-struct bm_stmt *bm_db_prepare(struct bm_db *db, const char *sql,
+struct bm_db_stmt *bm_db_prepare(struct bm_db *db, const char *sql,
     struct bm_error *e);
 /* Bind parameter i (1-based); NULL text binds SQL NULL. 0 or -1. */
-int bm_stmt_text(struct bm_stmt *st, int i, const char *s);
+int bm_db_bind_text(struct bm_db_stmt *st, int i, const char *s);
 /* Bind n bytes of text. */
-int bm_stmt_textn(struct bm_stmt *st, int i, const char *s, size_t n);
+int bm_db_bind_textn(struct bm_db_stmt *st, int i, const char *s, size_t n);
 /* Bind an integer. */
-int bm_stmt_int(struct bm_stmt *st, int i, long long v);
+int bm_db_bind_int(struct bm_db_stmt *st, int i, long long v);
 /* Bind a double. */
-int bm_stmt_double(struct bm_stmt *st, int i, double v);
+int bm_db_bind_double(struct bm_db_stmt *st, int i, double v);
 /* Bind NULL. */
-int bm_stmt_null(struct bm_stmt *st, int i);
+int bm_db_bind_null(struct bm_db_stmt *st, int i);
 /* Step: 1 a row is ready, 0 done (the statement is reset), -1 error. */
-int bm_stmt_step(struct bm_stmt *st, struct bm_error *e);
+int bm_db_step(struct bm_db_stmt *st, struct bm_error *e);
 /* Reset and clear bindings (after a partial read of rows). */
-void bm_stmt_reset(struct bm_stmt *st);
+void bm_db_reset(struct bm_db_stmt *st);
 /* Column col (0-based) of the current row as text; NULL for SQL NULL. */
-const char *bm_stmt_col_text(struct bm_stmt *st, int col);
+const char *bm_db_col_text(struct bm_db_stmt *st, int col);
 /* Column col as an integer (0 for NULL). */
-long long bm_stmt_col_int(struct bm_stmt *st, int col);
+long long bm_db_col_int(struct bm_db_stmt *st, int col);
 /* Column col as a double (0 for NULL). */
-double bm_stmt_col_double(struct bm_stmt *st, int col);
+double bm_db_col_double(struct bm_db_stmt *st, int col);
 /* Non-zero when column col is SQL NULL. */
-int bm_stmt_col_null(struct bm_stmt *st, int col);
+int bm_db_col_null(struct bm_db_stmt *st, int col);
 /* Rows changed by the last INSERT/UPDATE/DELETE on db. */
 long long bm_db_changes(struct bm_db *db);
 /* The rowid of the last successful INSERT on db (push_outbox.id). */

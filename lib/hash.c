@@ -71,13 +71,13 @@ digest(struct algo *a, const void *p, size_t n, char *out)
 }
 
 void
-bm_md5_hex(const void *p, size_t n, char out[BM_MD5_HEX_LEN + 1])
+bm_hash_md5(const void *p, size_t n, char out[BM_HASH_MD5_LEN + 1])
 {
 	digest(&md5, p, n, out);
 }
 
 void
-bm_sha256_hex(const void *p, size_t n, char out[BM_SHA256_HEX_LEN + 1])
+bm_hash_sha256(const void *p, size_t n, char out[BM_HASH_SHA256_LEN + 1])
 {
 	digest(&sha256, p, n, out);
 }
@@ -212,7 +212,7 @@ bm_hash_rules(const cJSON *doc, int strict, struct bm_buf *out,
 	return w.problems;
 }
 
-/* The first problem, for bm_canonical_prompt. */
+/* The first problem, for bm_hash_prompt. */
 struct first {
 	const cJSON *where;
 	char *msg;
@@ -231,7 +231,7 @@ first_problem(void *arg, const cJSON *node, int key, const char *msg)
 }
 
 int
-bm_canonical_prompt(const cJSON *doc, struct bm_buf *out,
+bm_hash_prompt(const cJSON *doc, struct bm_buf *out,
     const cJSON **where, struct bm_error *e)
 {
 	struct first f = { NULL, NULL };
@@ -252,29 +252,29 @@ bm_canonical_prompt(const cJSON *doc, struct bm_buf *out,
 }
 
 int
-bm_benchmark_id(const cJSON *doc, char id[BM_MD5_HEX_LEN + 1],
+bm_hash_benchmark_id(const cJSON *doc, char id[BM_HASH_MD5_LEN + 1],
     const cJSON **where, struct bm_error *e)
 {
 	struct bm_buf b = BM_BUF_INIT;
-	int rc = bm_canonical_prompt(doc, &b, where, e);
+	int rc = bm_hash_prompt(doc, &b, where, e);
 
 	if (rc == 0)
-		bm_md5_hex(bm_buf_str(&b), b.len, id);
+		bm_hash_md5(bm_buf_str(&b), b.len, id);
 	bm_buf_free(&b);
 	return rc;
 }
 
 void
-bm_case_id(const char *benchmark_id, const char *variant, long trial,
-    const char *model, long repeat, char out[BM_CASE_ID_LEN + 1])
+bm_hash_case_id(const char *benchmark_id, const char *variant, long trial,
+    const char *model, long repeat, char out[BM_HASH_CASE_ID_LEN + 1])
 {
 	struct bm_buf b = BM_BUF_INIT;
-	char full[BM_SHA256_HEX_LEN + 1];
+	char full[BM_HASH_SHA256_LEN + 1];
 
 	bm_buf_addf(&b, "%s\x1f%s\x1f%ld\x1f%s\x1f%ld", benchmark_id,
 	    variant ? variant : "", trial, model, repeat);
-	bm_sha256_hex(b.s, b.len, full);
-	memcpy(out, full, BM_CASE_ID_LEN);
-	out[BM_CASE_ID_LEN] = '\0';
+	bm_hash_sha256(b.s, b.len, full);
+	memcpy(out, full, BM_HASH_CASE_ID_LEN);
+	out[BM_HASH_CASE_ID_LEN] = '\0';
 	bm_buf_free(&b);
 }

@@ -12,9 +12,9 @@
 #include "buf.h"
 #include "err.h"
 
-#define BM_MD5_HEX_LEN 32
-#define BM_SHA256_HEX_LEN 64
-#define BM_CASE_ID_LEN 16
+#define BM_HASH_MD5_LEN 32
+#define BM_HASH_SHA256_LEN 64
+#define BM_HASH_CASE_ID_LEN 16
 
 /*
  * For a program that uses libcrypto for these digests only (bm-hash), to
@@ -25,9 +25,9 @@
  */
 void bm_hash_only(void);
 /* Lowercase hex MD5 of p[0..n) into out (33 bytes with the NUL). */
-void bm_md5_hex(const void *p, size_t n, char out[BM_MD5_HEX_LEN + 1]);
+void bm_hash_md5(const void *p, size_t n, char out[BM_HASH_MD5_LEN + 1]);
 /* Lowercase hex SHA-256 of p[0..n) into out (65 bytes with the NUL). */
-void bm_sha256_hex(const void *p, size_t n, char out[BM_SHA256_HEX_LEN + 1]);
+void bm_hash_sha256(const void *p, size_t n, char out[BM_HASH_SHA256_LEN + 1]);
 
 /* Called once per problem: the node at fault (its key when key is set). */
 typedef void bm_hash_problem_fn(void *arg, const cJSON *node, int key,
@@ -51,16 +51,16 @@ size_t bm_hash_rules(const cJSON *doc, int strict, struct bm_buf *out,
  * bm_hash_rules without strict: 0 and the bytes in out, or -1 with e set
  * (no position) and *where the node of the first problem.
  */
-int bm_canonical_prompt(const cJSON *doc, struct bm_buf *out,
+int bm_hash_prompt(const cJSON *doc, struct bm_buf *out,
     const cJSON **where, struct bm_error *e);
-/* bm_canonical_prompt, then its MD5 as the benchmark id. */
-int bm_benchmark_id(const cJSON *doc, char id[BM_MD5_HEX_LEN + 1],
+/* bm_hash_prompt, then its MD5 as the benchmark id. */
+int bm_hash_benchmark_id(const cJSON *doc, char id[BM_HASH_MD5_LEN + 1],
     const cJSON **where, struct bm_error *e);
 /*
  * case_id: the first 16 hex digits of SHA-256 over benchmark_id, variant
  * ("" for none), trial, model reference and repeat joined by 0x1F.
  */
-void bm_case_id(const char *benchmark_id, const char *variant, long trial,
-    const char *model, long repeat, char out[BM_CASE_ID_LEN + 1]);
+void bm_hash_case_id(const char *benchmark_id, const char *variant, long trial,
+    const char *model, long repeat, char out[BM_HASH_CASE_ID_LEN + 1]);
 
 #endif

@@ -219,7 +219,7 @@ bm_retry_after_parse(const char *s, time_t now, double *ms)
 		dup = strndup(s, len);
 		if (!dup)
 			return -1;
-		rc = bm_parse_double(dup, 0, 1e9, &secs);
+		rc = bm_cli_parse_double(dup, 0, 1e9, &secs);
 		free(dup);
 		if (rc < 0)
 			return -1;

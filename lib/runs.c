@@ -28,17 +28,17 @@ bm_runs_start(struct bm_db *db, const struct bm_run_info *info, int resume,
     struct bm_error *e)
 {
 	struct bm_runs *r;
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int found;
 
 	st = bm_db_prepare(db, "SELECT 1 FROM runs WHERE id = ?", e);
 	if (!st)
 		return NULL;
-	bm_stmt_text(st, 1, info->id);
-	found = bm_stmt_step(st, e);
+	bm_db_bind_text(st, 1, info->id);
+	found = bm_db_step(st, e);
 	if (found < 0)
 		return NULL;
-	bm_stmt_reset(st);
+	bm_db_reset(st);
 	if (resume && !found) {
 		bm_error_set(e, bm_db_path(db), 0, 0, "no run '%s'", info->id);
 		return NULL;
@@ -58,14 +58,14 @@ bm_runs_start(struct bm_db *db, const struct bm_run_info *info, int resume,
 		    " ?, ?, ?, ?)", e);
 	if (!st)
 		return NULL;
-	bm_stmt_text(st, 1, info->id);
+	bm_db_bind_text(st, 1, info->id);
 	if (!resume) {
-		bm_stmt_text(st, 2, info->argv);
-		bm_stmt_text(st, 3, info->config_sha256);
-		bm_stmt_text(st, 4, info->git_sha);
-		bm_stmt_text(st, 5, info->host);
+		bm_db_bind_text(st, 2, info->argv);
+		bm_db_bind_text(st, 3, info->config_sha256);
+		bm_db_bind_text(st, 4, info->git_sha);
+		bm_db_bind_text(st, 5, info->host);
 	}
-	if (bm_stmt_step(st, e) < 0)
+	if (bm_db_step(st, e) < 0)
 		return NULL;
 	r = xcalloc(1, sizeof(*r));
 	r->db = db;
@@ -74,16 +74,16 @@ bm_runs_start(struct bm_db *db, const struct bm_run_info *info, int resume,
 }
 
 static void
-bind_num(struct bm_stmt *st, int i, const cJSON *o, const char *k, int real)
+bind_num(struct bm_db_stmt *st, int i, const cJSON *o, const char *k, int real)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
 	if (!cJSON_IsNumber(v))
-		bm_stmt_null(st, i);
+		bm_db_bind_null(st, i);
 	else if (real)
-		bm_stmt_double(st, i, v->valuedouble);
+		bm_db_bind_double(st, i, v->valuedouble);
 	else
-		bm_stmt_int(st, i, (long long)v->valuedouble);
+		bm_db_bind_int(st, i, (long long)v->valuedouble);
 }
 
 /* The commit checked out here, best effort (NULL when not a git tree). */
@@ -163,18 +163,18 @@ bm_runs_alive(long pid, const char *host)
 static int
 nth_latest(struct bm_db *db, long n, char **id, struct bm_error *e)
 {
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int rc;
 
 	st = bm_db_prepare(db, "SELECT id FROM runs ORDER BY started_at"
 	    " DESC, rowid DESC LIMIT 1 OFFSET ?", e);
 	if (!st)
 		return -1;
-	bm_stmt_int(st, 1, n);
-	rc = bm_stmt_step(st, e);
+	bm_db_bind_int(st, 1, n);
+	rc = bm_db_step(st, e);
 	if (rc == 1)
-		*id = xstrdup(bm_stmt_col_text(st, 0));
-	bm_stmt_reset(st);
+		*id = xstrdup(bm_db_col_text(st, 0));
+	bm_db_reset(st);
 	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
 
@@ -183,16 +183,16 @@ static int
 one_id(struct bm_db *db, const char *sql, const char *arg, char **id,
     struct bm_error *e)
 {
-	struct bm_stmt *st = bm_db_prepare(db, sql, e);
+	struct bm_db_stmt *st = bm_db_prepare(db, sql, e);
 	int rc;
 
 	if (!st)
 		return -1;
-	bm_stmt_text(st, 1, arg);
-	rc = bm_stmt_step(st, e);
+	bm_db_bind_text(st, 1, arg);
+	rc = bm_db_step(st, e);
 	if (rc == 1)
-		*id = xstrdup(bm_stmt_col_text(st, 0));
-	bm_stmt_reset(st);
+		*id = xstrdup(bm_db_col_text(st, 0));
+	bm_db_reset(st);
 	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
 
@@ -200,14 +200,14 @@ int
 bm_runs_resolve(struct bm_db *db, const char *spec, char **id,
     struct bm_error *e)
 {
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	struct bm_buf names = BM_BUF_INIT;
 	long n = 0, k = 0;
 	int rc;
 
 	*id = NULL;
 	if (strcmp(spec, "last") == 0 || (strncmp(spec, "last~", 5) == 0 &&
-	    bm_parse_long(spec + 5, 0, 1000000000L, &n) == 0)) {
+	    bm_cli_parse_long(spec + 5, 0, 1000000000L, &n) == 0)) {
 		rc = nth_latest(db, n, id, e);
 		if (rc == 1 && n == 0)
 			bm_error_set(e, bm_db_path(db), 0, 0, "no runs yet");
@@ -227,13 +227,13 @@ bm_runs_resolve(struct bm_db *db, const char *spec, char **id,
 	    " length(?1)) = ?1 ORDER BY started_at DESC, rowid DESC", e);
 	if (!st)
 		return -1;
-	bm_stmt_text(st, 1, spec);
-	while ((rc = bm_stmt_step(st, e)) == 1) {
+	bm_db_bind_text(st, 1, spec);
+	while ((rc = bm_db_step(st, e)) == 1) {
 		if (k++ == 0)
-			*id = xstrdup(bm_stmt_col_text(st, 0));
+			*id = xstrdup(bm_db_col_text(st, 0));
 		if (k <= 5)
 			bm_buf_addf(&names, "%s%s", k > 1 ? ", " : "",
-			    bm_stmt_col_text(st, 0));
+			    bm_db_col_text(st, 0));
 	}
 	if (rc < 0) {
 		free(*id);
@@ -271,7 +271,7 @@ int
 bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
     struct bm_error *e)
 {
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(res, "usage");
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(res, "error");
 
@@ -284,34 +284,34 @@ bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
 	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", e);
 	if (!st)
 		return -1;
-	bm_stmt_text(st, 1, r->id);
-	bm_stmt_text(st, 2, bm_json_str(res, "case_id"));
+	bm_db_bind_text(st, 1, r->id);
+	bm_db_bind_text(st, 2, bm_json_str(res, "case_id"));
 	bind_num(st, 3, res, "step", 0);
 	/* NULL until bm-ingest --backfill finds it. */
-	bm_stmt_text(st, 4, bm_json_str(res, "benchmark_id"));
-	bm_stmt_text(st, 5, bm_json_str(res, "model") ?
+	bm_db_bind_text(st, 4, bm_json_str(res, "benchmark_id"));
+	bm_db_bind_text(st, 5, bm_json_str(res, "model") ?
 	    bm_json_str(res, "model") : "");
-	bm_stmt_text(st, 6, bm_json_str(res, "variant"));
+	bm_db_bind_text(st, 6, bm_json_str(res, "variant"));
 	bind_num(st, 7, res, "trial", 0);
 	bind_num(st, 8, res, "repeat", 0);
-	bm_stmt_text(st, 9, bm_json_str(res, "status"));
-	bm_stmt_text(st, 10, bm_json_str(err, "class"));
+	bm_db_bind_text(st, 9, bm_json_str(res, "status"));
+	bm_db_bind_text(st, 10, bm_json_str(err, "class"));
 	bind_num(st, 11, res, "latency_ms", 1);
 	bind_num(st, 12, res, "ttft_ms", 1);
 	bind_num(st, 13, usage, "prompt_tokens", 0);
 	bind_num(st, 14, usage, "completion_tokens", 0);
 	bind_num(st, 15, res, "cost_usd", 1);
 	bind_num(st, 16, res, "score", 1);
-	bm_stmt_text(st, 17, bm_json_str(res, "output"));
-	bm_stmt_text(st, 18, json);
+	bm_db_bind_text(st, 17, bm_json_str(res, "output"));
+	bm_db_bind_text(st, 18, json);
 	/* step, trial and repeat default to 0 when absent. */
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "step")))
-		bm_stmt_int(st, 3, 0);
+		bm_db_bind_int(st, 3, 0);
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "trial")))
-		bm_stmt_int(st, 7, 0);
+		bm_db_bind_int(st, 7, 0);
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "repeat")))
-		bm_stmt_int(st, 8, 0);
-	if (bm_stmt_step(st, e) < 0)
+		bm_db_bind_int(st, 8, 0);
+	if (bm_db_step(st, e) < 0)
 		return -1;
 	r->pending++;
 	return 0;
@@ -336,7 +336,7 @@ int
 bm_runs_finished(struct bm_runs *r, const char *case_id, long step,
     char **record, struct bm_error *e)
 {
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int rc;
 
 	*record = NULL;
@@ -345,13 +345,13 @@ bm_runs_finished(struct bm_runs *r, const char *case_id, long step,
 	    " ('pass', 'fail')", e);
 	if (!st)
 		return -1;
-	bm_stmt_text(st, 1, r->id);
-	bm_stmt_text(st, 2, case_id);
-	bm_stmt_int(st, 3, step);
-	rc = bm_stmt_step(st, e);
+	bm_db_bind_text(st, 1, r->id);
+	bm_db_bind_text(st, 2, case_id);
+	bm_db_bind_int(st, 3, step);
+	rc = bm_db_step(st, e);
 	if (rc == 1) {
-		*record = xstrdup(bm_stmt_col_text(st, 0));
-		bm_stmt_reset(st);
+		*record = xstrdup(bm_db_col_text(st, 0));
+		bm_db_reset(st);
 	}
 	return rc;
 }
@@ -359,7 +359,7 @@ bm_runs_finished(struct bm_runs *r, const char *case_id, long step,
 int
 bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e)
 {
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int rc = -1;
 
 	if (bm_runs_commit(r, e) < 0)
@@ -368,9 +368,9 @@ bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e)
 	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?", e);
 	if (!st)
 		goto out;
-	bm_stmt_text(st, 1, status);
-	bm_stmt_text(st, 2, r->id);
-	if (bm_stmt_step(st, e) < 0)
+	bm_db_bind_text(st, 1, status);
+	bm_db_bind_text(st, 2, r->id);
+	if (bm_db_step(st, e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -393,7 +393,7 @@ bm_runs_cache_key(const char *provider, const char *model,
 	cJSON_AddItemToArray(k, params ? cJSON_Duplicate(params, 1) :
 	    cJSON_CreateNull());
 	s = bm_json_print(k);
-	bm_sha256_hex(s ? s : "", s ? strlen(s) : 0, key);
+	bm_hash_sha256(s ? s : "", s ? strlen(s) : 0, key);
 	free(s);
 	cJSON_Delete(k);
 }
@@ -402,7 +402,7 @@ int
 bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
     long *prompt_tokens, long *completion_tokens, struct bm_error *e)
 {
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int rc;
 
 	*output = NULL;
@@ -410,15 +410,15 @@ bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
 	    " completion_tokens FROM exec_cache WHERE key = ?", e);
 	if (!st)
 		return -1;
-	bm_stmt_text(st, 1, key);
-	rc = bm_stmt_step(st, e);
+	bm_db_bind_text(st, 1, key);
+	rc = bm_db_step(st, e);
 	if (rc == 1) {
-		*output = xstrdup(bm_stmt_col_text(st, 0));
-		*prompt_tokens = bm_stmt_col_null(st, 1) ? -1 :
-		    (long)bm_stmt_col_int(st, 1);
-		*completion_tokens = bm_stmt_col_null(st, 2) ? -1 :
-		    (long)bm_stmt_col_int(st, 2);
-		bm_stmt_reset(st);
+		*output = xstrdup(bm_db_col_text(st, 0));
+		*prompt_tokens = bm_db_col_null(st, 1) ? -1 :
+		    (long)bm_db_col_int(st, 1);
+		*completion_tokens = bm_db_col_null(st, 2) ? -1 :
+		    (long)bm_db_col_int(st, 2);
+		bm_db_reset(st);
 	}
 	return rc;
 }
@@ -427,7 +427,7 @@ int
 bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
     long prompt_tokens, long completion_tokens, struct bm_error *e)
 {
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 
 	if (!bm_db_in_tx(r->db) && bm_db_begin(r->db, e) < 0)
 		return -1;
@@ -436,17 +436,17 @@ bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
 	    e);
 	if (!st)
 		return -1;
-	bm_stmt_text(st, 1, key);
-	bm_stmt_text(st, 2, output);
+	bm_db_bind_text(st, 1, key);
+	bm_db_bind_text(st, 2, output);
 	if (prompt_tokens >= 0)
-		bm_stmt_int(st, 3, prompt_tokens);
+		bm_db_bind_int(st, 3, prompt_tokens);
 	else
-		bm_stmt_null(st, 3);
+		bm_db_bind_null(st, 3);
 	if (completion_tokens >= 0)
-		bm_stmt_int(st, 4, completion_tokens);
+		bm_db_bind_int(st, 4, completion_tokens);
 	else
-		bm_stmt_null(st, 4);
-	if (bm_stmt_step(st, e) < 0)
+		bm_db_bind_null(st, 4);
+	if (bm_db_step(st, e) < 0)
 		return -1;
 	r->pending++;
 	return 0;

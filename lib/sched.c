@@ -52,7 +52,7 @@ struct job {
 	double ready_at;	/* ms, monotonic: not before (backoff) */
 	double attempt_ms;	/* ms, monotonic: this attempt began */
 	double ttft;		/* ms; < 0 until the first token */
-	char started_at[BM_TIME_LEN + 1];
+	char started_at[BM_CLOCK_TIME_LEN + 1];
 	struct bm_http_xfer *xfer;
 	struct bm_sse sse;
 	int streaming, has_child;

@@ -687,7 +687,7 @@ static int
 dir_number(const char *v, long max, long *out, struct bm_buf *err,
     const char *key)
 {
-	if (bm_parse_long(v, 0, max, out) == 0)
+	if (bm_cli_parse_long(v, 0, max, out) == 0)
 		return 0;
 	bm_buf_addf(err, "llmstub: bad directive [[%s=%s]]: expected a "
 	    "number from 0 to %ld", key, v, max);
@@ -719,7 +719,7 @@ dir_apply(struct dirs *d, const char *key, const char *v, struct bm_buf *err)
 	if (strcmp(key, "fail-first") == 0)
 		return dir_number(v, 1000000000L, &d->fail_first, err, key);
 	if (strcmp(key, "status") == 0) {
-		if (bm_parse_long(v, 400, 599, &d->status) == 0)
+		if (bm_cli_parse_long(v, 400, 599, &d->status) == 0)
 			return 0;
 		bm_buf_addf(err, "llmstub: bad directive [[status=%s]]: "
 		    "expected an HTTP status from 400 to 599", v);
@@ -751,10 +751,11 @@ dir_apply(struct dirs *d, const char *key, const char *v, struct bm_buf *err)
 		rc = -1;
 		if (comma) {
 			p = xstrndup(v, (size_t)(comma - v));
-			rc = bm_parse_long(p, 0, 1000000000000L, &d->usage_p);
+			rc = bm_cli_parse_long(p, 0, 1000000000000L,
+			    &d->usage_p);
 			free(p);
 			if (rc == 0)
-				rc = bm_parse_long(comma + 1, 0,
+				rc = bm_cli_parse_long(comma + 1, 0,
 				    1000000000000L, &d->usage_c);
 		}
 		if (rc == 0)
@@ -1078,7 +1079,7 @@ static cJSON *
 body_ollama(const struct answer *a, const char *piece, int done)
 {
 	cJSON *o = cJSON_CreateObject(), *m;
-	char now[BM_TIME_LEN + 1];
+	char now[BM_CLOCK_TIME_LEN + 1];
 
 	bm_clock_rfc3339(now);
 	cJSON_AddStringToObject(o, "model", a->model);
@@ -1596,7 +1597,7 @@ parse_head(struct conn *c, size_t len, const char **why)
 				return 413;
 			}
 			*why = "bad Content-Length";
-			if (bm_parse_long(val, 0, LONG_MAX, &clen) == -1 ||
+			if (bm_cli_parse_long(val, 0, LONG_MAX, &clen) == -1 ||
 			    *val == '+' || *val == '-' || *val == ' ' ||
 			    (have_clen && (size_t)clen != r->clen)) {
 				free(name);
@@ -1907,7 +1908,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, BM_OPT_VERSION },
+		{ "version", no_argument, NULL, BM_CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *portfile = NULL;
@@ -1940,7 +1941,7 @@ main(int argc, char *argv[])
 		case 'h':
 			fputs(usage, stdout);
 			return fflush(stdout) == 0 ? 0 : 2;
-		case BM_OPT_VERSION:
+		case BM_CLI_OPT_VERSION:
 			printf("llmstub %s\n", BM_VERSION);
 			return fflush(stdout) == 0 ? 0 : 2;
 		default:

@@ -34,7 +34,7 @@ parse(const char *text)
 
 	bm_buf_reset(&problems);
 	if (bm_yaml_next(y, &doc, &e) == 1) {
-		bm_bench_parse(doc, "dir/a.yml", NULL, &b, collect, NULL);
+		bm_check_bench(doc, "dir/a.yml", NULL, &b, collect, NULL);
 		bm_yaml_doc_free(doc);
 	}
 	bm_error_clear(&e);

@@ -29,8 +29,8 @@ help_lines(void)
 		{ "-t, --text", "print md5sum-style lines" },
 		{ "-c, --check FILE", "check the ids listed in FILE" },
 		{ "--a-very-long-option=VALUE", "its help on the next line" },
-		BM_CLI_OPT_QUIET,
-		BM_CLI_OPT_END
+		BM_CLI_HELP_QUIET,
+		BM_CLI_HELP_END
 	};
 	char *s;
 
@@ -56,18 +56,18 @@ main(void)
 	double d;
 	long v;
 
-	ok(bm_parse_long("12", 1, 100, &v) == 0 && v == 12, "12 parses");
-	ok(bm_parse_long("-3", -10, 10, &v) == 0 && v == -3, "negatives parse");
-	ok(bm_parse_long("x", 0, 100, &v) < 0, "x is junk");
-	ok(bm_parse_long("12x", 0, 100, &v) < 0, "trailing junk is rejected");
-	ok(bm_parse_long("", 0, 100, &v) < 0, "empty is rejected");
-	ok(bm_parse_long(" 1", 0, 100, &v) == 0, "leading blanks as strtol");
-	ok(bm_parse_long("101", 0, 100, &v) < 0, "above the range");
-	ok(bm_parse_long("99999999999999999999", 0, 100, &v) < 0, "overflow");
-	ok(bm_parse_double("0.5", 0, 1, &d) == 0 && d == 0.5, "0.5 parses");
-	ok(bm_parse_double("nan", 0, 1, &d) < 0, "nan is rejected");
-	ok(bm_parse_double("1e999", 0, 1e308, &d) < 0, "infinity is rejected");
-	ok(bm_parse_double("2.5s", 0, 10, &d) < 0, "units are junk");
+	ok(bm_cli_parse_long("12", 1, 100, &v) == 0 && v == 12, "12 parses");
+	ok(bm_cli_parse_long("-3", -10, 10, &v) == 0 && v == -3, "negatives parse");
+	ok(bm_cli_parse_long("x", 0, 100, &v) < 0, "x is junk");
+	ok(bm_cli_parse_long("12x", 0, 100, &v) < 0, "trailing junk is rejected");
+	ok(bm_cli_parse_long("", 0, 100, &v) < 0, "empty is rejected");
+	ok(bm_cli_parse_long(" 1", 0, 100, &v) == 0, "leading blanks as strtol");
+	ok(bm_cli_parse_long("101", 0, 100, &v) < 0, "above the range");
+	ok(bm_cli_parse_long("99999999999999999999", 0, 100, &v) < 0, "overflow");
+	ok(bm_cli_parse_double("0.5", 0, 1, &d) == 0 && d == 0.5, "0.5 parses");
+	ok(bm_cli_parse_double("nan", 0, 1, &d) < 0, "nan is rejected");
+	ok(bm_cli_parse_double("1e999", 0, 1e308, &d) < 0, "infinity is rejected");
+	ok(bm_cli_parse_double("2.5s", 0, 10, &d) < 0, "units are junk");
 
 	unsetenv("BM_DB");
 	unsetenv("BM_CONFIG");
@@ -82,7 +82,7 @@ main(void)
 	is(cli.config, "/tmp/bm.yml", "BM_CONFIG names the config");
 	ok(cli.config_given, "and then a missing file is an error");
 	bm_cli_init(&cli, "bm-test", "usage: bm-test\n");
-	bm_cli_option(&cli, BM_OPT_DB, "given.db");
+	bm_cli_option(&cli, BM_CLI_OPT_DB, "given.db");
 	bm_cli_finish(&cli);
 	is(cli.db, "given.db", "--db beats the environment");
 	help_lines();

@@ -7,7 +7,7 @@
 int
 main(void)
 {
-	char t[BM_TIME_LEN + 1], c[17];
+	char t[BM_CLOCK_TIME_LEN + 1], c[17];
 	double a, b;
 
 	bm_clock_rfc3339(t);

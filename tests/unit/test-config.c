@@ -87,7 +87,7 @@ test_full(void)
 		bm_buf_add(&b, chunk, n);
 	if (f)
 		fclose(f);
-	bm_sha256_hex(bm_buf_str(&b), b.len, sum);
+	bm_hash_sha256(bm_buf_str(&b), b.len, sum);
 	is(c->sha256, sum, "sha256 of the file bytes");
 	bm_buf_free(&b);
 

@@ -32,13 +32,13 @@ static long long
 q_int(struct bm_db *db, const char *sql)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_stmt *st = bm_db_prepare(db, sql, &e);
+	struct bm_db_stmt *st = bm_db_prepare(db, sql, &e);
 	long long v = -1;
 
-	if (st && bm_stmt_step(st, &e) == 1)
-		v = bm_stmt_col_int(st, 0);
+	if (st && bm_db_step(st, &e) == 1)
+		v = bm_db_col_int(st, 0);
 	if (st)
-		bm_stmt_reset(st);
+		bm_db_reset(st);
 	bm_error_clear(&e);
 	return v;
 }
@@ -47,13 +47,13 @@ static char *
 q_text(struct bm_db *db, const char *sql)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_stmt *st = bm_db_prepare(db, sql, &e);
+	struct bm_db_stmt *st = bm_db_prepare(db, sql, &e);
 	char *v = NULL;
 
-	if (st && bm_stmt_step(st, &e) == 1)
-		v = xstrdup(bm_stmt_col_text(st, 0));
+	if (st && bm_db_step(st, &e) == 1)
+		v = xstrdup(bm_db_col_text(st, 0));
 	if (st)
-		bm_stmt_reset(st);
+		bm_db_reset(st);
 	bm_error_clear(&e);
 	return v;
 }
@@ -62,7 +62,7 @@ static int
 has_object(struct bm_db *db, const char *type, const char *name)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int found = 0;
 
 	st = bm_db_prepare(db,
@@ -70,11 +70,11 @@ has_object(struct bm_db *db, const char *type, const char *name)
 	    &e);
 	if (st == NULL)
 		return 0;
-	bm_stmt_text(st, 1, type);
-	bm_stmt_text(st, 2, name);
-	if (bm_stmt_step(st, &e) == 1)
-		found = bm_stmt_col_int(st, 0) == 1;
-	bm_stmt_reset(st);
+	bm_db_bind_text(st, 1, type);
+	bm_db_bind_text(st, 2, name);
+	if (bm_db_step(st, &e) == 1)
+		found = bm_db_col_int(st, 0) == 1;
+	bm_db_reset(st);
 	bm_error_clear(&e);
 	return found;
 }
@@ -141,7 +141,7 @@ test_roundtrip(const char *path)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_db *db = bm_db_open(path, &e);
-	struct bm_stmt *ins, *sel, *again;
+	struct bm_db_stmt *ins, *sel, *again;
 	const char *ins_sql = "INSERT INTO results (run_id, case_id, step,"
 	    " benchmark_id, model, variant, status, latency_ms, ttft_ms,"
 	    " prompt_tokens, output, record) VALUES"
@@ -158,19 +158,19 @@ test_roundtrip(const char *path)
 	ok(bm_db_begin(db, &e) == 0, "begin");
 	ok(bm_db_in_tx(db), "in a transaction");
 	ok(bm_db_begin(db, &e) == -1, "nested begin refused");
-	bm_stmt_text(ins, 1, "r-1");
-	bm_stmt_text(ins, 2, "00112233aabbccdd");
-	bm_stmt_int(ins, 3, 0);
-	bm_stmt_textn(ins, 4, "0123456789abcdef0123456789abcdefXX", 32);
-	bm_stmt_text(ins, 5, "echo:");
-	bm_stmt_text(ins, 6, NULL);
-	bm_stmt_text(ins, 7, "pass");
-	bm_stmt_double(ins, 8, 812.4);
-	bm_stmt_null(ins, 9);
-	bm_stmt_int(ins, 10, 1LL << 40);
-	bm_stmt_text(ins, 11, "caf\xc3\xa9");
-	bm_stmt_text(ins, 12, "{\"type\":\"result\"}");
-	is_int(bm_stmt_step(ins, &e), 0, "insert steps to done");
+	bm_db_bind_text(ins, 1, "r-1");
+	bm_db_bind_text(ins, 2, "00112233aabbccdd");
+	bm_db_bind_int(ins, 3, 0);
+	bm_db_bind_textn(ins, 4, "0123456789abcdef0123456789abcdefXX", 32);
+	bm_db_bind_text(ins, 5, "echo:");
+	bm_db_bind_text(ins, 6, NULL);
+	bm_db_bind_text(ins, 7, "pass");
+	bm_db_bind_double(ins, 8, 812.4);
+	bm_db_bind_null(ins, 9);
+	bm_db_bind_int(ins, 10, 1LL << 40);
+	bm_db_bind_text(ins, 11, "caf\xc3\xa9");
+	bm_db_bind_text(ins, 12, "{\"type\":\"result\"}");
+	is_int(bm_db_step(ins, &e), 0, "insert steps to done");
 	is_int(bm_db_changes(db), 1, "one row changed");
 	ok(bm_db_commit(db, &e) == 0, "commit");
 	ok(!bm_db_in_tx(db), "not in a transaction after commit");
@@ -178,7 +178,7 @@ test_roundtrip(const char *path)
 	again = bm_db_prepare(db, ins_sql, &e);
 	ok(again == ins, "the cache returns the same statement");
 	/* Bindings were cleared: NOT NULL run_id fails. */
-	is_int(bm_stmt_step(again, &e), -1, "cleared bindings");
+	is_int(bm_db_step(again, &e), -1, "cleared bindings");
 	is(e.msg, "NOT NULL constraint failed: results.run_id",
 	    "constraint message");
 	is(e.file, path, "error names the file");
@@ -187,22 +187,22 @@ test_roundtrip(const char *path)
 	ok(sel != NULL, "prepare select");
 	if (sel == NULL)
 		goto out;
-	bm_stmt_text(sel, 1, "00112233aabbccdd");
-	is_int(bm_stmt_step(sel, &e), 1, "a row");
-	ok(bm_stmt_col_null(sel, 0), "NULL variant");
-	ok(bm_stmt_col_text(sel, 0) == NULL, "NULL text is NULL");
-	ok(bm_stmt_col_double(sel, 1) == 812.4, "double roundtrip");
-	ok(bm_stmt_col_null(sel, 2), "NULL double");
-	ok(bm_stmt_col_double(sel, 2) == 0, "NULL double reads 0");
-	is_int(bm_stmt_col_int(sel, 3), 1LL << 40, "64-bit integer");
-	is(bm_stmt_col_text(sel, 4), "caf\xc3\xa9", "UTF-8 text");
-	is_int(bm_stmt_col_int(sel, 5), 0, "integer 0");
-	is_int(bm_stmt_step(sel, &e), 0, "then done");
+	bm_db_bind_text(sel, 1, "00112233aabbccdd");
+	is_int(bm_db_step(sel, &e), 1, "a row");
+	ok(bm_db_col_null(sel, 0), "NULL variant");
+	ok(bm_db_col_text(sel, 0) == NULL, "NULL text is NULL");
+	ok(bm_db_col_double(sel, 1) == 812.4, "double roundtrip");
+	ok(bm_db_col_null(sel, 2), "NULL double");
+	ok(bm_db_col_double(sel, 2) == 0, "NULL double reads 0");
+	is_int(bm_db_col_int(sel, 3), 1LL << 40, "64-bit integer");
+	is(bm_db_col_text(sel, 4), "caf\xc3\xa9", "UTF-8 text");
+	is_int(bm_db_col_int(sel, 5), 0, "integer 0");
+	is_int(bm_db_step(sel, &e), 0, "then done");
 	/* Done resets the statement: it can run again with its bindings. */
-	is_int(bm_stmt_step(sel, &e), 1, "runs again after done");
-	bm_stmt_reset(sel);
+	is_int(bm_db_step(sel, &e), 1, "runs again after done");
+	bm_db_reset(sel);
 	ok(bm_db_prepare(db, sel_sql, &e) == sel, "select cached");
-	is_int(bm_stmt_step(sel, &e), 0, "reset cleared the binding");
+	is_int(bm_db_step(sel, &e), 0, "reset cleared the binding");
 
 	ok(bm_db_prepare(db, "SELEKT 1", &e) == NULL, "syntax error");
 	is(e.msg, "near \"SELEKT\": syntax error", "syntax error message");
@@ -227,7 +227,7 @@ test_rollback(const char *path)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_db *db = bm_db_open(path, &e);
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 	int i, rc = 0;
 
 	if (!ok(db != NULL, "open for rollback"))
@@ -237,9 +237,9 @@ test_rollback(const char *path)
 	st = bm_db_prepare(db, "INSERT INTO push_outbox (target, kind, record)"
 	    " VALUES (?1, 'result', ?2)", &e);
 	for (i = 0; st && i < 3 && rc == 0; i++) {
-		bm_stmt_text(st, 1, "sqlite:x.db");
-		bm_stmt_text(st, 2, i < 2 ? "{}" : NULL);
-		rc = bm_stmt_step(st, &e);
+		bm_db_bind_text(st, 1, "sqlite:x.db");
+		bm_db_bind_text(st, 2, i < 2 ? "{}" : NULL);
+		rc = bm_db_step(st, &e);
 		if (i == 0)
 			is_int(bm_db_last_rowid(db), 1, "last rowid");
 	}
@@ -282,7 +282,7 @@ test_locked(const char *path)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_db *a = bm_db_open(path, &e), *b = bm_db_open(path, &e);
-	struct bm_stmt *st;
+	struct bm_db_stmt *st;
 
 	if (!ok(a && b, "two connections")) {
 		bm_db_close(a, NULL);
@@ -301,7 +301,7 @@ test_locked(const char *path)
 	is_int(q_int(b, "SELECT count(*) FROM runs WHERE id = 'r-2'"), 0,
 	    "b reads while a writes");
 	st = bm_db_prepare(b, "INSERT INTO runs (id) VALUES ('r-3')", &e);
-	is_int(st ? bm_stmt_step(st, &e) : -2, -1,
+	is_int(st ? bm_db_step(st, &e) : -2, -1,
 	    "b's autocommit write is locked out");
 	is(e.msg, "database is locked", "step reports the lock");
 	ok(bm_db_commit(a, &e) == 0, "a commits");

@@ -9,11 +9,11 @@
 static char *
 id_of(const char *json, const char **msg)
 {
-	static char id[BM_MD5_HEX_LEN + 1];
+	static char id[BM_HASH_MD5_LEN + 1];
 	static struct bm_error e;
 	cJSON *doc = cJSON_Parse(json);
 	const cJSON *where;
-	int rc = bm_benchmark_id(doc, id, &where, &e);
+	int rc = bm_hash_benchmark_id(doc, id, &where, &e);
 
 	*msg = rc < 0 ? bm_error_str(&e) : NULL;
 	cJSON_Delete(doc);
@@ -72,13 +72,13 @@ strict_rules(void)
 int
 main(void)
 {
-	char md5[BM_MD5_HEX_LEN + 1], sha[BM_SHA256_HEX_LEN + 1];
-	char cid[BM_CASE_ID_LEN + 1];
+	char md5[BM_HASH_MD5_LEN + 1], sha[BM_HASH_SHA256_LEN + 1];
+	char cid[BM_HASH_CASE_ID_LEN + 1];
 	const char *msg;
 
-	bm_md5_hex("", 0, md5);
+	bm_hash_md5("", 0, md5);
 	is(md5, "d41d8cd98f00b204e9800998ecf8427e", "MD5 of nothing");
-	bm_sha256_hex("", 0, sha);
+	bm_hash_sha256("", 0, sha);
 	is(sha, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	    "SHA-256 of nothing");
 
@@ -112,10 +112,10 @@ main(void)
 	id_of("[1]", &msg);
 	is(msg, "expected a mapping", "a document must be a mapping");
 
-	bm_case_id("0123456789abcdef0123456789abcdef", NULL, 0,
+	bm_hash_case_id("0123456789abcdef0123456789abcdef", NULL, 0,
 	    "openai:gpt-4o-mini", 0, cid);
 	is(cid, "b2c5b8a54cab25b3", "case_id with no variant");
-	bm_case_id("0123456789abcdef0123456789abcdef", "baseline", 3, "echo:",
+	bm_hash_case_id("0123456789abcdef0123456789abcdef", "baseline", 3, "echo:",
 	    12, cid);
 	is(cid, "0c33e4c09196d73b", "case_id with variant, trial and repeat");
 	strict_rules();

@@ -14,19 +14,19 @@ q_counts(struct bm_db *db, const char *id)
 {
 	static char out[256];
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_stmt *st = bm_db_prepare(db, "SELECT results, cases, pass,"
+	struct bm_db_stmt *st = bm_db_prepare(db, "SELECT results, cases, pass,"
 	    " fail, error, cancelled, cost_usd FROM run_models WHERE"
 	    " run_id = ?", &e);
 
 	out[0] = '\0';
-	bm_stmt_text(st, 1, id);
-	if (bm_stmt_step(st, &e) == 1)
+	bm_db_bind_text(st, 1, id);
+	if (bm_db_step(st, &e) == 1)
 		snprintf(out, sizeof(out), "%lld %lld %lld %lld %lld %lld %g",
-		    bm_stmt_col_int(st, 0), bm_stmt_col_int(st, 1),
-		    bm_stmt_col_int(st, 2), bm_stmt_col_int(st, 3),
-		    bm_stmt_col_int(st, 4), bm_stmt_col_int(st, 5),
-		    bm_stmt_col_double(st, 6));
-	bm_stmt_reset(st);
+		    bm_db_col_int(st, 0), bm_db_col_int(st, 1),
+		    bm_db_col_int(st, 2), bm_db_col_int(st, 3),
+		    bm_db_col_int(st, 4), bm_db_col_int(st, 5),
+		    bm_db_col_double(st, 6));
+	bm_db_reset(st);
 	return out;
 }
 
