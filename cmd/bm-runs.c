@@ -515,8 +515,8 @@ main(int argc, char **argv)
 	const struct command *cmd = &commands[0];
 	const char *format = NULL;
 	struct bm_db *db;
-	cJSON *out;
-	char **ids, *id;
+	cJSON *out, *summary;
+	char **ids, *id, *resume;
 	size_t i, j, n;
 	int opt, status = 0, rc, min, max;
 
@@ -646,10 +646,13 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd->name, "show") == 0) {
 		id = resolve(db, argv[0]);
 		out = bm_history_run(db, id, &e);
-		if (!out)
+		summary = out ? bm_history_models(db, id, &e) : NULL;
+		if (!summary)
 			fail(&e);
-		show(out, bm_history_models(db, id, &e),
-		    bm_history_resume(out));
+		resume = bm_history_resume(out);
+		show(out, summary, resume);
+		cJSON_Delete(out);
+		free(resume);
 		free(id);
 	} else if (strcmp(cmd->name, "label") == 0) {
 		id = resolve(db, argv[0]);

@@ -357,12 +357,20 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	wait "$pid" || true
 	[ "$(counts)" = "$before" ]
 	[ "$(sqlite3 "$BM_DB" "PRAGMA integrity_check")" = ok ]
+	trigger=$(sqlite3 "$BM_DB" "SELECT sql FROM sqlite_schema WHERE name = 'results_count_delete'")
+	[ -n "$trigger" ]
 	[ ! -s out ]
 	# And without the kill, all of it goes.
 	run --separate-stderr bm-runs rm r-big r-small
 	[ "$status" -eq 0 ]
 	[ "$(jq -sc 'map([.id, .results])' <<<"$output")" = '[["r-big",20000],["r-small",50]]' ]
 	[ "$(counts)" = "0|0|0|0.0" ]
+	# The trigger that keeps run_models is back, and works.
+	[ "$(sqlite3 "$BM_DB" "SELECT sql FROM sqlite_schema WHERE name = 'results_count_delete'")" = "$trigger" ]
+	run_row r-new 2026-11-03T00:00:00.000Z
+	results_rows r-new 5
+	sqlite3 "$BM_DB" "DELETE FROM results WHERE case_id = printf('%016x', 0) || 'echo:'"
+	[ "$(sqlite3 "$BM_DB" "SELECT results || ' ' || pass FROM run_models")" = "4 3" ]
 }
 
 @test "bm-runs prune: --keep and --older-than; labelled and running runs stay" {
