@@ -467,6 +467,7 @@ removed(int rc, cJSON *runs, const struct bm_history_counts *c,
 		fail(e);
 	if (rc > 0) {
 		bm_error_print(e);
+		bm_error_clear(e);
 		return 1;
 	}
 	print_runs(runs);
@@ -665,6 +666,7 @@ main(int argc, char **argv)
 			fail(&e);
 		if (rc > 0) {
 			bm_error_print(&e);
+			bm_error_clear(&e);
 			status = 1;
 		}
 		free(id);

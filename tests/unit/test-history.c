@@ -100,12 +100,15 @@ main(void)
 	is(when("30"), "error", "an age needs a unit");
 	is(when("30y"), "error", "years are not a unit");
 	is(when("99999999999d"), "error", "too long ago");
-	/* 2 hours ago, give or take the second it takes. */
+	/* 2 hours ago: the minute before or after the call. */
 	t = time(NULL) - 7200;
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M", gmtime(&t));
 	snprintf(ago, sizeof(ago), "%s", when("2h"));
-	ok(strncmp(ago, now, 16) == 0 && strlen(ago) == 24, "2h is 2 hours"
-	    " ago, in the stored form");
+	fd = strncmp(ago, now, 16) == 0;
+	t = time(NULL) - 7200;
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M", gmtime(&t));
+	ok((fd || strncmp(ago, now, 16) == 0) && strlen(ago) == 24,
+	    "2h is 2 hours ago, in the stored form");
 	is(when("0s") + 19, ".000Z", "an age has milliseconds");
 
 	is(bm_history_status("running", getpid(), bm_runs_host()), "running",
