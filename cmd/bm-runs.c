@@ -346,6 +346,7 @@ print_gc(const struct bm_history_gc *g, int dry)
 		    (double)g->bytes_before);
 		cJSON_AddNumberToObject(r, "bytes_after",
 		    (double)g->bytes_after);
+		cJSON_AddBoolToObject(r, "vacuumed", !dry && !g->running);
 		cJSON_AddBoolToObject(r, "dry_run", dry);
 		put(r);
 		cJSON_Delete(r);
@@ -697,7 +698,10 @@ main(int argc, char **argv)
 		if (bm_history_gc(db, O.keep_versions, O.cache_at,
 		    O.given & F_DRY, &g, &e) < 0)
 			fail(&e);
+		if (g.running)
+			bm_warnf("run %s is running: not vacuumed", g.running);
 		print_gc(&g, O.given & F_DRY);
+		free(g.running);
 	} else {
 		out = bm_history_du(db, &e);
 		if (!out)

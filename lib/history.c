@@ -722,6 +722,7 @@ bm_history_gc(struct bm_db *db, long keep, const char *cache_before,
     int dry, struct bm_history_gc *g, struct bm_error *e)
 {
 	struct bm_stmt *st;
+	int rc;
 
 	memset(g, 0, sizeof(*g));
 	g->bytes_before = file_bytes(bm_db_path(db));
@@ -764,9 +765,21 @@ bm_history_gc(struct bm_db *db, long keep, const char *cache_before,
 	 * it back and truncates the WAL, which is when the file shrinks.
 	 * A reader holding an old snapshot may keep the WAL for now.
 	 */
-	if (bm_db_commit(db, e) < 0 || bm_db_exec(db, "VACUUM", e) < 0 ||
-	    bm_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", e) < 0)
-		return -1;
+	st = bm_db_prepare(db, "SELECT id, pid, host FROM runs WHERE status ="
+	    " 'running'", e);
+	if (!st)
+		goto fail;
+	while ((rc = bm_stmt_step(st, e)) == 1)
+		if (!g->running && bm_runs_alive((long)bm_stmt_col_int(st, 1),
+		    bm_stmt_col_text(st, 2)))
+			g->running = xstrdup(bm_stmt_col_text(st, 0));
+	if (rc < 0 || bm_db_commit(db, e) < 0 || (!g->running &&
+	    (bm_db_exec(db, "VACUUM", e) < 0 ||
+	    bm_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", e) < 0))) {
+		free(g->running);
+		g->running = NULL;
+		goto fail;
+	}
 	g->bytes_after = file_bytes(bm_db_path(db));
 	return 0;
 fail:

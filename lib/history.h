@@ -107,14 +107,18 @@ struct bm_history_gc {
 	long long versions;	/* benchmark versions dropped */
 	long long cache;	/* exec_cache entries dropped */
 	long long bytes_before, bytes_after;
+	char *running;		/* not vacuumed: this run is running */
 };
 
 /*
  * Drop the benchmark versions beyond the newest keep of each benchmark
  * that are neither its current version nor the version of any result,
  * and the exec_cache entries created before cache_before (NULL: none);
- * then VACUUM and truncate the WAL.  dry: count only, no VACUUM
- * (bytes_after is bytes_before).  0 or -1 with e.
+ * then VACUUM and truncate the WAL, unless a run is running: VACUUM
+ * holds the write lock for as long as it takes to copy the file, longer
+ * than a running bm-exec waits to store its results (g->running names
+ * the run; caller frees).  dry: count only, no VACUUM (bytes_after is
+ * bytes_before).  0 or -1 with e.
  */
 int bm_history_gc(struct bm_db *db, long keep, const char *cache_before,
     int dry, struct bm_history_gc *g, struct bm_error *e);

@@ -417,13 +417,13 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	results_rows r-big 5000
 	run --separate-stderr bm-runs gc --dry-run
 	[ "$status" -eq 0 ]
-	[ "$(jq -c '[.type, .versions, .cache, .bytes_before == .bytes_after, .dry_run]' <<<"$output")" = '["gc",2,1,true,true]' ]
+	[ "$(jq -c '[.type, .versions, .cache, .bytes_before == .bytes_after, .vacuumed, .dry_run]' <<<"$output")" = '["gc",2,1,true,false,true]' ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM benchmark_versions")" = 13 ]
 	bm-runs rm r-big >/dev/null
 	run --separate-stderr bm-runs gc
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
-	[ "$(jq -c '[.versions, .cache, .dry_run]' <<<"$output")" = '[2,1,false]' ]
+	[ "$(jq -c '[.versions, .cache, .vacuumed, .dry_run]' <<<"$output")" = '[2,1,true,false]' ]
 	# v0 and v1 went: beyond the newest 10 and unreferenced; v2 ran.
 	[ "$(sqlite3 "$BM_DB" "SELECT group_concat(content) FROM (SELECT content FROM benchmark_versions ORDER BY first_seen_at LIMIT 2)")" = "v2,v3" ]
 	[ "$(sqlite3 "$BM_DB" "SELECT group_concat(key) FROM exec_cache")" = new ]
@@ -432,8 +432,11 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	[ "$(jq -r .bytes_after <<<"$output")" -eq $((size + wal)) ]
 	# 5,000 results of about 250 bytes went: at least a megabyte.
 	[ "$(jq '.bytes_before - .bytes_after >= 1000000' <<<"$output")" = true ]
+	# While a run is running, no VACUUM: it would hold the write lock.
+	run_row r-live 2026-11-05T00:00:00.000Z running $$
 	run --separate-stderr bm-runs gc --keep-versions 0 -f table
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-runs: warning: run r-live is running: not vacuumed" ]
 	[ "$(grep -c '^benchmark versions dropped  *9$' <<<"$output")" = 1 ]
 	[ "$(sqlite3 "$BM_DB" "SELECT group_concat(content) FROM benchmark_versions")" = "v2,v12" ]
 }
