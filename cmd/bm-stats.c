@@ -380,25 +380,6 @@ read_stats(const char *path)
 	return all;
 }
 
-/* The pairing identity of r: the case without the compared field. */
-static void
-ident(struct bm_buf *b, const struct bm_row *r, const char *skip)
-{
-	static const char *const name[] = {
-		"benchmark_id", "variant", "model", "trial", "repeat", "step"
-	};
-	size_t i;
-
-	bm_buf_reset(b);
-	for (i = 0; i <= BM_ROW_STEP; i++) {
-		if (skip && strcmp(skip, name[i]) == 0)
-			continue;
-		bm_buf_adds(b, i == BM_ROW_BID && strcmp(r->f[i], "null") ==
-		    0 ? r->f[BM_ROW_BENCH] : r->f[i]);
-		bm_buf_addc(b, '\x1f');
-	}
-}
-
 /* gkey without the value of field skip. */
 static void
 subkey(struct bm_buf *b, const char *gkey, const char *skip)
@@ -418,7 +399,7 @@ subkey(struct bm_buf *b, const char *gkey, const char *skip)
 struct part {
 	char *key;
 	struct bm_row **r;
-	size_t n;
+	size_t n, cap;
 	struct part *next;	/* next part of a comparison group */
 	const char *val;	/* the compared value */
 };
@@ -428,6 +409,16 @@ struct parts {
 	struct part **p;
 	size_t n;
 };
+
+static void
+part_push(struct part *p, struct bm_row *r)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		p->r = xreallocarray(p->r, p->cap, sizeof(*p->r));
+	}
+	p->r[p->n++] = r;
+}
 
 static struct part *
 part_add(struct parts *ps, const char *key, size_t len, struct bm_row *r)
@@ -441,8 +432,7 @@ part_add(struct parts *ps, const char *key, size_t len, struct bm_row *r)
 		ps->p = xreallocarray(ps->p, ps->n + 1, sizeof(*ps->p));
 		ps->p[ps->n++] = p;
 	}
-	p->r = xreallocarray(p->r, p->n + 1, sizeof(*p->r));
-	p->r[p->n++] = r;
+	part_push(p, r);
 	return p;
 }
 
@@ -470,8 +460,8 @@ by_group(struct parts *ps, const struct bm_tally *t)
 	ps->p = NULL;
 	ps->n = 0;
 	for (i = 0; i < t->nrows; i++)
-		part_add(ps, t->rows[i]->f[BM_ROW_GKEY],
-		    strlen(t->rows[i]->f[BM_ROW_GKEY]), t->rows[i]);
+		part_add(ps, BM_ROW(t->rows[i], BM_ROW_GKEY),
+		    strlen(BM_ROW(t->rows[i], BM_ROW_GKEY)), t->rows[i]);
 }
 
 /* Paired outcomes of answered results: a both pass, b only the
@@ -482,35 +472,65 @@ struct pairs {
 	struct bm_buf flipped;	/* case ids: baseline pass, now fail */
 };
 
+/* Rows by identity hash: open addressing, first row of an identity. */
+struct idtab {
+	struct bm_row **r;
+	size_t cap;
+};
+
+static unsigned long long
+idh(const struct bm_row *r, const char *skip)
+{
+	return skip ? r->hcmp : r->hcase;
+}
+
+/* The slot of r's identity in tab (NULL in it when absent). */
+static struct bm_row **
+idslot(struct idtab *tab, const struct bm_row *r, const char *skip)
+{
+	unsigned long long h = idh(r, skip);
+	size_t i = (size_t)(h ^ h >> 32) & (tab->cap - 1);
+	struct bm_row **s;
+
+	for (;; i = (i + 1) & (tab->cap - 1)) {
+		s = &tab->r[i];
+		if (!*s || (idh(*s, skip) == h && bm_row_same(*s, r, skip)))
+			return s;
+	}
+}
+
 static void
 pair_up(struct pairs *pr, struct bm_row **base, size_t nb,
     struct bm_row **cand, size_t nc, const char *skip)
 {
-	struct bm_map *m = bm_map_new(), *seen = bm_map_new();
-	struct bm_buf k = BM_BUF_INIT;
-	struct bm_row *r;
+	struct idtab tab;
+	struct bm_row **s, *r;
+	char *used;
 	size_t i;
 
-	memset(pr, 0, sizeof(*pr));
+	memset(pr, 0, sizeof(pr[0]));
+	for (tab.cap = 16; tab.cap < 2 * nb + 2; tab.cap *= 2)
+		;
+	tab.r = xcalloc(tab.cap, sizeof(*tab.r));
+	used = xcalloc(tab.cap, 1);
 	for (i = 0; i < nb; i++) {
 		if (base[i]->status == BM_ERROR)
 			continue;
 		pr->nb++;
 		pr->xb += base[i]->status == BM_PASS;
-		ident(&k, base[i], skip);
-		if (!bm_map_getn(m, k.s, k.len))
-			bm_map_putn(m, k.s, k.len, base[i]);
+		s = idslot(&tab, base[i], skip);
+		if (!*s)
+			*s = base[i];
 	}
 	for (i = 0; i < nc; i++) {
 		if (cand[i]->status == BM_ERROR)
 			continue;
 		pr->nc++;
 		pr->xc += cand[i]->status == BM_PASS;
-		ident(&k, cand[i], skip);
-		if (!(r = bm_map_getn(m, k.s, k.len)) ||
-		    bm_map_getn(seen, k.s, k.len))
+		s = idslot(&tab, cand[i], skip);
+		if (!(r = *s) || used[s - tab.r])
 			continue;
-		bm_map_putn(seen, k.s, k.len, r);
+		used[s - tab.r] = 1;
 		if (r->status == BM_PASS && cand[i]->status == BM_PASS)
 			pr->a++;
 		else if (cand[i]->status == BM_PASS)
@@ -518,13 +538,12 @@ pair_up(struct pairs *pr, struct bm_row **base, size_t nb,
 		else if (r->status == BM_PASS) {
 			pr->c++;
 			bm_buf_addc(&pr->flipped, pr->flipped.len ? ',' : '[');
-			bm_buf_adds(&pr->flipped, cand[i]->f[BM_ROW_CASE]);
+			bm_buf_adds(&pr->flipped, BM_ROW(cand[i], BM_ROW_CASE));
 		} else
 			pr->d++;
 	}
-	bm_buf_free(&k);
-	bm_map_free(m, NULL);
-	bm_map_free(seen, NULL);
+	free(tab.r);
+	free(used);
 }
 
 static long
@@ -715,23 +734,22 @@ compare(const struct bm_tally *t)
 	for (i = 0; i < t->nrows; i++) {
 		struct bm_row *r = t->rows[i];
 
-		subkey(&k, r->f[BM_ROW_GKEY], cmp_field);
+		subkey(&k, BM_ROW(r, BM_ROW_GKEY), cmp_field);
 		g = part_add(&groups, k.len ? k.s : "", k.len, r);
 		g->n--;		/* the rows go to the value's part */
 		if (!g->val)
-			g->val = r->f[BM_ROW_GKEY];	/* for group_obj */
+			g->val = BM_ROW(r, BM_ROW_GKEY); /* for group_obj */
 		for (s = g->next; s; s = s->next)
-			if (strcmp(s->val, r->f[BM_ROW_CMP]) == 0)
+			if (strcmp(s->val, BM_ROW(r, BM_ROW_CMP)) == 0)
 				break;
 		if (!s) {
 			s = xcalloc(1, sizeof(*s));
-			s->val = r->f[BM_ROW_CMP];
+			s->val = BM_ROW(r, BM_ROW_CMP);
 			for (base = g; base->next; base = base->next)
 				;
 			base->next = s;
 		}
-		s->r = xreallocarray(s->r, s->n + 1, sizeof(*s->r));
-		s->r[s->n++] = r;
+		part_push(s, r);
 	}
 	for (i = 0; i < groups.n; i++) {
 		g = groups.p[i];
@@ -952,15 +970,16 @@ label(const struct tallyc *c)
 static void
 case_key(struct bm_buf *k, const struct bm_row *r)
 {
+	const char *bid = BM_ROW(r, BM_ROW_BID);
+
 	bm_buf_reset(k);
-	bm_buf_adds(k, strcmp(r->f[BM_ROW_BID], "null") ? r->f[BM_ROW_BID] :
-	    r->f[BM_ROW_BENCH]);
+	bm_buf_adds(k, strcmp(bid, "null") ? bid : BM_ROW(r, BM_ROW_BENCH));
 	bm_buf_addc(k, '\x1f');
-	bm_buf_adds(k, r->f[BM_ROW_VARIANT]);
+	bm_buf_adds(k, BM_ROW(r, BM_ROW_VARIANT));
 	bm_buf_addc(k, '\x1f');
-	bm_buf_adds(k, r->f[BM_ROW_TRIAL]);
+	bm_buf_adds(k, BM_ROW(r, BM_ROW_TRIAL));
 	bm_buf_addc(k, '\x1f');
-	bm_buf_adds(k, r->f[BM_ROW_MODEL]);
+	bm_buf_adds(k, BM_ROW(r, BM_ROW_MODEL));
 }
 
 static void
@@ -997,9 +1016,16 @@ case_stats(const struct bm_tally *t, const struct bm_tally *base)
 {
 	struct bm_map *m = bm_map_new(), *bm = bm_map_new();
 	struct bm_buf k = BM_BUF_INIT;
+	static const char *const cfield[] = {
+		"benchmark_id", "benchmark", "variant", "trial", "model"
+	};
+	static const int cidx[] = {
+		BM_ROW_BID, BM_ROW_BENCH, BM_ROW_VARIANT, BM_ROW_TRIAL,
+		BM_ROW_MODEL
+	};
 	struct tallyc **order = NULL, *c, *o;
 	const char *lab;
-	size_t n = 0, i;
+	size_t n = 0, i, j;
 	cJSON *r;
 
 	count_cases(t, m, &order, &n);
@@ -1016,20 +1042,12 @@ case_stats(const struct bm_tally *t, const struct bm_tally *base)
 			lab = "fixed";
 		r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "type", "case_stat");
-		cJSON_AddItemToObject(r, "benchmark_id", value(
-		    c->first->f[BM_ROW_BID], strlen(c->first->f[BM_ROW_BID])));
-		cJSON_AddItemToObject(r, "benchmark", value(
-		    c->first->f[BM_ROW_BENCH],
-		    strlen(c->first->f[BM_ROW_BENCH])));
-		cJSON_AddItemToObject(r, "variant", value(
-		    c->first->f[BM_ROW_VARIANT],
-		    strlen(c->first->f[BM_ROW_VARIANT])));
-		cJSON_AddItemToObject(r, "trial", value(
-		    c->first->f[BM_ROW_TRIAL],
-		    strlen(c->first->f[BM_ROW_TRIAL])));
-		cJSON_AddItemToObject(r, "model", value(
-		    c->first->f[BM_ROW_MODEL],
-		    strlen(c->first->f[BM_ROW_MODEL])));
+		for (j = 0; j < 5; j++) {
+			const char *f = BM_ROW(c->first, cidx[j]);
+
+			cJSON_AddItemToObject(r, cfield[j], value(f,
+			    strlen(f)));
+		}
 		put(r, "n", (double)c->n);
 		put(r, "pass", (double)c->pass);
 		put(r, "fail", (double)c->fail);

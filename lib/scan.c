@@ -6,6 +6,7 @@
 
 #define JSMN_STATIC
 #define JSMN_STRICT
+#define JSMN_PARENT_LINKS	/* no backward search per comma */
 #include <jsmn.h>
 
 #include "scan.h"
@@ -25,6 +26,8 @@ struct bm_scan {
 	size_t *toplen;
 	size_t ntop;
 	int *topval;	/* per line: token index of each top name, or -1 */
+	int *next;	/* the next top name with the same first byte, or -1 */
+	int first[256];	/* the first top name starting with each byte */
 	jsmntok_t *tok;
 	unsigned ntok;
 };
@@ -67,6 +70,13 @@ bm_scan_new(const char *const *paths, size_t n)
 		}
 		p->top = j;
 	}
+	s->next = xcalloc(s->ntop ? s->ntop : 1, sizeof(int));
+	for (i = 0; i < 256; i++)
+		s->first[i] = -1;
+	for (j = s->ntop; j-- > 0; ) {
+		s->next[j] = s->first[(unsigned char)s->top[j][0]];
+		s->first[(unsigned char)s->top[j][0]] = (int)j;
+	}
 	s->ntok = 128;
 	s->tok = xreallocarray(NULL, s->ntok, sizeof(*s->tok));
 	return s;
@@ -91,6 +101,7 @@ bm_scan_free(struct bm_scan *s)
 	free(s->top);
 	free(s->toplen);
 	free(s->topval);
+	free(s->next);
 	free(s->tok);
 	free(s);
 }
@@ -186,8 +197,8 @@ bm_scan_line(struct bm_scan *s, const char *line, size_t len,
 {
 	jsmn_parser jp;
 	jsmntok_t *t;
-	size_t i, j, end;
-	int r, k, v;
+	size_t i, end;
+	int r, k, v, j;
 
 	for (;;) {
 		jsmn_init(&jp);
@@ -221,10 +232,13 @@ bm_scan_line(struct bm_scan *s, const char *line, size_t len,
 		s->topval[i] = -1;
 	v = 1;
 	for (k = 0; k < t[0].size && v + 1 < r; k++) {
-		for (i = 0; i < s->ntop; i++)
-			if (s->topval[i] < 0 &&
-			    keyis(line, &t[v], s->top[i], s->toplen[i])) {
-				s->topval[i] = v + 1;
+		int c = t[v].end > t[v].start ?
+		    (unsigned char)line[t[v].start] : 0;
+
+		for (j = s->first[c]; j >= 0; j = s->next[j])
+			if (s->topval[j] < 0 &&
+			    keyis(line, &t[v], s->top[j], s->toplen[j])) {
+				s->topval[j] = v + 1;
 				break;
 			}
 		v = skip(t, r, v + 1);
@@ -232,9 +246,11 @@ bm_scan_line(struct bm_scan *s, const char *line, size_t len,
 	for (i = 0; i < s->n; i++) {
 		const struct path *p = &s->paths[i];
 
+		size_t g;
+
 		v = s->topval[p->top];
-		for (j = 1; j < p->nseg && v >= 0; j++)
-			v = member(line, t, r, v, p->seg[j], p->seglen[j]);
+		for (g = 1; g < p->nseg && v >= 0; g++)
+			v = member(line, t, r, v, p->seg[g], p->seglen[g]);
 		if (v < 0) {
 			out[i].p = NULL;
 			out[i].len = 0;
@@ -246,6 +262,49 @@ bm_scan_line(struct bm_scan *s, const char *line, size_t len,
 	return 0;
 }
 
+/* 10^0 .. 10^22: exact doubles. */
+static const double pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/*
+ * A plain decimal of at most 15 digits ("-812.4"): its digits as an exact
+ * integer divided by an exact power of ten is the correctly rounded value,
+ * as strtod would give (Clinger's fast path).  0 when it is not one.
+ */
+static int
+fastnum(const char *p, size_t n, double *d)
+{
+	const char *e = p + n;
+	unsigned long long m = 0;
+	int digits = 0, frac = -1, neg = 0;
+
+	if (p < e && *p == '-')
+		neg = 1, p++;
+	if (p == e || (*p == '0' && p + 1 < e && p[1] != '.'))
+		return 0;
+	for (; p < e; p++) {
+		if (*p >= '0' && *p <= '9') {
+			m = m * 10 + (unsigned)(*p - '0');
+			if (++digits > 15)
+				return 0;
+			if (frac >= 0)
+				frac++;
+		} else if (*p == '.' && frac < 0 && digits) {
+			frac = 0;
+		} else {
+			return 0;	/* exponents: strtod */
+		}
+	}
+	if (!digits || frac == 0)
+		return 0;
+	*d = frac > 0 ? (double)m / pow10[frac] : (double)m;
+	if (neg)
+		*d = -*d;
+	return 1;
+}
+
 int
 bm_span_num(const struct bm_span *sp, double *d)
 {
@@ -254,6 +313,8 @@ bm_span_num(const struct bm_span *sp, double *d)
 
 	if (sp->kind != BM_SPAN_NUMBER)
 		return 0;
+	if (fastnum(sp->p, sp->len, d))
+		return 1;
 	x = strtod(sp->p, &end);
 	if (end != sp->p + sp->len || !isfinite(x))
 		return 0;

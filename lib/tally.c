@@ -14,6 +14,7 @@
 
 #define BLOCK (2u << 20)	/* bytes read at once */
 #define QMAX 4			/* blocks waiting for a worker */
+#define ROWBLOCK (1u << 20)	/* bytes of rows allocated at once */
 
 /* Fields every result gives, in scan path order. */
 enum {
@@ -34,6 +35,8 @@ static const char *const fixed[F_NFIXED] = {
 
 /* A block of whole lines. */
 struct tchunk {
+	char **blocks;		/* memory of the rows, ROWBLOCK bytes each */
+	size_t nblocks, used;
 	char *buf;
 	size_t len;
 	unsigned long long seq;
@@ -218,8 +221,27 @@ text(const struct bm_span *sp, const char **p, size_t *len)
 	}
 }
 
+/* n bytes for a row of chunk c, aligned for doubles. */
+static void *
+row_alloc(struct tchunk *c, size_t n)
+{
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!c->nblocks || c->used + n > ROWBLOCK) {
+		c->blocks = xreallocarray(c->blocks, c->nblocks + 1,
+		    sizeof(char *));
+		c->blocks[c->nblocks++] = xmalloc(n > ROWBLOCK ? n : ROWBLOCK);
+		c->used = 0;
+	}
+	p = c->blocks[c->nblocks - 1] + c->used;
+	c->used += n;
+	return p;
+}
+
 static struct bm_row *
-new_row(const struct bm_span *sp, const char *gkey, size_t gkeylen)
+new_row(struct tchunk *c, const struct bm_span *sp, const char *gkey,
+    size_t gkeylen)
 {
 	static const int from[BM_ROW_GKEY] = {
 		F_BID, F_VARIANT, F_MODEL, F_TRIAL, F_REPEAT, F_STEP, F_CASE,
@@ -237,15 +259,59 @@ new_row(const struct bm_span *sp, const char *gkey, size_t gkeylen)
 	p[BM_ROW_GKEY] = gkey;
 	len[BM_ROW_GKEY] = gkeylen;
 	total += gkeylen + 1;
-	r = xmalloc(sizeof(*r) + total);
-	o = (char *)(r + 1);
+	r = row_alloc(c, sizeof(*r) + total);
+	o = r->text;
 	for (i = 0; i <= BM_ROW_GKEY; i++) {
 		memcpy(o, p[i], len[i]);
 		o[len[i]] = '\0';
-		r->f[i] = o;
+		r->off[i] = (unsigned)(o - r->text);
 		o += len[i] + 1;
 	}
 	return r;
+}
+
+static const char *const idname[] = {
+	"benchmark_id", "variant", "model", "trial", "repeat", "step"
+};
+
+/* Field i of the identity: benchmark_id falls back to the name. */
+static const char *
+idfield(const struct bm_row *r, int i)
+{
+	if (i == BM_ROW_BID && strcmp(BM_ROW(r, i), "null") == 0)
+		return BM_ROW(r, BM_ROW_BENCH);
+	return BM_ROW(r, i);
+}
+
+/* The identity hash of r, without field skip. */
+static unsigned long long
+idhash(const struct bm_row *r, const char *skip)
+{
+	unsigned long long h = 14695981039346656037ULL;
+	const unsigned char *p;
+	int i;
+
+	for (i = 0; i <= BM_ROW_STEP; i++) {
+		if (skip && strcmp(skip, idname[i]) == 0)
+			continue;
+		for (p = (const unsigned char *)idfield(r, i); *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0x1f) * 1099511628211ULL;
+	}
+	return h;
+}
+
+int
+bm_row_same(const struct bm_row *a, const struct bm_row *b,
+    const char *skip)
+{
+	int i;
+
+	for (i = 0; i <= BM_ROW_STEP; i++)
+		if ((!skip || strcmp(skip, idname[i]) != 0) &&
+		    strcmp(idfield(a, i), idfield(b, i)) != 0)
+			return 0;
+	return 1;
 }
 
 /* One line of a block; 0, or -1 with e. */
@@ -365,7 +431,7 @@ take(struct tworker *w, struct tchunk *c, const char *line, size_t len,
 		add_run(&w->runs, &w->nruns, sp[F_RUN].p, sp[F_RUN].len);
 	}
 	if (o->rows) {
-		struct bm_row *r = new_row(sp, w->key.s, w->key.len);
+		struct bm_row *r = new_row(c, sp, w->key.s, w->key.len);
 
 		r->status = st;
 		r->lat = num(&sp[F_LAT]);
@@ -373,6 +439,8 @@ take(struct tworker *w, struct tchunk *c, const char *line, size_t len,
 		r->ct = ct;
 		r->cost = num(&sp[F_COST]);
 		r->order = c->seq << 32 | (unsigned long long)lno;
+		r->hcase = idhash(r, NULL);
+		r->hcmp = o->cmp ? idhash(r, o->cmp) : r->hcase;
 		if (c->nrows == c->caprows) {
 			c->caprows = c->caprows ? c->caprows * 2 : 256;
 			c->rows = xreallocarray(c->rows, c->caprows,
@@ -547,6 +615,22 @@ merge(struct bm_tally *t, struct tworker *w)
 	bm_buf_free(&w->key);
 }
 
+/* t takes over the rows' memory of c. */
+static void
+keep_blocks(struct bm_tally *t, struct tchunk *c)
+{
+	if (!c->nblocks)
+		return;
+	t->blocks = xreallocarray(t->blocks, t->nblocks + c->nblocks,
+	    sizeof(char *));
+	memcpy(t->blocks + t->nblocks, c->blocks, c->nblocks *
+	    sizeof(char *));
+	t->nblocks += c->nblocks;
+	free(c->blocks);
+	c->blocks = NULL;
+	c->nblocks = 0;
+}
+
 static int
 err_cmp(const void *a, const void *b)
 {
@@ -664,14 +748,17 @@ bm_tally_fd(struct bm_tally *t, int fd, const char *name,
 		merge(t, &w[i]);
 	}
 	qsort(t->errs, t->nerrs, sizeof(*t->errs), err_cmp);
+	for (i = 0, j = t->nrows; i < nc; i++)
+		j += cs[i]->nrows;
+	if (j > t->nrows)
+		t->rows = xreallocarray(t->rows, j, sizeof(*t->rows));
 	for (i = 0; i < nc; i++) {
 		if (t->opt.rows && cs[i]->nrows) {
-			t->rows = xreallocarray(t->rows, t->nrows +
-			    cs[i]->nrows, sizeof(*t->rows));
 			memcpy(t->rows + t->nrows, cs[i]->rows,
 			    cs[i]->nrows * sizeof(*t->rows));
 			t->nrows += cs[i]->nrows;
 		}
+		keep_blocks(t, cs[i]);
 		free(cs[i]->rows);
 		free(cs[i]);
 	}
@@ -732,6 +819,7 @@ bm_tally_finish(struct bm_tally *t)
 			    t->lc->nrows * sizeof(*t->rows));
 			t->nrows += t->lc->nrows;
 		}
+		keep_blocks(t, t->lc);
 		free(t->lc->rows);
 		free(t->lc);
 		t->lc = NULL;
@@ -752,8 +840,9 @@ bm_tally_free(struct bm_tally *t)
 		return;
 	bm_map_free(t->map, group_free);
 	free(t->g);
-	for (i = 0; i < t->nrows; i++)
-		free(t->rows[i]);
+	for (i = 0; i < t->nblocks; i++)
+		free(t->blocks[i]);
+	free(t->blocks);
 	free(t->rows);
 	for (i = 0; i < t->nruns; i++)
 		free(t->runs[i]);

@@ -65,11 +65,21 @@ struct bm_group {
 
 /* One result, kept for pairing (rows on). */
 struct bm_row {
-	const char *f[11];	/* BM_ROW_* fields as JSON ("null") */
-	int status;
 	double lat, pt, ct, cost;	/* NaN when absent */
 	unsigned long long order;
+	unsigned long long hcase;	/* FNV-1a of the case identity */
+	unsigned long long hcmp;	/* the same without the cmp field */
+	int status;
+	unsigned off[11];	/* BM_ROW_* fields in text */
+	char text[];		/* JSON texts ("null" when absent) */
 };
+
+/*
+ * The case identity of a row is benchmark_id (the benchmark's name when
+ * it is null), variant, model, trial, repeat and step.
+ */
+/* Field i (BM_ROW_*) of row r, as JSON text. */
+#define BM_ROW(r, i) ((const char *)(r)->text + (r)->off[i])
 
 enum {
 	BM_ROW_BID, BM_ROW_VARIANT, BM_ROW_MODEL, BM_ROW_TRIAL, BM_ROW_REPEAT,
@@ -93,6 +103,8 @@ struct bm_tally {
 	size_t ng;
 	struct bm_row **rows;	/* in input order */
 	size_t nrows;
+	char **blocks;		/* the rows' memory */
+	size_t nblocks;
 	long results, ignored, bad;
 	unsigned long long seq;	/* blocks read so far, for ordering */
 	char **runs;		/* distinct run ids (JSON strings) */
@@ -126,6 +138,12 @@ void bm_tally_clear_errors(struct bm_tally *t);
  * once, after the last input.
  */
 void bm_tally_finish(struct bm_tally *t);
+/*
+ * Do rows a and b have one case identity, leaving out field skip (a name:
+ * "variant", ...; NULL: none)?
+ */
+int bm_row_same(const struct bm_row *a, const struct bm_row *b,
+    const char *skip);
 /* Free the tally. */
 void bm_tally_free(struct bm_tally *t);
 
