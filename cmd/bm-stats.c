@@ -913,8 +913,10 @@ regressions(const struct bm_tally *t, const struct bm_tally *base,
 				vc = xreallocarray(NULL, g->lat.n + 1, 8);
 				kb = h->lat.n;
 				kc = g->lat.n;
-				memcpy(vb, h->lat.v, kb * sizeof(double));
-				memcpy(vc, g->lat.v, kc * sizeof(double));
+				if (kb)
+					memcpy(vb, h->lat.v, kb * 8);
+				if (kc)
+					memcpy(vc, g->lat.v, kc * 8);
 				p = bm_stats_mannwhitney(vc, kc, vb, kb, NULL);
 				test = "mann-whitney";
 				free(vb);
@@ -1227,8 +1229,11 @@ load_baseline(const struct bm_tally_opt *opt, const struct bm_tally *cur,
 static void
 split_groups(const char *arg)
 {
-	char *s = xstrdup(arg), *p, *comma;
+	static char *s;		/* the fields live here */
+	char *p, *comma;
 
+	free(s);
+	s = xstrdup(arg);
 	ngfields = 0;
 	for (p = s; p; p = comma ? comma + 1 : NULL) {
 		comma = strchr(p, ',');
@@ -1366,7 +1371,8 @@ main(int argc, char **argv)
 	n = t->ng;
 	if (top) {
 		by_path = by_alias(by);
-		qsort(recs, n, sizeof(*recs), top_cmp);
+		if (n > 1)
+			qsort(recs, n, sizeof(*recs), top_cmp);
 		if ((size_t)top < n)
 			n = (size_t)top;
 	}

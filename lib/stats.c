@@ -259,7 +259,8 @@ bm_stats_holm(double *p, size_t n)
 		if (!isnan(p[i]))
 			ix[m++] = i;
 	holm_p = p;
-	qsort(ix, m, sizeof(*ix), holm_cmp);
+	if (m > 1)
+		qsort(ix, m, sizeof(*ix), holm_cmp);
 	for (i = 0; i < m; i++) {
 		v = (double)(m - i) * p[ix[i]];
 		if (v > 1)
@@ -314,7 +315,8 @@ bm_stats_sort(double *x, size_t n)
 	double d;
 
 	if (n < 2048) {
-		qsort(x, n, sizeof(*x), dbl_cmp);
+		if (n > 1)
+			qsort(x, n, sizeof(*x), dbl_cmp);
 		return;
 	}
 	/* LSD radix sort, 11 bits a pass: linear for a million latencies. */

@@ -599,7 +599,8 @@ merge(struct bm_tally *t, struct tworker *w)
 			g->order = h->order;
 		group_free(h);
 	}
-	qsort(t->g, t->ng, sizeof(*t->g), group_cmp);
+	if (t->ng > 1)
+		qsort(t->g, t->ng, sizeof(*t->g), group_cmp);
 	for (i = 0; i < w->nruns; i++) {
 		add_run(&t->runs, &t->nruns, w->runs[i], strlen(w->runs[i]));
 		free(w->runs[i]);
@@ -707,7 +708,8 @@ bm_tally_fd(struct bm_tally *t, int fd, const char *name,
 		cs[nc++] = c;
 		cap = BLOCK > have - c->len ? BLOCK : 2 * (have - c->len);
 		buf = xmalloc(cap);
-		memcpy(buf, c->buf + c->len, have - c->len);
+		if (have > c->len)
+			memcpy(buf, c->buf + c->len, have - c->len);
 		have -= c->len;
 		if (nw)
 			push(&q, c);
@@ -747,7 +749,8 @@ bm_tally_fd(struct bm_tally *t, int fd, const char *name,
 		free(w[i].errs);
 		merge(t, &w[i]);
 	}
-	qsort(t->errs, t->nerrs, sizeof(*t->errs), err_cmp);
+	if (t->nerrs > 1)
+		qsort(t->errs, t->nerrs, sizeof(*t->errs), err_cmp);
 	for (i = 0, j = t->nrows; i < nc; i++)
 		j += cs[i]->nrows;
 	if (j > t->nrows)

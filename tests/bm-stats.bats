@@ -376,3 +376,29 @@ PY
 	[ "$status" -eq 2 ]
 	[ "${stderr%%$'\n'*}" = "bm-stats: --threshold: invalid number 'x'" ]
 }
+
+@test "bm-stats: --baseline last and run:RUN gate a real run against the one before" {
+	mkdir benchmarks
+	vars=$(for i in $(seq 12); do printf '  - {w: w%d}\n' "$i"; done)
+	printf 'name: echo-gate\nprompt: "say {{w}}"\nvars:\n%s\nexpect:\n  - contains: say\n' "$vars" > benchmarks/a.yml
+	bm-ingest -q benchmarks -m echo: | bm-exec -q > run1.jsonl
+	first=$(jq -r .run_id run1.jsonl | head -1)
+	# the same cases, now expecting what only one answer says
+	sed -i 's/contains: say/contains: w12/' benchmarks/a.yml
+	bm-ingest -q benchmarks -m echo: | bm-exec -q > run2.jsonl
+	[ "$(jq -s 'map(select(.status == "pass")) | length' run2.jsonl)" = 1 ]
+	run --separate-stderr bm-stats --run last --baseline last --fail-on-regression
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-stats: 1 regression" ]
+	r=$(jq -c 'select(.type == "regression")' <<<"$output")
+	[ "$(jq -c '[.metric, .baseline, .current, .test, (.flipped | length), .baseline_run == $f]' --arg f "$first" <<<"$r")" = '["pass_rate",1,0.08333333333333333,"mcnemar-exact",11,true]' ]
+	[ "$(jq -r .p_value <<<"$r")" = "$(python3 -c 'print(2 * 0.5 ** 11)')" ]
+	# the same with the run named, and from the results file
+	run --separate-stderr bm-stats --baseline "run:$first" -q run2.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c 'select(.type == "regression") | .flipped | length' <<<"$output")" = 11 ]
+	# --cases labels the flipped cases regressed
+	run --separate-stderr bm-stats --cases --baseline "run:$first" -q run2.jsonl
+	[ "$(jq -r 'select(.type == "case_stat") | .label' <<<"$output" | sort | uniq -c | tr -s ' ')" = " 11 regressed
+ 1 stable-pass" ]
+}

@@ -1,5 +1,7 @@
 /* test-stats: intervals, percentiles and tests against worked values. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scan.h"
@@ -29,7 +31,7 @@ main(void)
 	struct bm_span sp[3];
 	struct bm_scan *s;
 	struct bm_sum k = { 0, 0 };
-	size_t i;
+	size_t i, bad;
 
 	/* Wilson: 210 of 291 (DESIGN.md's example), and the edges */
 	ok(bm_stats_wilson(210, 291, BM_STATS_Z, &lo, &hi) == 0 &&
@@ -115,6 +117,30 @@ main(void)
 	sp[0].len = strlen(sp[0].p);
 	ok(bm_span_time(&sp[0], &m) && near(m, 1795428900123.0),
 	    "RFC 3339 time in ms");
+	/* the fast path for plain decimals rounds as strtod does */
+	for (i = 0, bad = 0; i < 200000; i++) {
+		char num[40];
+		double want, got;
+
+		snprintf(num, sizeof(num), "%s%lu.%0*lu", i & 1 ? "-" : "",
+		    (unsigned long)(i * 2654435761u % 100000),
+		    (int)(i % 9 + 1), (unsigned long)(i * 40503u % 1000000000u) %
+		    (unsigned long)pow(10, (double)(i % 9 + 1)));
+		sp[0].kind = BM_SPAN_NUMBER;
+		sp[0].p = num;
+		sp[0].len = strlen(num);
+		want = strtod(num, NULL);
+		if (!bm_span_num(&sp[0], &got) || memcmp(&got, &want,
+		    sizeof(got)) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "200000 decimals parse exactly as strtod");
+	sp[0].p = "1.5e3";
+	sp[0].len = 5;
+	ok(bm_span_num(&sp[0], &m) && m == 1500, "exponents go to strtod");
+	sp[0].p = "-0";
+	sp[0].len = 2;
+	ok(bm_span_num(&sp[0], &m) && m == 0 && signbit(m), "-0");
 	bm_scan_free(s);
 	bm_error_clear(&e);
 	return done_testing();
