@@ -245,7 +245,7 @@ new_row(struct tchunk *c, const struct bm_span *sp, const char *gkey,
 {
 	static const int from[BM_ROW_GKEY] = {
 		F_BID, F_VARIANT, F_MODEL, F_TRIAL, F_REPEAT, F_STEP, F_CASE,
-		F_BENCH, F_RUN, F_CMP
+		F_BENCH, F_CMP
 	};
 	const char *p[BM_ROW_GKEY + 1];
 	size_t len[BM_ROW_GKEY + 1], total = 0, i;

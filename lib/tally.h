@@ -70,7 +70,7 @@ struct bm_row {
 	unsigned long long hcase;	/* FNV-1a of the case identity */
 	unsigned long long hcmp;	/* the same without the cmp field */
 	int status;
-	unsigned off[11];	/* BM_ROW_* fields in text */
+	unsigned off[10];	/* BM_ROW_* fields in text */
 	char text[];		/* JSON texts ("null" when absent) */
 };
 
@@ -83,7 +83,7 @@ struct bm_row {
 
 enum {
 	BM_ROW_BID, BM_ROW_VARIANT, BM_ROW_MODEL, BM_ROW_TRIAL, BM_ROW_REPEAT,
-	BM_ROW_STEP, BM_ROW_CASE, BM_ROW_BENCH, BM_ROW_RUN, BM_ROW_CMP,
+	BM_ROW_STEP, BM_ROW_CASE, BM_ROW_BENCH, BM_ROW_CMP,
 	BM_ROW_GKEY
 };
 
