@@ -86,9 +86,14 @@ struct ingest {
 	long nvalid, nnew, nupdated, nunchanged, ninvalid;
 	long long ncases;
 	struct bm_reader reader;	/* the files, one after another */
+	struct bm_buf held;		/* lines waiting for a commit */
+	double held_since;		/* ms: the first of them */
 	int bad;			/* this document had a problem */
 	int werr;			/* writing stdout failed */
 };
+
+/* Lines held for the catalog at most (bytes): then it commits. */
+#define HELD_MAX (1 << 20)
 
 /* Print a problem of a document and mark it invalid. */
 static void
@@ -174,6 +179,55 @@ in_shard(const struct ingest *in, const char *case_id)
 	return strtoul(head, NULL, 16) % in->shard_n == in->shard_k;
 }
 
+/*
+ * Commit the catalog, then print the lines that waited for it.  A
+ * catalog that cannot be written ends the output here: exit 2, naming
+ * why, with no line printed for a benchmark it does not hold.
+ */
+static void
+release(struct ingest *in)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *p, *end, *nl;
+
+	if (bm_catalog_flush(in->cat, &e) < 0) {
+		bm_error_print(&e);
+		exit(2);
+	}
+	p = in->held.s;
+	end = p + in->held.len;
+	for (; p < end && !in->werr; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (bm_jsonl_write_raw(stdout, p, (size_t)(nl - p)) < 0)
+			in->werr = 1;
+	}
+	bm_buf_reset(&in->held);
+}
+
+/*
+ * Write one record line.  While the catalog has writes not yet
+ * committed, lines are held (in order) until it commits them: a case is
+ * printed only once its benchmark is stored.
+ */
+static int
+output(struct ingest *in, const char *json, size_t len)
+{
+	if (in->werr)
+		return 1;
+	if (in->cat && (in->held.len || bm_catalog_dirty(in->cat))) {
+		if (!in->held.len)
+			in->held_since = bm_clock_ms();
+		bm_buf_add(&in->held, json, len);
+		bm_buf_addc(&in->held, '\n');
+		if (in->held.len >= HELD_MAX)
+			release(in);
+		return in->werr;
+	}
+	if (bm_jsonl_write_raw(stdout, json, len) < 0)
+		in->werr = 1;
+	return in->werr;
+}
+
 static int
 emit_case(void *arg, const struct bm_case *c)
 {
@@ -182,11 +236,7 @@ emit_case(void *arg, const struct bm_case *c)
 	if (!in_shard(in, c->case_id))
 		return 0;
 	in->ncases++;
-	if (bm_jsonl_write_raw(stdout, c->json, c->len) < 0) {
-		in->werr = 1;
-		return 1;
-	}
-	return 0;
+	return output(in, c->json, c->len);
 }
 
 /* Borrowed copies of n model references, NULL-ended. */
@@ -355,6 +405,16 @@ duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
 	return 1;
 }
 
+/* b's benchmark record (--list). */
+static void
+list(struct ingest *in, const struct bm_bench *b)
+{
+	static struct bm_buf rec;
+
+	bm_bench_record(&rec, b);
+	(void)output(in, rec.s, rec.len);
+}
+
 /*
  * Catalog, selection, output for one valid benchmark.  doc is NULL for a
  * stored benchmark (no positions for messages): then -1, with nothing
@@ -386,20 +446,7 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 			return 0;
 	}
 	in->nvalid++;
-	if (!in->check && !in->werr &&
-	    bm_bench_has_tag(b, in->tags, in->ntags) &&
-	    (!in->glob || fnmatch(in->glob, b->name, 0) == 0)) {
-		if (in->list) {
-			if (bm_bench_write_record(stdout, b) < 0)
-				in->werr = 1;
-		} else {
-			bm_bench_cases(b, models, nmodels,
-			    in->repeat ? in->repeat : b->repeat, emit_case,
-			    in);
-		}
-	}
-	free(models);
-	/* Last: the catalog takes b's document and text. */
+	/* The catalog first (it takes b's prompt and text): see output(). */
 	st = stored ? BM_CATALOG_UNCHANGED : in->cat ?
 	    bm_catalog_put(in->cat, b, &e) : -2;
 	if (st == -1) {
@@ -408,6 +455,21 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	}
 	in->nnew += st == BM_CATALOG_NEW;
 	in->nupdated += st == BM_CATALOG_UPDATED;
+	if (!in->check && !in->werr &&
+	    bm_bench_has_tag(b, in->tags, in->ntags) &&
+	    (!in->glob || fnmatch(in->glob, b->name, 0) == 0)) {
+		if (in->list)
+			list(in, b);
+		else
+			bm_bench_cases(b, models, nmodels,
+			    in->repeat ? in->repeat : b->repeat, emit_case,
+			    in);
+	}
+	free(models);
+	/* Held lines wait at most as long as a catalog transaction. */
+	if (in->held.len &&
+	    bm_clock_ms() - in->held_since >= BM_CATALOG_TX_MS)
+		release(in);
 	in->nunchanged += st == BM_CATALOG_UNCHANGED;
 	return 0;
 }
@@ -716,10 +778,8 @@ main(int argc, char **argv)
 		bm_prefetch_free(pf);
 		progress(bar, start, files.n, files.n);
 	}
-	if (in.cat && bm_catalog_flush(in.cat, &e) < 0) {
-		bm_error_print(&e);
-		return 2;
-	}
+	if (in.cat)
+		release(&in);
 	summary(&in);
 out:
 	if (bm_jsonl_finish(stdout) < 0 || in.werr) {
@@ -732,6 +792,7 @@ out:
 		return 2;
 	}
 	bm_map_free(in.seen, first_free);
+	bm_buf_free(&in.held);
 	bm_files_free(&files);
 	bm_reader_free(&in.reader);
 	for (i = 0; i < in.nmodels; i++)

@@ -306,7 +306,14 @@ bm_bench_write_record(FILE *f, const struct bm_bench *b)
 {
 	/* One buffer for every record, as in bm_jsonl_write. */
 	static struct bm_buf buf;
-	struct bm_buf *o = &buf;
+
+	bm_bench_record(&buf, b);
+	return bm_jsonl_write_raw(f, bm_buf_str(&buf), buf.len);
+}
+
+void
+bm_bench_record(struct bm_buf *o, const struct bm_bench *b)
+{
 	const char *d = bm_bench_description(b);
 
 	bm_buf_reset(o);
@@ -328,7 +335,6 @@ bm_bench_write_record(FILE *f, const struct bm_bench *b)
 	else
 		bm_buf_adds(o, "null");
 	bm_buf_addc(o, '}');
-	return bm_jsonl_write_raw(f, bm_buf_str(o), o->len);
 }
 
 /* A field of variant v if it has it, else of the document. */

@@ -42,6 +42,7 @@ struct bm_catalog {
 	int stop;
 	int idle, full;			/* the writer, main is waiting */
 	int failed;			/* err holds why; no more writes */
+	int dirty;			/* writes queued, not yet committed */
 	struct bm_error err;
 	double began;			/* ms: the open transaction's start */
 };
@@ -463,6 +464,7 @@ bm_catalog_put(struct bm_catalog *c, struct bm_bench *b, struct bm_error *e)
 	remember(c, doc_new(s, b->doc));
 	if (queue(c, j, e) < 0)
 		return -1;
+	c->dirty = 1;
 	return same ? BM_CATALOG_UNCHANGED : old ? BM_CATALOG_UPDATED :
 	    BM_CATALOG_NEW;
 }
@@ -473,9 +475,16 @@ bm_catalog_flush(struct bm_catalog *c, struct bm_error *e)
 	stop(c);
 	if (failed(c, e) < 0)
 		return -1;
-	if (!bm_db_in_tx(c->db))
-		return 0;
-	return bm_db_commit(c->db, e);
+	if (bm_db_in_tx(c->db) && bm_db_commit(c->db, e) < 0)
+		return -1;
+	c->dirty = 0;
+	return 0;
+}
+
+int
+bm_catalog_dirty(const struct bm_catalog *c)
+{
+	return c->dirty;
 }
 
 static void

@@ -50,6 +50,11 @@ int bm_catalog_put(struct bm_catalog *c, struct bm_bench *b,
  * failed (its transaction rolled back).
  */
 int bm_catalog_flush(struct bm_catalog *c, struct bm_error *e);
+/*
+ * Non-zero while writes are queued or not yet committed: what names them
+ * must wait for bm_catalog_flush to be printed.
+ */
+int bm_catalog_dirty(const struct bm_catalog *c);
 /* Free; writes not yet flushed are dropped or rolled back. */
 void bm_catalog_close(struct bm_catalog *c);
 

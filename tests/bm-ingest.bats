@@ -343,3 +343,62 @@ bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == "bm-ingest: "*" benchmarks: 0 invalid" ]]
 }
+
+# Every case printed names a benchmark the catalog holds.
+all_stored() {
+	printf '%s\n' "$output" | jq -r 'select(.type == "case") | .benchmark_id' | sort -u >printed
+	sqlite3 "$BM_DB" 'select id from benchmarks' | sort >stored
+	[ -z "$(comm -23 printed stored)" ]
+}
+
+# n benchmark files of ~400 bytes under dir many/.
+many() {
+	mkdir -p many
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) {
+	    f = sprintf("many/b%05d.yml", i)
+	    printf "prompt: \"question %d %0300d\"\n", i, 0 > f; close(f) } }'
+}
+
+teardown() {
+	if [ -f "$BATS_TEST_TMPDIR/bm.db" ] && command -v chattr >/dev/null; then
+		chattr -i "$BATS_TEST_TMPDIR/bm.db" 2>/dev/null || true
+	fi
+}
+
+@test "bm-ingest: a read-only database file prints no case, exit 2" {
+	bm-ingest --list "$IN/good/math.yml" >/dev/null 2>&1
+	chmod 444 "$BM_DB"
+	# root writes a mode 0444 file: make it immutable (ext4, xfs, ...)
+	if [ "$(id -u)" = 0 ]; then
+		chattr +i "$BM_DB" 2>/dev/null || skip "root and no chattr +i here"
+	fi
+	run --separate-stderr bm-ingest -m echo: "$IN/good/story.yml"
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-ingest: $BM_DB: attempt to write a readonly database" ]
+}
+
+@test "bm-ingest: a write refused later stops the output there, exit 2" {
+	many 3000
+	bm-ingest --list "$IN/good/math.yml" >/dev/null 2>&1
+	sqlite3 "$BM_DB" "create trigger full before insert on benchmarks
+	  when new.name = 'b02000' begin select raise(abort, 'disk full'); end"
+	run --separate-stderr bm-ingest -m echo: many
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: $BM_DB: disk full" ]
+	all_stored
+	[ "$(printf '%s\n' "$output" | grep -c '"b02000"')" = 0 ]
+	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmarks where name between 'b02000' and 'b09999'")" = 0 ]
+}
+
+@test "bm-ingest: a full disk: no case printed that is not stored, exit 2" {
+	many 3000
+	bm-ingest --list "$IN/good/math.yml" >/dev/null 2>&1
+	# A file size limit stands in for the full disk: writes past it fail.
+	run --separate-stderr bash -c 'ulimit -f 4500; trap "" XFSZ;
+	    exec bm-ingest -m echo: many'
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: $BM_DB: disk I/O error" ]
+	all_stored
+	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmarks')" -lt 3001 ]
+}
