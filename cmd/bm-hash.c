@@ -113,6 +113,14 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 	return rc;
 }
 
+/* What the walk skipped (a directory cycle, a FIFO): a warning. */
+static void
+skipped(void *arg, const struct bm_error *e)
+{
+	(void)arg;
+	bm_warnf("%s", bm_error_str(e));
+}
+
 /* bm_fanout's work item: hash file i of the list; 1 when it was bad. */
 static int
 hash_one(size_t i, void *arg)
@@ -273,6 +281,7 @@ main(int argc, char **argv)
 	} else if (cflag) {
 		status = check(cflag);
 	} else {
+		files.warn = skipped;
 		for (i = 0; i < (size_t)(argc ? argc : 1); i++) {
 			if (bm_walk(argc ? argv[i] : "-", &files, &e) < 0) {
 				bm_error_print(&e);

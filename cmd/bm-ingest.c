@@ -105,6 +105,14 @@ report(void *arg, const struct bm_error *e)
 	in->bad = 1;
 }
 
+/* What the walk skipped (a directory cycle, a FIFO): a warning. */
+static void
+skipped(void *arg, const struct bm_error *e)
+{
+	(void)arg;
+	bm_warnf("%s", bm_error_str(e));
+}
+
 static void
 push(char ***v, size_t *n, const char *s)
 {
@@ -678,7 +686,7 @@ main(int argc, char **argv)
 	/* Static: what an early exit leaves is still reachable, not leaked. */
 	static struct ingest in;
 	static struct bm_error e = BM_ERROR_INIT;
-	static struct bm_files files = { NULL, NULL, 0 };
+	static struct bm_files files = { 0 };
 	struct bm_cli cli;
 	static struct bm_db *db;
 	struct bm_target t;
@@ -752,6 +760,7 @@ main(int argc, char **argv)
 	}
 
 	in.seen = bm_map_new();
+	files.warn = skipped;
 	if (in.from_db && optind == argc) {
 		/* The whole catalog. */
 		if (bm_catalog_docs(in.cat, NULL, stored_doc, &in, &e) < 0) {

@@ -204,3 +204,34 @@ usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]" ]
 	[ "$(cut -c35- <<<"$output")" = "$(ls "$d"/*.yml | grep -v p1200)" ]
 	[ "$stderr" = "bm-hash: $d/p1200.yml:2:1: did not find expected ',' or ']' while parsing a flow sequence started at 1:9" ]
 }
+
+@test "bm-hash: symbolic link cycles are walked once, each told once" {
+	d="$BATS_TEST_TMPDIR/t"
+	mkdir -p "$d/b" "$d/c"
+	cp plain.yml "$d/b/"
+	ln -s . "$d/b/x"
+	ln -s . "$d/b/y"
+	ln -s ../b/plain.yml "$d/c/same.yml"
+	cd "$d"
+	run --separate-stderr timeout 60 bm-hash -t .
+	[ "$status" -eq 0 ]
+	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  ./b/plain.yml" ]
+	[ "$stderr" = "bm-hash: warning: ./b/x: directory cycle (back to ./b), skipped
+bm-hash: warning: ./b/y: directory cycle (back to ./b), skipped" ]
+}
+
+@test "bm-hash: a FIFO is skipped with a warning, and an error as an operand" {
+	d="$BATS_TEST_TMPDIR/t"
+	mkdir -p "$d"
+	cp plain.yml "$d/"
+	mkfifo "$d/pipe.yml"
+	cd "$d"
+	run --separate-stderr timeout 60 bm-hash -t .
+	[ "$status" -eq 0 ]
+	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  ./plain.yml" ]
+	[ "$stderr" = "bm-hash: warning: ./pipe.yml: not a regular file, skipped" ]
+	run --separate-stderr timeout 60 bm-hash -t pipe.yml plain.yml
+	[ "$status" -eq 1 ]
+	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  plain.yml" ]
+	[ "$stderr" = "bm-hash: pipe.yml: not a regular file" ]
+}

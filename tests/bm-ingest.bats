@@ -402,3 +402,31 @@ teardown() {
 	all_stored
 	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmarks')" -lt 3001 ]
 }
+
+@test "bm-ingest: symbolic link cycles: no endless walk, no false duplicates" {
+	mkdir -p t/b
+	cp "$IN/good/math.yml" "$IN/good/pair.yaml" t/b/
+	ln -s . t/b/x
+	ln -s . t/b/y
+	run --separate-stderr timeout 60 bm-ingest --no-db -m echo: t
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -r .benchmark | sort -u | tr '\n' ' ')" = "pair pair-2 sum-two-numbers " ]
+	[ "$stderr" = "bm-ingest: warning: t/b/x: directory cycle (back to t/b), skipped
+bm-ingest: warning: t/b/y: directory cycle (back to t/b), skipped
+bm-ingest: 3 benchmarks: 0 invalid; 6 cases" ]
+}
+
+@test "bm-ingest: a FIFO among the files is skipped with a warning; named, an error" {
+	mkdir t
+	cp "$IN/good/math.yml" t/
+	mkfifo t/pipe.yml
+	run --separate-stderr timeout 60 bm-ingest --no-db --check t
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-ingest: warning: t/pipe.yml: not a regular file, skipped
+bm-ingest: 1 benchmarks: 0 invalid" ]
+	run --separate-stderr timeout 60 bm-ingest --no-db --check t/pipe.yml t/math.yml
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: t/pipe.yml: not a regular file
+bm-ingest: 1 benchmarks: 1 invalid" ]
+}
