@@ -5,8 +5,10 @@
  * The tree is built bottom-up from the event stream with an explicit stack,
  * so libyaml's unbounded nesting never turns into C recursion here; nesting
  * is still capped (MAX_DEPTH) because cJSON's own functions recurse.  Aliases
- * are copies; the copies a document makes are capped (MAX_EXPAND) so that a
- * "billion laughs" file fails fast instead of eating the machine.
+ * are copies; the copies a document makes are capped, in nodes (MAX_EXPAND)
+ * and in bytes of text (MAX_EXPAND_BYTES), so that a "billion laughs" file,
+ * or one that repeats a long string many times, fails fast instead of
+ * eating the machine.
  *
  * libyaml's marks count characters, not bytes (a CRLF counts two), so byte
  * offsets for the document text are found by walking the UTF-8 input with a
@@ -33,6 +35,7 @@
 
 #define MAX_DEPTH	1000		/* nesting levels */
 #define MAX_EXPAND	1000000UL	/* nodes copied per document */
+#define MAX_EXPAND_BYTES (16UL << 20)	/* text copied per document */
 
 #define TAG_PREFIX	"tag:yaml.org,2002:"
 
@@ -78,6 +81,7 @@ struct anchor {
 	uint64_t h;
 	cJSON *node;		/* NULL while the node is being built */
 	size_t count;		/* nodes in node's tree */
+	size_t bytes;		/* bytes of text (strings, keys) in it */
 	char *raw;		/* a scalar's text, for aliases used as keys */
 };
 
@@ -98,6 +102,7 @@ struct frame {
 	cJSON *merges;		/* map: values of "<<" keys, in order */
 	char *anchor;
 	size_t count0;		/* b->nodes when the node started */
+	size_t bytes0;		/* b->bytes when the node started */
 };
 
 struct build {
@@ -112,6 +117,8 @@ struct build {
 	size_t keycap, keyn;
 	size_t nodes;		/* created, copies included */
 	size_t expanded;	/* copied for aliases and merges */
+	size_t bytes;		/* text in the nodes made, copies included */
+	size_t copied;		/* of it, copied for aliases and merges */
 	int failed;		/* a structure error is in e: skip to doc end */
 	struct bm_error *e;
 };
@@ -786,6 +793,7 @@ dup_tree(struct build *b, const cJSON *src, const struct mark *m)
 	struct pent *ne, old;
 	cJSON *d, *c;
 	const cJSON *s;
+	size_t n;
 
 	if (cJSON_IsObject(src))
 		d = cJSON_CreateObject();
@@ -797,6 +805,10 @@ dup_tree(struct build *b, const cJSON *src, const struct mark *m)
 		abort();	/* cJSON's malloc failed; xmalloc would exit */
 	b->nodes++;
 	b->expanded++;
+	n = (cJSON_IsString(src) ? strlen(src->valuestring) : 0) +
+	    (src->string ? strlen(src->string) : 0);
+	b->bytes += n;
+	b->copied += n;
 	if (!m && (pe = pos_get(b->pos, src)) != NULL) {
 		/* Copy first: pos_put may move the table. */
 		old = *pe;
@@ -915,6 +927,7 @@ push(struct build *b, cJSON *node, int map, struct mark m, const char *anchor)
 	f->map = map;
 	f->pos = m;
 	f->count0 = b->nodes;
+	f->bytes0 = b->bytes;
 	b->nodes++;
 	if (anchor) {
 		f->anchor = xstrdup(anchor);
@@ -942,6 +955,13 @@ apply_merges(struct build *b, struct frame *f)
 				if (b->expanded >= MAX_EXPAND) {
 					fail(b, f->pos, "alias expansion "
 					    "limit exceeded");
+					cJSON_Delete(tmp);
+					return;
+				}
+				if (b->copied >= MAX_EXPAND_BYTES) {
+					fail(b, f->pos, "alias expansion "
+					    "larger than %lu bytes",
+					    MAX_EXPAND_BYTES);
 					cJSON_Delete(tmp);
 					return;
 				}
@@ -982,6 +1002,7 @@ pop(struct build *b)
 		a = anc_get(b, f.anchor);
 		a->node = f.node;
 		a->count = b->nodes - f.count0;
+		a->bytes = b->bytes - f.bytes0;
 		free(f.anchor);
 	}
 	attach(b, f.node, f.pos);
@@ -1012,6 +1033,11 @@ alias(struct build *b, const char *name, struct mark m)
 	}
 	if (a->count > MAX_EXPAND - b->expanded) {
 		fail(b, m, "alias expansion limit exceeded");
+		return;
+	}
+	if (a->bytes > MAX_EXPAND_BYTES - b->copied) {
+		fail(b, m, "alias expansion larger than %lu bytes",
+		    MAX_EXPAND_BYTES);
 		return;
 	}
 	c = dup_tree(b, a->node, &m);
@@ -1104,6 +1130,7 @@ node_event(struct build *b, yaml_event_t *ev)
 				return;
 			}
 			b->nodes++;
+			b->bytes += ev->data.scalar.length;
 			merge = ev->data.scalar.style ==
 			    YAML_PLAIN_SCALAR_STYLE && strcmp(s, "<<") == 0;
 			set_key(b, f, take(ev), merge, m);
@@ -1119,10 +1146,12 @@ node_event(struct build *b, yaml_event_t *ev)
 			return;
 		}
 		b->nodes++;
+		b->bytes += ev->data.scalar.length;
 		if (anchor) {
 			a = anc_put(b, anchor);
 			a->node = node;
 			a->count = 1;
+			a->bytes = ev->data.scalar.length;
 			a->raw = iskey ? xstrdup(raw) : raw;
 		}
 		if (!iskey) {

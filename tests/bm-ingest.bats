@@ -430,3 +430,24 @@ bm-ingest: 1 benchmarks: 0 invalid" ]
 	[ "$stderr" = "bm-ingest: t/pipe.yml: not a regular file
 bm-ingest: 1 benchmarks: 1 invalid" ]
 }
+
+@test "bm-ingest: aliases that would copy a long string 10^4 times are an error at the alias" {
+	awk 'BEGIN { printf "prompt: hi\nvars:\n  - {x: &a \"%0100000d\"}\n  - {x: [*a", 0
+	    for (i = 1; i < 10000; i++) printf ", *a"; print "]}" }' >alias.yml
+	run --separate-stderr bm-ingest --no-db -m echo: alias.yml
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-ingest: alias.yml:4:678: alias expansion larger than 16777216 bytes
+bm-ingest: 0 benchmarks: 1 invalid; 0 cases" ]
+}
+
+@test "bm-ingest: a NUL in a prompt is an error at its place, never cut; invalid UTF-8 too" {
+	printf 'prompt: "before\\u0000after"\n' >nul.yml
+	printf 'prompt: "caf\351 au lait"\n' >latin1.yml
+	run --separate-stderr bm-ingest --no-db -m echo: nul.yml latin1.yml
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-ingest: nul.yml:1:9: NUL character in a string is not supported
+bm-ingest: latin1.yml:1:14: invalid UTF-8: bad continuation byte
+bm-ingest: 0 benchmarks: 2 invalid; 0 cases" ]
+}
