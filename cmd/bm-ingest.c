@@ -80,11 +80,16 @@ struct ingest {
 	const char *glob;		/* --name */
 	long repeat;			/* 0: the benchmark's own */
 	unsigned long shard_k, shard_n;	/* 0-based K; N = 0: none */
+	const char *shard;		/* --shard as given */
 	int from_db, check, list, cases;
 	struct bm_catalog *cat;		/* NULL: --no-db or --check */
+	struct bm_db *db;
+	const char *dbpath;		/* to create at the first write */
 	struct bm_map *seen;		/* id -> struct first */
 	long nvalid, nnew, nupdated, nunchanged, ninvalid;
-	long long ncases;
+	long nomodel;			/* valid benchmarks without a model */
+	long ntagged, nnamed, nselected;	/* by --tag, --name, both */
+	long long ncases, nexpanded;	/* in our shard, in all */
 	struct bm_reader reader;	/* the files, one after another */
 	struct bm_buf held;		/* lines waiting for a commit */
 	double held_since;		/* ms: the first of them */
@@ -170,6 +175,7 @@ parse_shard(struct ingest *in, const char *arg)
 		    "1 <= K <= N)", arg);
 	}
 	free(k);
+	in->shard = arg;
 	in->shard_k = (unsigned long)kk - 1;
 	in->shard_n = (unsigned long)nn;
 }
@@ -241,6 +247,7 @@ emit_case(void *arg, const struct bm_case *c)
 {
 	struct ingest *in = arg;
 
+	in->nexpanded++;
 	if (!in_shard(in, c->case_id))
 		return 0;
 	in->ncases++;
@@ -259,34 +266,71 @@ borrow(char *const *models, size_t n)
 	return v;
 }
 
+/* Do a and b name the same model (as written, or once resolved)? */
+static int
+same_model(const struct ingest *in, const char *a, const char *b)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_target ta, tb;
+	int same;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	same = bm_config_resolve(in->config, a, &ta, &e) == 0 &&
+	    bm_config_resolve(in->config, b, &tb, &e) == 0 &&
+	    ta.provider == tb.provider && strcmp(ta.api_model, tb.api_model) == 0;
+	bm_error_clear(&e);
+	return same;
+}
+
 /*
- * The models for b's cases: -m, --profile, --batch or bm.yml's
- * default_profile; else the benchmark's models: (checked against bm.yml).
- * NULL with a problem reported when there is none; without doc (a stored
- * benchmark: no positions), NULL and nothing reported.
+ * The models for b's cases (DESIGN.md §10): those asked for (-m,
+ * --profile, --batch or bm.yml's default_profile), restricted to b's
+ * models: when it has any; none asked for, b's models: (checked against
+ * bm.yml).  0 with *out (possibly none: b's models: excludes them all);
+ * 1 when there is no model at all (told once, at the end); -1 with a
+ * problem reported, or without doc (a stored benchmark: no positions)
+ * nothing reported.
  */
-static const char **
+static int
 models_for(struct ingest *in, struct bm_yaml_doc *doc,
-    const struct bm_bench *b, size_t *n)
+    const struct bm_bench *b, const char ***out, size_t *n)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	const cJSON *list;
 	struct bm_target t;
-	const char **v;
+	const char **v, **own;
 	char *msg;
-	size_t i;
+	size_t i, k, nown;
 
+	*out = NULL;
+	*n = 0;
 	if (in->nmodels) {
-		*n = in->nmodels;
-		return borrow(in->models, in->nmodels);
+		own = bm_bench_models(b, &nown);
+		v = borrow(in->models, in->nmodels);
+		for (i = 0; i < in->nmodels; i++) {
+			for (k = 0; k < nown; k++)
+				if (same_model(in, in->models[i], own[k]))
+					break;
+			if (!nown || k < nown)
+				v[(*n)++] = in->models[i];
+		}
+		v[*n] = NULL;
+		free(own);
+		*out = v;
+		return 0;
 	}
 	v = bm_bench_models(b, n);
+	if (!*n) {
+		free(v);
+		return 1;
+	}
 	list = cJSON_GetObjectItemCaseSensitive(b->root, "models");
 	for (i = 0; i < *n; i++) {
 		if (bm_config_resolve(in->config, v[i], &t, &e) == 0)
 			continue;
 		if (!doc)
-			goto quiet;
+			break;
 		msg = xstrdup(e.msg);
 		bm_yaml_error(&e, doc, b->path, cJSON_IsArray(list) ?
 		    cJSON_GetArrayItem(list, (int)i) : list, 0, "models: %s",
@@ -294,23 +338,13 @@ models_for(struct ingest *in, struct bm_yaml_doc *doc,
 		free(msg);
 		report(in, &e);
 	}
-	if (!in->bad && !*n) {
-		if (!doc)
-			goto quiet;
-		bm_error_set(&e, b->path, b->line, 1, "no model: give -m, "
-		    "--profile or --batch, or models: in the benchmark");
-		report(in, &e);
-	}
 	bm_error_clear(&e);
-	if (in->bad) {
+	if (in->bad || i < *n) {
 		free(v);
-		return NULL;
+		return -1;
 	}
-	return v;
-quiet:
-	bm_error_clear(&e);
-	free(v);
-	return NULL;
+	*out = v;
+	return 0;
 }
 
 /* Where b's prompt (or sequence, or variants) starts in doc. */
@@ -413,6 +447,20 @@ duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
 	return 1;
 }
 
+/* Open (creating it) the database and its catalog, or exit 2. */
+static void
+open_catalog(struct ingest *in)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	in->db = bm_db_open(in->dbpath, &e);
+	in->dbpath = NULL;
+	if (!in->db || !(in->cat = bm_catalog_open(in->db, &e))) {
+		bm_error_print(&e);
+		exit(2);
+	}
+}
+
 /* b's benchmark record (--list). */
 static void
 list(struct ingest *in, const struct bm_bench *b)
@@ -435,13 +483,13 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	struct bm_error e = BM_ERROR_INIT;
 	const char **models = NULL;
 	size_t nmodels = 0;
-	int st;
+	int st, mrc = 0, tag, name;
 
 	if (!doc && bm_map_get(in->seen, b->id))
 		return -1;
 	if (in->cases && !doc) {
-		models = models_for(in, doc, b, &nmodels);
-		if (!models)
+		mrc = models_for(in, doc, b, &models, &nmodels);
+		if (mrc < 0)
 			return -1;
 	}
 	if (duplicate(in, doc, b)) {
@@ -449,11 +497,18 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 		return 0;
 	}
 	if (in->cases && doc) {
-		models = models_for(in, doc, b, &nmodels);
-		if (!models)
+		mrc = models_for(in, doc, b, &models, &nmodels);
+		if (mrc < 0)
 			return 0;
 	}
 	in->nvalid++;
+	if (mrc == 1) {
+		/* Nothing to run it on: neither stored nor written. */
+		in->nomodel++;
+		return 0;
+	}
+	if (in->dbpath)
+		open_catalog(in);
 	/* The catalog first (it takes b's prompt and text): see output(). */
 	st = stored ? BM_CATALOG_UNCHANGED : in->cat ?
 	    bm_catalog_put(in->cat, b, &e) : -2;
@@ -463,9 +518,12 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	}
 	in->nnew += st == BM_CATALOG_NEW;
 	in->nupdated += st == BM_CATALOG_UPDATED;
-	if (!in->check && !in->werr &&
-	    bm_bench_has_tag(b, in->tags, in->ntags) &&
-	    (!in->glob || fnmatch(in->glob, b->name, 0) == 0)) {
+	tag = bm_bench_has_tag(b, in->tags, in->ntags);
+	name = !in->glob || fnmatch(in->glob, b->name, 0) == 0;
+	in->ntagged += tag;
+	in->nnamed += name;
+	in->nselected += tag && name;
+	if (!in->check && !in->werr && tag && name) {
 		if (in->list)
 			list(in, b);
 		else
@@ -655,15 +713,56 @@ summary(const struct ingest *in)
 {
 	struct bm_buf b = BM_BUF_INIT;
 
-	bm_buf_addf(&b, "%ld benchmarks: ", in->nvalid);
+	/* "6 valid benchmarks, 2 invalid": the 6 are apart from the 2. */
+	bm_buf_addf(&b, "%ld valid benchmark%s", in->nvalid,
+	    in->nvalid == 1 ? "" : "s");
 	if (in->cat && !in->from_db)
-		bm_buf_addf(&b, "%ld new, %ld updated, %ld unchanged, ",
+		bm_buf_addf(&b, " (%ld new, %ld updated, %ld unchanged)",
 		    in->nnew, in->nupdated, in->nunchanged);
-	bm_buf_addf(&b, "%ld invalid", in->ninvalid);
+	bm_buf_addf(&b, ", %ld invalid", in->ninvalid);
 	if (in->cases)
-		bm_buf_addf(&b, "; %lld cases", in->ncases);
+		bm_buf_addf(&b, "; %lld case%s", in->ncases,
+		    in->ncases == 1 ? "" : "s");
 	bm_notef("%s", bm_buf_str(&b));
 	bm_buf_free(&b);
+}
+
+/*
+ * A filter that selects nothing, or no model anywhere: told once each.
+ * The exit status they call for: 2 when no benchmark had a model, 1 when
+ * a filter selected nothing (as grep), else 0.
+ */
+static int
+nothing(const struct ingest *in)
+{
+	struct bm_buf f = BM_BUF_INIT;
+	size_t i;
+	int rc = 0, tags, name, both;
+
+	if (in->nomodel) {
+		bm_errorf("no model: give -m, --profile or --batch, or "
+		    "models: in the benchmarks");
+		rc = in->nomodel == in->nvalid ? 2 : 1;
+	}
+	if (in->check || in->nvalid == in->nomodel)
+		return rc;
+	/* The filter that selects nothing alone, else all of them. */
+	tags = in->ntags && !in->ntagged;
+	name = in->glob && !in->nnamed;
+	both = !tags && !name;
+	for (i = 0; i < in->ntags && (tags || both); i++)
+		bm_buf_addf(&f, "%s--tag %s", i ? " " : "", in->tags[i]);
+	if (in->glob && (name || both))
+		bm_buf_addf(&f, "%s--name %s", f.len ? " " : "", in->glob);
+	if (!in->nselected && f.len) {
+		bm_warnf("%s: no benchmark selected", bm_buf_str(&f));
+		rc = rc ? rc : 1;
+	} else if (in->nexpanded && !in->ncases) {
+		bm_warnf("--shard %s: no case selected", in->shard);
+		rc = rc ? rc : 1;
+	}
+	bm_buf_free(&f);
+	return rc;
 }
 
 static void
@@ -688,11 +787,10 @@ main(int argc, char **argv)
 	static struct bm_error e = BM_ERROR_INIT;
 	static struct bm_files files = { 0 };
 	struct bm_cli cli;
-	static struct bm_db *db;
 	struct bm_target t;
 	struct bm_prefetch *pf;
 	const char *profile = NULL, *batch = NULL;
-	int opt, bfill = 0, bar = isatty(2);
+	int opt, bfill = 0, bar = isatty(2), status = 0;
 	double start = bm_clock_ms();
 	size_t i;
 
@@ -748,11 +846,10 @@ main(int argc, char **argv)
 		}
 
 	if (!cli.no_db && !in.check) {
-		db = bm_db_open(cli.db, &e);
-		if (!db || !(in.cat = bm_catalog_open(db, &e))) {
-			bm_error_print(&e);
-			return 2;
-		}
+		/* A run that stores nothing creates no database. */
+		in.dbpath = cli.db;
+		if (in.from_db || bfill || access(cli.db, F_OK) == 0)
+			open_catalog(&in);
 	}
 	if (bfill) {
 		backfill(&in);
@@ -789,6 +886,7 @@ main(int argc, char **argv)
 	}
 	if (in.cat)
 		release(&in);
+	status = nothing(&in);
 	summary(&in);
 out:
 	if (bm_jsonl_finish(stdout) < 0 || in.werr) {
@@ -796,7 +894,7 @@ out:
 		return 2;
 	}
 	bm_catalog_close(in.cat);
-	if (db && bm_db_close(db, &e) < 0) {
+	if (in.db && bm_db_close(in.db, &e) < 0) {
 		bm_error_print(&e);
 		return 2;
 	}
@@ -811,5 +909,5 @@ out:
 	free(in.models);
 	free(in.tags);
 	bm_config_free(in.config);
-	return in.ninvalid ? 1 : 0;
+	return status > 1 || in.ninvalid == 0 ? status : 1;
 }
