@@ -278,7 +278,8 @@ same_model(const struct ingest *in, const char *a, const char *b)
 		return 1;
 	same = bm_config_resolve(in->config, a, &ta, &e) == 0 &&
 	    bm_config_resolve(in->config, b, &tb, &e) == 0 &&
-	    ta.provider == tb.provider && strcmp(ta.api_model, tb.api_model) == 0;
+	    ta.provider == tb.provider &&
+	    strcmp(ta.api_model, tb.api_model) == 0;
 	bm_error_clear(&e);
 	return same;
 }
