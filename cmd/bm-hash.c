@@ -32,19 +32,13 @@ static const char usage[] =
 
 static int tflag;		/* md5sum-style lines */
 
-/* What -c needs of each document: its label and id. */
-typedef void (*doc_fn)(const char *label, const char *id, void *arg);
-
-/* "math.yml" for document 0, "math.yml#2" for the third. */
-static char *
-label(const char *path, int index)
-{
-	return index ? xasprintf("%s#%d", path, index) : xstrdup(path);
-}
+/* What -c needs of each document: its id, in order. */
+typedef void (*doc_fn)(const char *id, void *arg);
 
 /*
  * Hash every document of one file (regular: known to be a regular file):
- * records or -t lines on stdout, or each (label, id) to fn.  0, or -1 when
+ * records or -t lines on stdout (the path in the second column for every
+ * document, as md5sum(1) has it), or each id to fn.  0, or -1 when
  * a document or the file was bad (already reported; the documents before a
  * syntax error are still hashed).
  */
@@ -60,7 +54,7 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 	struct bm_yaml *y;
 	const cJSON *where;
 	const char *data;
-	char id[BM_MD5_HEX_LEN + 1], *lab, *msg;
+	char id[BM_MD5_HEX_LEN + 1], *msg;
 	size_t len;
 	int rc = 0, r, bad;
 
@@ -89,16 +83,11 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 			free(msg);
 			rc = -1;
 		} else if (fn) {
-			lab = label(path, doc->index);
-			fn(lab, id, arg);
-			free(lab);
+			fn(id, arg);
 		} else if (tflag) {
-			/* As label() spells it, without printf per line. */
 			fputs(id, stdout);
 			fputs("  ", stdout);
 			fputs(path, stdout);
-			if (doc->index)
-				printf("#%d", doc->index);
 			putchar('\n');
 		} else if (bm_bench_write_record(stdout, b) < 0) {
 			bm_die(2, "stdout: %s", strerror(errno));
@@ -131,21 +120,18 @@ hash_one(size_t i, void *arg)
 	    1 : 0;
 }
 
-/* The ids of one file's documents, by label, for -c. */
+/* The ids of one file's documents, in order, for -c. */
 struct seen {
-	char **labels;
 	char **ids;
 	size_t n;
 };
 
 static void
-remember(const char *lab, const char *id, void *arg)
+remember(const char *id, void *arg)
 {
 	struct seen *s = arg;
 
-	s->labels = xreallocarray(s->labels, s->n + 1, sizeof(char *));
 	s->ids = xreallocarray(s->ids, s->n + 1, sizeof(char *));
-	s->labels[s->n] = xstrdup(lab);
 	s->ids[s->n++] = xstrdup(id);
 }
 
@@ -155,41 +141,40 @@ forget(struct seen *s)
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		free(s->labels[i]), free(s->ids[i]);
-	free(s->labels), free(s->ids);
+		free(s->ids[i]);
+	free(s->ids);
 	memset(s, 0, sizeof(*s));
 }
 
-/* Split "ID  PATH[#K]" into its parts; PATH without the #K. */
+/* Split "ID  PATH" into its parts. */
 static int
-parse_check_line(char *line, char **id, char **lab, char **path)
+parse_check_line(char *line, char **id, char **path)
 {
-	char *sep = strstr(line, "  "), *hash;
+	char *sep = strstr(line, "  ");
 
 	if (!sep || sep - line != BM_MD5_HEX_LEN || !sep[2])
 		return -1;
 	*sep = '\0';
 	*id = line;
-	*lab = sep + 2;
-	*path = xstrdup(*lab);
-	hash = strrchr(*path, '#');
-	if (hash && strspn(hash + 1, "0123456789") == strlen(hash + 1) &&
-	    hash[1])
-		*hash = '\0';
+	*path = sep + 2;
 	return 0;
 }
 
-/* -c FILE: verify each listed id, md5sum -c style.  The exit status. */
+/*
+ * -c FILE: verify each listed id, md5sum -c style.  The lines of one path
+ * come together, one per document in order: the K-th line of a run of
+ * lines naming a path checks its K-th document.  The exit status.
+ */
 static int
 check(const char *list)
 {
 	FILE *f = strcmp(list, "-") == 0 ? stdin : fopen(list, "r");
 	struct seen s = { 0 };
-	char *line = NULL, *id, *lab, *path, *cached = NULL;
-	size_t cap = 0, i;
+	char *line = NULL, *id, *path, *cached = NULL;
+	size_t cap = 0, k = 0;
 	ssize_t n;
 	long lineno = 0, failed = 0, bad = 0;
-	int found;
+	int ok;
 
 	if (!f)
 		bm_die(2, "%s: %s", list, strerror(errno));
@@ -197,7 +182,7 @@ check(const char *list)
 		lineno++;
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
-		if (parse_check_line(line, &id, &lab, &path) < 0) {
+		if (parse_check_line(line, &id, &path) < 0) {
 			bm_errorf("%s:%ld: improperly formatted line", list,
 			    lineno);
 			bad++;
@@ -209,14 +194,12 @@ check(const char *list)
 			free(cached);
 			cached = xstrdup(path);
 			hash_file(path, 0, remember, &s);
+			k = 0;
 		}
-		free(path);
-		found = 0;
-		for (i = 0; i < s.n; i++)
-			if (strcmp(s.labels[i], lab) == 0)
-				found = strcmp(s.ids[i], id) == 0 ? 1 : -1;
-		printf("%s: %s\n", lab, found == 1 ? "OK" : "FAILED");
-		failed += found != 1;
+		ok = k < s.n && strcmp(s.ids[k], id) == 0;
+		k++;
+		printf("%s: %s\n", path, ok ? "OK" : "FAILED");
+		failed += !ok;
 	}
 	forget(&s);
 	free(cached);

@@ -63,12 +63,15 @@ setup() {
 	[ "$output" = "c495dbc8678c6210e4b50d3dcf7ad561  variants.yml" ]
 }
 
-@test "bm-hash: -t labels later documents PATH#K" {
+@test "bm-hash: -t names the file's path for every document, as md5sum" {
 	run --separate-stderr bm-hash -t multi.yaml
 	[ "$status" -eq 0 ]
 	[ "$output" = "f97c5d29941bfb1b2fdab0874906ab82  multi.yaml
-b8a9f715dbb64fd5c56e7783c6820a61  multi.yaml#1
-bbab9c310f52665abcd93d13ac0d8dac  multi.yaml#2" ]
+b8a9f715dbb64fd5c56e7783c6820a61  multi.yaml
+bbab9c310f52665abcd93d13ac0d8dac  multi.yaml" ]
+	[ "$stderr" = "" ]
+	# every second column is a file
+	printf '%s\n' "$output" | cut -c35- | xargs ls >/dev/null
 }
 
 @test "bm-hash: directories are searched recursively, sorted, hidden files skipped" {
@@ -100,16 +103,16 @@ bbab9c310f52665abcd93d13ac0d8dac  multi.yaml#2" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "plain.yml: OK
 multi.yaml: OK
-multi.yaml#1: OK
-multi.yaml#2: OK" ]
+multi.yaml: OK
+multi.yaml: OK" ]
 	[ "$stderr" = "" ]
 	sed -i 's/^prompt: two$/prompt: three/' multi.yaml
 	run --separate-stderr bm-hash -c ids
 	[ "$status" -eq 1 ]
 	[ "$output" = "plain.yml: OK
 multi.yaml: OK
-multi.yaml#1: FAILED
-multi.yaml#2: OK" ]
+multi.yaml: FAILED
+multi.yaml: OK" ]
 	[ "$stderr" = "bm-hash: warning: 1 computed id did not match" ]
 }
 
@@ -234,4 +237,25 @@ bm-hash: warning: ./b/y: directory cycle (back to ./b), skipped" ]
 	[ "$status" -eq 1 ]
 	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  plain.yml" ]
 	[ "$stderr" = "bm-hash: pipe.yml: not a regular file" ]
+}
+
+@test "bm-hash: -c checks a path's documents in order; a line past the last one fails" {
+	cp multi.yaml "$BATS_TEST_TMPDIR/"
+	cd "$BATS_TEST_TMPDIR"
+	bm-hash -t multi.yaml > ids
+	# documents swapped: each line checks the document at its place
+	{ sed -n 2p ids; sed -n 1p ids; sed -n 3p ids; } > swapped
+	run --separate-stderr bm-hash -c swapped
+	[ "$status" -eq 1 ]
+	[ "$output" = "multi.yaml: FAILED
+multi.yaml: FAILED
+multi.yaml: OK" ]
+	[ "$stderr" = "bm-hash: warning: 2 computed ids did not match" ]
+	tail -1 ids >> ids
+	run --separate-stderr bm-hash -c ids
+	[ "$status" -eq 1 ]
+	[ "$output" = "multi.yaml: OK
+multi.yaml: OK
+multi.yaml: OK
+multi.yaml: FAILED" ]
 }
