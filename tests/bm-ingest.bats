@@ -88,7 +88,7 @@ bm-ingest: 0 valid benchmarks, 1 invalid" ]
 @test "bm-ingest: assertions are compiled: regex, jq, unknown type" {
 	check_bad bad-regex.yml
 	[ "$stderr" = "bm-ingest: $IN/bad/bad-regex.yml:3:12: regex: missing closing parenthesis at offset 4
-bm-ingest: $IN/bad/bad-regex.yml:4:9: jq: syntax error, unexpected '|' (Unix shell quoting issues?)
+bm-ingest: $IN/bad/bad-regex.yml:4:9: jq: syntax error, unexpected '|'
 bm-ingest: $IN/bad/bad-regex.yml:5:5: unknown assertion 'regx' (did you mean 'regex'?)
 bm-ingest: 0 valid benchmarks, 1 invalid" ]
 }
@@ -499,4 +499,12 @@ bm-ingest: 2 valid benchmarks, 0 invalid; 0 cases" ]
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .model <<<"$output")" = "echo:b" ]
 	[ "$stderr" = "bm-ingest: 1 valid benchmark, 0 invalid; 1 case" ]
+}
+
+@test "bm-ingest: a jq expression that does not compile: no shell quoting hint about a YAML file" {
+	printf 'prompt: hi\nexpect:\n  - jq: ". | `"\n' >jq.yml
+	run --separate-stderr bm-ingest --no-db --check jq.yml
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: jq.yml:3:9: jq: syntax error, unexpected INVALID_CHARACTER
+bm-ingest: 0 valid benchmarks, 1 invalid" ]
 }
