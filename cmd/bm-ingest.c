@@ -9,6 +9,8 @@
  * Cases stream one at a time: memory does not grow with their number.
  * A file that is one stored, unchanged document is not parsed again.
  */
+#include <sys/stat.h>
+
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,15 +44,16 @@ enum {
 	OPT_CHECK,
 	OPT_LIST,
 	OPT_BACKFILL,
-	OPT_PROGRESS
+	OPT_PROGRESS,
+	OPT_VERSIONS
 };
 
 static const char usage[] =
     "usage: bm-ingest [-hqv] [-m model] [--profile name] [--batch name]\n"
     "                 [--repeat N] [--tag tag] [--name glob] "
     "[--shard K/N]\n"
-    "                 [--from-db | --check | --list | --backfill] "
-    "[--no-db]\n"
+    "                 [--from-db | --check | --list | --backfill |\n"
+    "                 --versions id] [--no-db]\n"
     "                 [--db path] [--config path] [--progress] "
     "[path ...]\n";
 
@@ -68,6 +71,7 @@ static const struct option longopts[] = {
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "backfill", no_argument, NULL, OPT_BACKFILL },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "versions", required_argument, NULL, OPT_VERSIONS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -88,6 +92,8 @@ struct ingest {
 	struct bm_map *seen;		/* id -> struct first */
 	long nvalid, nnew, nupdated, nunchanged, ninvalid;
 	long nomodel;			/* valid benchmarks without a model */
+	long nretired;			/* gone from the paths read */
+	struct scope *scope;		/* what this run read */
 	long ntagged, nnamed, nselected;	/* by --tag, --name, both */
 	long long ncases, nexpanded;	/* in our shard, in all */
 	struct bm_reader reader;	/* the files, one after another */
@@ -718,8 +724,11 @@ summary(const struct ingest *in)
 	bm_buf_addf(&b, "%ld valid benchmark%s", in->nvalid,
 	    in->nvalid == 1 ? "" : "s");
 	if (in->cat && !in->from_db)
-		bm_buf_addf(&b, " (%ld new, %ld updated, %ld unchanged)",
-		    in->nnew, in->nupdated, in->nunchanged);
+		bm_buf_addf(&b, " (%ld new, %ld updated, %ld unchanged%s",
+		    in->nnew, in->nupdated, in->nunchanged,
+		    in->nretired ? "" : ")");
+	if (in->nretired)
+		bm_buf_addf(&b, ", %ld retired)", in->nretired);
 	bm_buf_addf(&b, ", %ld invalid", in->ninvalid);
 	if (in->cases)
 		bm_buf_addf(&b, "; %lld case%s", in->ncases,
@@ -766,6 +775,111 @@ nothing(const struct ingest *in)
 	return rc;
 }
 
+/* One stored version as a benchmark record, with its first_seen_at. */
+static int
+version_record(void *arg, const struct bm_catalog_version *v)
+{
+	struct ingest *in = arg;
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_yaml_doc *doc = NULL;
+	struct bm_bench *b = NULL;
+	struct bm_buf rec = BM_BUF_INIT;
+	struct bm_yaml *y;
+	const cJSON *where;
+
+	y = bm_yaml_open(v->content, strlen(v->content), v->path);
+	if (bm_yaml_next(y, &doc, &e) == 1)
+		b = bm_bench_identify(doc, v->path, v->name, &where, &e);
+	if (b) {
+		b->doc = v->doc;
+		memcpy(b->sha256, v->sha256, sizeof(b->sha256) - 1);
+		bm_bench_record(&rec, b);
+		rec.len--;	/* the closing brace */
+		bm_buf_adds(&rec, ",\"first_seen_at\":");
+		bm_json_put_str(&rec, v->first_seen_at);
+		bm_buf_adds(&rec, ",\"retired_at\":");
+		if (v->retired_at)
+			bm_json_put_str(&rec, v->retired_at);
+		else
+			bm_buf_adds(&rec, "null");
+		bm_buf_addc(&rec, '}');
+		if (bm_jsonl_write_raw(stdout, rec.s, rec.len) < 0)
+			in->werr = 1;
+	} else {
+		bm_errorf("%s: version %.12s: stored YAML unreadable", v->id,
+		    v->sha256);
+		in->ninvalid++;
+	}
+	bm_buf_free(&rec);
+	bm_bench_free(b);
+	bm_yaml_doc_free(doc);
+	bm_yaml_close(y);
+	bm_error_clear(&e);
+	return in->werr;
+}
+
+/* --versions KEY: every stored version of a benchmark, oldest first. */
+static void
+list_versions(struct ingest *in, const char *db, const char *key)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	if (!in->cat && access(db, F_OK) < 0)
+		bm_die(2, "%s: no such benchmark", key);
+	if (!in->cat)
+		open_catalog(in);
+	if (bm_catalog_versions(in->cat, key, version_record, in, &e) < 0) {
+		bm_error_print(&e);
+		exit(2);
+	}
+}
+
+/* The files read by this run and the directories walked, for retire. */
+struct scope {
+	struct bm_map *read;		/* path -> &clean or &tainted */
+	char **dirs;			/* "dir/" of each directory walked */
+	size_t ndirs;
+};
+
+static int clean, tainted;
+
+/*
+ * Is d's document gone: its file was read whole without a problem and
+ * no longer holds it, or its file is no longer under a directory walked
+ * without a problem?
+ */
+static int
+gone(void *arg, const struct bm_catalog_doc *d)
+{
+	struct ingest *in = arg;
+	const struct scope *sc = in->scope;
+	const int *state = bm_map_get(sc->read, d->path);
+	size_t i;
+
+	if (bm_map_get(in->seen, d->id))
+		return 0;
+	if (state)
+		return state == &clean;
+	for (i = 0; i < sc->ndirs; i++)
+		if (strncmp(d->path, sc->dirs[i], strlen(sc->dirs[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Retire what is gone from the paths read: see bm_catalog_retire. */
+static void
+retire(struct ingest *in)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	if (!in->cat || in->from_db || in->werr)
+		return;
+	if (bm_catalog_retire(in->cat, gone, in, &in->nretired, &e) < 0) {
+		bm_error_print(&e);
+		exit(2);
+	}
+}
+
 static void
 backfill(struct ingest *in)
 {
@@ -790,8 +904,12 @@ main(int argc, char **argv)
 	struct bm_cli cli;
 	struct bm_target t;
 	struct bm_prefetch *pf;
-	const char *profile = NULL, *batch = NULL;
+	const char *profile = NULL, *batch = NULL, *versions = NULL;
 	int opt, bfill = 0, bar = isatty(2), status = 0;
+	static struct scope scope;
+	const char *arg;
+	struct stat st;
+	long bad;
 	double start = bm_clock_ms();
 	size_t i;
 
@@ -815,18 +933,20 @@ main(int argc, char **argv)
 		case OPT_LIST: in.list = 1; break;
 		case OPT_BACKFILL: bfill = 1; break;
 		case OPT_PROGRESS: bar = 1; break;
+		case OPT_VERSIONS: versions = optarg; break;
 		default: bm_cli_option(&cli, opt, optarg); break;
 		}
 	}
 	bm_cli_finish(&cli);
-	if (in.check + in.list + bfill > 1 || (in.from_db && (in.check ||
-	    bfill)))
-		bm_cli_usage_error(&cli, "--check, --list, --backfill and "
-		    "--from-db: give one (--list may go with --from-db)");
-	if (cli.no_db && (in.from_db || bfill))
-		bm_cli_usage_error(&cli, "--no-db excludes --from-db and "
-		    "--backfill");
-	in.cases = !in.check && !in.list && !bfill;
+	if (in.check + in.list + bfill + (versions != NULL) > 1 ||
+	    (in.from_db && (in.check || bfill || versions)))
+		bm_cli_usage_error(&cli, "--check, --list, --backfill, "
+		    "--versions and --from-db: give one (--list may go with "
+		    "--from-db)");
+	if (cli.no_db && (in.from_db || bfill || versions))
+		bm_cli_usage_error(&cli, "--no-db excludes --from-db, "
+		    "--backfill and --versions");
+	in.cases = !in.check && !in.list && !bfill && !versions;
 
 	in.config = bm_config_load(cli.config, &e);
 	if (!in.config) {
@@ -856,6 +976,10 @@ main(int argc, char **argv)
 		backfill(&in);
 		goto out;
 	}
+	if (versions) {
+		list_versions(&in, cli.db, versions);
+		goto out;
+	}
 
 	in.seen = bm_map_new();
 	files.warn = skipped;
@@ -866,12 +990,21 @@ main(int argc, char **argv)
 			return 2;
 		}
 	} else {
+		in.scope = &scope;
+		scope.read = bm_map_new();
 		for (i = optind; i < (size_t)argc || i == (size_t)optind; i++) {
-			if (bm_walk(i < (size_t)argc ? argv[i] : "benchmarks",
-			    &files, &e) < 0) {
+			arg = i < (size_t)argc ? argv[i] : "benchmarks";
+			if (bm_walk(arg, &files, &e) < 0) {
 				bm_error_print(&e);
 				bm_error_clear(&e);
 				in.ninvalid++;
+			} else if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+				/* Walked whole: what is not found is gone. */
+				scope.dirs = xreallocarray(scope.dirs,
+				    scope.ndirs + 1, sizeof(*scope.dirs));
+				scope.dirs[scope.ndirs++] = xasprintf("%s%s",
+				    arg, strchr(arg, '\0')[-1] == '/' ? "" :
+				    "/");
 			}
 			if (i >= (size_t)argc)
 				break;
@@ -880,8 +1013,12 @@ main(int argc, char **argv)
 		pf = in.from_db ? NULL : bm_prefetch_start(&files);
 		for (i = 0; i < files.n && !in.werr; i++) {
 			progress(bar, start, i, files.n);
+			bad = in.ninvalid;
 			file(&in, files.paths[i], files.regular[i], pf);
+			bm_map_put(scope.read, files.paths[i],
+			    bad == in.ninvalid ? &clean : &tainted);
 		}
+		retire(&in);
 		bm_prefetch_free(pf);
 		progress(bar, start, files.n, files.n);
 	}
@@ -900,6 +1037,10 @@ out:
 		return 2;
 	}
 	bm_map_free(in.seen, first_free);
+	bm_map_free(scope.read, NULL);
+	for (i = 0; i < scope.ndirs; i++)
+		free(scope.dirs[i]);
+	free(scope.dirs);
 	bm_buf_free(&in.held);
 	bm_files_free(&files);
 	bm_reader_free(&in.reader);

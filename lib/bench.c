@@ -444,6 +444,10 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 			bm_buf_adds(&head, b->id);
 			bm_buf_adds(&head, "\",\"benchmark\":");
 			bm_json_put_str(&head, b->name);
+			/* The version that runs (DESIGN.md §4). */
+			bm_buf_adds(&head, ",\"content_sha256\":\"");
+			bm_buf_adds(&head, b->sha256);
+			bm_buf_addc(&head, '"');
 			mark = head.len;
 			for (i = 0; i < nmodels && rc == 0; i++) {
 				c.model = models[i];

@@ -508,3 +508,65 @@ bm-ingest: 2 valid benchmarks, 0 invalid; 0 cases" ]
 	[ "$stderr" = "bm-ingest: jq.yml:3:9: jq: syntax error, unexpected INVALID_CHARACTER
 bm-ingest: 0 valid benchmarks, 1 invalid" ]
 }
+
+@test "bm-ingest: each case carries content_sha256, the version that runs" {
+	run --separate-stderr bm-ingest --no-db -m echo: "$IN/good/pair.yaml"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -r .content_sha256 | tr '\n' ' ')" = "$(bm-hash "$IN/good/pair.yaml" | jq -r .content_sha256 | tr '\n' ' ')" ]
+}
+
+@test "bm-ingest: a document gone from its path is retired, --from-db skips it, it comes back" {
+	mkdir -p b/sub
+	cp "$IN/good/math.yml" "$IN/good/pair.yaml" b/
+	cp "$IN/good/story.yml" b/sub/
+	bm-ingest --list b >/dev/null 2>&1
+	# story.yml deleted; pair.yaml's second prompt reworded (a new id)
+	rm b/sub/story.yml
+	sed -i 's/^prompt: Second of two documents\.$/prompt: Second, reworded./' b/pair.yaml
+	grep -q reworded b/pair.yaml
+	run --separate-stderr bm-ingest --list b
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 3 valid benchmarks (1 new, 0 updated, 2 unchanged, 2 retired), 0 invalid" ]
+	[ "$(sqlite3 "$BM_DB" "select name from benchmarks where retired_at is not null order by name" | tr '\n' ' ')" = "lighthouse-story pair-2 " ]
+	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmarks")" = 5 ]
+	# --from-db: as reading the files
+	bm-ingest -m echo: b >files.jsonl 2>/dev/null
+	run --separate-stderr bm-ingest --from-db -m echo:
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat files.jsonl)" ]
+	# back again: no longer retired
+	cp "$IN/good/story.yml" b/sub/
+	run --separate-stderr bm-ingest --list b/sub/story.yml
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 "$BM_DB" "select name from benchmarks where retired_at is not null" | tr '\n' ' ')" = "pair-2 " ]
+}
+
+@test "bm-ingest: a file with an invalid document retires nothing of it" {
+	mkdir b
+	cp "$IN/good/pair.yaml" b/
+	bm-ingest --list b >/dev/null 2>&1
+	printf 'prompt: [broken\n' >>b/pair.yaml
+	run --separate-stderr bm-ingest --list b
+	[ "$status" -eq 1 ]
+	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmarks where retired_at is not null")" = 0 ]
+}
+
+@test "bm-ingest --versions writes every stored version, oldest first" {
+	printf 'name: v\nprompt: hi\ntags: [one]\n' >v.yml
+	bm-ingest --list v.yml >/dev/null 2>&1
+	printf 'name: v\nprompt: hi\ntags: [two]\n' >v.yml
+	bm-ingest --list v.yml >/dev/null 2>&1
+	run --separate-stderr bm-ingest --versions v
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(printf '%s\n' "$output" | jq -c '[.type, .name, .path, .tags]' | tr '\n' ' ')" = '["benchmark","v","v.yml",["one"]] ["benchmark","v","v.yml",["two"]] ' ]
+	[ "$(printf '%s\n' "$output" | tail -1 | jq -r .content_sha256)" = "$(sha256sum v.yml | cut -c1-64)" ]
+	id=$(bm-hash v.yml | jq -r .id)
+	run --separate-stderr bm-ingest --versions "$id"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | jq -r .id | sort -u)" = "$id" ]
+	run --separate-stderr bm-ingest --versions nosuch
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-ingest: nosuch: no such benchmark" ]
+}
