@@ -15,12 +15,10 @@
 
 #include <cJSON.h>
 
-#include "arena.h"
 #include "bench.h"
 #include "buf.h"
 #include "cli.h"
 #include "err.h"
-#include "fanout.h"
 #include "hash.h"
 #include "jsonl.h"
 #include "walk.h"
@@ -98,7 +96,6 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 	}
 	bm_error_clear(&e);
 	bm_yaml_close(y);
-	bm_arena_reset();
 	return rc;
 }
 
@@ -108,16 +105,6 @@ skipped(void *arg, const struct bm_error *e)
 {
 	(void)arg;
 	bm_warnf("%s", bm_error_str(e));
-}
-
-/* bm_fanout's work item: hash file i of the list; 1 when it was bad. */
-static int
-hash_one(size_t i, void *arg)
-{
-	const struct bm_files *files = arg;
-
-	return hash_file(files->paths[i], files->regular[i], NULL, NULL) < 0 ?
-	    1 : 0;
 }
 
 /* The ids of one file's documents, in order, for -c. */
@@ -232,8 +219,6 @@ main(int argc, char **argv)
 
 	bm_hash_only();
 	bm_cli_init(&cli, argv[0], usage);
-	/* Each file's trees are dropped before the next: see arena.h. */
-	bm_arena_on();
 	while ((c = getopt_long(argc, argv, "tc:p:" BM_CLI_SHORTOPTS,
 	    longopts, NULL)) != -1) {
 		switch (c) {
@@ -271,11 +256,10 @@ main(int argc, char **argv)
 				status = 1;
 			}
 		}
-		/* Files are independent: hash them on every core. */
-		c = bm_fanout(files.n, 512, hash_one, &files, &e);
-		if (c < 0)
-			bm_die(2, "%s", bm_error_str(&e));
-		status = c > status ? c : status;
+		for (i = 0; i < files.n; i++)
+			if (hash_file(files.paths[i], files.regular[i], NULL,
+			    NULL) < 0)
+				status = 1;
 		bm_files_free(&files);
 	}
 	bm_error_clear(&e);

@@ -27,7 +27,6 @@
 /* libyaml's header; ours is "yaml.h" (lib/ is an -iquote directory). */
 #include <yaml.h>
 
-#include "arena.h"
 #include "buf.h"
 #include "suggest.h"
 #include "xalloc.h"
@@ -705,18 +704,13 @@ resolve(const char *s, size_t n)
 
 /*
  * The event's text for the tree, freed with cJSON_free.  libyaml allocates
- * with malloc as cJSON does, so the string moves instead of being copied;
- * but with cJSON's arena on, a copy there is cheaper than keeping libyaml's
- * strings alive until the tree goes (arena.h).
+ * with malloc as cJSON does, so the string moves instead of being copied.
  */
 static char *
 take(yaml_event_t *ev)
 {
 	char *s = (char *)ev->data.scalar.value;
-	size_t n = ev->data.scalar.length + 1;
 
-	if (bm_arena_active())
-		return memcpy(cJSON_malloc(n), s, n);
 	ev->data.scalar.value = NULL;
 	return s;
 }

@@ -1,8 +1,7 @@
 /*
  * test-yaml: scalar typing, block scalars, document text ranges, node and
  * key positions, anchors and merge keys, every error message (exact), the
- * inputs the fuzzer found, and large inputs; all of it twice, the second
- * time with cJSON's arena on.
+ * inputs the fuzzer found, and large inputs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "buf.h"
 #include "jsonl.h"
 #include "tap.h"
@@ -788,9 +786,5 @@ int
 main(void)
 {
 	all();
-	/* Again with cJSON's arena on, as bm-hash reads (keys, merges). */
-	bm_arena_on();
-	all();
-	bm_arena_reset();
 	return done_testing();
 }
