@@ -412,8 +412,8 @@ int
 bm_bench_cases(const struct bm_bench *b, const char *const *models,
     size_t nmodels, long repeat, bm_bench_case_fn *fn, void *arg)
 {
-	static const cJSON empty = { NULL, NULL, NULL, cJSON_Object, NULL, 0,
-	    0, NULL };
+	/* The one trial of a benchmark without vars: no vars at all. */
+	static const cJSON empty = { .type = cJSON_Object };
 	const cJSON *variants = get(b->root, "variants");
 	const cJSON *trials = get(b->root, "vars");
 	const cJSON *v, *t;

@@ -219,7 +219,8 @@ walk_dir(struct walk *w, const char *dir)
 	}
 	closedir(d);
 	/* Byte order at each level: a/b.yml sorts with a's entries. */
-	qsort(ents, n, sizeof(*ents), cmp);
+	if (n)
+		qsort(ents, n, sizeof(*ents), cmp);
 	for (i = 0; i < n; i++) {
 		if (!ents[i].dir) {
 			if (ents[i].link) {
