@@ -424,7 +424,8 @@ first_free(void *p)
 
 /*
  * A second document with the same prompt: name both places.  doc is NULL
- * for a stored benchmark, which take() lets through only when it is first.
+ * for a stored benchmark, which takes_stored() lets through only when it
+ * is first.
  */
 static int
 duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
@@ -479,11 +480,31 @@ list(struct ingest *in, const struct bm_bench *b)
 }
 
 /*
- * Catalog, selection, output for one valid benchmark.  doc is NULL for a
- * stored benchmark (no positions for messages): then -1, with nothing
- * done, when it has a problem to report, and the caller reads its YAML.
+ * Can stored benchmark b be taken as it is?  Not when it would have a
+ * problem to report (a prompt seen before, a model bm.yml does not
+ * know): that needs its YAML, for the positions.
  */
 static int
+takes_stored(struct ingest *in, const struct bm_bench *b)
+{
+	const char **models;
+	size_t n;
+
+	if (bm_map_get(in->seen, b->id))
+		return 0;
+	if (in->cases && models_for(in, NULL, b, &models, &n) < 0)
+		return 0;
+	if (in->cases)
+		free(models);
+	return 1;
+}
+
+/*
+ * Catalog, selection, output for one valid benchmark.  doc is NULL for a
+ * stored benchmark that takes_stored() let through: it has nothing to
+ * report.
+ */
+static void
 take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
     int stored)
 {
@@ -492,27 +513,18 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	size_t nmodels = 0;
 	int st, mrc = 0, tag, name;
 
-	if (!doc && bm_map_get(in->seen, b->id))
-		return -1;
-	if (in->cases && !doc) {
+	if (duplicate(in, doc, b))
+		return;
+	if (in->cases) {
 		mrc = models_for(in, doc, b, &models, &nmodels);
 		if (mrc < 0)
-			return -1;
-	}
-	if (duplicate(in, doc, b)) {
-		free(models);
-		return 0;
-	}
-	if (in->cases && doc) {
-		mrc = models_for(in, doc, b, &models, &nmodels);
-		if (mrc < 0)
-			return 0;
+			return;
 	}
 	in->nvalid++;
 	if (mrc == 1) {
 		/* Nothing to run it on: neither stored nor written. */
 		in->nomodel++;
-		return 0;
+		return;
 	}
 	if (in->dbpath)
 		open_catalog(in);
@@ -544,7 +556,6 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	    bm_clock_ms() - in->held_since >= BM_CATALOG_TX_MS)
 		release(in);
 	in->nunchanged += st == BM_CATALOG_UNCHANGED;
-	return 0;
 }
 
 /*
@@ -582,7 +593,7 @@ documents(struct ingest *in, const char *path, const char *data, size_t len,
 		if (rc == 0) {
 			if (name)
 				b->doc = doc_index;
-			(void)take(in, doc, b, name != NULL);
+			take(in, doc, b, name != NULL);
 			bm_bench_free(b);
 		}
 		in->ninvalid += in->bad;
@@ -629,14 +640,14 @@ stored(struct ingest *in, const struct bm_catalog_doc *d)
 {
 	struct bm_bench *b = bm_bench_stored(d->tree, d->id, d->sha256,
 	    d->name, d->path, d->doc);
-	int rc;
+	int ok = b && takes_stored(in, b);
 
-	if (!b)
-		return 0;
-	in->bad = 0;
-	rc = take(in, NULL, b, 1);
+	if (ok) {
+		in->bad = 0;
+		take(in, NULL, b, 1);
+	}
 	bm_bench_free(b);
-	return rc == 0;
+	return ok;
 }
 
 static int
