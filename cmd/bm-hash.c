@@ -15,12 +15,10 @@
 
 #include <cJSON.h>
 
-#include "arena.h"
 #include "bench.h"
 #include "buf.h"
 #include "cli.h"
 #include "err.h"
-#include "fanout.h"
 #include "hash.h"
 #include "jsonl.h"
 #include "walk.h"
@@ -39,19 +37,13 @@ static const struct bm_cli_opt options[] = {
 
 static int tflag;		/* md5sum-style lines */
 
-/* What -c needs of each document: its label and id. */
-typedef void (*doc_fn)(const char *label, const char *id, void *arg);
-
-/* "math.yml" for document 0, "math.yml#2" for the third. */
-static char *
-label(const char *path, int index)
-{
-	return index ? xasprintf("%s#%d", path, index) : xstrdup(path);
-}
+/* What -c needs of each document: its id, in order. */
+typedef void (*doc_fn)(const char *id, void *arg);
 
 /*
  * Hash every document of one file (regular: known to be a regular file):
- * records or -t lines on stdout, or each (label, id) to fn.  0, or -1 when
+ * records or -t lines on stdout (the path in the second column for every
+ * document, as md5sum(1) has it), or each id to fn.  0, or -1 when
  * a document or the file was bad (already reported; the documents before a
  * syntax error are still hashed).
  */
@@ -67,7 +59,7 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 	struct bm_yaml *y;
 	const cJSON *where;
 	const char *data;
-	char id[BM_HASH_MD5_LEN + 1], *lab, *msg;
+	char id[BM_HASH_MD5_LEN + 1], *msg;
 	size_t len;
 	int rc = 0, r, bad;
 
@@ -97,16 +89,11 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 			free(msg);
 			rc = -1;
 		} else if (fn) {
-			lab = label(path, doc->index);
-			fn(lab, id, arg);
-			free(lab);
+			fn(id, arg);
 		} else if (tflag) {
-			/* As label() spells it, without printf per line. */
 			fputs(id, stdout);
 			fputs("  ", stdout);
 			fputs(path, stdout);
-			if (doc->index)
-				printf("#%d", doc->index);
 			putchar('\n');
 		} else if (bm_bench_write_record(stdout, b) < 0) {
 			bm_die(2, "stdout: %s", strerror(errno));
@@ -117,35 +104,29 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 	}
 	bm_error_clear(&e);
 	bm_yaml_close(y);
-	bm_arena_reset();
 	return rc;
 }
 
-/* bm_fanout's work item: hash file i of the list; 1 when it was bad. */
-static int
-hash_one(size_t i, void *arg)
+/* What the walk skipped (a directory cycle, a FIFO): a warning. */
+static void
+skipped(void *arg, const struct bm_error *e)
 {
-	const struct bm_files *files = arg;
-
-	return hash_file(files->paths[i], files->regular[i], NULL, NULL) < 0 ?
-	    1 : 0;
+	(void)arg;
+	bm_warnf("%s", bm_error_str(e));
 }
 
-/* The ids of one file's documents, by label, for -c. */
+/* The ids of one file's documents, in order, for -c. */
 struct seen {
-	char **labels;
 	char **ids;
 	size_t n;
 };
 
 static void
-remember(const char *lab, const char *id, void *arg)
+remember(const char *id, void *arg)
 {
 	struct seen *s = arg;
 
-	s->labels = xreallocarray(s->labels, s->n + 1, sizeof(char *));
 	s->ids = xreallocarray(s->ids, s->n + 1, sizeof(char *));
-	s->labels[s->n] = xstrdup(lab);
 	s->ids[s->n++] = xstrdup(id);
 }
 
@@ -155,41 +136,40 @@ forget(struct seen *s)
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		free(s->labels[i]), free(s->ids[i]);
-	free(s->labels), free(s->ids);
+		free(s->ids[i]);
+	free(s->ids);
 	memset(s, 0, sizeof(*s));
 }
 
-/* Split "ID  PATH[#K]" into its parts; PATH without the #K. */
+/* Split "ID  PATH" into its parts. */
 static int
-parse_check_line(char *line, char **id, char **lab, char **path)
+parse_check_line(char *line, char **id, char **path)
 {
-	char *sep = strstr(line, "  "), *hash;
+	char *sep = strstr(line, "  ");
 
 	if (!sep || sep - line != BM_HASH_MD5_LEN || !sep[2])
 		return -1;
 	*sep = '\0';
 	*id = line;
-	*lab = sep + 2;
-	*path = xstrdup(*lab);
-	hash = strrchr(*path, '#');
-	if (hash && strspn(hash + 1, "0123456789") == strlen(hash + 1) &&
-	    hash[1])
-		*hash = '\0';
+	*path = sep + 2;
 	return 0;
 }
 
-/* -c FILE: verify each listed id, md5sum -c style.  The exit status. */
+/*
+ * -c FILE: verify each listed id, md5sum -c style.  The lines of one path
+ * come together, one per document in order: the K-th line of a run of
+ * lines naming a path checks its K-th document.  The exit status.
+ */
 static int
 check(const char *list)
 {
 	FILE *f = strcmp(list, "-") == 0 ? stdin : fopen(list, "r");
 	struct seen s = { 0 };
-	char *line = NULL, *id, *lab, *path, *cached = NULL;
-	size_t cap = 0, i;
+	char *line = NULL, *id, *path, *cached = NULL;
+	size_t cap = 0, k = 0;
 	ssize_t n;
 	long lineno = 0, failed = 0, bad = 0;
-	int found;
+	int ok;
 
 	if (!f)
 		bm_die(2, "%s: %s", list, strerror(errno));
@@ -197,7 +177,7 @@ check(const char *list)
 		lineno++;
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
-		if (parse_check_line(line, &id, &lab, &path) < 0) {
+		if (parse_check_line(line, &id, &path) < 0) {
 			bm_errorf("%s:%ld: improperly formatted line", list,
 			    lineno);
 			bad++;
@@ -209,14 +189,12 @@ check(const char *list)
 			free(cached);
 			cached = xstrdup(path);
 			hash_file(path, 0, remember, &s);
+			k = 0;
 		}
-		free(path);
-		found = 0;
-		for (i = 0; i < s.n; i++)
-			if (strcmp(s.labels[i], lab) == 0)
-				found = strcmp(s.ids[i], id) == 0 ? 1 : -1;
-		printf("%s: %s\n", lab, found == 1 ? "OK" : "FAILED");
-		failed += found != 1;
+		ok = k < s.n && strcmp(s.ids[k], id) == 0;
+		k++;
+		printf("%s: %s\n", path, ok ? "OK" : "FAILED");
+		failed += !ok;
 	}
 	forget(&s);
 	free(cached);
@@ -250,8 +228,6 @@ main(int argc, char **argv)
 	bm_hash_only();
 	bm_cli_init(&cli, argv[0], usage);
 	bm_cli_options(&cli, options);
-	/* Each file's trees are dropped before the next: see arena.h. */
-	bm_arena_on();
 	while ((c = getopt_long(argc, argv, "tc:p:" BM_CLI_SHORTOPTS,
 	    longopts, NULL)) != -1) {
 		switch (c) {
@@ -282,17 +258,17 @@ main(int argc, char **argv)
 	} else if (cflag) {
 		status = check(cflag);
 	} else {
+		files.warn = skipped;
 		for (i = 0; i < (size_t)(argc ? argc : 1); i++) {
 			if (bm_walk(argc ? argv[i] : "-", &files, &e) < 0) {
 				bm_error_print(&e);
 				status = 1;
 			}
 		}
-		/* Files are independent: hash them on every core. */
-		c = bm_fanout(files.n, 512, hash_one, &files, &e);
-		if (c < 0)
-			bm_die(2, "%s", bm_error_str(&e));
-		status = c > status ? c : status;
+		for (i = 0; i < files.n; i++)
+			if (hash_file(files.paths[i], files.regular[i], NULL,
+			    NULL) < 0)
+				status = 1;
 		bm_files_free(&files);
 	}
 	bm_error_clear(&e);

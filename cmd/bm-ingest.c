@@ -9,6 +9,8 @@
  * Cases stream one at a time: memory does not grow with their number.
  * A file that is one stored, unchanged document is not parsed again.
  */
+#include <sys/stat.h>
+
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,8 @@ enum {
 	OPT_CHECK,
 	OPT_LIST,
 	OPT_BACKFILL,
-	OPT_PROGRESS
+	OPT_PROGRESS,
+	OPT_VERSIONS
 };
 
 static const char usage[] =
@@ -50,8 +53,8 @@ static const char usage[] =
     "[--batch name]\n"
     "                 [--repeat N] [--tag tag] [--name glob] "
     "[--shard K/N]\n"
-    "                 [--from-db | --check | --list | --backfill] "
-    "[--no-db]\n"
+    "                 [--from-db | --check | --list | --backfill |\n"
+    "                 --versions id] [--no-db]\n"
     "                 [--db path] [--config path] [--progress] "
     "[path ...]\n";
 static const struct bm_cli_opt options[] = {
@@ -86,6 +89,7 @@ static const struct option longopts[] = {
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "backfill", no_argument, NULL, OPT_BACKFILL },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "versions", required_argument, NULL, OPT_VERSIONS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -98,15 +102,27 @@ struct ingest {
 	const char *glob;		/* --name */
 	long repeat;			/* 0: the benchmark's own */
 	unsigned long shard_k, shard_n;	/* 0-based K; N = 0: none */
+	const char *shard;		/* --shard as given */
 	int from_db, check, list, cases;
 	struct bm_catalog *cat;		/* NULL: --no-db or --check */
+	struct bm_db *db;
+	const char *dbpath;		/* to create at the first write */
 	struct bm_map *seen;		/* id -> struct first */
 	long nvalid, nnew, nupdated, nunchanged, ninvalid;
-	long long ncases;
+	long nomodel;			/* valid benchmarks without a model */
+	long nretired;			/* gone from the paths read */
+	struct scope *scope;		/* what this run read */
+	long ntagged, nnamed, nselected;	/* by --tag, --name, both */
+	long long ncases, nexpanded;	/* in our shard, in all */
 	struct bm_reader reader;	/* the files, one after another */
+	struct bm_buf held;		/* lines waiting for a commit */
+	double held_since;		/* ms: the first of them */
 	int bad;			/* this document had a problem */
 	int werr;			/* writing stdout failed */
 };
+
+/* Lines held for the catalog at most (bytes): then it commits. */
+#define HELD_MAX (1 << 20)
 
 /* Print a problem of a document and mark it invalid. */
 static void
@@ -116,6 +132,14 @@ report(void *arg, const struct bm_error *e)
 
 	bm_error_print(e);
 	in->bad = 1;
+}
+
+/* What the walk skipped (a directory cycle, a FIFO): a warning. */
+static void
+skipped(void *arg, const struct bm_error *e)
+{
+	(void)arg;
+	bm_warnf("%s", bm_error_str(e));
 }
 
 static void
@@ -172,6 +196,7 @@ parse_shard(struct ingest *in, const char *arg)
 		    "1 <= K <= N)", arg);
 	}
 	free(k);
+	in->shard = arg;
 	in->shard_k = (unsigned long)kk - 1;
 	in->shard_n = (unsigned long)nn;
 }
@@ -189,19 +214,65 @@ in_shard(const struct ingest *in, const char *case_id)
 	return strtoul(head, NULL, 16) % in->shard_n == in->shard_k;
 }
 
+/*
+ * Commit the catalog, then print the lines that waited for it.  A
+ * catalog that cannot be written ends the output here: exit 2, naming
+ * why, with no line printed for a benchmark it does not hold.
+ */
+static void
+release(struct ingest *in)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *p, *end, *nl;
+
+	if (bm_catalog_flush(in->cat, &e) < 0) {
+		bm_error_print(&e);
+		exit(2);
+	}
+	p = in->held.s;
+	end = p + in->held.len;
+	for (; p < end && !in->werr; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (bm_jsonl_write_raw(stdout, p, (size_t)(nl - p)) < 0)
+			in->werr = 1;
+	}
+	bm_buf_reset(&in->held);
+}
+
+/*
+ * Write one record line.  While the catalog has writes not yet
+ * committed, lines are held (in order) until it commits them: a case is
+ * printed only once its benchmark is stored.
+ */
+static int
+output(struct ingest *in, const char *json, size_t len)
+{
+	if (in->werr)
+		return 1;
+	if (in->cat && (in->held.len || bm_catalog_dirty(in->cat))) {
+		if (!in->held.len)
+			in->held_since = bm_clock_ms();
+		bm_buf_add(&in->held, json, len);
+		bm_buf_addc(&in->held, '\n');
+		if (in->held.len >= HELD_MAX)
+			release(in);
+		return in->werr;
+	}
+	if (bm_jsonl_write_raw(stdout, json, len) < 0)
+		in->werr = 1;
+	return in->werr;
+}
+
 static int
 emit_case(void *arg, const struct bm_case *c)
 {
 	struct ingest *in = arg;
 
+	in->nexpanded++;
 	if (!in_shard(in, c->case_id))
 		return 0;
 	in->ncases++;
-	if (bm_jsonl_write_raw(stdout, c->json, c->len) < 0) {
-		in->werr = 1;
-		return 1;
-	}
-	return 0;
+	return output(in, c->json, c->len);
 }
 
 /* Borrowed copies of n model references, NULL-ended. */
@@ -216,34 +287,72 @@ borrow(char *const *models, size_t n)
 	return v;
 }
 
+/* Do a and b name the same model (as written, or once resolved)? */
+static int
+same_model(const struct ingest *in, const char *a, const char *b)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_target ta, tb;
+	int same;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	same = bm_config_resolve(in->config, a, &ta, &e) == 0 &&
+	    bm_config_resolve(in->config, b, &tb, &e) == 0 &&
+	    ta.provider == tb.provider &&
+	    strcmp(ta.api_model, tb.api_model) == 0;
+	bm_error_clear(&e);
+	return same;
+}
+
 /*
- * The models for b's cases: -m, --profile, --batch or bm.yml's
- * default_profile; else the benchmark's models: (checked against bm.yml).
- * NULL with a problem reported when there is none; without doc (a stored
- * benchmark: no positions), NULL and nothing reported.
+ * The models for b's cases (DESIGN.md §10): those asked for (-m,
+ * --profile, --batch or bm.yml's default_profile), restricted to b's
+ * models: when it has any; none asked for, b's models: (checked against
+ * bm.yml).  0 with *out (possibly none: b's models: excludes them all);
+ * 1 when there is no model at all (told once, at the end); -1 with a
+ * problem reported, or without doc (a stored benchmark: no positions)
+ * nothing reported.
  */
-static const char **
+static int
 models_for(struct ingest *in, struct bm_yaml_doc *doc,
-    const struct bm_bench *b, size_t *n)
+    const struct bm_bench *b, const char ***out, size_t *n)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	const cJSON *list;
 	struct bm_target t;
-	const char **v;
+	const char **v, **own;
 	char *msg;
-	size_t i;
+	size_t i, k, nown;
 
+	*out = NULL;
+	*n = 0;
 	if (in->nmodels) {
-		*n = in->nmodels;
-		return borrow(in->models, in->nmodels);
+		own = bm_bench_models(b, &nown);
+		v = borrow(in->models, in->nmodels);
+		for (i = 0; i < in->nmodels; i++) {
+			for (k = 0; k < nown; k++)
+				if (same_model(in, in->models[i], own[k]))
+					break;
+			if (!nown || k < nown)
+				v[(*n)++] = in->models[i];
+		}
+		v[*n] = NULL;
+		free(own);
+		*out = v;
+		return 0;
 	}
 	v = bm_bench_models(b, n);
+	if (!*n) {
+		free(v);
+		return 1;
+	}
 	list = cJSON_GetObjectItemCaseSensitive(b->root, "models");
 	for (i = 0; i < *n; i++) {
 		if (bm_config_resolve(in->config, v[i], &t, &e) == 0)
 			continue;
 		if (!doc)
-			goto quiet;
+			break;
 		msg = xstrdup(e.msg);
 		bm_yaml_error(&e, doc, b->path, cJSON_IsArray(list) ?
 		    cJSON_GetArrayItem(list, (int)i) : list, 0, "models: %s",
@@ -251,23 +360,13 @@ models_for(struct ingest *in, struct bm_yaml_doc *doc,
 		free(msg);
 		report(in, &e);
 	}
-	if (!in->bad && !*n) {
-		if (!doc)
-			goto quiet;
-		bm_error_set(&e, b->path, b->line, 1, "no model: give -m, "
-		    "--profile or --batch, or models: in the benchmark");
-		report(in, &e);
-	}
 	bm_error_clear(&e);
-	if (in->bad) {
+	if (in->bad || i < *n) {
 		free(v);
-		return NULL;
+		return -1;
 	}
-	return v;
-quiet:
-	bm_error_clear(&e);
-	free(v);
-	return NULL;
+	*out = v;
+	return 0;
 }
 
 /* Where b's prompt (or sequence, or variants) starts in doc. */
@@ -340,7 +439,8 @@ first_free(void *p)
 
 /*
  * A second document with the same prompt: name both places.  doc is NULL
- * for a stored benchmark, which take() lets through only when it is first.
+ * for a stored benchmark, which takes_stored() lets through only when it
+ * is first.
  */
 static int
 duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
@@ -370,51 +470,80 @@ duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
 	return 1;
 }
 
+/* Open (creating it) the database and its catalog, or exit 2. */
+static void
+open_catalog(struct ingest *in)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	in->db = bm_db_open(in->dbpath, &e);
+	in->dbpath = NULL;
+	if (!in->db || !(in->cat = bm_catalog_open(in->db, &e))) {
+		bm_error_print(&e);
+		exit(2);
+	}
+}
+
+/* b's benchmark record (--list). */
+static void
+list(struct ingest *in, const struct bm_bench *b)
+{
+	static struct bm_buf rec;
+
+	bm_bench_record(&rec, b);
+	(void)output(in, rec.s, rec.len);
+}
+
 /*
- * Catalog, selection, output for one valid benchmark.  doc is NULL for a
- * stored benchmark (no positions for messages): then -1, with nothing
- * done, when it has a problem to report, and the caller reads its YAML.
+ * Can stored benchmark b be taken as it is?  Not when it would have a
+ * problem to report (a prompt seen before, a model bm.yml does not
+ * know): that needs its YAML, for the positions.
  */
 static int
+takes_stored(struct ingest *in, const struct bm_bench *b)
+{
+	const char **models;
+	size_t n;
+
+	if (bm_map_get(in->seen, b->id))
+		return 0;
+	if (in->cases && models_for(in, NULL, b, &models, &n) < 0)
+		return 0;
+	if (in->cases)
+		free(models);
+	return 1;
+}
+
+/*
+ * Catalog, selection, output for one valid benchmark.  doc is NULL for a
+ * stored benchmark that takes_stored() let through: it has nothing to
+ * report.
+ */
+static void
 take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
     int stored)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	const char **models = NULL;
 	size_t nmodels = 0;
-	int st;
+	int st, mrc = 0, tag, name;
 
-	if (!doc && bm_map_get(in->seen, b->id))
-		return -1;
-	if (in->cases && !doc) {
-		models = models_for(in, doc, b, &nmodels);
-		if (!models)
-			return -1;
-	}
-	if (duplicate(in, doc, b)) {
-		free(models);
-		return 0;
-	}
-	if (in->cases && doc) {
-		models = models_for(in, doc, b, &nmodels);
-		if (!models)
-			return 0;
+	if (duplicate(in, doc, b))
+		return;
+	if (in->cases) {
+		mrc = models_for(in, doc, b, &models, &nmodels);
+		if (mrc < 0)
+			return;
 	}
 	in->nvalid++;
-	if (!in->check && !in->werr &&
-	    bm_bench_has_tag(b, in->tags, in->ntags) &&
-	    (!in->glob || fnmatch(in->glob, b->name, 0) == 0)) {
-		if (in->list) {
-			if (bm_bench_write_record(stdout, b) < 0)
-				in->werr = 1;
-		} else {
-			bm_bench_cases(b, models, nmodels,
-			    in->repeat ? in->repeat : b->repeat, emit_case,
-			    in);
-		}
+	if (mrc == 1) {
+		/* Nothing to run it on: neither stored nor written. */
+		in->nomodel++;
+		return;
 	}
-	free(models);
-	/* Last: the catalog takes b's document and text. */
+	if (in->dbpath)
+		open_catalog(in);
+	/* The catalog first (it takes b's prompt and text): see output(). */
 	st = stored ? BM_CATALOG_UNCHANGED : in->cat ?
 	    bm_catalog_put(in->cat, b, &e) : -2;
 	if (st == -1) {
@@ -423,8 +552,25 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	}
 	in->nnew += st == BM_CATALOG_NEW;
 	in->nupdated += st == BM_CATALOG_UPDATED;
+	tag = bm_bench_has_tag(b, in->tags, in->ntags);
+	name = !in->glob || fnmatch(in->glob, b->name, 0) == 0;
+	in->ntagged += tag;
+	in->nnamed += name;
+	in->nselected += tag && name;
+	if (!in->check && !in->werr && tag && name) {
+		if (in->list)
+			list(in, b);
+		else
+			bm_bench_cases(b, models, nmodels,
+			    in->repeat ? in->repeat : b->repeat, emit_case,
+			    in);
+	}
+	free(models);
+	/* Held lines wait at most as long as a catalog transaction. */
+	if (in->held.len &&
+	    bm_clock_ms() - in->held_since >= BM_CATALOG_TX_MS)
+		release(in);
 	in->nunchanged += st == BM_CATALOG_UNCHANGED;
-	return 0;
 }
 
 /*
@@ -462,7 +608,7 @@ documents(struct ingest *in, const char *path, const char *data, size_t len,
 		if (rc == 0) {
 			if (name)
 				b->doc = doc_index;
-			(void)take(in, doc, b, name != NULL);
+			take(in, doc, b, name != NULL);
 			bm_bench_free(b);
 		}
 		in->ninvalid += in->bad;
@@ -509,14 +655,14 @@ stored(struct ingest *in, const struct bm_catalog_doc *d)
 {
 	struct bm_bench *b = bm_bench_stored(d->tree, d->id, d->sha256,
 	    d->name, d->path, d->doc);
-	int rc;
+	int ok = b && takes_stored(in, b);
 
-	if (!b)
-		return 0;
-	in->bad = 0;
-	rc = take(in, NULL, b, 1);
+	if (ok) {
+		in->bad = 0;
+		take(in, NULL, b, 1);
+	}
 	bm_bench_free(b);
-	return rc == 0;
+	return ok;
 }
 
 static int
@@ -600,15 +746,164 @@ summary(const struct ingest *in)
 {
 	struct bm_buf b = BM_BUF_INIT;
 
-	bm_buf_addf(&b, "%ld benchmarks: ", in->nvalid);
+	/* "6 valid benchmarks, 2 invalid": the 6 are apart from the 2. */
+	bm_buf_addf(&b, "%ld valid benchmark%s", in->nvalid,
+	    in->nvalid == 1 ? "" : "s");
 	if (in->cat && !in->from_db)
-		bm_buf_addf(&b, "%ld new, %ld updated, %ld unchanged, ",
-		    in->nnew, in->nupdated, in->nunchanged);
-	bm_buf_addf(&b, "%ld invalid", in->ninvalid);
+		bm_buf_addf(&b, " (%ld new, %ld updated, %ld unchanged%s",
+		    in->nnew, in->nupdated, in->nunchanged,
+		    in->nretired ? "" : ")");
+	if (in->nretired)
+		bm_buf_addf(&b, ", %ld retired)", in->nretired);
+	bm_buf_addf(&b, ", %ld invalid", in->ninvalid);
 	if (in->cases)
-		bm_buf_addf(&b, "; %lld cases", in->ncases);
+		bm_buf_addf(&b, "; %lld case%s", in->ncases,
+		    in->ncases == 1 ? "" : "s");
 	bm_notef("%s", bm_buf_str(&b));
 	bm_buf_free(&b);
+}
+
+/*
+ * A filter that selects nothing, or no model anywhere: told once each.
+ * The exit status they call for: 2 when no benchmark had a model, 1 when
+ * a filter selected nothing (as grep), else 0.
+ */
+static int
+nothing(const struct ingest *in)
+{
+	struct bm_buf f = BM_BUF_INIT;
+	size_t i;
+	int rc = 0, tags, name, both;
+
+	if (in->nomodel) {
+		bm_errorf("no model: give -m, --profile or --batch, or "
+		    "models: in the benchmarks");
+		rc = in->nomodel == in->nvalid ? 2 : 1;
+	}
+	if (in->check || in->nvalid == in->nomodel)
+		return rc;
+	/* The filter that selects nothing alone, else all of them. */
+	tags = in->ntags && !in->ntagged;
+	name = in->glob && !in->nnamed;
+	both = !tags && !name;
+	for (i = 0; i < in->ntags && (tags || both); i++)
+		bm_buf_addf(&f, "%s--tag %s", i ? " " : "", in->tags[i]);
+	if (in->glob && (name || both))
+		bm_buf_addf(&f, "%s--name %s", f.len ? " " : "", in->glob);
+	if (!in->nselected && f.len) {
+		bm_warnf("%s: no benchmark selected", bm_buf_str(&f));
+		rc = rc ? rc : 1;
+	} else if (in->nexpanded && !in->ncases) {
+		bm_warnf("--shard %s: no case selected", in->shard);
+		rc = rc ? rc : 1;
+	}
+	bm_buf_free(&f);
+	return rc;
+}
+
+/* One stored version as a benchmark record, with its first_seen_at. */
+static int
+version_record(void *arg, const struct bm_catalog_version *v)
+{
+	struct ingest *in = arg;
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_yaml_doc *doc = NULL;
+	struct bm_bench *b = NULL;
+	struct bm_buf rec = BM_BUF_INIT;
+	struct bm_yaml *y;
+	const cJSON *where;
+
+	y = bm_yaml_open(v->content, strlen(v->content), v->path);
+	if (bm_yaml_next(y, &doc, &e) == 1)
+		b = bm_bench_identify(doc, v->path, v->name, &where, &e);
+	if (b) {
+		b->doc = v->doc;
+		memcpy(b->sha256, v->sha256, sizeof(b->sha256) - 1);
+		bm_bench_record(&rec, b);
+		rec.len--;	/* the closing brace */
+		bm_buf_adds(&rec, ",\"first_seen_at\":");
+		bm_json_put_str(&rec, v->first_seen_at);
+		bm_buf_adds(&rec, ",\"retired_at\":");
+		if (v->retired_at)
+			bm_json_put_str(&rec, v->retired_at);
+		else
+			bm_buf_adds(&rec, "null");
+		bm_buf_addc(&rec, '}');
+		if (bm_jsonl_write_raw(stdout, rec.s, rec.len) < 0)
+			in->werr = 1;
+	} else {
+		bm_errorf("%s: version %.12s: stored YAML unreadable", v->id,
+		    v->sha256);
+		in->ninvalid++;
+	}
+	bm_buf_free(&rec);
+	bm_bench_free(b);
+	bm_yaml_doc_free(doc);
+	bm_yaml_close(y);
+	bm_error_clear(&e);
+	return in->werr;
+}
+
+/* --versions KEY: every stored version of a benchmark, oldest first. */
+static void
+list_versions(struct ingest *in, const char *db, const char *key)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	if (!in->cat && access(db, F_OK) < 0)
+		bm_die(2, "%s: no such benchmark", key);
+	if (!in->cat)
+		open_catalog(in);
+	if (bm_catalog_versions(in->cat, key, version_record, in, &e) < 0) {
+		bm_error_print(&e);
+		exit(2);
+	}
+}
+
+/* The files read by this run and the directories walked, for retire. */
+struct scope {
+	struct bm_map *read;		/* path -> &clean or &tainted */
+	char **dirs;			/* "dir/" of each directory walked */
+	size_t ndirs;
+};
+
+static int clean, tainted;
+
+/*
+ * Is d's document gone: its file was read whole without a problem and
+ * no longer holds it, or its file is no longer under a directory walked
+ * without a problem?
+ */
+static int
+gone(void *arg, const struct bm_catalog_doc *d)
+{
+	struct ingest *in = arg;
+	const struct scope *sc = in->scope;
+	const int *state = bm_map_get(sc->read, d->path);
+	size_t i;
+
+	if (bm_map_get(in->seen, d->id))
+		return 0;
+	if (state)
+		return state == &clean;
+	for (i = 0; i < sc->ndirs; i++)
+		if (strncmp(d->path, sc->dirs[i], strlen(sc->dirs[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Retire what is gone from the paths read: see bm_catalog_retire. */
+static void
+retire(struct ingest *in)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	if (!in->cat || in->from_db || in->werr)
+		return;
+	if (bm_catalog_retire(in->cat, gone, in, &in->nretired, &e) < 0) {
+		bm_error_print(&e);
+		exit(2);
+	}
 }
 
 static void
@@ -631,13 +926,16 @@ main(int argc, char **argv)
 	/* Static: what an early exit leaves is still reachable, not leaked. */
 	static struct ingest in;
 	static struct bm_error e = BM_ERROR_INIT;
-	static struct bm_files files = { NULL, NULL, 0 };
+	static struct bm_files files = { 0 };
 	struct bm_cli cli;
-	static struct bm_db *db;
 	struct bm_target t;
 	struct bm_prefetch *pf;
-	const char *profile = NULL, *batch = NULL;
-	int opt, bfill = 0, bar = isatty(2);
+	const char *profile = NULL, *batch = NULL, *versions = NULL;
+	int opt, bfill = 0, bar = isatty(2), status = 0;
+	static struct scope scope;
+	const char *arg;
+	struct stat st;
+	long bad;
 	double start = bm_clock_ms();
 	size_t i;
 
@@ -662,18 +960,20 @@ main(int argc, char **argv)
 		case OPT_LIST: in.list = 1; break;
 		case OPT_BACKFILL: bfill = 1; break;
 		case OPT_PROGRESS: bar = 1; break;
+		case OPT_VERSIONS: versions = optarg; break;
 		default: bm_cli_option(&cli, opt, optarg); break;
 		}
 	}
 	bm_cli_finish(&cli);
-	if (in.check + in.list + bfill > 1 || (in.from_db && (in.check ||
-	    bfill)))
-		bm_cli_usage_error(&cli, "--check, --list, --backfill and "
-		    "--from-db: give one (--list may go with --from-db)");
-	if (cli.no_db && (in.from_db || bfill))
-		bm_cli_usage_error(&cli, "--no-db excludes --from-db and "
-		    "--backfill");
-	in.cases = !in.check && !in.list && !bfill;
+	if (in.check + in.list + bfill + (versions != NULL) > 1 ||
+	    (in.from_db && (in.check || bfill || versions)))
+		bm_cli_usage_error(&cli, "--check, --list, --backfill, "
+		    "--versions and --from-db: give one (--list may go with "
+		    "--from-db)");
+	if (cli.no_db && (in.from_db || bfill || versions))
+		bm_cli_usage_error(&cli, "--no-db excludes --from-db, "
+		    "--backfill and --versions");
+	in.cases = !in.check && !in.list && !bfill && !versions;
 
 	in.config = bm_config_load(cli.config, &e);
 	if (!in.config) {
@@ -694,18 +994,22 @@ main(int argc, char **argv)
 		}
 
 	if (!cli.no_db && !in.check) {
-		db = bm_db_open(cli.db, &e);
-		if (!db || !(in.cat = bm_catalog_open(db, &e))) {
-			bm_error_print(&e);
-			return 2;
-		}
+		/* A run that stores nothing creates no database. */
+		in.dbpath = cli.db;
+		if (in.from_db || bfill || access(cli.db, F_OK) == 0)
+			open_catalog(&in);
 	}
 	if (bfill) {
 		backfill(&in);
 		goto out;
 	}
+	if (versions) {
+		list_versions(&in, cli.db, versions);
+		goto out;
+	}
 
 	in.seen = bm_map_new();
+	files.warn = skipped;
 	if (in.from_db && optind == argc) {
 		/* The whole catalog. */
 		if (bm_catalog_docs(in.cat, NULL, stored_doc, &in, &e) < 0) {
@@ -713,12 +1017,21 @@ main(int argc, char **argv)
 			return 2;
 		}
 	} else {
+		in.scope = &scope;
+		scope.read = bm_map_new();
 		for (i = optind; i < (size_t)argc || i == (size_t)optind; i++) {
-			if (bm_walk(i < (size_t)argc ? argv[i] : "benchmarks",
-			    &files, &e) < 0) {
+			arg = i < (size_t)argc ? argv[i] : "benchmarks";
+			if (bm_walk(arg, &files, &e) < 0) {
 				bm_error_print(&e);
 				bm_error_clear(&e);
 				in.ninvalid++;
+			} else if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+				/* Walked whole: what is not found is gone. */
+				scope.dirs = xreallocarray(scope.dirs,
+				    scope.ndirs + 1, sizeof(*scope.dirs));
+				scope.dirs[scope.ndirs++] = xasprintf("%s%s",
+				    arg, strchr(arg, '\0')[-1] == '/' ? "" :
+				    "/");
 			}
 			if (i >= (size_t)argc)
 				break;
@@ -727,15 +1040,18 @@ main(int argc, char **argv)
 		pf = in.from_db ? NULL : bm_prefetch_start(&files);
 		for (i = 0; i < files.n && !in.werr; i++) {
 			progress(bar, start, i, files.n);
+			bad = in.ninvalid;
 			file(&in, files.paths[i], files.regular[i], pf);
+			bm_map_put(scope.read, files.paths[i],
+			    bad == in.ninvalid ? &clean : &tainted);
 		}
+		retire(&in);
 		bm_prefetch_free(pf);
 		progress(bar, start, files.n, files.n);
 	}
-	if (in.cat && bm_catalog_flush(in.cat, &e) < 0) {
-		bm_error_print(&e);
-		return 2;
-	}
+	if (in.cat)
+		release(&in);
+	status = nothing(&in);
 	summary(&in);
 out:
 	if (bm_jsonl_finish(stdout) < 0 || in.werr) {
@@ -743,11 +1059,16 @@ out:
 		return 2;
 	}
 	bm_catalog_close(in.cat);
-	if (db && bm_db_close(db, &e) < 0) {
+	if (in.db && bm_db_close(in.db, &e) < 0) {
 		bm_error_print(&e);
 		return 2;
 	}
 	bm_map_free(in.seen, first_free);
+	bm_map_free(scope.read, NULL);
+	for (i = 0; i < scope.ndirs; i++)
+		free(scope.dirs[i]);
+	free(scope.dirs);
+	bm_buf_free(&in.held);
 	bm_files_free(&files);
 	bm_reader_free(&in.reader);
 	for (i = 0; i < in.nmodels; i++)
@@ -757,5 +1078,5 @@ out:
 	free(in.models);
 	free(in.tags);
 	bm_config_free(in.config);
-	return in.ninvalid ? 1 : 0;
+	return status > 1 || in.ninvalid == 0 ? status : 1;
 }

@@ -118,6 +118,7 @@ regex_get(const char *src)
 static void
 jq_errcb(void *arg, jv msg)
 {
+	static const char hint[] = " (Unix shell quoting issues?)";
 	char **err = arg;
 	const char *s, *nl;
 
@@ -131,6 +132,11 @@ jq_errcb(void *arg, jv msg)
 		nl = strstr(*err, " at <top-level>");
 		if (nl)
 			(*err)[nl - *err] = '\0';
+		/* Nor does a shell hint about an expression from YAML. */
+		nl = strstr(*err, hint);
+		if (nl)
+			memmove((char *)nl, nl + sizeof(hint) - 1,
+			    strlen(nl + sizeof(hint) - 1) + 1);
 	}
 	jv_free(msg);
 }

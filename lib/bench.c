@@ -306,7 +306,14 @@ bm_bench_write_record(FILE *f, const struct bm_bench *b)
 {
 	/* One buffer for every record, as in bm_jsonl_write. */
 	static struct bm_buf buf;
-	struct bm_buf *o = &buf;
+
+	bm_bench_record(&buf, b);
+	return bm_jsonl_write_raw(f, bm_buf_str(&buf), buf.len);
+}
+
+void
+bm_bench_record(struct bm_buf *o, const struct bm_bench *b)
+{
 	const char *d = bm_bench_description(b);
 
 	bm_buf_reset(o);
@@ -328,7 +335,6 @@ bm_bench_write_record(FILE *f, const struct bm_bench *b)
 	else
 		bm_buf_adds(o, "null");
 	bm_buf_addc(o, '}');
-	return bm_jsonl_write_raw(f, bm_buf_str(o), o->len);
 }
 
 /* A field of variant v if it has it, else of the document. */
@@ -406,8 +412,8 @@ int
 bm_bench_cases(const struct bm_bench *b, const char *const *models,
     size_t nmodels, long repeat, bm_bench_case_fn *fn, void *arg)
 {
-	static const cJSON empty = { NULL, NULL, NULL, cJSON_Object, NULL, 0,
-	    0, NULL };
+	/* The one trial of a benchmark without vars: no vars at all. */
+	static const cJSON empty = { .type = cJSON_Object };
 	const cJSON *variants = get(b->root, "variants");
 	const cJSON *trials = get(b->root, "vars");
 	const cJSON *v, *t;
@@ -438,6 +444,10 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 			bm_buf_adds(&head, b->id);
 			bm_buf_adds(&head, "\",\"benchmark\":");
 			bm_json_put_str(&head, b->name);
+			/* The version that runs (DESIGN.md §4). */
+			bm_buf_adds(&head, ",\"content_sha256\":\"");
+			bm_buf_adds(&head, b->sha256);
+			bm_buf_addc(&head, '"');
 			mark = head.len;
 			for (i = 0; i < nmodels && rc == 0; i++) {
 				c.model = models[i];

@@ -42,6 +42,7 @@ struct bm_catalog {
 	int stop;
 	int idle, full;			/* the writer, main is waiting */
 	int failed;			/* err holds why; no more writes */
+	int dirty;			/* writes queued, not yet committed */
 	struct bm_error err;
 	double began;			/* ms: the open transaction's start */
 };
@@ -53,15 +54,20 @@ static const char sql_insert[] =
 static const char sql_update[] =
     "UPDATE benchmarks SET name = ?2, prompt = ?3, content = ?4,"
     " content_sha256 = ?5, path = ?6, tags = ?7, description = ?8,"
-    " updated_at = ?9, doc = ?10, tree = ?11 WHERE id = ?1";
+    " updated_at = ?9, doc = ?10, tree = ?11, retired_at = NULL"
+    " WHERE id = ?1";
 static const char sql_move[] =
-    "UPDATE benchmarks SET name = ?2, path = ?3, doc = ?4 WHERE id = ?1";
+    "UPDATE benchmarks SET name = ?2, path = ?3, doc = ?4,"
+    " retired_at = NULL WHERE id = ?1";
+static const char sql_retire[] =
+    "UPDATE benchmarks SET retired_at = ?2 WHERE id = ?1"
+    " AND retired_at IS NULL";
 static const char sql_version[] =
     "INSERT OR IGNORE INTO benchmark_versions (benchmark_id,"
     " content_sha256, content, first_seen_at) VALUES (?1, ?2, ?3, ?4)";
 /* The columns of a struct bm_catalog_doc, as doc_row reads them. */
 #define DOC_COLUMNS "id, name, coalesce(path, ''), coalesce(doc, 0)," \
-    " content_sha256, tree"
+    " content_sha256, tree, retired_at IS NOT NULL"
 
 static void
 push_doc(struct docs *ds, struct bm_catalog_doc *d)
@@ -108,6 +114,7 @@ doc_new(const char *const s[6], int doc)
 static struct bm_catalog_doc *
 doc_row(struct bm_db_stmt *st, int content)
 {
+	struct bm_catalog_doc *d;
 	const char *s[6];
 
 	s[0] = bm_db_col_text(st, 0);
@@ -115,8 +122,10 @@ doc_row(struct bm_db_stmt *st, int content)
 	s[2] = bm_db_col_text(st, 2);
 	s[3] = bm_db_col_text(st, 4);
 	s[4] = bm_db_col_text(st, 5);
-	s[5] = content ? bm_db_col_text(st, 6) : NULL;
-	return doc_new(s, (int)bm_db_col_int(st, 3));
+	s[5] = content ? bm_db_col_text(st, 7) : NULL;
+	d = doc_new(s, (int)bm_db_col_int(st, 3));
+	d->retired = bm_db_col_int(st, 6) != 0;
+	return d;
 }
 
 /* Make d the current document of its id (and of its content). */
@@ -176,7 +185,7 @@ bm_catalog_file(struct bm_catalog *c, const char *path, const char *data,
 	bm_hash_sha256(data, len, sha);
 	d = bm_map_get(c->shas, sha);
 	/* An older version of a benchmark updated since is not current. */
-	if (!d || bm_map_get(c->ids, d->id) != d)
+	if (!d || bm_map_get(c->ids, d->id) != d || d->retired)
 		return NULL;
 	return d->doc == 0 && strcmp(d->path, path) == 0 ? d : NULL;
 }
@@ -191,7 +200,7 @@ bm_catalog_file(struct bm_catalog *c, const char *path, const char *data,
  * before the main thread uses the database again.
  */
 
-enum { J_INSERT, J_UPDATE, J_MOVE };
+enum { J_INSERT, J_UPDATE, J_MOVE, J_RETIRE };
 enum { F_ID, F_NAME, F_PROMPT, F_CONTENT, F_SHA, F_PATH, F_TAGS, F_DESC,
     F_TREE, NF };
 
@@ -240,6 +249,13 @@ write_job(struct bm_catalog *c, const struct job *j, struct bm_error *e)
 		if (bm_db_begin(c->db, e) < 0)
 			return -1;
 		c->began = bm_clock_ms();
+	}
+	if (j->kind == J_RETIRE) {
+		st = bm_db_prepare(c->db, sql_retire, e);
+		if (!st || bm_db_bind_text(st, 1, f[F_ID]) ||
+		    bm_db_bind_text(st, 2, c->now) || run(st, e) < 0)
+			goto fail;
+		return 0;
 	}
 	if (j->kind == J_MOVE) {
 		st = bm_db_prepare(c->db, sql_move, e);
@@ -438,7 +454,7 @@ bm_catalog_put(struct bm_catalog *c, struct bm_bench *b, struct bm_error *e)
 	const char *s[6];
 	struct job *j;
 
-	if (same && !moved(old, b))
+	if (same && !moved(old, b) && !old->retired)
 		return BM_CATALOG_UNCHANGED;
 	j = xcalloc(1, sizeof(*j));
 	j->kind = same ? J_MOVE : old ? J_UPDATE : J_INSERT;
@@ -466,6 +482,7 @@ bm_catalog_put(struct bm_catalog *c, struct bm_bench *b, struct bm_error *e)
 	remember(c, doc_new(s, b->doc));
 	if (queue(c, j, e) < 0)
 		return -1;
+	c->dirty = 1;
 	return same ? BM_CATALOG_UNCHANGED : old ? BM_CATALOG_UPDATED :
 	    BM_CATALOG_NEW;
 }
@@ -476,9 +493,16 @@ bm_catalog_flush(struct bm_catalog *c, struct bm_error *e)
 	stop(c);
 	if (failed(c, e) < 0)
 		return -1;
-	if (!bm_db_in_tx(c->db))
-		return 0;
-	return bm_db_commit(c->db, e);
+	if (bm_db_in_tx(c->db) && bm_db_commit(c->db, e) < 0)
+		return -1;
+	c->dirty = 0;
+	return 0;
+}
+
+int
+bm_catalog_dirty(const struct bm_catalog *c)
+{
+	return c->dirty;
 }
 
 static void
@@ -539,7 +563,8 @@ load(struct bm_catalog *c, struct bm_error *e)
 		return -1;
 	c->paths = bm_map_new();
 	st = bm_db_prepare(c->db, "SELECT " DOC_COLUMNS ", content FROM"
-	    " benchmarks ORDER BY path, doc, rowid", e);
+	    " benchmarks WHERE retired_at IS NULL ORDER BY path, doc, rowid",
+	    e);
 	if (!st)
 		return -1;
 	while ((rc = bm_db_step(st, e)) == 1) {
@@ -742,4 +767,95 @@ out:
 	free(ps.prompt);
 	free(fill);
 	return rc;
+}
+
+/* --- retiring, versions -------------------------------------------------- */
+
+int
+bm_catalog_retire(struct bm_catalog *c, bm_catalog_gone_fn *gone, void *arg,
+    long *n, struct bm_error *e)
+{
+	const struct bm_catalog_doc *d;
+	struct bm_catalog_doc *r;
+	const char *s[6];
+	struct job *j;
+	size_t i, total = c->all.n;
+
+	*n = 0;
+	for (i = 0; i < total; i++) {
+		d = c->all.v[i];
+		/* Only the current document of an id; once. */
+		if (d->retired || bm_map_get(c->ids, d->id) != d ||
+		    !gone(arg, d))
+			continue;
+		j = xcalloc(1, sizeof(*j));
+		j->kind = J_RETIRE;
+		j->f[F_ID] = xstrdup(d->id);
+		s[0] = d->id;
+		s[1] = d->name;
+		s[2] = d->path;
+		s[3] = d->sha256;
+		s[4] = d->tree;
+		s[5] = NULL;
+		r = doc_new(s, d->doc);
+		r->retired = 1;
+		remember(c, r);
+		if (queue(c, j, e) < 0)
+			return -1;
+		c->dirty = 1;
+		(*n)++;
+	}
+	return 0;
+}
+
+int
+bm_catalog_versions(struct bm_catalog *c, const char *key,
+    bm_catalog_version_fn *fn, void *arg, struct bm_error *e)
+{
+	struct bm_catalog_version v;
+	struct bm_db_stmt *st;
+	char *id = NULL;
+	int rc;
+
+	if (bm_catalog_flush(c, e) < 0)
+		return -1;
+	st = bm_db_prepare(c->db, "SELECT id FROM benchmarks WHERE id = ?1"
+	    " OR name = ?1 ORDER BY id = ?1 DESC, retired_at IS NOT NULL,"
+	    " rowid", e);
+	if (!st || bm_db_bind_text(st, 1, key))
+		return -1;
+	/* The id itself first, else the name's in use, else its first. */
+	rc = bm_db_step(st, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		bm_error_set(e, key, 0, 0, "no such benchmark");
+		return -1;
+	}
+	id = xstrdup(bm_db_col_text(st, 0));
+	st = bm_db_prepare(c->db, "SELECT b.id, b.name, coalesce(b.path, ''),"
+	    " coalesce(b.doc, 0), v.content_sha256, v.content,"
+	    " v.first_seen_at, b.retired_at FROM benchmark_versions v"
+	    " JOIN benchmarks b ON b.id = v.benchmark_id"
+	    " WHERE v.benchmark_id = ?1 ORDER BY v.first_seen_at, v.rowid", e);
+	if (!st || bm_db_bind_text(st, 1, id))
+		goto fail;
+	while ((rc = bm_db_step(st, e)) == 1) {
+		v.id = bm_db_col_text(st, 0);
+		v.name = bm_db_col_text(st, 1);
+		v.path = bm_db_col_text(st, 2);
+		v.doc = (int)bm_db_col_int(st, 3);
+		v.sha256 = bm_db_col_text(st, 4);
+		v.content = bm_db_col_text(st, 5);
+		v.first_seen_at = bm_db_col_text(st, 6);
+		v.retired_at = bm_db_col_text(st, 7);
+		rc = fn(arg, &v);
+		if (rc)
+			break;
+	}
+	free(id);
+	return rc < 0 ? -1 : rc;
+fail:
+	free(id);
+	return -1;
 }

@@ -50,6 +50,11 @@ int bm_catalog_put(struct bm_catalog *c, struct bm_bench *b,
  * failed (its transaction rolled back).
  */
 int bm_catalog_flush(struct bm_catalog *c, struct bm_error *e);
+/*
+ * Non-zero while writes are queued or not yet committed: what names them
+ * must wait for bm_catalog_flush to be printed.
+ */
+int bm_catalog_dirty(const struct bm_catalog *c);
 /* Free; writes not yet flushed are dropped or rolled back. */
 void bm_catalog_close(struct bm_catalog *c);
 
@@ -62,13 +67,15 @@ struct bm_catalog_doc {
 	const char *sha256;	/* content_sha256 */
 	const char *tree;	/* the checked document as JSON, or NULL */
 	const char *content;	/* the YAML text; NULL from bm_catalog_file */
+	int retired;		/* retired_at is set: its document is gone */
 };
 
 /* Called per stored document; non-zero stops with that value. */
 typedef int bm_catalog_doc_fn(void *arg, const struct bm_catalog_doc *d);
 /*
  * The stored documents of path (NULL: all), by path and then by their
- * index in the file.  0, fn's value, or -1 with e.
+ * index in the file; retired ones are left out.  0, fn's value, or -1
+ * with e.
  */
 int bm_catalog_docs(struct bm_catalog *c, const char *path,
     bm_catalog_doc_fn *fn, void *arg, struct bm_error *e);
@@ -80,7 +87,7 @@ int bm_catalog_docs(struct bm_catalog *c, const char *path,
  */
 const struct bm_catalog_doc *bm_catalog_file(struct bm_catalog *c,
     const char *path, const char *data, size_t len);
-/* Non-zero when any stored document has this path. */
+/* Non-zero when any stored document (not retired) has this path. */
 int bm_catalog_has_path(struct bm_catalog *c, const char *path);
 
 /*
@@ -92,5 +99,36 @@ int bm_catalog_has_path(struct bm_catalog *c, const char *path);
  */
 int bm_catalog_backfill(struct bm_catalog *c, long *filled, long *unmatched,
     struct bm_error *e);
+
+/* Is d's document gone (from the files just read)? */
+typedef int bm_catalog_gone_fn(void *arg, const struct bm_catalog_doc *d);
+/*
+ * Mark retired (benchmarks.retired_at) every current benchmark, not yet
+ * retired, that gone says is gone: written as bm_catalog_put writes.
+ * Rows are never deleted (results refer to them); a retired benchmark
+ * put again is un-retired.  0 with *n retired, or -1 with e.
+ */
+int bm_catalog_retire(struct bm_catalog *c, bm_catalog_gone_fn *gone,
+    void *arg, long *n, struct bm_error *e);
+
+/* A stored version, as bm_catalog_versions gives it. */
+struct bm_catalog_version {
+	const char *id, *name, *path;	/* the benchmark's, as it is now */
+	int doc;
+	const char *sha256;	/* this version's content_sha256 */
+	const char *content;	/* its YAML text */
+	const char *first_seen_at;
+	const char *retired_at;	/* the benchmark's, or NULL */
+};
+
+typedef int bm_catalog_version_fn(void *arg,
+    const struct bm_catalog_version *v);
+/*
+ * Every stored version of the benchmark whose id, or else name, is key
+ * (of several by that name, the one in use, else the first stored),
+ * oldest first.  0, fn's value, or -1 with e ("KEY: no such benchmark").
+ */
+int bm_catalog_versions(struct bm_catalog *c, const char *key,
+    bm_catalog_version_fn *fn, void *arg, struct bm_error *e);
 
 #endif

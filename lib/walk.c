@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "map.h"
 #include "walk.h"
 #include "xalloc.h"
 
@@ -41,6 +42,7 @@ struct entry {
 	char *path;
 	size_t name;	/* where the entry's own name starts in path */
 	int dir;
+	int link;	/* reached through a symbolic link */
 };
 
 /*
@@ -68,12 +70,62 @@ key(const char *name, size_t len)
 	return k;
 }
 
-/* File type from the directory entry, with stat only where it is unknown. */
+/* A directory or file by identity: device and inode. */
+struct ident {
+	uint64_t dev, ino;
+};
+
+static struct ident
+ident(const struct stat *st)
+{
+	struct ident id;
+
+	id.dev = (uint64_t)st->st_dev;
+	id.ino = (uint64_t)st->st_ino;
+	return id;
+}
+
+/* One bm_walk: the tree of one operand. */
+struct walk {
+	struct bm_files *files;
+	struct bm_error *e;
+	struct bm_map *dirs;	/* ident -> struct seen */
+	size_t first;		/* files->paths[first..] are this walk's */
+	size_t *links;		/* files reached by a symbolic link */
+	size_t nlinks;
+};
+
+/* A directory entered: done once all below it was walked. */
+struct seen {
+	int done;
+	char path[];
+};
+
+/* Report what is skipped to the caller's warn, if any. */
+static void
+skipped(const struct walk *w, const char *path, const char *fmt,
+    const char *arg)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	if (!w->files->warn)
+		return;
+	bm_error_set(&e, path, 0, 0, fmt, arg);
+	w->files->warn(w->files->warn_arg, &e);
+	bm_error_clear(&e);
+}
+
+/*
+ * File type from the directory entry, with stat only where it is unknown
+ * or a symbolic link (then *link is set).
+ */
 static int
-kind(const char *path, const struct dirent *de, struct bm_error *e)
+kind(const char *path, const struct dirent *de, int *link,
+    struct bm_error *e)
 {
 	struct stat st;
 
+	*link = de->d_type == DT_LNK;
 	if (de->d_type == DT_DIR)
 		return 'd';
 	if (de->d_type == DT_REG)
@@ -87,19 +139,54 @@ kind(const char *path, const struct dirent *de, struct bm_error *e)
 	return S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : 0;
 }
 
-static int
-walk_dir(const char *dir, struct bm_files *files, struct bm_error *e)
+/*
+ * Enter dir once: a directory already walked (reached again through a
+ * link) is skipped, and one being walked (a link back up: a cycle) is
+ * skipped with a warning.  The entry to mark done, or NULL to skip.
+ */
+static struct seen *
+enter(struct walk *w, DIR *d, const char *dir)
 {
+	struct stat st;
+	struct ident id;
+	struct seen *s;
+	size_t n = strlen(dir);
+
+	if (fstat(dirfd(d), &st) < 0)
+		return xcalloc(1, sizeof(*s) + 1);	/* not known: walk */
+	id = ident(&st);
+	s = bm_map_getn(w->dirs, (const char *)&id, sizeof(id));
+	if (s) {
+		if (!s->done)
+			skipped(w, dir, "directory cycle (back to %s), "
+			    "skipped", s->path);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s) + n + 1);
+	memcpy(s->path, dir, n + 1);
+	bm_map_putn(w->dirs, (const char *)&id, sizeof(id), s);
+	return s;
+}
+
+static int
+walk_dir(struct walk *w, const char *dir)
+{
+	struct bm_files *files = w->files;
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	struct entry *ents = NULL;
+	struct seen *s;
 	size_t n = 0, cap = 0, i, dlen = strlen(dir), nlen;
-	int rc = 0, k, slash = dlen > 0 && dir[dlen - 1] != '/';
+	int rc = 0, k, link, slash = dlen > 0 && dir[dlen - 1] != '/';
 	char *p;
 
 	if (!d) {
-		bm_error_set(e, dir, 0, 0, "%s", strerror(errno));
+		bm_error_set(w->e, dir, 0, 0, "%s", strerror(errno));
 		return -1;
+	}
+	if (!(s = enter(w, d, dir))) {
+		closedir(d);
+		return 0;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' ||
@@ -110,7 +197,7 @@ walk_dir(const char *dir, struct bm_files *files, struct bm_error *e)
 		memcpy(p, dir, dlen);
 		p[dlen] = '/';
 		memcpy(p + dlen + slash, de->d_name, nlen + 1);
-		k = kind(p, de, e);
+		k = kind(p, de, &link, w->e);
 		if (k == 'd' || (k == 'f' && is_yaml(de->d_name))) {
 			if (n == cap) {
 				cap = cap ? 2 * cap : 64;
@@ -119,33 +206,91 @@ walk_dir(const char *dir, struct bm_files *files, struct bm_error *e)
 			ents[n].key = key(de->d_name, nlen);
 			ents[n].path = p;
 			ents[n].name = dlen + slash;
+			ents[n].link = link;
 			ents[n++].dir = k == 'd';
 			continue;
 		}
 		if (k < 0)
 			rc = -1;
+		/* A FIFO's open would wait for a writer: never read one. */
+		if (k == 0 && is_yaml(de->d_name))
+			skipped(w, p, "%s", "not a regular file, skipped");
 		free(p);
 	}
 	closedir(d);
 	/* Byte order at each level: a/b.yml sorts with a's entries. */
-	qsort(ents, n, sizeof(*ents), cmp);
+	if (n)
+		qsort(ents, n, sizeof(*ents), cmp);
 	for (i = 0; i < n; i++) {
 		if (!ents[i].dir) {
+			if (ents[i].link) {
+				w->links = xreallocarray(w->links,
+				    w->nlinks + 1, sizeof(*w->links));
+				w->links[w->nlinks++] = files->n;
+			}
 			add(files, ents[i].path, 1);
 			continue;
 		}
-		if (walk_dir(ents[i].path, files, e) < 0)
+		if (walk_dir(w, ents[i].path) < 0)
 			rc = -1;
 		free(ents[i].path);
 	}
 	free(ents);
+	s->done = 1;
+	if (!s->path[0])
+		free(s);	/* not in the map */
 	return rc;
+}
+
+/*
+ * A file reached through a symbolic link and also under its own name (or
+ * through another link) is kept once, under its first name not a link.
+ */
+static void
+unlink_twins(struct walk *w)
+{
+	struct bm_files *f = w->files;
+	struct bm_map *ids = bm_map_new();
+	unsigned char *drop = xcalloc(f->n - w->first, 1);
+	struct ident id;
+	struct stat st;
+	size_t i, k, j;
+
+	for (k = 0; k < 2; k++)
+		for (i = w->first, j = 0; i < f->n; i++) {
+			/* Pass 0: the names that are no link; 1: links. */
+			while (j < w->nlinks && w->links[j] < i)
+				j++;
+			if ((j < w->nlinks && w->links[j] == i) != (int)k ||
+			    stat(f->paths[i], &st) < 0)
+				continue;
+			id = ident(&st);
+			if (bm_map_getn(ids, (const char *)&id, sizeof(id))) {
+				if (k)
+					drop[i - w->first] = 1;
+			} else
+				bm_map_putn(ids, (const char *)&id,
+				    sizeof(id), f);
+		}
+	for (i = j = w->first; i < f->n; i++) {
+		if (drop[i - w->first]) {
+			free(f->paths[i]);
+			continue;
+		}
+		f->paths[j] = f->paths[i];
+		f->regular[j++] = f->regular[i];
+	}
+	f->n = j;
+	free(drop);
+	bm_map_free(ids, NULL);
 }
 
 int
 bm_walk(const char *path, struct bm_files *files, struct bm_error *e)
 {
+	struct walk w;
 	struct stat st;
+	int rc;
 
 	if (strcmp(path, "-") == 0) {
 		add(files, xstrdup(path), 0);
@@ -155,10 +300,26 @@ bm_walk(const char *path, struct bm_files *files, struct bm_error *e)
 		bm_error_set(e, path, 0, 0, "%s", strerror(errno));
 		return -1;
 	}
-	if (S_ISDIR(st.st_mode))
-		return walk_dir(path, files, e);
-	add(files, xstrdup(path), S_ISREG(st.st_mode));
-	return 0;
+	if (S_ISREG(st.st_mode)) {
+		add(files, xstrdup(path), 1);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		/* A FIFO or a device may never end: "-" reads a pipe. */
+		bm_error_set(e, path, 0, 0, "not a regular file");
+		return -1;
+	}
+	memset(&w, 0, sizeof(w));
+	w.files = files;
+	w.e = e;
+	w.dirs = bm_map_new();
+	w.first = files->n;
+	rc = walk_dir(&w, path);
+	if (w.nlinks)
+		unlink_twins(&w);
+	bm_map_free(w.dirs, free);
+	free(w.links);
+	return rc;
 }
 
 void

@@ -11,13 +11,23 @@ struct bm_files {
 	char **paths;
 	unsigned char *regular;	/* paths[i] was seen to be a regular file */
 	size_t n;
+	/* Told what a walk skips (a cycle, a FIFO), when not NULL. */
+	void (*warn)(void *arg, const struct bm_error *e);
+	void *warn_arg;
 };
 
 /*
- * Append what path names to files: "-" or a file as given; a directory
- * searched recursively for *.yml and *.yaml (hidden entries skipped), in
- * byte order of path.  0, or -1 with e ("path: No such file or directory")
- * when path or a directory inside it cannot be read.
+ * Append what path names to files: "-" or a regular file as given; a
+ * directory searched recursively for *.yml and *.yaml (hidden entries
+ * skipped), in byte order of path.  Each directory is walked once (by
+ * device and inode): one reached again through a symbolic link is
+ * skipped, one that leads back to a directory being walked (a cycle) is
+ * skipped and told to files->warn, and so is a *.yml that is not a
+ * regular file (a FIFO).  A file reached through a link and also by
+ * another name is kept once.  0, or -1 with e ("path: No such file or
+ * directory") when path or a directory inside it cannot be read, or
+ * path is neither a directory nor a regular file ("path: not a regular
+ * file": a FIFO's open could wait for ever).
  */
 int bm_walk(const char *path, struct bm_files *files, struct bm_error *e);
 /* Free the list. */

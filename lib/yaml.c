@@ -5,8 +5,10 @@
  * The tree is built bottom-up from the event stream with an explicit stack,
  * so libyaml's unbounded nesting never turns into C recursion here; nesting
  * is still capped (MAX_DEPTH) because cJSON's own functions recurse.  Aliases
- * are copies; the copies a document makes are capped (MAX_EXPAND) so that a
- * "billion laughs" file fails fast instead of eating the machine.
+ * are copies; the copies a document makes are capped, in nodes (MAX_EXPAND)
+ * and in bytes of text (MAX_EXPAND_BYTES), so that a "billion laughs" file,
+ * or one that repeats a long string many times, fails fast instead of
+ * eating the machine.
  *
  * libyaml's marks count characters, not bytes (a CRLF counts two), so byte
  * offsets for the document text are found by walking the UTF-8 input with a
@@ -25,7 +27,6 @@
 /* libyaml's header; ours is "yaml.h" (lib/ is an -iquote directory). */
 #include <yaml.h>
 
-#include "arena.h"
 #include "buf.h"
 #include "map.h"
 #include "suggest.h"
@@ -34,6 +35,7 @@
 
 #define MAX_DEPTH	1000		/* nesting levels */
 #define MAX_EXPAND	1000000UL	/* nodes copied per document */
+#define MAX_EXPAND_BYTES (16UL << 20)	/* text copied per document */
 
 #define TAG_PREFIX	"tag:yaml.org,2002:"
 
@@ -77,6 +79,7 @@ struct bm_yaml {
 struct anchor {
 	cJSON *node;		/* NULL while the node is being built */
 	size_t count;		/* nodes in node's tree */
+	size_t bytes;		/* bytes of text (strings, keys) in it */
 	char *raw;		/* a scalar's text, for aliases used as keys */
 };
 
@@ -90,6 +93,7 @@ struct frame {
 	cJSON *merges;		/* map: values of "<<" keys, in order */
 	char *anchor;
 	size_t count0;		/* b->nodes when the node started */
+	size_t bytes0;		/* b->bytes when the node started */
 };
 
 struct build {
@@ -104,6 +108,8 @@ struct build {
 	struct bm_buf kbuf;	/* a key of keys being looked up */
 	size_t nodes;		/* created, copies included */
 	size_t expanded;	/* copied for aliases and merges */
+	size_t bytes;		/* text in the nodes made, copies included */
+	size_t copied;		/* of it, copied for aliases and merges */
 	int failed;		/* a structure error is in e: skip to doc end */
 	struct bm_error *e;
 };
@@ -621,18 +627,13 @@ resolve(const char *s, size_t n)
 
 /*
  * The event's text for the tree, freed with cJSON_free.  libyaml allocates
- * with malloc as cJSON does, so the string moves instead of being copied;
- * but with cJSON's arena on, a copy there is cheaper than keeping libyaml's
- * strings alive until the tree goes (arena.h).
+ * with malloc as cJSON does, so the string moves instead of being copied.
  */
 static char *
 take(yaml_event_t *ev)
 {
 	char *s = (char *)ev->data.scalar.value;
-	size_t n = ev->data.scalar.length + 1;
 
-	if (bm_arena_active())
-		return memcpy(cJSON_malloc(n), s, n);
 	ev->data.scalar.value = NULL;
 	return s;
 }
@@ -709,6 +710,7 @@ dup_tree(struct build *b, const cJSON *src, const struct mark *m)
 	struct pent *ne, old;
 	cJSON *d, *c;
 	const cJSON *s;
+	size_t n;
 
 	if (cJSON_IsObject(src))
 		d = cJSON_CreateObject();
@@ -720,6 +722,10 @@ dup_tree(struct build *b, const cJSON *src, const struct mark *m)
 		abort();	/* cJSON's malloc failed; xmalloc would exit */
 	b->nodes++;
 	b->expanded++;
+	n = (cJSON_IsString(src) ? strlen(src->valuestring) : 0) +
+	    (src->string ? strlen(src->string) : 0);
+	b->bytes += n;
+	b->copied += n;
 	if (!m && (pe = pos_get(b->pos, src)) != NULL) {
 		/* Copy first: pos_put may move the table. */
 		old = *pe;
@@ -838,6 +844,7 @@ push(struct build *b, cJSON *node, int map, struct mark m, const char *anchor)
 	f->map = map;
 	f->pos = m;
 	f->count0 = b->nodes;
+	f->bytes0 = b->bytes;
 	b->nodes++;
 	if (anchor) {
 		f->anchor = xstrdup(anchor);
@@ -865,6 +872,13 @@ apply_merges(struct build *b, struct frame *f)
 				if (b->expanded >= MAX_EXPAND) {
 					fail(b, f->pos, "alias expansion "
 					    "limit exceeded");
+					cJSON_Delete(tmp);
+					return;
+				}
+				if (b->copied >= MAX_EXPAND_BYTES) {
+					fail(b, f->pos, "alias expansion "
+					    "larger than %lu bytes",
+					    MAX_EXPAND_BYTES);
 					cJSON_Delete(tmp);
 					return;
 				}
@@ -905,6 +919,7 @@ pop(struct build *b)
 		a = anc_get(b, f.anchor);
 		a->node = f.node;
 		a->count = b->nodes - f.count0;
+		a->bytes = b->bytes - f.bytes0;
 		free(f.anchor);
 	}
 	attach(b, f.node, f.pos);
@@ -935,6 +950,11 @@ alias(struct build *b, const char *name, struct mark m)
 	}
 	if (a->count > MAX_EXPAND - b->expanded) {
 		fail(b, m, "alias expansion limit exceeded");
+		return;
+	}
+	if (a->bytes > MAX_EXPAND_BYTES - b->copied) {
+		fail(b, m, "alias expansion larger than %lu bytes",
+		    MAX_EXPAND_BYTES);
 		return;
 	}
 	c = dup_tree(b, a->node, &m);
@@ -1013,6 +1033,7 @@ node_event(struct build *b, yaml_event_t *ev)
 				return;
 			}
 			b->nodes++;
+			b->bytes += ev->data.scalar.length;
 			merge = ev->data.scalar.style ==
 			    YAML_PLAIN_SCALAR_STYLE && strcmp(s, "<<") == 0;
 			set_key(b, f, take(ev), merge, m);
@@ -1028,10 +1049,12 @@ node_event(struct build *b, yaml_event_t *ev)
 			return;
 		}
 		b->nodes++;
+		b->bytes += ev->data.scalar.length;
 		if (anchor) {
 			a = anc_put(b, anchor);
 			a->node = node;
 			a->count = 1;
+			a->bytes = ev->data.scalar.length;
 			a->raw = iskey ? xstrdup(raw) : raw;
 		}
 		if (!iskey) {

@@ -63,12 +63,15 @@ setup() {
 	[ "$output" = "c495dbc8678c6210e4b50d3dcf7ad561  variants.yml" ]
 }
 
-@test "bm-hash: -t labels later documents PATH#K" {
+@test "bm-hash: -t names the file's path for every document, as md5sum" {
 	run --separate-stderr bm-hash -t multi.yaml
 	[ "$status" -eq 0 ]
 	[ "$output" = "f97c5d29941bfb1b2fdab0874906ab82  multi.yaml
-b8a9f715dbb64fd5c56e7783c6820a61  multi.yaml#1
-bbab9c310f52665abcd93d13ac0d8dac  multi.yaml#2" ]
+b8a9f715dbb64fd5c56e7783c6820a61  multi.yaml
+bbab9c310f52665abcd93d13ac0d8dac  multi.yaml" ]
+	[ "$stderr" = "" ]
+	# every second column is a file
+	printf '%s\n' "$output" | cut -c35- | xargs ls >/dev/null
 }
 
 @test "bm-hash: directories are searched recursively, sorted, hidden files skipped" {
@@ -100,16 +103,16 @@ bbab9c310f52665abcd93d13ac0d8dac  multi.yaml#2" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "plain.yml: OK
 multi.yaml: OK
-multi.yaml#1: OK
-multi.yaml#2: OK" ]
+multi.yaml: OK
+multi.yaml: OK" ]
 	[ "$stderr" = "" ]
 	sed -i 's/^prompt: two$/prompt: three/' multi.yaml
 	run --separate-stderr bm-hash -c ids
 	[ "$status" -eq 1 ]
 	[ "$output" = "plain.yml: OK
 multi.yaml: OK
-multi.yaml#1: FAILED
-multi.yaml#2: OK" ]
+multi.yaml: FAILED
+multi.yaml: OK" ]
 	[ "$stderr" = "bm-hash: warning: 1 computed id did not match" ]
 }
 
@@ -198,7 +201,7 @@ usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]" ]
 	[ "$stderr" = "bm-hash: stdout: No space left on device" ]
 }
 
-@test "bm-hash: thousands of files hash on every core with sequential output" {
+@test "bm-hash: thousands of files, in order, one bad among them" {
 	d=$BATS_TEST_TMPDIR/many
 	mkdir -p "$d"
 	for i in $(seq -w 0 1499); do
@@ -212,4 +215,56 @@ usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]" ]
 	[ "$(tail -n 1 <<<"$output")" = "$(printf %s 'prompt 1499' | md5sum | cut -c1-32)  $d/p1499.yml" ]
 	[ "$(cut -c35- <<<"$output")" = "$(ls "$d"/*.yml | grep -v p1200)" ]
 	[ "$stderr" = "bm-hash: $d/p1200.yml:2:1: did not find expected ',' or ']' while parsing a flow sequence started at 1:9" ]
+}
+
+@test "bm-hash: symbolic link cycles are walked once, each told once" {
+	d="$BATS_TEST_TMPDIR/t"
+	mkdir -p "$d/b" "$d/c"
+	cp plain.yml "$d/b/"
+	ln -s . "$d/b/x"
+	ln -s . "$d/b/y"
+	ln -s ../b/plain.yml "$d/c/same.yml"
+	cd "$d"
+	run --separate-stderr timeout 60 bm-hash -t .
+	[ "$status" -eq 0 ]
+	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  ./b/plain.yml" ]
+	[ "$stderr" = "bm-hash: warning: ./b/x: directory cycle (back to ./b), skipped
+bm-hash: warning: ./b/y: directory cycle (back to ./b), skipped" ]
+}
+
+@test "bm-hash: a FIFO is skipped with a warning, and an error as an operand" {
+	d="$BATS_TEST_TMPDIR/t"
+	mkdir -p "$d"
+	cp plain.yml "$d/"
+	mkfifo "$d/pipe.yml"
+	cd "$d"
+	run --separate-stderr timeout 60 bm-hash -t .
+	[ "$status" -eq 0 ]
+	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  ./plain.yml" ]
+	[ "$stderr" = "bm-hash: warning: ./pipe.yml: not a regular file, skipped" ]
+	run --separate-stderr timeout 60 bm-hash -t pipe.yml plain.yml
+	[ "$status" -eq 1 ]
+	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  plain.yml" ]
+	[ "$stderr" = "bm-hash: pipe.yml: not a regular file" ]
+}
+
+@test "bm-hash: -c checks a path's documents in order; a line past the last one fails" {
+	cp multi.yaml "$BATS_TEST_TMPDIR/"
+	cd "$BATS_TEST_TMPDIR"
+	bm-hash -t multi.yaml > ids
+	# documents swapped: each line checks the document at its place
+	{ sed -n 2p ids; sed -n 1p ids; sed -n 3p ids; } > swapped
+	run --separate-stderr bm-hash -c swapped
+	[ "$status" -eq 1 ]
+	[ "$output" = "multi.yaml: FAILED
+multi.yaml: FAILED
+multi.yaml: OK" ]
+	[ "$stderr" = "bm-hash: warning: 2 computed ids did not match" ]
+	tail -1 ids >> ids
+	run --separate-stderr bm-hash -c ids
+	[ "$status" -eq 1 ]
+	[ "$output" = "multi.yaml: OK
+multi.yaml: OK
+multi.yaml: OK
+multi.yaml: FAILED" ]
 }

@@ -2,15 +2,12 @@
  * fuzz-yaml.c: libFuzzer target for lib/yaml.c.  Reads every document of
  * the input and checks what callers rely on: each node of a tree has a
  * position, the document text lies inside the input, errors name a file.
- * cJSON's arena is on, as in bm-hash, and reset after each input, so that
- * a node used after its document was freed is a use-after-poison report;
- * fuzz-config reads YAML with the arena off.  Built and run by scripts/fuzz.
+ * Built and run by scripts/fuzz.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
 #include "err.h"
 #include "yaml.h"
 
@@ -41,7 +38,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *copy;
 	int rc, n = 0;
 
-	bm_arena_on();
 	/* A private copy so that ASan sees reads past the end. */
 	copy = malloc(size ? size : 1);
 	if (!copy)
@@ -70,6 +66,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bm_yaml_close(y);
 	bm_error_clear(&e);
 	free(copy);
-	bm_arena_reset();
 	return 0;
 }

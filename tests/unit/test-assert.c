@@ -70,8 +70,8 @@ main(void)
 	    "assertion has two types, 'equals' and 'contains'", "two types");
 	is_check("{\"regex\":\"(a\"}",
 	    "regex: missing closing parenthesis at offset 2", "bad regex");
-	is_check("{\"jq\":\".a |||\"}", "jq: syntax error, unexpected '|' "
-	    "(Unix shell quoting issues?)", "bad jq");
+	is_check("{\"jq\":\".a |||\"}", "jq: syntax error, unexpected '|'",
+	    "bad jq (no shell quoting hint: it comes from YAML)");
 	is_check("{\"jq\":\".a == 1\"}", NULL, "good jq");
 	is_check("{\"weight\":-1,\"equals\":\"a\"}",
 	    "weight: expected a number >= 0", "negative weight");

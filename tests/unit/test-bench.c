@@ -120,7 +120,9 @@ main(void)
 	bm_bench_cases(b, models, 3, b->repeat, count, &k);
 	is(k.first, "{\"type\":\"case\",\"case_id\":\"701e8e71c1f6dcd2\","
 	    "\"benchmark_id\":\"eebcb3c5a151806f3a7c67b87c6a7fbd\","
-	    "\"benchmark\":\"a\",\"model\":\"echo:\",\"variant\":\"one\","
+	    "\"benchmark\":\"a\",\"content_sha256\":\"f9d727c8c51970b127c9"
+	    "007b287d99511964f477930571caa6b1f1b2f370810d\","
+	    "\"model\":\"echo:\",\"variant\":\"one\","
 	    "\"trial\":0,\"repeat\":0,\"messages\":[{\"role\":\"system\","
 	    "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
 	    "\"Say a\"}],\"expect\":[{\"equals\":\"a\"}],\"vars\":{\"w\":\"a\"},"

@@ -77,21 +77,28 @@ sizes(void)
 	bm_reader_free(&r);
 }
 
-/* A FIFO named on the command line is not regular, and is read to EOF. */
+/*
+ * A FIFO named on the command line is an error, never a wait for a
+ * writer; read as a stream (as "-" is), it is read to EOF.
+ */
 static void
 fifo(void)
 {
-	struct bm_files f = { NULL, NULL, 0 };
+	struct bm_files f = { 0 };
 	struct bm_reader r = BM_READER_INIT;
 	struct bm_error e = BM_ERROR_INIT;
-	char *p = xasprintf("%s/pipe.yml", root);
+	char *p = xasprintf("%s/pipe.yml", root), *want;
 	const char *data;
 	size_t len;
 	pid_t pid;
 	int fd;
 
-	ok(mkfifo(p, 0600) == 0 && bm_walk(p, &f, &e) == 0 && f.n == 1 &&
-	    !f.regular[0], "a FIFO is not taken for a regular file");
+	ok(mkfifo(p, 0600) == 0 && bm_walk(p, &f, &e) < 0 && f.n == 0,
+	    "a FIFO operand is an error");
+	want = xasprintf("%s: not a regular file", p);
+	is(bm_error_str(&e), want, "naming it");
+	free(want);
+	bm_error_clear(&e);
 	pid = fork();
 	if (pid == 0) {
 		/* Two writes: a short read is not the end of a FIFO. */
@@ -103,8 +110,7 @@ fifo(void)
 			_exit(1);
 		_exit(0);
 	}
-	ok(bm_reader_read(&r, f.paths[0], f.regular[0], &data, &len,
-	    &e) == 0 && strcmp(data, "a: 1\nb: 2\n") == 0,
+	ok(bm_reader_read(&r, p, 0, &data, &len, &e) == 0 && strcmp(data, "a: 1\nb: 2\n") == 0,
 	    "and is read to its end");
 	waitpid(pid, NULL, 0);
 	bm_reader_free(&r);
@@ -112,12 +118,75 @@ fifo(void)
 	free(p);
 }
 
+static char warned[1024];
+
+static void
+warn(void *arg, const struct bm_error *e)
+{
+	size_t n = strlen(warned);
+
+	(void)arg;
+	snprintf(warned + n, sizeof(warned) - n, "%s\n", bm_error_str(e));
+}
+
+static void
+link_at(const char *target, const char *rel)
+{
+	char *p = xasprintf("%s/%s", root, rel);
+
+	if (symlink(target, p) < 0)
+		perror(p);
+	free(p);
+}
+
+/*
+ * Symbolic links: a directory is walked once; a link back up is a cycle,
+ * told once per link and skipped; a file reached by a link and by its
+ * name is listed once; a FIFO among the files is skipped, told.
+ */
+static void
+links(void)
+{
+	struct bm_files f = { 0 };
+	struct bm_error e = BM_ERROR_INIT;
+	char *top = xasprintf("%s/l", root), *want, *p;
+
+	dir("l");
+	dir("l/b");
+	dir("l/c");
+	put("l/b/one.yml", "1");
+	link_at(".", "l/b/x");
+	link_at(".", "l/b/y");
+	link_at("..", "l/b/up");
+	link_at("../b", "l/c/b2");
+	link_at("../b/one.yml", "l/c/same.yml");
+	p = xasprintf("%s/l/c/p.yml", root);
+	mkfifo(p, 0600);
+	free(p);
+	f.warn = warn;
+	ok(bm_walk(top, &f, &e) == 0, "a tree with cycles is walked");
+	is_int(f.n, 1, "each directory and file once");
+	want = xasprintf("%s/b/one.yml", top);
+	is(f.n > 0 ? f.paths[0] : NULL, want, "under its own name");
+	free(want);
+	want = xasprintf("%s/b/up: directory cycle (back to %s), skipped\n"
+	    "%s/b/x: directory cycle (back to %s/b), skipped\n"
+	    "%s/b/y: directory cycle (back to %s/b), skipped\n"
+	    "%s/c/p.yml: not a regular file, skipped\n",
+	    top, top, top, top, top, top, top);
+	is(warned, want, "cycles and the FIFO told once each");
+	free(want);
+	bm_files_free(&f);
+	bm_error_clear(&e);
+	free(top);
+}
+
 int
 main(void)
 {
 	char tmpl[] = "/tmp/bm-test-walk-XXXXXX";
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_files f = { NULL, NULL, 0 };
+	struct bm_files f = { 0 };
 	char *data, *p, *cmd;
 	size_t len, i;
 
@@ -190,6 +259,7 @@ main(void)
 
 	sizes();
 	fifo();
+	links();
 	bm_error_clear(&e);
 	ok(nftw(root, rm, 16, FTW_DEPTH | FTW_PHYS) == 0, "clean up");
 	return done_testing();

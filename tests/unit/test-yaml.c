@@ -1,8 +1,7 @@
 /*
  * test-yaml: scalar typing, block scalars, document text ranges, node and
  * key positions, anchors and merge keys, every error message (exact), the
- * inputs the fuzzer found, and large inputs; all of it twice, the second
- * time with cJSON's arena on.
+ * inputs the fuzzer found, and large inputs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "buf.h"
 #include "jsonl.h"
 #include "tap.h"
@@ -510,6 +508,46 @@ test_nesting(void)
 	bm_buf_free(&b);
 }
 
+/*
+ * Few copies of a long string: the bytes copied are bounded too (16 MiB),
+ * a 140 kB file does not become gigabytes.
+ */
+static void
+long_string(void)
+{
+	struct bm_buf b = BM_BUF_INIT;
+	size_t i;
+
+	bm_buf_adds(&b, "s: &a \"");
+	for (i = 0; i < 100000; i++)
+		bm_buf_addc(&b, 'x');
+	bm_buf_adds(&b, "\"\nl: [*a");
+	for (i = 1; i < 10000; i++)
+		bm_buf_adds(&b, ", *a");
+	bm_buf_adds(&b, "]\n");
+	is(errof(b.s, b.len), "t.yml:2:673: alias expansion larger than "
+	    "16777216 bytes", "10000 copies of 100 kB stop at 16 MiB");
+	bm_buf_reset(&b);
+	bm_buf_adds(&b, "s: &a {k: \"");
+	for (i = 0; i < 100000; i++)
+		bm_buf_addc(&b, 'x');
+	bm_buf_adds(&b, "\"}\n");
+	for (i = 0; i < 200; i++)
+		bm_buf_addf(&b, "m%zu: {<<: *a}\n", i);
+	ok(strstr(errof(b.s, b.len), "alias expansion larger than 16777216 "
+	    "bytes") != NULL, "merged copies count their bytes too");
+	bm_buf_reset(&b);
+	bm_buf_adds(&b, "s: &a \"");
+	for (i = 0; i < 100000; i++)
+		bm_buf_addc(&b, 'x');
+	bm_buf_adds(&b, "\"\nl: [*a");
+	for (i = 1; i < 100; i++)
+		bm_buf_adds(&b, ", *a");
+	bm_buf_adds(&b, "]\n");
+	is(errof(b.s, b.len), "no error", "100 copies of 100 kB are fine");
+	bm_buf_free(&b);
+}
+
 static void
 test_alias_bomb(void)
 {
@@ -538,6 +576,7 @@ test_alias_bomb(void)
 	    "exceeded", "a billion laughs stops at the limit");
 	ok(strstr(errof(merges, sizeof(merges) - 1), "alias expansion limit "
 	    "exceeded") != NULL, "merges count towards the limit too");
+	long_string();
 }
 
 static void
@@ -747,9 +786,5 @@ int
 main(void)
 {
 	all();
-	/* Again with cJSON's arena on, as bm-hash reads (keys, merges). */
-	bm_arena_on();
-	all();
-	bm_arena_reset();
 	return done_testing();
 }
