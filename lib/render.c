@@ -1,0 +1,1321 @@
+/*
+ * render.c: bm-report's text formats: console, md, csv, json, junit,
+ * github, bencher.  Each builds its output in a buffer per record or per
+ * table and writes it to the stream; the caller checks the stream.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jsonl.h"
+#include "map.h"
+#include "report.h"
+#include "xalloc.h"
+
+#define ARRLEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- shared helpers -------------------------------------------------- */
+
+static int
+done(FILE *f)
+{
+	return ferror(f) ? -1 : 0;
+}
+
+/* Counts per model from the results, for reports without stat records. */
+struct tally {
+	const char *model;
+	long n, pass, fail, error;
+	double cost;
+};
+
+static struct tally *
+tally(const struct bm_report *r, size_t *n)
+{
+	struct bm_map *m = bm_map_new();
+	struct tally *t = NULL;
+	size_t i, k = 0;
+	void *v;
+
+	for (i = 0; i < r->nres; i++) {
+		const char *model = r->res[i].model ? r->res[i].model : "-";
+
+		v = bm_map_get(m, model);
+		if (!v) {
+			t = xreallocarray(t, k + 1, sizeof(*t));
+			memset(&t[k], 0, sizeof(*t));
+			t[k].model = model;
+			v = (void *)(k + 1);
+			bm_map_put(m, model, v);
+			k++;
+		}
+		struct tally *x = &t[(size_t)v - 1];
+
+		x->n++;
+		x->pass += r->res[i].status == 'p';
+		x->fail += r->res[i].status == 'f';
+		x->error += r->res[i].status == 'e';
+	}
+	bm_map_free(m, NULL);
+	*n = k;
+	return t;
+}
+
+/* Code points of s (a terminal column each; wide characters are rare). */
+static size_t
+width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* s in exactly w columns: cut with "…" or padded (left or right). */
+static void
+cell(struct bm_buf *o, const char *s, size_t w, int right)
+{
+	size_t n = width(s), k = 0;
+	const char *p;
+
+	if (n > w) {
+		for (p = s; *p; p++) {
+			if (((unsigned char)*p & 0xc0) != 0x80 && k++ == w - 1)
+				break;
+		}
+		bm_buf_add(o, s, (size_t)(p - s));
+		bm_buf_adds(o, "\u2026");
+		return;
+	}
+	if (right)
+		while (n++ < w)
+			bm_buf_addc(o, ' ');
+	bm_buf_adds(o, s);
+	if (!right)
+		while (n++ < w)
+			bm_buf_addc(o, ' ');
+}
+
+/* A rate as "72.2%", "-" when absent. */
+static void
+rate(struct bm_buf *o, const cJSON *rec, const char *path)
+{
+	double v;
+
+	if (bm_report_num(rec, path, &v))
+		bm_buf_addf(o, "%.1f%%", 100 * v);
+	else
+		bm_buf_adds(o, "-");
+}
+
+/* A number with fmt, "-" when absent. */
+static void
+num(struct bm_buf *o, const cJSON *rec, const char *path, const char *fmt)
+{
+	double v;
+
+	if (bm_report_num(rec, path, &v))
+		bm_buf_addf(o, fmt, v);
+	else
+		bm_buf_adds(o, "-");
+}
+
+/* The names of the group's fields, "model/variant". */
+static char *
+group_fields(const cJSON *rec)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(rec, "group"), *v;
+	struct bm_buf b = BM_BUF_INIT;
+
+	cJSON_ArrayForEach(v, g) {
+		if (b.len)
+			bm_buf_addc(&b, '/');
+		bm_buf_adds(&b, v->string);
+	}
+	if (!b.len)
+		bm_buf_adds(&b, "group");
+	return bm_buf_detach(&b, NULL);
+}
+
+static int
+significant(const cJSON *cmp, const char *metric)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(cmp, metric);
+
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m,
+	    "significant"));
+}
+
+/* "tools vs baseline" of a comparison. */
+static char *
+versus(const cJSON *cmp)
+{
+	const char *c = bm_json_str(cmp, "candidate");
+	const char *b = bm_json_str(cmp, "baseline");
+
+	return xasprintf("%s vs %s", c ? c : "?", b ? b : "?");
+}
+
+/* --- console --------------------------------------------------------- */
+
+#define GREEN "\033[32m"
+#define RED "\033[31m"
+#define BOLD "\033[1m"
+#define DIM "\033[2m"
+#define OFF "\033[0m"
+
+static void
+paint(struct bm_buf *o, const struct bm_console *c, const char *color,
+    const char *s)
+{
+	if (c->color)
+		bm_buf_addf(o, "%s%s%s", color, s, OFF);
+	else
+		bm_buf_adds(o, s);
+}
+
+/*
+ * A pass-rate bar of w cells: solid to the interval's low end, shaded to
+ * the rate, light to the interval's high end.
+ */
+static void
+rate_bar(struct bm_buf *o, double p, double lo, double hi, int w)
+{
+	double x;
+	int i;
+
+	for (i = 0; i < w; i++) {
+		x = (i + 0.5) / w;
+		if (x <= lo)
+			bm_buf_adds(o, "\u2588");
+		else if (x <= p)
+			bm_buf_adds(o, "\u2593");
+		else if (x <= hi)
+			bm_buf_adds(o, "\u2591");
+		else
+			bm_buf_addc(o, ' ');
+	}
+}
+
+/* A bar of v/max over w cells, in eighths. */
+static void
+bar(struct bm_buf *o, double v, double max, int w)
+{
+	static const char *const part[] = { "", "\u258f", "\u258e", "\u258d",
+		"\u258c", "\u258b", "\u258a", "\u2589" };
+	long e = max > 0 && v > 0 ? lround(v / max * w * 8) : 0;
+	int i;
+
+	for (i = 0; i < w; i++, e -= 8) {
+		if (e >= 8)
+			bm_buf_adds(o, "\u2588");
+		else if (e > 0)
+			bm_buf_adds(o, part[e]);
+		else
+			bm_buf_addc(o, ' ');
+		if (e > 0 && e < 8)
+			e = 0;
+	}
+}
+
+/* Milliseconds as "812ms" or "12.3s". */
+static void
+ms(struct bm_buf *o, double v)
+{
+	if (v < 10000)
+		bm_buf_addf(o, "%.0fms", v);
+	else
+		bm_buf_addf(o, "%.1fs", v / 1000);
+}
+
+static void
+console_stats(struct bm_buf *o, const struct bm_report *r,
+    const struct bm_console *c)
+{
+	const cJSON *s;
+	struct bm_buf t = BM_BUF_INIT;
+	double maxlat = 0, v, p, lo, hi;
+	size_t nw = (size_t)c->width - 63;
+	int ci;
+	char *g;
+
+	cJSON_ArrayForEach(s, r->stats)
+		if (bm_report_num(s, "latency_ms.p95", &v) && v > maxlat)
+			maxlat = v;
+	g = group_fields(r->stats->child);
+	cell(&t, g, nw, 0);
+	free(g);
+	bm_buf_addc(&t, ' ');
+	cell(&t, "n", 6, 1);
+	bm_buf_addc(&t, ' ');
+	cell(&t, "pass rate (95% interval)", 30, 0);
+	bm_buf_addc(&t, ' ');
+	cell(&t, "p95 latency", 14, 0);
+	bm_buf_addc(&t, ' ');
+	cell(&t, "cost", 9, 1);
+	paint(o, c, BOLD, bm_buf_str(&t));
+	bm_buf_addc(o, '\n');
+	cJSON_ArrayForEach(s, r->stats) {
+		g = bm_report_group(s);
+		cell(o, g, nw, 0);
+		free(g);
+		bm_buf_reset(&t);
+		num(&t, s, "n", "%.0f");
+		bm_buf_addc(o, ' ');
+		cell(o, bm_buf_str(&t), 6, 1);
+		bm_buf_addc(o, ' ');
+		if (bm_report_num(s, "pass_rate", &p)) {
+			lo = hi = p;
+			ci = bm_report_num(s, "pass_rate_ci.0", &lo) &&
+			    bm_report_num(s, "pass_rate_ci.1", &hi);
+			rate_bar(o, p, lo, hi, 10);
+			bm_buf_reset(&t);
+			bm_buf_addf(&t, "%.1f%%", 100 * p);
+			bm_buf_addc(o, ' ');
+			cell(o, bm_buf_str(&t), 6, 1);
+			bm_buf_reset(&t);
+			if (ci)
+				bm_buf_addf(&t, "[%.1f, %.1f]", 100 * lo,
+				    100 * hi);
+			bm_buf_addc(o, ' ');
+			cell(o, bm_buf_str(&t), 12, 0);
+		} else {
+			cell(o, "", 10, 0);
+			bm_buf_addc(o, ' ');
+			cell(o, "-", 6, 1);
+			bm_buf_addc(o, ' ');
+			cell(o, "", 12, 0);
+		}
+		bm_buf_addc(o, ' ');
+		if (bm_report_num(s, "latency_ms.p95", &v)) {
+			bar(o, v, maxlat, 6);
+			bm_buf_reset(&t);
+			ms(&t, v);
+			bm_buf_addc(o, ' ');
+			cell(o, bm_buf_str(&t), 7, 1);
+		} else {
+			cell(o, "", 6, 0);
+			bm_buf_addc(o, ' ');
+			cell(o, "-", 7, 1);
+		}
+		bm_buf_reset(&t);
+		if (bm_report_num(s, "cost_usd", &v))
+			bm_buf_addf(&t, "$%.4f", v);
+		else
+			bm_buf_adds(&t, "-");
+		bm_buf_addc(o, ' ');
+		cell(o, bm_buf_str(&t), 9, 1);
+		bm_buf_addc(o, '\n');
+	}
+	bm_buf_free(&t);
+}
+
+/* "▲ +8.0 pp *" for a pass-rate change, coloured by direction. */
+static void
+arrow(struct bm_buf *o, const struct bm_console *c, double d, int good,
+    int sig, const char *text)
+{
+	struct bm_buf t = BM_BUF_INIT;
+
+	bm_buf_addf(&t, "%s %s%s", d > 0 ? "\u25b2" : d < 0 ? "\u25bc" :
+	    "=", text, sig ? " *" : "  ");
+	if (d == 0)
+		paint(o, c, "", bm_buf_str(&t));
+	else
+		paint(o, c, good ? GREEN : RED, bm_buf_str(&t));
+	bm_buf_free(&t);
+}
+
+static void
+console_comparisons(struct bm_buf *o, const struct bm_report *r,
+    const struct bm_console *c)
+{
+	const cJSON *s;
+	struct bm_buf t = BM_BUF_INIT;
+	size_t nw = (size_t)c->width - 47;
+	double b, a, d;
+	char *g, *vs;
+
+	paint(o, c, BOLD, "comparisons (* significant at 0.05)");
+	bm_buf_addc(o, '\n');
+	cJSON_ArrayForEach(s, r->comparisons) {
+		g = bm_report_group(s);
+		vs = versus(s);
+		bm_buf_reset(&t);
+		bm_buf_addf(&t, "%s %s", g, vs);
+		cell(o, bm_buf_str(&t), nw, 0);
+		free(g);
+		free(vs);
+		bm_buf_reset(&t);
+		if (bm_report_num(s, "pass_rate.baseline", &b) &&
+		    bm_report_num(s, "pass_rate.candidate", &a)) {
+			bm_buf_addf(&t, "%5.1f%% \u2192 %5.1f%%", 100 * b,
+			    100 * a);
+			bm_buf_addc(o, ' ');
+			cell(o, bm_buf_str(&t), 16, 0);
+			bm_buf_reset(&t);
+			d = a - b;
+			bm_report_num(s, "pass_rate.delta", &d);
+			bm_buf_addf(&t, "%+5.1f pp", 100 * d);
+			bm_buf_addc(o, ' ');
+			arrow(o, c, d, d > 0,
+			    significant(s, "pass_rate"), bm_buf_str(&t));
+		} else {
+			bm_buf_addc(o, ' ');
+			cell(o, "-", 29, 0);
+		}
+		bm_buf_reset(&t);
+		if (bm_report_num(s, "latency_ms.rel", &d)) {
+			bm_buf_addf(&t, "%+5.1f%%", 100 * d);
+			bm_buf_adds(o, "  lat ");
+			arrow(o, c, d, d < 0, significant(s, "latency_ms"),
+			    bm_buf_str(&t));
+		}
+		bm_buf_addc(o, '\n');
+	}
+	bm_buf_free(&t);
+}
+
+static void
+console_regressions(struct bm_buf *o, const struct bm_report *r,
+    const struct bm_console *c)
+{
+	const cJSON *s;
+	struct bm_buf t = BM_BUF_INIT;
+	const char *metric;
+	double b, a, p;
+	char *g;
+
+	paint(o, c, BOLD, "regressions");
+	bm_buf_addc(o, '\n');
+	cJSON_ArrayForEach(s, r->regressions) {
+		metric = bm_json_str(s, "metric");
+		metric = metric ? metric : "?";
+		g = bm_report_group(s);
+		bm_buf_reset(&t);
+		bm_buf_addf(&t, "%s %s", g, metric);
+		free(g);
+		cell(o, bm_buf_str(&t), (size_t)c->width - 40, 0);
+		bm_buf_reset(&t);
+		if (bm_report_num(s, "baseline", &b) &&
+		    bm_report_num(s, "current", &a)) {
+			if (strcmp(metric, "pass_rate") == 0)
+				bm_buf_addf(&t, " %.1f%% \u2192 %.1f%%",
+				    100 * b, 100 * a);
+			else
+				bm_buf_addf(&t, " %.4g \u2192 %.4g", b, a);
+		}
+		if (bm_report_num(s, "rel", &p))
+			bm_buf_addf(&t, " (%+.1f%%)", 100 * p);
+		if (bm_report_num(s, "p_value", &p))
+			bm_buf_addf(&t, " p=%.3g", p);
+		paint(o, c, RED, "\u25bc");
+		bm_buf_adds(o, bm_buf_str(&t));
+		bm_buf_addc(o, '\n');
+	}
+	bm_buf_free(&t);
+}
+
+static void
+console_tally(struct bm_buf *o, const struct bm_report *r,
+    const struct bm_console *c)
+{
+	size_t n, i, nw = (size_t)c->width - 45;
+	struct tally *t = tally(r, &n);
+	struct bm_buf s = BM_BUF_INIT;
+
+	cell(&s, "model", nw, 0);
+	bm_buf_adds(&s, "       n    pass    fail   error  pass rate");
+	paint(o, c, BOLD, bm_buf_str(&s));
+	bm_buf_addc(o, '\n');
+	for (i = 0; i < n; i++) {
+		cell(o, t[i].model, nw, 0);
+		bm_buf_addf(o, " %7ld %7ld %7ld %7ld", t[i].n, t[i].pass,
+		    t[i].fail, t[i].error);
+		if (t[i].pass + t[i].fail)
+			bm_buf_addf(o, "  %8.1f%%\n", 100.0 * t[i].pass /
+			    (double)(t[i].pass + t[i].fail));
+		else
+			bm_buf_adds(o, "          -\n");
+	}
+	free(t);
+	bm_buf_free(&s);
+}
+
+int
+bm_render_console(FILE *f, const struct bm_report *r,
+    const struct bm_console *c0)
+{
+	struct bm_console c = *c0;
+	struct bm_buf o = BM_BUF_INIT;
+	char *v;
+
+	if (c.width < 60)
+		c.width = 60;
+	if (r->stats->child)
+		console_stats(&o, r, &c);
+	else if (r->nres)
+		console_tally(&o, r, &c);
+	if (r->comparisons->child) {
+		bm_buf_addc(&o, '\n');
+		console_comparisons(&o, r, &c);
+	}
+	if (r->regressions->child) {
+		bm_buf_addc(&o, '\n');
+		console_regressions(&o, r, &c);
+	}
+	if (o.len)
+		bm_buf_addc(&o, '\n');
+	v = bm_report_verdict(r);
+	paint(&o, &c, r->regressions->child ? BOLD RED : BOLD, v);
+	bm_buf_addc(&o, '\n');
+	free(v);
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	return done(f);
+}
+
+/* --- md -------------------------------------------------------------- */
+
+/* Text in a table cell: Markdown punctuation escaped, one line. */
+static void
+md(struct bm_buf *o, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\n' || *s == '\r')
+			bm_buf_addc(o, ' ');
+		else if (*s == '<')
+			bm_buf_adds(o, "&lt;");
+		else if (*s == '&')
+			bm_buf_adds(o, "&amp;");
+		else if (strchr("\\|`*_[]#>~", *s))
+			bm_buf_addc(o, '\\'), bm_buf_addc(o, *s);
+		else
+			bm_buf_addc(o, *s);
+	}
+}
+
+static void
+md_stats(struct bm_buf *o, const struct bm_report *r)
+{
+	const cJSON *s, *ci;
+	char *g = group_fields(r->stats->child);
+
+	bm_buf_adds(o, "| ");
+	md(o, g);
+	free(g);
+	bm_buf_adds(o, " | n | pass | fail | error | pass rate | 95% CI |"
+	    " p50 ms | p95 ms | cost USD |\n"
+	    "|:--|--:|--:|--:|--:|--:|:--|--:|--:|--:|\n");
+	cJSON_ArrayForEach(s, r->stats) {
+		g = bm_report_group(s);
+		bm_buf_adds(o, "| ");
+		md(o, g);
+		free(g);
+		bm_buf_adds(o, " | ");
+		num(o, s, "n", "%.0f");
+		bm_buf_adds(o, " | ");
+		num(o, s, "pass", "%.0f");
+		bm_buf_adds(o, " | ");
+		num(o, s, "fail", "%.0f");
+		bm_buf_adds(o, " | ");
+		num(o, s, "error", "%.0f");
+		bm_buf_adds(o, " | ");
+		rate(o, s, "pass_rate");
+		bm_buf_adds(o, " | ");
+		ci = cJSON_GetObjectItemCaseSensitive(s, "pass_rate_ci");
+		if (cJSON_GetArraySize(ci) == 2 &&
+		    cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)))
+			bm_buf_addf(o, "%.1f\u2013%.1f%%",
+			    100 * cJSON_GetArrayItem(ci, 0)->valuedouble,
+			    100 * cJSON_GetArrayItem(ci, 1)->valuedouble);
+		else
+			bm_buf_adds(o, "-");
+		bm_buf_adds(o, " | ");
+		num(o, s, "latency_ms.p50", "%.0f");
+		bm_buf_adds(o, " | ");
+		num(o, s, "latency_ms.p95", "%.0f");
+		bm_buf_adds(o, " | ");
+		num(o, s, "cost_usd", "%.4f");
+		bm_buf_adds(o, " |\n");
+	}
+}
+
+static void
+md_tally(struct bm_buf *o, const struct bm_report *r)
+{
+	size_t n, i;
+	struct tally *t = tally(r, &n);
+
+	bm_buf_adds(o, "| model | n | pass | fail | error | pass rate |\n"
+	    "|:--|--:|--:|--:|--:|--:|\n");
+	for (i = 0; i < n; i++) {
+		bm_buf_adds(o, "| ");
+		md(o, t[i].model);
+		bm_buf_addf(o, " | %ld | %ld | %ld | %ld | ", t[i].n,
+		    t[i].pass, t[i].fail, t[i].error);
+		if (t[i].pass + t[i].fail)
+			bm_buf_addf(o, "%.1f%% |\n", 100.0 * t[i].pass /
+			    (double)(t[i].pass + t[i].fail));
+		else
+			bm_buf_adds(o, "- |\n");
+	}
+	free(t);
+}
+
+/* "▲ +8.0 pp" or "▼ -3.1 pp", with " (significant)" in bold. */
+static void
+md_delta(struct bm_buf *o, double d, const char *unit, int sig)
+{
+	bm_buf_addf(o, "%s%s %+.1f%s%s", sig ? "**" : "",
+	    d > 0 ? "\u25b2" : d < 0 ? "\u25bc" : "=", d, unit,
+	    sig ? "**" : "");
+}
+
+static void
+md_comparisons(struct bm_buf *o, const struct bm_report *r)
+{
+	const cJSON *s;
+	double b, a, d, p;
+	char *g, *vs;
+
+	bm_buf_adds(o, "\n### Comparisons\n\n"
+	    "| group | candidate vs baseline | pass rate | \u0394 pass rate |"
+	    " p | \u0394 latency |\n"
+	    "|:--|:--|--:|--:|--:|--:|\n");
+	cJSON_ArrayForEach(s, r->comparisons) {
+		g = bm_report_group(s);
+		vs = versus(s);
+		bm_buf_adds(o, "| ");
+		md(o, g);
+		bm_buf_adds(o, " | ");
+		md(o, vs);
+		bm_buf_adds(o, " | ");
+		free(g);
+		free(vs);
+		if (bm_report_num(s, "pass_rate.baseline", &b) &&
+		    bm_report_num(s, "pass_rate.candidate", &a)) {
+			d = a - b;
+			bm_report_num(s, "pass_rate.delta", &d);
+			bm_buf_addf(o, "%.1f%% \u2192 %.1f%% | ", 100 * b,
+			    100 * a);
+			md_delta(o, 100 * d, " pp", significant(s,
+			    "pass_rate"));
+		} else {
+			bm_buf_adds(o, "- | -");
+		}
+		bm_buf_adds(o, " | ");
+		if (bm_report_num(s, "pass_rate.p_value", &p))
+			bm_buf_addf(o, "%.3g", p);
+		else
+			bm_buf_adds(o, "-");
+		bm_buf_adds(o, " | ");
+		if (bm_report_num(s, "latency_ms.rel", &d))
+			md_delta(o, 100 * d, "%", significant(s,
+			    "latency_ms"));
+		else
+			bm_buf_adds(o, "-");
+		bm_buf_adds(o, " |\n");
+	}
+}
+
+static void
+md_regressions(struct bm_buf *o, const struct bm_report *r)
+{
+	const cJSON *s;
+	const char *metric;
+	int israte;
+	double v;
+	char *g;
+
+	bm_buf_adds(o, "\n### Regressions\n\n"
+	    "| group | metric | baseline | current | change | p |\n"
+	    "|:--|:--|--:|--:|--:|--:|\n");
+	cJSON_ArrayForEach(s, r->regressions) {
+		metric = bm_json_str(s, "metric");
+		israte = metric && strcmp(metric, "pass_rate") == 0;
+		g = bm_report_group(s);
+		bm_buf_adds(o, "| ");
+		md(o, g);
+		free(g);
+		bm_buf_adds(o, " | ");
+		md(o, metric ? metric : "-");
+		bm_buf_adds(o, " | ");
+		if (israte)
+			rate(o, s, "baseline");
+		else
+			num(o, s, "baseline", "%.4g");
+		bm_buf_adds(o, " | ");
+		if (israte)
+			rate(o, s, "current");
+		else
+			num(o, s, "current", "%.4g");
+		bm_buf_adds(o, " | ");
+		if (bm_report_num(s, "rel", &v))
+			bm_buf_addf(o, "%+.1f%%", 100 * v);
+		else
+			bm_buf_adds(o, "-");
+		bm_buf_adds(o, " | ");
+		num(o, s, "p_value", "%.3g");
+		bm_buf_adds(o, " |\n");
+	}
+}
+
+int
+bm_render_md(FILE *f, const struct bm_report *r)
+{
+	struct bm_buf o = BM_BUF_INIT;
+	char *v;
+
+	bm_buf_adds(&o, "## ");
+	md(&o, r->title);
+	bm_buf_adds(&o, "\n\n");
+	if (r->stats->child)
+		md_stats(&o, r);
+	else if (r->nres)
+		md_tally(&o, r);
+	if (r->comparisons->child)
+		md_comparisons(&o, r);
+	if (r->regressions->child)
+		md_regressions(&o, r);
+	v = bm_report_verdict(r);
+	bm_buf_adds(&o, o.len > 20 ? "\n**Verdict:** " : "**Verdict:** ");
+	md(&o, v);
+	bm_buf_addc(&o, '\n');
+	free(v);
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	return done(f);
+}
+
+/* --- csv ------------------------------------------------------------- */
+
+/*
+ * The column order: type, the group's fields, then these (DESIGN.md §4
+ * order of each record type), then any other field in order of first
+ * appearance.  A column that no record has is left out.
+ */
+static const char *const csv_order[] = {
+	"n", "pass", "fail", "error", "pass_rate", "pass_rate_ci.0",
+	"pass_rate_ci.1",
+	"latency_ms.mean", "latency_ms.sd", "latency_ms.min",
+	"latency_ms.p25", "latency_ms.p50", "latency_ms.p75",
+	"latency_ms.p90", "latency_ms.p95", "latency_ms.p99",
+	"latency_ms.max",
+	"ttft_ms.mean", "ttft_ms.sd", "ttft_ms.min", "ttft_ms.p25",
+	"ttft_ms.p50", "ttft_ms.p75", "ttft_ms.p90", "ttft_ms.p95",
+	"ttft_ms.p99", "ttft_ms.max",
+	"usage.prompt_tokens", "usage.completion_tokens", "cost_usd",
+	"score_mean", "f1.micro", "f1.macro",
+	"errors.connection", "errors.timeout", "errors.rate_limit",
+	"errors.server", "errors.auth", "errors.bad_request",
+	"errors.context_length", "errors.parse", "errors.exec",
+	"errors.judge", "errors.cancelled", "errors.config",
+	"wall_ms", "throughput_rps",
+	/* comparison */
+	"field", "baseline", "candidate", "paired", "n_pairs",
+	"pass_rate.baseline", "pass_rate.candidate", "pass_rate.delta",
+	"pass_rate.rel", "pass_rate.p_value", "pass_rate.test",
+	"pass_rate.significant",
+	"latency_ms.baseline", "latency_ms.candidate", "latency_ms.delta",
+	"latency_ms.rel", "latency_ms.p_value", "latency_ms.test",
+	"latency_ms.significant",
+	"prompt_tokens.baseline", "prompt_tokens.candidate",
+	"prompt_tokens.delta", "prompt_tokens.rel", "prompt_tokens.p_value",
+	"prompt_tokens.test", "prompt_tokens.significant",
+	"completion_tokens.baseline", "completion_tokens.candidate",
+	"completion_tokens.delta", "completion_tokens.rel",
+	"completion_tokens.p_value", "completion_tokens.test",
+	"completion_tokens.significant",
+	"cost_usd.baseline", "cost_usd.candidate", "cost_usd.delta",
+	"cost_usd.rel",
+	/* regression */
+	"metric", "current", "delta", "rel", "threshold_pct", "p_value",
+	"test", "baseline_run", "run_id",
+	/* case_stat */
+	"benchmark_id", "benchmark", "variant", "trial", "model", "label",
+	/* run */
+	"id", "started_at", "finished_at", "status", "models", "cases",
+	"cancelled", "git_sha", "environment", "host",
+};
+
+struct csv {
+	struct bm_map *col;	/* name -> column index + 1 */
+	char **names;
+	size_t n;
+};
+
+static void
+csv_col(struct csv *c, const char *name)
+{
+	if (bm_map_get(c->col, name))
+		return;
+	c->names = xreallocarray(c->names, c->n + 1, sizeof(char *));
+	c->names[c->n] = xstrdup(name);
+	bm_map_put(c->col, name, (void *)(++c->n));
+}
+
+static int
+scalar(const cJSON *v)
+{
+	return !cJSON_IsArray(v) && !cJSON_IsObject(v);
+}
+
+/* Call fn(name, value) for each leaf of v under the dotted prefix. */
+static void
+flatten(const cJSON *v, struct bm_buf *name,
+    void (*fn)(const char *, const cJSON *, void *), void *arg)
+{
+	const cJSON *c;
+	size_t len = name->len, i = 0;
+	int leaves = 1;
+
+	cJSON_ArrayForEach(c, v)
+		leaves &= scalar(c) || cJSON_IsObject(v);
+	if (scalar(v) || !leaves) {
+		/* An array of objects stays one cell of JSON. */
+		fn(bm_buf_str(name), v, arg);
+		return;
+	}
+	cJSON_ArrayForEach(c, v) {
+		if (len)
+			bm_buf_addc(name, '.');
+		if (cJSON_IsArray(v))
+			bm_buf_addf(name, "%zu", i++);
+		else
+			bm_buf_adds(name, c->string);
+		flatten(c, name, fn, arg);
+		name->len = len;
+		name->s[len] = '\0';
+	}
+}
+
+static void
+see(const char *name, const cJSON *v, void *arg)
+{
+	if (cJSON_IsNull(v) || strncmp(name, "group.", 6) == 0 ||
+	    bm_map_get(arg, name))
+		return;
+	bm_map_put(arg, name, (void *)1);
+}
+
+static void
+see_group(const char *name, const cJSON *v, void *arg)
+{
+	if (!cJSON_IsNull(v) && strncmp(name, "group.", 6) == 0)
+		csv_col(arg, name);
+}
+
+static void
+see_any(const char *name, const cJSON *v, void *arg)
+{
+	if (!cJSON_IsNull(v))
+		csv_col(arg, name);
+}
+
+struct csv_row {
+	struct csv *c;
+	char **cells;
+};
+
+static void
+fill(const char *name, const cJSON *v, void *arg)
+{
+	struct csv_row *row = arg;
+	size_t k = (size_t)bm_map_get(row->c->col, name);
+
+	if (!k || cJSON_IsNull(v))
+		return;
+	free(row->cells[k - 1]);
+	if (cJSON_IsString(v))
+		row->cells[k - 1] = xstrdup(v->valuestring);
+	else
+		row->cells[k - 1] = bm_json_print(v);
+}
+
+static void
+csv_field(struct bm_buf *o, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		bm_buf_adds(o, s);
+		return;
+	}
+	bm_buf_addc(o, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			bm_buf_addc(o, '"');
+		bm_buf_addc(o, *s);
+	}
+	bm_buf_addc(o, '"');
+}
+
+int
+bm_render_csv(FILE *f, const struct bm_report *r)
+{
+	const cJSON *const kinds[] = { r->stats, r->comparisons,
+		r->regressions, r->case_stats, r->runs };
+	struct csv c = { bm_map_new(), NULL, 0 };
+	struct bm_map *seen = bm_map_new();
+	struct bm_buf name = BM_BUF_INIT, o = BM_BUF_INIT;
+	struct csv_row row = { &c, NULL };
+	const cJSON *s;
+	size_t k, i;
+
+	csv_col(&c, "type");
+	for (k = 0; k < ARRLEN(kinds); k++) {
+		cJSON_ArrayForEach(s, kinds[k]) {
+			flatten(s, &name, see_group, &c);
+			flatten(s, &name, see, seen);
+		}
+	}
+	for (i = 0; i < ARRLEN(csv_order); i++)
+		if (bm_map_get(seen, csv_order[i]))
+			csv_col(&c, csv_order[i]);
+	/* The rest, in order of first appearance. */
+	for (k = 0; k < ARRLEN(kinds); k++)
+		cJSON_ArrayForEach(s, kinds[k])
+			flatten(s, &name, see_any, &c);
+	for (i = 0; i < c.n; i++) {
+		if (i)
+			bm_buf_addc(&o, ',');
+		csv_field(&o, c.names[i]);
+	}
+	bm_buf_adds(&o, "\r\n");
+	row.cells = xcalloc(c.n, sizeof(char *));
+	for (k = 0; k < ARRLEN(kinds); k++) {
+		cJSON_ArrayForEach(s, kinds[k]) {
+			bm_buf_reset(&name);
+			flatten(s, &name, fill, &row);
+			for (i = 0; i < c.n; i++) {
+				if (i)
+					bm_buf_addc(&o, ',');
+				csv_field(&o, row.cells[i]);
+				free(row.cells[i]);
+				row.cells[i] = NULL;
+			}
+			bm_buf_adds(&o, "\r\n");
+		}
+		fwrite(o.s, 1, o.len, f);
+		bm_buf_reset(&o);
+	}
+	fwrite(bm_buf_str(&o), 1, o.len, f);
+	free(row.cells);
+	for (i = 0; i < c.n; i++)
+		free(c.names[i]);
+	free(c.names);
+	bm_map_free(c.col, NULL);
+	bm_map_free(seen, NULL);
+	bm_buf_free(&name);
+	bm_buf_free(&o);
+	return done(f);
+}
+
+/* --- json ------------------------------------------------------------ */
+
+static void
+json_hist(struct bm_buf *o, const struct bm_report *r)
+{
+	size_t i;
+	cJSON *run;
+
+	for (i = 0; i < r->nhist; i++) {
+		if (i)
+			bm_buf_addc(o, ',');
+		run = cJSON_Duplicate(r->hist[i].run, 1);
+		cJSON_AddItemReferenceToObject(run, "by_model",
+		    r->hist[i].models);
+		bm_json_put(o, run);
+		cJSON_Delete(run);
+	}
+}
+
+int
+bm_render_json(FILE *f, const struct bm_report *r)
+{
+	const struct {
+		const char *name;
+		const cJSON *a;
+	} kinds[] = {
+		{ "run", r->runs }, { "stat", r->stats },
+		{ "comparison", r->comparisons },
+		{ "regression", r->regressions },
+		{ "case_stat", r->case_stats },
+	};
+	struct bm_buf o = BM_BUF_INIT;
+	size_t k;
+
+	bm_buf_adds(&o, "{\"title\":");
+	bm_json_put_str(&o, r->title);
+	for (k = 0; k < ARRLEN(kinds); k++) {
+		bm_buf_addf(&o, ",\"%s\":", kinds[k].name);
+		bm_json_put(&o, kinds[k].a);
+	}
+	fwrite(o.s, 1, o.len, f);
+	fputs(",\"result\":[", f);
+	fwrite(bm_buf_str(&r->raw), 1, r->raw.len, f);
+	bm_buf_reset(&o);
+	bm_buf_adds(&o, "],\"history\":[");
+	json_hist(&o, r);
+	bm_buf_adds(&o, "]}\n");
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	return done(f);
+}
+
+/* --- junit ----------------------------------------------------------- */
+
+/* Results by model, in order of first appearance: counting sort. */
+struct by_model {
+	const char **models;
+	size_t nmodels;
+	size_t *start;		/* nmodels + 1 */
+	size_t *order;		/* result indexes */
+};
+
+static void
+by_model(const struct bm_report *r, struct by_model *g)
+{
+	struct bm_map *m = bm_map_new();
+	size_t *of = xcalloc(r->nres ? r->nres : 1, sizeof(size_t));
+	size_t i, k, *fillp;
+	void *v;
+
+	memset(g, 0, sizeof(*g));
+	for (i = 0; i < r->nres; i++) {
+		const char *model = r->res[i].model ? r->res[i].model : "-";
+
+		if (!(v = bm_map_get(m, model))) {
+			g->models = xreallocarray(g->models, g->nmodels + 1,
+			    sizeof(char *));
+			g->models[g->nmodels++] = model;
+			v = (void *)g->nmodels;
+			bm_map_put(m, model, v);
+		}
+		of[i] = (size_t)v - 1;
+	}
+	g->start = xcalloc(g->nmodels + 1, sizeof(size_t));
+	for (i = 0; i < r->nres; i++)
+		g->start[of[i] + 1]++;
+	for (k = 0; k < g->nmodels; k++)
+		g->start[k + 1] += g->start[k];
+	fillp = xcalloc(g->nmodels + 1, sizeof(size_t));
+	memcpy(fillp, g->start, (g->nmodels + 1) * sizeof(size_t));
+	g->order = xcalloc(r->nres ? r->nres : 1, sizeof(size_t));
+	for (i = 0; i < r->nres; i++)
+		g->order[fillp[of[i]]++] = i;
+	free(fillp);
+	free(of);
+	bm_map_free(m, NULL);
+}
+
+static void
+by_model_free(struct by_model *g)
+{
+	free(g->models);
+	free(g->start);
+	free(g->order);
+}
+
+static double
+secs(const struct bm_rres *x)
+{
+	return isfinite(x->latency_ms) && x->latency_ms > 0 ?
+	    x->latency_ms / 1000 : 0;
+}
+
+static void
+junit_case(struct bm_buf *o, const struct bm_rres *x)
+{
+	char *name = bm_report_case_name(x);
+	const char *msg;
+
+	bm_buf_adds(o, "    <testcase classname=\"");
+	bm_report_xml(o, x->benchmark ? x->benchmark :
+	    x->benchmark_id ? x->benchmark_id : "-");
+	bm_buf_adds(o, "\" name=\"");
+	bm_report_xml(o, name);
+	bm_buf_addf(o, "\" time=\"%.3f\"", secs(x));
+	free(name);
+	if (x->status == 'p') {
+		bm_buf_adds(o, "/>\n");
+		return;
+	}
+	bm_buf_adds(o, ">\n");
+	if (x->status == 'f') {
+		msg = x->reasons ? x->reasons : "an assertion failed";
+		bm_buf_adds(o, "      <failure type=\"assertion\" message=\"");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "\">");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "</failure>\n");
+	} else {
+		msg = x->error_message ? x->error_message :
+		    x->error_class ? x->error_class : "error";
+		bm_buf_adds(o, "      <error type=\"");
+		bm_report_xml(o, x->error_class ? x->error_class : "error");
+		bm_buf_adds(o, "\" message=\"");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "\">");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "</error>\n");
+	}
+	bm_buf_adds(o, "    </testcase>\n");
+}
+
+int
+bm_render_junit(FILE *f, const struct bm_report *r)
+{
+	struct by_model g;
+	struct bm_buf o = BM_BUF_INIT;
+	long fails = 0, errs = 0, mf, me;
+	double t = 0, mt;
+	size_t k, i;
+
+	by_model(r, &g);
+	for (i = 0; i < r->nres; i++) {
+		fails += r->res[i].status == 'f';
+		errs += r->res[i].status == 'e';
+		t += secs(&r->res[i]);
+	}
+	bm_buf_adds(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<testsuites name=\"");
+	bm_report_xml(&o, r->title);
+	bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\" errors=\"%ld\""
+	    " time=\"%.3f\">\n", r->nres, fails, errs, t);
+	for (k = 0; k < g.nmodels; k++) {
+		mf = me = 0;
+		mt = 0;
+		for (i = g.start[k]; i < g.start[k + 1]; i++) {
+			mf += r->res[g.order[i]].status == 'f';
+			me += r->res[g.order[i]].status == 'e';
+			mt += secs(&r->res[g.order[i]]);
+		}
+		bm_buf_adds(&o, "  <testsuite name=\"");
+		bm_report_xml(&o, g.models[k]);
+		bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\""
+		    " errors=\"%ld\" skipped=\"0\" time=\"%.3f\">\n",
+		    g.start[k + 1] - g.start[k], mf, me, mt);
+		for (i = g.start[k]; i < g.start[k + 1]; i++) {
+			junit_case(&o, &r->res[g.order[i]]);
+			if (o.len > 65536) {
+				fwrite(o.s, 1, o.len, f);
+				bm_buf_reset(&o);
+			}
+		}
+		bm_buf_adds(&o, "  </testsuite>\n");
+	}
+	bm_buf_adds(&o, "</testsuites>\n");
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	by_model_free(&g);
+	return done(f);
+}
+
+/* --- github ---------------------------------------------------------- */
+
+/* A workflow command's message (prop = 0) or property value (prop = 1). */
+static void
+gh(struct bm_buf *o, const char *s, int prop)
+{
+	for (; s && *s; s++) {
+		if (*s == '%')
+			bm_buf_adds(o, "%25");
+		else if (*s == '\r')
+			bm_buf_adds(o, "%0D");
+		else if (*s == '\n')
+			bm_buf_adds(o, "%0A");
+		else if (prop && *s == ':')
+			bm_buf_adds(o, "%3A");
+		else if (prop && *s == ',')
+			bm_buf_adds(o, "%2C");
+		else
+			bm_buf_addc(o, *s);
+	}
+}
+
+static void
+gh_where(struct bm_buf *o, const struct bm_report *r, const char *id)
+{
+	const struct bm_where *w = id ? bm_map_get(r->where, id) : NULL;
+
+	if (!w || !w->path)
+		return;
+	bm_buf_adds(o, "file=");
+	gh(o, w->path, 1);
+	if (w->line > 0)
+		bm_buf_addf(o, ",line=%ld", w->line);
+	bm_buf_addc(o, ',');
+}
+
+static void
+gh_regression(struct bm_buf *o, const struct bm_report *r, const cJSON *s)
+{
+	const cJSON *grp = cJSON_GetObjectItemCaseSensitive(s, "group");
+	const char *metric = bm_json_str(s, "metric");
+	struct bm_buf m = BM_BUF_INIT;
+	double b, a, v;
+	char *g = bm_report_group(s);
+
+	bm_buf_adds(o, "::error ");
+	gh_where(o, r, bm_json_str(grp, "benchmark_id"));
+	bm_buf_adds(o, "title=");
+	bm_buf_addf(&m, "bm regression: %s", metric ? metric : "?");
+	gh(o, bm_buf_str(&m), 1);
+	bm_buf_reset(&m);
+	bm_buf_addf(&m, "%s got worse", g);
+	if (bm_report_num(s, "baseline", &b) &&
+	    bm_report_num(s, "current", &a)) {
+		if (metric && strcmp(metric, "pass_rate") == 0)
+			bm_buf_addf(&m, ": %.1f%% \u2192 %.1f%%", 100 * b,
+			    100 * a);
+		else
+			bm_buf_addf(&m, ": %.4g \u2192 %.4g", b, a);
+	}
+	if (bm_report_num(s, "rel", &v))
+		bm_buf_addf(&m, " (%+.1f%%", 100 * v);
+	if (bm_report_num(s, "p_value", &v))
+		bm_buf_addf(&m, ", p=%.3g", v);
+	if (bm_report_num(s, "rel", &v))
+		bm_buf_addc(&m, ')');
+	bm_buf_adds(o, "::");
+	gh(o, bm_buf_str(&m), 0);
+	bm_buf_addc(o, '\n');
+	bm_buf_free(&m);
+	free(g);
+}
+
+static void
+gh_result(struct bm_buf *o, const struct bm_report *r,
+    const struct bm_rres *x)
+{
+	struct bm_buf m = BM_BUF_INIT;
+	char *name = bm_report_case_name(x);
+	const char *what = x->benchmark ? x->benchmark : x->benchmark_id;
+
+	bm_buf_adds(o, x->status == 'f' ? "::error " : "::warning ");
+	gh_where(o, r, x->benchmark_id);
+	bm_buf_addf(&m, "%s %s", what ? what : "?", x->status == 'f' ?
+	    "failed" : "error");
+	bm_buf_adds(o, "title=");
+	gh(o, bm_buf_str(&m), 1);
+	bm_buf_reset(&m);
+	bm_buf_addf(&m, "%s %s: ", x->model ? x->model : "-", name);
+	if (x->status == 'f')
+		bm_buf_adds(&m, x->reasons ? x->reasons :
+		    "an assertion failed");
+	else
+		bm_buf_addf(&m, "%s%s%s", x->error_class ? x->error_class :
+		    "error", x->error_message ? ": " : "",
+		    x->error_message ? x->error_message : "");
+	bm_buf_adds(o, "::");
+	gh(o, bm_buf_str(&m), 0);
+	bm_buf_addc(o, '\n');
+	bm_buf_free(&m);
+	free(name);
+}
+
+int
+bm_render_github(FILE *f, const struct bm_report *r, int max)
+{
+	struct bm_buf o = BM_BUF_INIT;
+	const cJSON *s;
+	long shown = 0, left = 0, p = 0, fl = 0, e = 0;
+	long nreg = cJSON_GetArraySize(r->regressions);
+	size_t i;
+
+	/* Regressions first, then failures, then errors. */
+	cJSON_ArrayForEach(s, r->regressions) {
+		if (shown < max)
+			gh_regression(&o, r, s), shown++;
+		else
+			left++;
+	}
+	for (i = 0; i < r->nres; i++) {
+		p += r->res[i].status == 'p';
+		fl += r->res[i].status == 'f';
+		e += r->res[i].status == 'e';
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < r->nres; i++) {
+			if (r->res[i].status != (pass ? 'e' : 'f'))
+				continue;
+			if (shown < max)
+				gh_result(&o, r, &r->res[i]), shown++;
+			else
+				left++;
+		}
+		fwrite(o.s ? o.s : "", 1, o.len, f);
+		bm_buf_reset(&o);
+	}
+	bm_buf_addf(&o, "::notice title=bm::%zu results: %ld passed, "
+	    "%ld failed, %ld error%s; %ld regression%s", r->nres, p, fl, e,
+	    e == 1 ? "" : "s", nreg, nreg == 1 ? "" : "s");
+	if (left)
+		bm_buf_addf(&o, "; %ld more annotation%s not shown", left,
+		    left == 1 ? "" : "s");
+	bm_buf_addc(&o, '\n');
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	return done(f);
+}
+
+/* --- bencher --------------------------------------------------------- */
+
+static void
+measure(cJSON *b, const char *name, const cJSON *s, const char *path,
+    const char *lo, const char *hi)
+{
+	cJSON *m;
+	double v, l, h;
+
+	if (!bm_report_num(s, path, &v))
+		return;
+	m = cJSON_AddObjectToObject(b, name);
+	cJSON_AddNumberToObject(m, "value", v);
+	if (lo && hi) {
+		const cJSON *ci = cJSON_GetObjectItemCaseSensitive(s, lo);
+
+		if (cJSON_GetArraySize(ci) == 2 &&
+		    cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)) &&
+		    cJSON_IsNumber(cJSON_GetArrayItem(ci, 1))) {
+			l = cJSON_GetArrayItem(ci, 0)->valuedouble;
+			h = cJSON_GetArrayItem(ci, 1)->valuedouble;
+			cJSON_AddNumberToObject(m, "lower_value", l);
+			cJSON_AddNumberToObject(m, "upper_value", h);
+		}
+	}
+}
+
+int
+bm_render_bencher(FILE *f, const struct bm_report *r)
+{
+	cJSON *doc = cJSON_CreateObject(), *b;
+	const cJSON *s;
+	char *g, *text;
+
+	cJSON_ArrayForEach(s, r->stats) {
+		g = bm_report_group(s);
+		b = cJSON_CreateObject();
+		measure(b, "pass-rate", s, "pass_rate", "pass_rate_ci", "");
+		measure(b, "latency-p50", s, "latency_ms.p50", NULL, NULL);
+		measure(b, "latency-p95", s, "latency_ms.p95", NULL, NULL);
+		measure(b, "cost-usd", s, "cost_usd", NULL, NULL);
+		/* A later group with the same name replaces the earlier. */
+		if (cJSON_HasObjectItem(doc, g))
+			cJSON_ReplaceItemInObjectCaseSensitive(doc, g, b);
+		else
+			cJSON_AddItemToObject(doc, g, b);
+		free(g);
+	}
+	text = cJSON_Print(doc);
+	fputs(text, f);
+	fputc('\n', f);
+	free(text);
+	cJSON_Delete(doc);
+	return done(f);
+}
