@@ -132,34 +132,43 @@ render(FILE *f, int format, const struct bm_report *r, int color)
 	}
 }
 
-/* Render into a temporary file next to path, then rename it over path. */
-static void
+/*
+ * Render into a temporary file next to path, then rename it over path.
+ * 0, or the errno of what failed (the temporary file is then removed).
+ */
+static int
 write_file(const char *path, int format, const struct bm_report *r)
 {
-	char *dir = xstrdup(path), *tmp;
+	char *dir = xstrdup(path);
+	char *tmp = xasprintf("%s/.bm-report.XXXXXX", dirname(dir));
 	mode_t mask;
-	FILE *f;
+	FILE *f = NULL;
 	int fd, err = 0;
 
-	tmp = xasprintf("%s/.bm-report.XXXXXX", dirname(dir));
-	if ((fd = mkstemp(tmp)) < 0)
-		bm_die(2, "%s: %s", path, strerror(errno));
+	free(dir);
+	if ((fd = mkstemp(tmp)) < 0) {
+		err = errno;
+		goto out;
+	}
 	mask = umask(0);
 	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) < 0 || !(f = fdopen(fd, "w")))
-		bm_die(2, "%s: %s", path, strerror(errno));
+	if (fchmod(fd, 0666 & ~mask) < 0 || !(f = fdopen(fd, "w"))) {
+		err = errno;
+		close(fd);
+		goto out;
+	}
+	errno = 0;
 	if (render(f, format, r, 0) < 0 || fflush(f) != 0 || fsync(fd) < 0)
 		err = errno ? errno : EIO;
 	if (fclose(f) != 0 && !err)
 		err = errno;
 	if (!err && rename(tmp, path) < 0)
 		err = errno;
-	if (err) {
+out:
+	if (err && fd >= 0)
 		unlink(tmp);
-		bm_die(2, "%s: %s", path, strerror(err));
-	}
 	free(tmp);
-	free(dir);
+	return err;
 }
 
 /* The database, or exit 2: it must exist, bm-report never creates one. */
@@ -258,7 +267,8 @@ main(int argc, char **argv)
 	if (run) {
 		if (bm_report_load_run(&r, db, run_id, &e) < 0)
 			db_fail(&e);
-	} else {
+	} else if (argc || !history || !isatty(0)) {
+		/* The history alone needs no input from a terminal. */
 		for (i = 0; i < (argc ? argc : 1); i++)
 			if (read_input(&r, argc ? argv[i] : "-") < 0)
 				status = 1;
@@ -276,11 +286,13 @@ main(int argc, char **argv)
 	if (db && bm_db_close(db, &e) < 0)
 		db_fail(&e);
 
-	if (out)
-		write_file(out, format, &r);
-	else if (render(stdout, format, &r, bm_color(1)) < 0 ||
-	    bm_jsonl_finish(stdout) < 0)
+	if (out) {
+		if ((c = write_file(out, format, &r)) != 0)
+			bm_die(2, "%s: %s", out, strerror(c));
+	} else if (render(stdout, format, &r, bm_color(1)) < 0 ||
+	    bm_jsonl_finish(stdout) < 0) {
 		bm_die(2, "stdout: %s", strerror(errno));
+	}
 	bm_report_free(&r);
 	free(run_id);
 	bm_error_clear(&e);

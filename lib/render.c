@@ -3,6 +3,7 @@
  * github, bencher.  Each builds its output in a buffer per record or per
  * table and writes it to the stream; the caller checks the stream.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -957,6 +958,20 @@ bm_render_json(FILE *f, const struct bm_report *r)
 	}
 	fwrite(o.s, 1, o.len, f);
 	fputs(",\"result\":[", f);
+	if (r->spill_err) {
+		errno = r->spill_err;
+		return -1;
+	}
+	if (r->spill) {
+		char chunk[65536];
+		size_t n;
+
+		rewind(r->spill);
+		while ((n = fread(chunk, 1, sizeof(chunk), r->spill)) > 0)
+			fwrite(chunk, 1, n, f);
+		if (ferror(r->spill))
+			return -1;
+	}
 	fwrite(bm_buf_str(&r->raw), 1, r->raw.len, f);
 	bm_buf_reset(&o);
 	bm_buf_adds(&o, "],\"history\":[");

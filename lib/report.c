@@ -56,6 +56,8 @@ bm_report_free(struct bm_report *r)
 	}
 	free(r->hist);
 	bm_buf_free(&r->raw);
+	if (r->spill)
+		fclose(r->spill);
 	bm_map_free(r->atoms, free);
 	bm_map_free(r->where, free_where);
 	memset(r, 0, sizeof(*r));
@@ -147,9 +149,19 @@ add_result(struct bm_report *r, const cJSON *rec)
 	if (r->keep_output && (s = bm_json_str(rec, "output")))
 		x->output = xstrdup(s);
 	if (r->keep_raw) {
-		if (r->raw.len)
+		if (r->nraw++)
 			bm_buf_addc(&r->raw, ',');
 		bm_json_put(&r->raw, rec);
+		/* A million results need not stay in memory. */
+		if (r->raw.len > (1 << 20) && !r->spill_err) {
+			if (!r->spill)
+				r->spill = tmpfile();
+			if (r->spill && fwrite(r->raw.s, 1, r->raw.len,
+			    r->spill) == r->raw.len)
+				bm_buf_reset(&r->raw);
+			else if (r->spill)
+				r->spill_err = errno ? errno : EIO;
+		}
 	}
 	return 0;
 }

@@ -55,7 +55,10 @@ struct bm_report {
 	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
 	struct bm_rres *res;
 	size_t nres, capres;
-	struct bm_buf raw;	/* keep_raw: results, comma-separated */
+	struct bm_buf raw;	/* keep_raw: results, comma-separated, */
+	FILE *spill;		/* ... the first of them in a temporary file */
+	size_t nraw;
+	int spill_err;		/* errno of a failed write to it */
 	long ignored;		/* records of other types */
 	struct bm_hrun *hist;
 	size_t nhist;

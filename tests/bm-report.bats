@@ -180,6 +180,15 @@ mkdb() {
 	[ "$(jq -c '.result[3]' <<<"$output")" = "$(sed -n 4p "$R/results.jsonl" | jq -c .)" ]
 }
 
+@test "bm-report: json keeps every result of a large input, in order" {
+	jq -cn 'range(6000) | {type:"result",run_id:"r",case_id:"c\(.)",
+	    model:"m",status:"pass",output:("x" * 300),trial:.}' > big.jsonl
+	run --separate-stderr bm-report -f json big.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[(.result|length), .result[0].trial, .result[5999].trial, ([.result[].trial] == [range(6000)])]' <<<"$output")" = '[6000,0,5999,true]' ]
+}
+
 @test "bm-report: junit read by junitparser: suites, cases, failures, errors" {
 	command -v xmllint > /dev/null || skip "xmllint not installed"
 	$PY -c 'import junitparser' 2> /dev/null || skip "python3-junitparser not installed"
