@@ -806,9 +806,13 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 		    mixed[k] == 3 ? " class=\"fl\"" : "",
 		    mixed[k] == 3 ? "\u25c6 " : "");
 		esc(o, lab);
-		bm_buf_adds(o, "<title>");
-		esc(o, c->child->valuestring);
-		bm_buf_adds(o, "</title></text>");
+		/* The whole label, where it had to be cut. */
+		if (strcmp(lab, c->child->valuestring) != 0) {
+			bm_buf_adds(o, "<title>");
+			esc(o, c->child->valuestring);
+			bm_buf_adds(o, "</title>");
+		}
+		bm_buf_adds(o, "</text>");
 		free(lab);
 		k++;
 	}
@@ -949,6 +953,53 @@ runs(struct bm_buf *o, const struct bm_report *r)
 	bm_buf_adds(o, "</tbody></table></div>");
 }
 
+/*
+ * The history for the page's data, compact: "history_models" names the
+ * models once, "history" holds per run [id, [[pass_rate, p95, cost_usd]
+ * per model]], null where a run lacks a model or a figure.
+ */
+static void
+history_data(cJSON *data, const struct bm_report *r)
+{
+	static const char *const keys[] = { "pass_rate", "p95", "cost_usd" };
+	size_t nm, i, k, j;
+	const char **models = trend_models(r, &nm);
+	cJSON *names = cJSON_AddArrayToObject(data, "history_models");
+	cJSON *hist = cJSON_AddArrayToObject(data, "history");
+	cJSON *run, *vals, *v;
+	const cJSON *x;
+	const char *id;
+	double d;
+
+	for (k = 0; k < nm; k++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(models[k]));
+	for (i = 0; i < r->nhist; i++) {
+		run = cJSON_CreateArray();
+		id = bm_json_str(r->hist[i].run, "id");
+		cJSON_AddItemToArray(run, cJSON_CreateString(id ? id : ""));
+		vals = cJSON_CreateArray();
+		for (k = 0; k < nm; k++) {
+			x = cJSON_GetObjectItemCaseSensitive(r->hist[i].models,
+			    models[k]);
+			if (!x) {
+				cJSON_AddItemToArray(vals, cJSON_CreateNull());
+				continue;
+			}
+			v = cJSON_CreateArray();
+			for (j = 0; j < 3; j++) {
+				int has = bm_report_num(x, keys[j], &d);
+
+				cJSON_AddItemToArray(v, has ?
+				    cJSON_CreateNumber(d) : cJSON_CreateNull());
+			}
+			cJSON_AddItemToArray(vals, v);
+		}
+		cJSON_AddItemToArray(run, vals);
+		cJSON_AddItemToArray(hist, run);
+	}
+	free(models);
+}
+
 /* --- the page -------------------------------------------------------- */
 
 static const char *const tabs[] = { "Snapshot", "Trends", "Comparison",
@@ -967,7 +1018,7 @@ int
 bm_render_html(FILE *f, const struct bm_report *r)
 {
 	struct bm_buf o = BM_BUF_INIT;
-	cJSON *data = cJSON_CreateObject(), *hist;
+	cJSON *data = cJSON_CreateObject();
 	char *v = bm_report_verdict(r);
 	size_t i;
 
@@ -1020,16 +1071,7 @@ bm_render_html(FILE *f, const struct bm_report *r)
 	cJSON_AddItemReferenceToObject(data, "stat", r->stats);
 	cJSON_AddItemReferenceToObject(data, "comparison", r->comparisons);
 	cJSON_AddItemReferenceToObject(data, "regression", r->regressions);
-	hist = cJSON_AddArrayToObject(data, "history");
-	for (i = 0; i < r->nhist; i++) {
-		cJSON *h = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(h, "id", bm_json_str(r->hist[i].run,
-		    "id") ? bm_json_str(r->hist[i].run, "id") : "");
-		cJSON_AddItemReferenceToObject(h, "models",
-		    r->hist[i].models);
-		cJSON_AddItemToArray(hist, h);
-	}
+	history_data(data, r);
 	put_data(&o, data);
 	bm_buf_addf(&o, "</script>\n<script>\n%s</script>\n</body></html>\n",
 	    js);

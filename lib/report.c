@@ -131,7 +131,6 @@ add_result(struct bm_report *r, const cJSON *rec)
 	memset(x, 0, sizeof(*x));
 	x->status = st[0];
 	x->run_id = atom(r, bm_json_str(rec, "run_id"));
-	x->case_id = atom(r, bm_json_str(rec, "case_id"));
 	x->model = atom(r, bm_json_str(rec, "model"));
 	x->benchmark = atom(r, bm_json_str(rec, "benchmark"));
 	x->benchmark_id = atom(r, bm_json_str(rec, "benchmark_id"));

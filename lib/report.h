@@ -21,7 +21,6 @@ struct bm_map;
 /* One result record, as the renderers need it. */
 struct bm_rres {
 	const char *run_id;	/* interned strings: NULL when absent */
-	const char *case_id;
 	const char *model;
 	const char *benchmark;
 	const char *benchmark_id;
