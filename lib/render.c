@@ -665,6 +665,48 @@ md_regressions(struct bm_buf *o, const struct bm_report *r)
 	}
 }
 
+#define MD_CASES 20	/* failed cases listed in md */
+
+static void
+md_failures(struct bm_buf *o, const struct bm_report *r)
+{
+	const struct bm_rres *x;
+	size_t i, n = 0, shown = 0;
+	char *name;
+
+	for (i = 0; i < r->nres; i++)
+		n += r->res[i].status != 'p';
+	if (!n)
+		return;
+	bm_buf_adds(o, "\n### Failed cases\n\n"
+	    "| benchmark | model | case | status | why |\n"
+	    "|:--|:--|:--|:--|:--|\n");
+	for (i = 0; i < r->nres && shown < MD_CASES; i++) {
+		x = &r->res[i];
+		if (x->status == 'p')
+			continue;
+		shown++;
+		name = bm_report_case_name(x);
+		bm_buf_adds(o, "| ");
+		md(o, x->benchmark ? x->benchmark : x->benchmark_id ?
+		    x->benchmark_id : "-");
+		bm_buf_adds(o, " | ");
+		md(o, x->model ? x->model : "-");
+		bm_buf_adds(o, " | ");
+		md(o, name);
+		bm_buf_adds(o, x->status == 'f' ? " | fail | " : " | error | ");
+		if (x->status == 'f')
+			md(o, x->reasons ? x->reasons : "an assertion failed");
+		else
+			md(o, x->error_message ? x->error_message :
+			    x->error_class ? x->error_class : "error");
+		bm_buf_adds(o, " |\n");
+		free(name);
+	}
+	if (n > shown)
+		bm_buf_addf(o, "\n%zu more not shown.\n", n - shown);
+}
+
 int
 bm_render_md(FILE *f, const struct bm_report *r)
 {
@@ -682,6 +724,7 @@ bm_render_md(FILE *f, const struct bm_report *r)
 		md_comparisons(&o, r);
 	if (r->regressions->child)
 		md_regressions(&o, r);
+	md_failures(&o, r);
 	v = bm_report_verdict(r);
 	bm_buf_adds(&o, o.len > 20 ? "\n**Verdict:** " : "**Verdict:** ");
 	md(&o, v);

@@ -92,7 +92,7 @@ mkdb() {
 	[ "$output" = "$(cat "$R/expected.md")" ]
 }
 
-@test "bm-report: md from results alone counts them per model" {
+@test "bm-report: md from results alone counts them per model and lists the failures" {
 	run --separate-stderr bm-report -f md "$R/results.jsonl"
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
@@ -102,6 +102,14 @@ mkdb() {
 |:--|--:|--:|--:|--:|--:|
 | openai:gpt-4o-mini | 4 | 3 | 1 | 0 | 75.0% |
 | anthropic:claude-3-5-haiku-latest | 3 | 1 | 1 | 1 | 50.0% |
+
+### Failed cases
+
+| benchmark | model | case | status | why |
+|:--|:--|:--|:--|:--|
+| sum-two-numbers | openai:gpt-4o-mini | -/1/0/0 | fail | expected \"15\", got \"16 &lt;/script\\>&lt;b\\>&amp;amp;\" |
+| &lt;script\\>alert(1)&lt;/script\\> | anthropic:claude-3-5-haiku-latest | tools/0/0/0 | error | no answer within 60 s |
+| &lt;script\\>alert(1)&lt;/script\\> | anthropic:claude-3-5-haiku-latest | tools/0/1/0 | fail | contains failed; the answer, says the judge, is wrong |
 
 **Verdict:** FAIL: 4 of 7 results passed, 2 failed, 1 error" ]
 }
