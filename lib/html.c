@@ -74,7 +74,8 @@ static const char css[] =
 "list-style:none;font-size:.9em}\n"
 ".legend i{display:inline-block;width:14px;height:3px;"
 "vertical-align:middle;margin-right:4px}\n"
-"#heat rect{stroke:var(--bg);stroke-width:1;cursor:pointer}\n"
+"#cells rect{width:14px;height:14px;stroke:var(--bg);stroke-width:1;"
+"cursor:pointer}\n"
 "#heat text{fill:var(--fg);font-size:11px}\n"
 "#heat .fl{fill:var(--err);font-weight:700}\n"
 "rect.p{fill:var(--pass)}rect.f{fill:var(--fail)}rect.e{fill:var(--err)}"
@@ -128,7 +129,8 @@ static const char js[] =
 "if(text!==null&&text!==undefined)x.textContent=text;if(cls)"
 "x.className=cls;p.appendChild(x);return x;}\n"
 "if(heat)heat.addEventListener('click',function(e){"
-"var k=e.target.getAttribute('data-k');if(k===null)return;"
+"var g=e.target.parentNode;if(!g||g.id!=='cells')return;"
+"var k=[].indexOf.call(g.children,e.target);"
 "if(sel)sel.classList.remove('sel');sel=e.target;"
 "sel.classList.add('sel');var c=data.cells[+k],"
 "info=document.getElementById('cell-info');info.textContent='';"
@@ -816,15 +818,16 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 		free(lab);
 		k++;
 	}
-	k = 0;
+	/* The n-th rect of #cells is data.cells[n]: no index attribute. */
+	bm_buf_adds(o, "<g id=\"cells\">");
 	cJSON_ArrayForEach(cell, h.list) {
-		bm_buf_addf(o, "<rect class=\"%s\" x=\"%d\" y=\"%d\" "
-		    "width=\"%d\" height=\"%d\" data-k=\"%zu\"/>",
+		bm_buf_addf(o, "<rect class=\"%s\" x=\"%d\" y=\"%d\"/>",
 		    cJSON_GetArrayItem(cell, 2)->valuestring,
 		    LABEL_W + (int)cJSON_GetArrayItem(cell, 1)->valuedouble *
 		    CELL, 18 + (int)cJSON_GetArrayItem(cell, 0)->valuedouble *
-		    CELL, CELL, CELL, k++);
+		    CELL);
 	}
+	bm_buf_adds(o, "</g>");
 	bm_buf_adds(o, "</svg></div><div id=\"cell-info\" aria-live=\"polite\">"
 	    "<p class=\"muted\">No cell selected.</p></div>");
 out:

@@ -213,9 +213,10 @@ try {
 			reg_rows: q('#reg tbody tr').length,
 			run_rows: q('#runs tbody tr').length,
 			trend_series: q('#p-trends path.series').length,
-			heat_cells: q('#heat rect[data-k]').length,
-			heat_match: q('#heat rect[data-k]').every((r) =>
-			    r.classList.contains(data.cells[+r.dataset.k][2])),
+			heat_cells: q('#cells rect').length,
+			heat_match: q('#cells rect').every((r, i) =>
+			    r.classList.contains(data.cells[i][2]) &&
+			    getComputedStyle(r).width === '14px'),
 			heat_labels: q('#heat text.fl, #heat text[text-anchor=end]')
 			    .map((t) => t.firstChild.textContent),
 			flaky: q('#heat text.fl').length,
@@ -247,7 +248,7 @@ try {
 	out.cell = await evaluate(`(() => {
 		document.getElementById('t-cases').click();
 		const r = document.querySelector('#heat rect.f') ||
-		    document.querySelector('#heat rect[data-k]');
+		    document.querySelector('#cells rect');
 		if (!r)
 			return null;
 		r.dispatchEvent(new MouseEvent('click', { bubbles: true }));
