@@ -100,10 +100,14 @@ static const char css[] =
 static const char js[] =
 "(function(){\n"
 "var tabs=[].slice.call(document.querySelectorAll('[role=tab]'));\n"
-"function show(t,focus){tabs.forEach(function(x){var on=x===t;"
+"function lazy(p){[].forEach.call(p.querySelectorAll("
+"'script[type=\"text/x-bm-svg\"]'),function(s){document.getElementById("
+"s.getAttribute('data-into')).innerHTML=s.textContent;"
+"s.parentNode.removeChild(s);});}\n"
+"function show(t,focus){tabs.forEach(function(x){var on=x===t,"
+"p=document.getElementById(x.getAttribute('aria-controls'));"
 "x.setAttribute('aria-selected',on?'true':'false');x.tabIndex=on?0:-1;"
-"document.getElementById(x.getAttribute('aria-controls')).hidden=!on;});"
-"if(focus)t.focus();}\n"
+"p.hidden=!on;if(on)lazy(p);});if(focus)t.focus();}\n"
 "tabs.forEach(function(t,i){t.addEventListener('click',function(){"
 "show(t);});t.addEventListener('keydown',function(e){var n=tabs.length,"
 "j={ArrowRight:i+1,ArrowLeft:i-1+n,Home:0,End:n-1}[e.key];"
@@ -123,7 +127,7 @@ static const char js[] =
 "nx-ny:String(x).localeCompare(String(y));return asc?d:-d;});"
 "rows.forEach(function(r){tb.appendChild(r);});});});\n"
 "var data=JSON.parse(document.getElementById('bm-data').textContent);\n"
-"var heat=document.getElementById('heat'),sel=null,"
+"var heat=document.getElementById('heat-box'),sel=null,"
 "names={p:'pass',f:'fail',e:'error'};\n"
 "function el(p,tag,text,cls){var x=document.createElement(tag);"
 "if(text!==null&&text!==undefined)x.textContent=text;if(cls)"
@@ -789,7 +793,16 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 	    "</p>");
 	w = LABEL_W + (int)h.ncols * CELL + 4;
 	ht = 18 + (int)h.nrows * CELL;
-	bm_buf_addf(o, "<div class=\"scroll\"><svg id=\"heat\" width=\"%d\" "
+	/*
+	 * The heat map is thousands of elements: it is written as the text
+	 * of a script element, which the parser does not build into nodes,
+	 * and the page puts it in place when the tab is first shown, so it
+	 * costs nothing until then.  Record text in it is escaped as
+	 * everywhere, so it cannot close that element.
+	 */
+	bm_buf_adds(o, "<div class=\"scroll\" id=\"heat-box\"></div>"
+	    "<script type=\"text/x-bm-svg\" data-into=\"heat-box\">");
+	bm_buf_addf(o, "<svg id=\"heat\" width=\"%d\" "
 	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\""
 	    "cases by run\">", w, ht, w, ht);
 	cJSON_ArrayForEach(c, h.runs) {
@@ -828,7 +841,8 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 		    CELL);
 	}
 	bm_buf_adds(o, "</g>");
-	bm_buf_adds(o, "</svg></div><div id=\"cell-info\" aria-live=\"polite\">"
+	bm_buf_adds(o, "</svg></script><div id=\"cell-info\" "
+	    "aria-live=\"polite\">"
 	    "<p class=\"muted\">No cell selected.</p></div>");
 out:
 	free(mixed);

@@ -290,8 +290,9 @@ mkdb() {
 	[ "$(head -c 15 report.html)" = "<!DOCTYPE html>" ]
 	grep -q "<title>&lt;b&gt;T&lt;/b&gt;</title>" report.html
 	grep -q "Content-Security-Policy\" content=\"default-src 'none'" report.html
-	# Only the page's two scripts; record text is never markup.
-	[ "$(grep -o '<script' report.html | wc -l)" -eq 2 ]
+	# Only the page's scripts (code, data, the heat map's SVG text);
+	# record text is never markup.
+	[ "$(grep -o '<script' report.html | wc -l)" -eq 3 ]
 	! grep -q '<script>alert' report.html
 	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' report.html
 	! grep -Eq '(src|href)="?(https?:)?//' report.html
@@ -382,7 +383,7 @@ bm-report: 1 records of other types ignored" ]
 	[ "$(jq -c '[.requests, .console_errors, .exceptions]' <<<"$r")" = '[[],[],[]]' ]
 	# Bars, rows and cells equal the data.
 	[ "$(jq -c '.dom | [.bars, .stat_rates, .snap_rows, .cmp_rows, .reg_rows, .run_rows, .trend_series, .data_history]' <<<"$r")" = '[[72.16,85],[0.7216,0.85],2,1,1,3,4,3]' ]
-	[ "$(jq -c '.dom | [.heat_cells, .data_cells, .heat_match, .flaky, .data_flaky, .scripts]' <<<"$r")" = '[5,5,true,2,2,2]' ]
+	[ "$(jq -c '.dom | [.heat_before_tab, .heat_cells, .data_cells, .heat_match, .flaky, .data_flaky, .scripts]' <<<"$r")" = '[0,5,5,true,2,2,2]' ]
 	[ "$(jq -r '.dom.heat_labels[2]' <<<"$r")" = "◆ <script>alert(1)</script> / tools #0 · anth…" ]
 	# Each tab shows its panel alone, by click and by keyboard.
 	[ "$(jq -c '.tabs.click' <<<"$r")" = '[["p-snapshot"],["p-trends"],["p-comparison"],["p-regressions"],["p-cases"],["p-runs"]]' ]

@@ -183,10 +183,13 @@ try {
 		const loaded = once('Page.loadEventFired');
 		await cmd('Page.navigate', { url });
 		await loaded;
-		out.load_ms.push(await evaluate(`(() => {
+		const t = await evaluate(`(() => {
 			const n = performance.getEntriesByType('navigation')[0];
-			return Math.round(n.loadEventStart);
-		})()`));
+			return [n.loadEventStart, n.domInteractive,
+			    n.responseEnd].map(Math.round);
+		})()`);
+		out.load_ms.push(t[0]);
+		(out.interactive_ms = out.interactive_ms || []).push(t[1]);
 	}
 	const sorted = [...out.load_ms].sort((a, b) => a - b);
 	out.load_median_ms = sorted[Math.floor(sorted.length / 2)];
@@ -196,7 +199,12 @@ try {
 		const data = JSON.parse(document.getElementById('bm-data')
 		    .textContent);
 		const q = (s) => [...document.querySelectorAll(s)];
+		const lazy = q('#cells rect').length;
+		// The heat map is put in place when its tab is first shown.
+		document.getElementById('t-cases').click();
+		document.getElementById('t-snapshot').click();
 		return {
+			heat_before_tab: lazy,
 			title: document.title,
 			h1: document.querySelector('h1').textContent,
 			scripts: q('script').length,
