@@ -462,11 +462,13 @@ bm_render_console(FILE *f, const struct bm_report *r,
 	else if (r->nres)
 		console_tally(&o, r, &c);
 	if (r->comparisons->child) {
-		bm_buf_addc(&o, '\n');
+		if (o.len)
+			bm_buf_addc(&o, '\n');
 		console_comparisons(&o, r, &c);
 	}
 	if (r->regressions->child) {
-		bm_buf_addc(&o, '\n');
+		if (o.len)
+			bm_buf_addc(&o, '\n');
 		console_regressions(&o, r, &c);
 	}
 	if (o.len)

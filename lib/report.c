@@ -342,6 +342,10 @@ bm_report_verdict(const struct bm_report *r)
 		bm_buf_addf(&b, "%s: %ld of %zu results passed, %ld failed, "
 		    "%ld error%s", f || e ? "FAIL" : "OK", p, r->nres, f, e,
 		    e == 1 ? "" : "s");
+	} else if (r->comparisons->child) {
+		bm_buf_addf(&b, "OK: no regressions in %d comparison%s",
+		    cJSON_GetArraySize(r->comparisons),
+		    cJSON_GetArraySize(r->comparisons) == 1 ? "" : "s");
 	} else {
 		bm_buf_adds(&b, "no records to report");
 	}

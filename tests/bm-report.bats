@@ -129,6 +129,18 @@ mkdb() {
 	[ "${lines[-1]}" = "FAIL: 1 regression (pass_rate of openai:gpt-4o-mini: 80.0% → 70.0%)" ]
 }
 
+@test "bm-report: console with comparisons alone, and with nothing" {
+	sed -n 3p "$R/stats.jsonl" > cmp.jsonl
+	run --separate-stderr bm-report -f console cmp.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${lines[0]}" = "comparisons (* significant at 0.05)" ]
+	[ "${lines[-1]}" = "OK: no regressions in 1 comparison; 1 significant change" ]
+	run --separate-stderr bm-report -f console < /dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "no records to report" ]
+}
+
 @test "bm-report: colour only on a terminal and never with NO_COLOR" {
 	command -v script > /dev/null || skip "script(1) not installed"
 	run script -qec "env -u NO_COLOR bm-report $R/stats.jsonl" /dev/null
