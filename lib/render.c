@@ -805,12 +805,6 @@ csv_col(struct csv *c, const char *name)
 	bm_map_put(c->col, name, (void *)(++c->n));
 }
 
-static int
-scalar(const cJSON *v)
-{
-	return !cJSON_IsArray(v) && !cJSON_IsObject(v);
-}
-
 /* Call fn(name, value) for each leaf of v under the dotted prefix. */
 static void
 flatten(const cJSON *v, struct bm_buf *name,
@@ -818,12 +812,16 @@ flatten(const cJSON *v, struct bm_buf *name,
 {
 	const cJSON *c;
 	size_t len = name->len, i = 0;
-	int leaves = 1;
+	int split = cJSON_IsObject(v);
 
-	cJSON_ArrayForEach(c, v)
-		leaves &= scalar(c) || cJSON_IsObject(v);
-	if (scalar(v) || !leaves) {
-		/* An array of objects stays one cell of JSON. */
+	/* A short array of numbers (an interval) gets a column each. */
+	if (cJSON_IsArray(v) && cJSON_GetArraySize(v) <= 4) {
+		split = 1;
+		cJSON_ArrayForEach(c, v)
+			split &= cJSON_IsNumber(c);
+	}
+	if (!split) {
+		/* Any other array is one cell of JSON. */
 		fn(bm_buf_str(name), v, arg);
 		return;
 	}

@@ -188,6 +188,11 @@ mkdb() {
 	EOF
 	[ "$status" -eq 0 ]
 	[ "$output" = "7 91" ]
+	# A list of cases is one cell of JSON, not a column per case.
+	printf '%s\n' '{"type":"regression","group":{"model":"m"},"metric":"pass_rate","flipped":["c1","c2","c3","c4","c5"],"ci":[1,2]}' > flip.jsonl
+	run --separate-stderr bm-report -f csv flip.jsonl
+	[ "$status" -eq 0 ]
+	[ "$output" = $'type,group.model,metric,flipped,ci.0,ci.1\r\nregression,m,pass_rate,"[""c1"",""c2"",""c3"",""c4"",""c5""]",1,2\r' ]
 }
 
 @test "bm-report: json is one document with the records grouped by type" {
