@@ -1,0 +1,367 @@
+/*
+ * ci.c: bm-report's formats for CI tools: JUnit XML for test panels,
+ * GitHub workflow annotations, Bencher Metric Format.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jsonl.h"
+#include "map.h"
+#include "report.h"
+#include "xalloc.h"
+
+/* --- junit ----------------------------------------------------------- */
+
+/* Results by model, in order of first appearance: counting sort. */
+struct by_model {
+	const char **models;
+	size_t nmodels;
+	size_t *start;		/* nmodels + 1 */
+	size_t *order;		/* result indexes */
+};
+
+static void
+by_model(const struct bm_report *r, struct by_model *g)
+{
+	struct bm_map *m = bm_map_new();
+	size_t *of = xcalloc(r->nres ? r->nres : 1, sizeof(size_t));
+	size_t i, k, *fillp;
+	void *v;
+
+	memset(g, 0, sizeof(*g));
+	for (i = 0; i < r->nres; i++) {
+		const char *model = r->res[i].model ? r->res[i].model : "-";
+
+		if (!(v = bm_map_get(m, model))) {
+			g->models = xreallocarray(g->models, g->nmodels + 1,
+			    sizeof(char *));
+			g->models[g->nmodels++] = model;
+			v = (void *)g->nmodels;
+			bm_map_put(m, model, v);
+		}
+		of[i] = (size_t)v - 1;
+	}
+	g->start = xcalloc(g->nmodels + 1, sizeof(size_t));
+	for (i = 0; i < r->nres; i++)
+		g->start[of[i] + 1]++;
+	for (k = 0; k < g->nmodels; k++)
+		g->start[k + 1] += g->start[k];
+	fillp = xcalloc(g->nmodels + 1, sizeof(size_t));
+	memcpy(fillp, g->start, (g->nmodels + 1) * sizeof(size_t));
+	g->order = xcalloc(r->nres ? r->nres : 1, sizeof(size_t));
+	for (i = 0; i < r->nres; i++)
+		g->order[fillp[of[i]]++] = i;
+	free(fillp);
+	free(of);
+	bm_map_free(m, NULL);
+}
+
+static void
+by_model_free(struct by_model *g)
+{
+	free(g->models);
+	free(g->start);
+	free(g->order);
+}
+
+static double
+secs(const struct bm_rres *x)
+{
+	return isfinite(x->latency_ms) && x->latency_ms > 0 ?
+	    x->latency_ms / 1000 : 0;
+}
+
+static void
+junit_case(struct bm_buf *o, const struct bm_rres *x)
+{
+	char *name = bm_report_case_name(x);
+	const char *msg;
+
+	bm_buf_adds(o, "    <testcase classname=\"");
+	bm_report_xml(o, x->benchmark ? x->benchmark :
+	    x->benchmark_id ? x->benchmark_id : "-");
+	bm_buf_adds(o, "\" name=\"");
+	bm_report_xml(o, name);
+	bm_buf_addf(o, "\" time=\"%.3f\"", secs(x));
+	free(name);
+	if (x->status == 'p') {
+		bm_buf_adds(o, "/>\n");
+		return;
+	}
+	bm_buf_adds(o, ">\n");
+	if (x->status == 'f') {
+		msg = x->reasons ? x->reasons : "an assertion failed";
+		bm_buf_adds(o, "      <failure type=\"assertion\" message=\"");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "\">");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "</failure>\n");
+	} else {
+		msg = x->error_message ? x->error_message :
+		    x->error_class ? x->error_class : "error";
+		bm_buf_adds(o, "      <error type=\"");
+		bm_report_xml(o, x->error_class ? x->error_class : "error");
+		bm_buf_adds(o, "\" message=\"");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "\">");
+		bm_report_xml(o, msg);
+		bm_buf_adds(o, "</error>\n");
+	}
+	bm_buf_adds(o, "    </testcase>\n");
+}
+
+int
+bm_render_junit(FILE *f, const struct bm_report *r)
+{
+	struct by_model g;
+	struct bm_buf o = BM_BUF_INIT;
+	long fails = 0, errs = 0, mf, me;
+	double t = 0, mt;
+	size_t k, i;
+
+	by_model(r, &g);
+	for (i = 0; i < r->nres; i++) {
+		fails += r->res[i].status == 'f';
+		errs += r->res[i].status == 'e';
+		t += secs(&r->res[i]);
+	}
+	bm_buf_adds(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<testsuites name=\"");
+	bm_report_xml(&o, r->title);
+	bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\" errors=\"%ld\""
+	    " time=\"%.3f\">\n", r->nres, fails, errs, t);
+	for (k = 0; k < g.nmodels; k++) {
+		mf = me = 0;
+		mt = 0;
+		for (i = g.start[k]; i < g.start[k + 1]; i++) {
+			mf += r->res[g.order[i]].status == 'f';
+			me += r->res[g.order[i]].status == 'e';
+			mt += secs(&r->res[g.order[i]]);
+		}
+		bm_buf_adds(&o, "  <testsuite name=\"");
+		bm_report_xml(&o, g.models[k]);
+		bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\""
+		    " errors=\"%ld\" skipped=\"0\" time=\"%.3f\">\n",
+		    g.start[k + 1] - g.start[k], mf, me, mt);
+		for (i = g.start[k]; i < g.start[k + 1]; i++) {
+			junit_case(&o, &r->res[g.order[i]]);
+			if (o.len > 65536) {
+				fwrite(o.s, 1, o.len, f);
+				bm_buf_reset(&o);
+			}
+		}
+		bm_buf_adds(&o, "  </testsuite>\n");
+	}
+	bm_buf_adds(&o, "</testsuites>\n");
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	by_model_free(&g);
+	return ferror(f) ? -1 : 0;
+}
+
+/* --- github ---------------------------------------------------------- */
+
+/* A workflow command's message (prop = 0) or property value (prop = 1). */
+static void
+gh(struct bm_buf *o, const char *s, int prop)
+{
+	for (; s && *s; s++) {
+		if (*s == '%')
+			bm_buf_adds(o, "%25");
+		else if (*s == '\r')
+			bm_buf_adds(o, "%0D");
+		else if (*s == '\n')
+			bm_buf_adds(o, "%0A");
+		else if (prop && *s == ':')
+			bm_buf_adds(o, "%3A");
+		else if (prop && *s == ',')
+			bm_buf_adds(o, "%2C");
+		else
+			bm_buf_addc(o, *s);
+	}
+}
+
+static void
+gh_where(struct bm_buf *o, const struct bm_report *r, const char *id)
+{
+	const struct bm_where *w = id ? bm_map_get(r->where, id) : NULL;
+
+	if (!w || !w->path)
+		return;
+	bm_buf_adds(o, "file=");
+	gh(o, w->path, 1);
+	if (w->line > 0)
+		bm_buf_addf(o, ",line=%ld", w->line);
+	bm_buf_addc(o, ',');
+}
+
+static void
+gh_regression(struct bm_buf *o, const struct bm_report *r, const cJSON *s)
+{
+	const cJSON *grp = cJSON_GetObjectItemCaseSensitive(s, "group");
+	const char *metric = bm_json_str(s, "metric");
+	struct bm_buf m = BM_BUF_INIT;
+	double b, a, v;
+	char *g = bm_report_group(s);
+
+	bm_buf_adds(o, "::error ");
+	gh_where(o, r, bm_json_str(grp, "benchmark_id"));
+	bm_buf_adds(o, "title=");
+	bm_buf_addf(&m, "bm regression: %s", metric ? metric : "?");
+	gh(o, bm_buf_str(&m), 1);
+	bm_buf_reset(&m);
+	bm_buf_addf(&m, "%s got worse", g);
+	if (bm_report_num(s, "baseline", &b) &&
+	    bm_report_num(s, "current", &a)) {
+		if (metric && strcmp(metric, "pass_rate") == 0)
+			bm_buf_addf(&m, ": %.1f%% \u2192 %.1f%%", 100 * b,
+			    100 * a);
+		else
+			bm_buf_addf(&m, ": %.4g \u2192 %.4g", b, a);
+	}
+	if (bm_report_num(s, "rel", &v))
+		bm_buf_addf(&m, " (%+.1f%%", 100 * v);
+	if (bm_report_num(s, "p_value", &v))
+		bm_buf_addf(&m, ", p=%.3g", v);
+	if (bm_report_num(s, "rel", &v))
+		bm_buf_addc(&m, ')');
+	bm_buf_adds(o, "::");
+	gh(o, bm_buf_str(&m), 0);
+	bm_buf_addc(o, '\n');
+	bm_buf_free(&m);
+	free(g);
+}
+
+static void
+gh_result(struct bm_buf *o, const struct bm_report *r,
+    const struct bm_rres *x)
+{
+	struct bm_buf m = BM_BUF_INIT;
+	char *name = bm_report_case_name(x);
+	const char *what = x->benchmark ? x->benchmark : x->benchmark_id;
+
+	bm_buf_adds(o, x->status == 'f' ? "::error " : "::warning ");
+	gh_where(o, r, x->benchmark_id);
+	bm_buf_addf(&m, "%s %s", what ? what : "?", x->status == 'f' ?
+	    "failed" : "error");
+	bm_buf_adds(o, "title=");
+	gh(o, bm_buf_str(&m), 1);
+	bm_buf_reset(&m);
+	bm_buf_addf(&m, "%s %s: ", x->model ? x->model : "-", name);
+	if (x->status == 'f')
+		bm_buf_adds(&m, x->reasons ? x->reasons :
+		    "an assertion failed");
+	else
+		bm_buf_addf(&m, "%s%s%s", x->error_class ? x->error_class :
+		    "error", x->error_message ? ": " : "",
+		    x->error_message ? x->error_message : "");
+	bm_buf_adds(o, "::");
+	gh(o, bm_buf_str(&m), 0);
+	bm_buf_addc(o, '\n');
+	bm_buf_free(&m);
+	free(name);
+}
+
+int
+bm_render_github(FILE *f, const struct bm_report *r, int max)
+{
+	struct bm_buf o = BM_BUF_INIT;
+	const cJSON *s;
+	long shown = 0, left = 0, p = 0, fl = 0, e = 0;
+	long nreg = cJSON_GetArraySize(r->regressions);
+	size_t i;
+
+	/* Regressions first, then failures, then errors. */
+	cJSON_ArrayForEach(s, r->regressions) {
+		if (shown < max)
+			gh_regression(&o, r, s), shown++;
+		else
+			left++;
+	}
+	for (i = 0; i < r->nres; i++) {
+		p += r->res[i].status == 'p';
+		fl += r->res[i].status == 'f';
+		e += r->res[i].status == 'e';
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < r->nres; i++) {
+			if (r->res[i].status != (pass ? 'e' : 'f'))
+				continue;
+			if (shown < max)
+				gh_result(&o, r, &r->res[i]), shown++;
+			else
+				left++;
+		}
+		fwrite(o.s ? o.s : "", 1, o.len, f);
+		bm_buf_reset(&o);
+	}
+	bm_buf_addf(&o, "::notice title=bm::%zu results: %ld passed, "
+	    "%ld failed, %ld error%s; %ld regression%s", r->nres, p, fl, e,
+	    e == 1 ? "" : "s", nreg, nreg == 1 ? "" : "s");
+	if (left)
+		bm_buf_addf(&o, "; %ld more annotation%s not shown", left,
+		    left == 1 ? "" : "s");
+	bm_buf_addc(&o, '\n');
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	return ferror(f) ? -1 : 0;
+}
+
+/* --- bencher --------------------------------------------------------- */
+
+static void
+measure(cJSON *b, const char *name, const cJSON *s, const char *path,
+    const char *lo, const char *hi)
+{
+	cJSON *m;
+	double v, l, h;
+
+	if (!bm_report_num(s, path, &v))
+		return;
+	m = cJSON_AddObjectToObject(b, name);
+	cJSON_AddNumberToObject(m, "value", v);
+	if (lo && hi) {
+		const cJSON *ci = cJSON_GetObjectItemCaseSensitive(s, lo);
+
+		if (cJSON_GetArraySize(ci) == 2 &&
+		    cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)) &&
+		    cJSON_IsNumber(cJSON_GetArrayItem(ci, 1))) {
+			l = cJSON_GetArrayItem(ci, 0)->valuedouble;
+			h = cJSON_GetArrayItem(ci, 1)->valuedouble;
+			cJSON_AddNumberToObject(m, "lower_value", l);
+			cJSON_AddNumberToObject(m, "upper_value", h);
+		}
+	}
+}
+
+int
+bm_render_bencher(FILE *f, const struct bm_report *r)
+{
+	cJSON *doc = cJSON_CreateObject(), *b;
+	const cJSON *s;
+	char *g, *text;
+
+	cJSON_ArrayForEach(s, r->stats) {
+		g = bm_report_group(s);
+		b = cJSON_CreateObject();
+		measure(b, "pass-rate", s, "pass_rate", "pass_rate_ci", "");
+		measure(b, "latency-p50", s, "latency_ms.p50", NULL, NULL);
+		measure(b, "latency-p95", s, "latency_ms.p95", NULL, NULL);
+		measure(b, "cost-usd", s, "cost_usd", NULL, NULL);
+		/* A later group with the same name replaces the earlier. */
+		if (cJSON_HasObjectItem(doc, g))
+			cJSON_ReplaceItemInObjectCaseSensitive(doc, g, b);
+		else
+			cJSON_AddItemToObject(doc, g, b);
+		free(g);
+	}
+	text = cJSON_Print(doc);
+	fputs(text, f);
+	fputc('\n', f);
+	free(text);
+	cJSON_Delete(doc);
+	return ferror(f) ? -1 : 0;
+}

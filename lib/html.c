@@ -1,0 +1,1100 @@
+/*
+ * html.c: bm-report's dashboard, one self-contained HTML file.  Every
+ * chart is SVG written here; the page's small script only switches tabs,
+ * sorts the runs table and shows a heat-map cell's answers from the JSON
+ * embedded in the page.  A Content-Security-Policy forbids every request,
+ * and every text from a record goes through bm_report_xml.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jsonl.h"
+#include "map.h"
+#include "report.h"
+#include "xalloc.h"
+
+#define OUTPUT_MAX 1000		/* bytes of an answer kept in the page */
+#define CASES_MAX 5000		/* heat-map rows */
+#define CELL 14			/* heat-map cell, px */
+#define LABEL_W 280		/* heat-map label column, px */
+
+static const char css[] =
+":root{--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;"
+"--pass:#1a7f37;--fail:#cf222e;--err:#9a6700;--bar:#0969da;"
+"--track:#eef1f4;--alt:#f6f8fa}\n"
+"@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;"
+"--mute:#9198a1;--line:#3d444d;--pass:#3fb950;--fail:#f85149;"
+"--err:#d29922;--bar:#4493f8;--track:#262c36;--alt:#151b23}}\n"
+"*{box-sizing:border-box}\n"
+"body{margin:0;font:14px/1.45 system-ui,-apple-system,'Segoe UI',"
+"sans-serif;background:var(--bg);color:var(--fg)}\n"
+"header,main,nav{max-width:1200px;margin:0 auto;padding:0 12px}\n"
+"h1{font-size:1.35em;margin:14px 0 2px;overflow-wrap:anywhere}\n"
+"h2{font-size:1.1em;margin:16px 0 6px}\n"
+".verdict{margin:0 0 10px;color:var(--mute)}\n"
+".verdict.bad{color:var(--fail);font-weight:600}\n"
+"nav{display:flex;flex-wrap:wrap;gap:2px;border-bottom:1px solid "
+"var(--line)}\n"
+"[role=tab]{font:inherit;background:none;border:0;border-bottom:2px "
+"solid transparent;color:var(--fg);padding:8px 10px;cursor:pointer}\n"
+"[role=tab][aria-selected=true]{border-bottom-color:var(--bar);"
+"font-weight:600}\n"
+"[role=tab]:focus-visible,[role=tabpanel]:focus-visible,th button:"
+"focus-visible{outline:2px solid var(--bar);outline-offset:1px}\n"
+"[role=tabpanel]{padding:8px 0 24px}\n"
+".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}\n"
+"table{border-collapse:collapse;width:100%;"
+"font-variant-numeric:tabular-nums}\n"
+"th,td{padding:5px 8px;border-bottom:1px solid var(--line);"
+"text-align:left;white-space:nowrap;vertical-align:middle}\n"
+"thead th{font-weight:600;color:var(--mute);font-size:.92em}\n"
+"tbody tr:nth-child(even){background:var(--alt)}\n"
+"td.n,th.n{text-align:right}\n"
+"th[scope=row]{font-weight:500;max-width:22em;overflow:hidden;"
+"text-overflow:ellipsis}\n"
+"th button{font:inherit;color:inherit;background:none;border:0;"
+"padding:0;cursor:pointer}\n"
+"th[aria-sort=ascending] button::after{content:' \\25b2'}\n"
+"th[aria-sort=descending] button::after{content:' \\25bc'}\n"
+"svg.bar{width:140px;height:14px;vertical-align:middle;"
+"margin-right:6px}\n"
+".track{fill:var(--track)}.pr{fill:var(--bar)}.lat{fill:#8250df}"
+".cost{fill:#bf8700}\n"
+".ci{stroke:var(--fg);stroke-width:1.5}\n"
+".up{color:var(--pass)}.down{color:var(--fail)}.sig{font-weight:700}\n"
+".chart{width:100%;height:220px;display:block;background:var(--alt);"
+"border:1px solid var(--line)}\n"
+".chart path{fill:none;stroke-width:2}\n"
+".axis{display:flex;justify-content:space-between;color:var(--mute);"
+"font-size:.85em}\n"
+".legend{display:flex;flex-wrap:wrap;gap:4px 14px;padding:0;"
+"list-style:none;font-size:.9em}\n"
+".legend i{display:inline-block;width:14px;height:3px;"
+"vertical-align:middle;margin-right:4px}\n"
+"#cells rect{width:14px;height:14px;stroke:var(--bg);stroke-width:1;"
+"cursor:pointer}\n"
+"#heat text{fill:var(--fg);font-size:11px}\n"
+"#heat .fl{fill:var(--err);font-weight:700}\n"
+"rect.p{fill:var(--pass)}rect.f{fill:var(--fail)}rect.e{fill:var(--err)}"
+"\n"
+"rect.sel{stroke:var(--fg);stroke-width:2}\n"
+"#cell-info{border:1px solid var(--line);padding:8px 12px;margin-top:10px;"
+"min-height:3em}\n"
+"#cell-info pre{white-space:pre-wrap;overflow-wrap:anywhere;"
+"background:var(--alt);padding:6px;margin:4px 0 10px}\n"
+".key span{display:inline-block;width:12px;height:12px;"
+"vertical-align:middle;margin:0 4px 0 10px}\n"
+".muted{color:var(--mute)}\n"
+"@media (max-width:640px){body{font-size:13px}"
+"th,td{padding:4px 5px}th[scope=row]{max-width:9em}"
+"header,main,nav{padding:0 8px}"
+"#snap thead{display:none}#snap tr{display:block;padding:6px 0;"
+"border-bottom:1px solid var(--line)}#snap th,#snap td{display:block;"
+"border:0;padding:2px 4px;max-width:none;white-space:normal;"
+"text-align:left}#snap td::before{content:attr(data-l);"
+"display:inline-block;width:5.5em;color:var(--mute)}}\n";
+
+static const char js[] =
+"(function(){\n"
+"var tabs=[].slice.call(document.querySelectorAll('[role=tab]'));\n"
+"function lazy(p){[].forEach.call(p.querySelectorAll("
+"'script[type=\"text/x-bm-svg\"]'),function(s){document.getElementById("
+"s.getAttribute('data-into')).innerHTML=s.textContent;"
+"s.parentNode.removeChild(s);});}\n"
+"function show(t,focus){tabs.forEach(function(x){var on=x===t,"
+"p=document.getElementById(x.getAttribute('aria-controls'));"
+"x.setAttribute('aria-selected',on?'true':'false');x.tabIndex=on?0:-1;"
+"p.hidden=!on;if(on)lazy(p);});if(focus)t.focus();}\n"
+"tabs.forEach(function(t,i){t.addEventListener('click',function(){"
+"show(t);});t.addEventListener('keydown',function(e){var n=tabs.length,"
+"j={ArrowRight:i+1,ArrowLeft:i-1+n,Home:0,End:n-1}[e.key];"
+"if(j===undefined)return;e.preventDefault();show(tabs[j%n],true);});});\n"
+"var t0=document.getElementById('t-'+location.hash.slice(1));"
+"if(t0)show(t0);\n"
+"[].forEach.call(document.querySelectorAll('table.sortable th button'),"
+"function(b){b.addEventListener('click',function(){var th=b.parentNode,"
+"tb=th.parentNode.parentNode.parentNode.tBodies[0],i=th.cellIndex,"
+"asc=th.getAttribute('aria-sort')!=='ascending';"
+"[].forEach.call(th.parentNode.cells,function(x){"
+"x.removeAttribute('aria-sort');});"
+"th.setAttribute('aria-sort',asc?'ascending':'descending');"
+"var rows=[].slice.call(tb.rows);rows.sort(function(a,c){"
+"var x=a.cells[i].getAttribute('data-v'),y=c.cells[i].getAttribute("
+"'data-v'),nx=parseFloat(x),ny=parseFloat(y),d=(!isNaN(nx)&&!isNaN(ny))?"
+"nx-ny:String(x).localeCompare(String(y));return asc?d:-d;});"
+"rows.forEach(function(r){tb.appendChild(r);});});});\n"
+"var data=JSON.parse(document.getElementById('bm-data').textContent);\n"
+"var heat=document.getElementById('heat-box'),sel=null,"
+"names={p:'pass',f:'fail',e:'error'};\n"
+"function el(p,tag,text,cls){var x=document.createElement(tag);"
+"if(text!==null&&text!==undefined)x.textContent=text;if(cls)"
+"x.className=cls;p.appendChild(x);return x;}\n"
+"if(heat)heat.addEventListener('click',function(e){"
+"var g=e.target.parentNode;if(!g||g.id!=='cells')return;"
+"var k=[].indexOf.call(g.children,e.target);"
+"if(sel)sel.classList.remove('sel');sel=e.target;"
+"sel.classList.add('sel');var c=data.cells[+k],"
+"info=document.getElementById('cell-info');info.textContent='';"
+"el(info,'h3',data.cases[c[0]][0]);el(info,'p','run '+data.runs[c[1]],"
+"'muted');c[3].forEach(function(x){el(info,'h4',names[x[0]]+"
+"(x[3]?' \\u2014 '+x[3]:''));if(x[2]){var ul=el(info,'ul');"
+"el(ul,'li',x[2]);}if(x[1]!==null)el(info,'pre',x[1]);});});\n"
+"})();\n";
+
+/* --- small writers --------------------------------------------------- */
+
+static void
+esc(struct bm_buf *o, const char *s)
+{
+	bm_report_xml(o, s);
+}
+
+/* JSON for a <script> element: "<" never appears as itself. */
+static void
+put_data(struct bm_buf *o, const cJSON *j)
+{
+	struct bm_buf t = BM_BUF_INIT;
+	const char *p, *q;
+
+	bm_json_put(&t, j);
+	for (p = bm_buf_str(&t); (q = strchr(p, '<')) != NULL; p = q + 1) {
+		bm_buf_add(o, p, (size_t)(q - p));
+		bm_buf_adds(o, "\\u003c");
+	}
+	bm_buf_adds(o, p);
+	bm_buf_free(&t);
+}
+
+/* A cut copy of s: at most max bytes, on a UTF-8 boundary, then "…". */
+static char *
+clip(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return xstrdup(s);
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return xasprintf("%.*s\u2026", (int)max, s);
+}
+
+/* The Wilson 95% interval of k of n, z as DESIGN.md §10 gives it. */
+static void
+wilson(double k, double n, double *lo, double *hi)
+{
+	const double z = 1.959964;
+	double p = k / n, d = 1 + z * z / n;
+	double c = (p + z * z / (2 * n)) / d;
+	double h = z / d * sqrt(p * (1 - p) / n + z * z / (4 * n * n));
+
+	*lo = c - h;
+	*hi = c + h;
+}
+
+/* A horizontal bar in a 0..100 box, with an optional interval whisker. */
+static void
+svg_bar(struct bm_buf *o, const char *cls, double frac, double lo,
+    double hi, const char *label)
+{
+	bm_buf_adds(o, "<svg class=\"bar\" viewBox=\"0 0 100 14\" "
+	    "preserveAspectRatio=\"none\" role=\"img\" aria-label=\"");
+	esc(o, label);
+	bm_buf_addf(o, "\"><rect class=\"track\" x=\"0\" y=\"2\" width=\"100\""
+	    " height=\"10\"/><rect class=\"%s\" x=\"0\" y=\"2\" width=\"%.2f\""
+	    " height=\"10\"/>", cls, 100 * fmin(fmax(frac, 0), 1));
+	if (isfinite(lo) && isfinite(hi))
+		bm_buf_addf(o, "<path class=\"ci\" d=\"M%.2f 7H%.2fM%.2f 3V11"
+		    "M%.2f 3V11\" vector-effect=\"non-scaling-stroke\"/>",
+		    100 * lo, 100 * hi, 100 * lo, 100 * hi);
+	bm_buf_adds(o, "</svg>");
+}
+
+/* --- snapshot -------------------------------------------------------- */
+
+struct snap {
+	char *label;
+	double n, rate, lo, hi, p95, cost;	/* NAN when absent */
+};
+
+static struct snap *
+snapshot_rows(const struct bm_report *r, size_t *n)
+{
+	struct snap *s = NULL;
+	struct bm_map *m;
+	const cJSON *st;
+	size_t k = 0, i;
+	void *v;
+
+	cJSON_ArrayForEach(st, r->stats) {
+		s = xreallocarray(s, k + 1, sizeof(*s));
+		s[k].label = bm_report_group(st);
+		s[k].n = s[k].rate = s[k].lo = s[k].hi = s[k].p95 =
+		    s[k].cost = NAN;
+		bm_report_num(st, "n", &s[k].n);
+		bm_report_num(st, "pass_rate", &s[k].rate);
+		bm_report_num(st, "pass_rate_ci.0", &s[k].lo);
+		bm_report_num(st, "pass_rate_ci.1", &s[k].hi);
+		bm_report_num(st, "latency_ms.p95", &s[k].p95);
+		bm_report_num(st, "cost_usd", &s[k].cost);
+		k++;
+	}
+	if (k || !r->nres) {
+		*n = k;
+		return s;
+	}
+	/* No stat records: pass rates per model from the results. */
+	m = bm_map_new();
+	double *pass = NULL, *fail = NULL;
+
+	for (i = 0; i < r->nres; i++) {
+		const char *model = r->res[i].model ? r->res[i].model : "-";
+
+		if (!(v = bm_map_get(m, model))) {
+			s = xreallocarray(s, k + 1, sizeof(*s));
+			pass = xreallocarray(pass, k + 1, sizeof(double));
+			fail = xreallocarray(fail, k + 1, sizeof(double));
+			s[k].label = xstrdup(model);
+			s[k].n = pass[k] = fail[k] = 0;
+			s[k].rate = s[k].lo = s[k].hi = s[k].p95 =
+			    s[k].cost = NAN;
+			v = (void *)(++k);
+			bm_map_put(m, model, v);
+		}
+		s[(size_t)v - 1].n++;
+		pass[(size_t)v - 1] += r->res[i].status == 'p';
+		fail[(size_t)v - 1] += r->res[i].status == 'f';
+	}
+	for (i = 0; i < k; i++) {
+		if (pass[i] + fail[i] > 0) {
+			s[i].rate = pass[i] / (pass[i] + fail[i]);
+			wilson(pass[i], pass[i] + fail[i], &s[i].lo, &s[i].hi);
+		}
+	}
+	free(pass);
+	free(fail);
+	bm_map_free(m, NULL);
+	*n = k;
+	return s;
+}
+
+static void
+snapshot(struct bm_buf *o, const struct bm_report *r)
+{
+	size_t n, i;
+	struct snap *s = snapshot_rows(r, &n);
+	double maxlat = 0, maxcost = 0;
+	struct bm_buf t = BM_BUF_INIT;
+
+	bm_buf_adds(o, "<h2>Snapshot</h2>");
+	if (!n) {
+		bm_buf_adds(o, "<p class=\"muted\">No stat or result records."
+		    "</p>");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (isfinite(s[i].p95) && s[i].p95 > maxlat)
+			maxlat = s[i].p95;
+		if (isfinite(s[i].cost) && s[i].cost > maxcost)
+			maxcost = s[i].cost;
+	}
+	bm_buf_adds(o, "<div class=\"scroll\"><table id=\"snap\"><thead><tr>"
+	    "<th>group</th><th class=\"n\">n</th><th>pass rate (95% CI)</th>"
+	    "<th>p95 latency</th><th>cost</th></tr></thead><tbody>\n");
+	for (i = 0; i < n; i++) {
+		bm_buf_adds(o, "<tr><th scope=\"row\" title=\"");
+		esc(o, s[i].label);
+		bm_buf_adds(o, "\">");
+		esc(o, s[i].label);
+		bm_buf_adds(o, "</th><td class=\"n\" data-l=\"n\">");
+		if (isfinite(s[i].n))
+			bm_buf_addf(o, "%.0f", s[i].n);
+		bm_buf_adds(o, "</td><td data-l=\"pass rate\">");
+		if (isfinite(s[i].rate)) {
+			bm_buf_reset(&t);
+			bm_buf_addf(&t, "pass rate %.1f%%", 100 * s[i].rate);
+			if (isfinite(s[i].lo) && isfinite(s[i].hi))
+				bm_buf_addf(&t, ", 95%% CI %.1f to %.1f",
+				    100 * s[i].lo, 100 * s[i].hi);
+			svg_bar(o, "pr", s[i].rate, s[i].lo, s[i].hi,
+			    bm_buf_str(&t));
+			bm_buf_addf(o, "%.1f%%", 100 * s[i].rate);
+			if (isfinite(s[i].lo) && isfinite(s[i].hi))
+				bm_buf_addf(o, " <span class=\"muted\">"
+				    "[%.1f, %.1f]</span>", 100 * s[i].lo,
+				    100 * s[i].hi);
+		} else {
+			bm_buf_adds(o, "-");
+		}
+		bm_buf_adds(o, "</td><td data-l=\"p95\">");
+		if (isfinite(s[i].p95)) {
+			bm_buf_reset(&t);
+			bm_buf_addf(&t, "p95 latency %.0f ms", s[i].p95);
+			svg_bar(o, "lat", maxlat > 0 ? s[i].p95 / maxlat : 0,
+			    NAN, NAN, bm_buf_str(&t));
+			bm_buf_addf(o, "%.0f ms", s[i].p95);
+		} else {
+			bm_buf_adds(o, "-");
+		}
+		bm_buf_adds(o, "</td><td data-l=\"cost\">");
+		if (isfinite(s[i].cost)) {
+			bm_buf_reset(&t);
+			bm_buf_addf(&t, "cost %.4f USD", s[i].cost);
+			svg_bar(o, "cost", maxcost > 0 ? s[i].cost / maxcost :
+			    0, NAN, NAN, bm_buf_str(&t));
+			bm_buf_addf(o, "$%.4f", s[i].cost);
+		} else {
+			bm_buf_adds(o, "-");
+		}
+		bm_buf_adds(o, "</td></tr>\n");
+		free(s[i].label);
+	}
+	bm_buf_adds(o, "</tbody></table></div>");
+	free(s);
+	bm_buf_free(&t);
+}
+
+/* --- trends ---------------------------------------------------------- */
+
+static const char *const palette[] = { "#0969da", "#cf222e", "#1a7f37",
+	"#8250df", "#bf8700", "#1b7c83", "#e16f24", "#bf3989", "#6e7781",
+	"#4d2d00" };
+
+#define NPALETTE (sizeof(palette) / sizeof(palette[0]))
+
+/* The models of the history, in order of first appearance. */
+static const char **
+trend_models(const struct bm_report *r, size_t *n)
+{
+	struct bm_map *m = bm_map_new();
+	const char **v = NULL;
+	const cJSON *x;
+	size_t i, k = 0;
+
+	for (i = 0; i < r->nhist; i++) {
+		cJSON_ArrayForEach(x, r->hist[i].models) {
+			if (bm_map_get(m, x->string))
+				continue;
+			bm_map_put(m, x->string, (void *)1);
+			v = xreallocarray(v, k + 1, sizeof(char *));
+			v[k++] = x->string;
+		}
+	}
+	bm_map_free(m, NULL);
+	*n = k;
+	return v;
+}
+
+/* One chart: a path per model of key (scaled to max) over the runs. */
+static void
+chart(struct bm_buf *o, const struct bm_report *r, const char **models,
+    size_t nm, const char *key, double max, const char *label)
+{
+	const cJSON *x;
+	double v, xpos;
+	size_t i, k;
+	int pen;
+
+	bm_buf_adds(o, "<svg class=\"chart\" viewBox=\"0 0 1000 200\" "
+	    "preserveAspectRatio=\"none\" role=\"img\" aria-label=\"");
+	esc(o, label);
+	bm_buf_adds(o, "\">");
+	for (k = 0; k < nm; k++) {
+		bm_buf_addf(o, "<path class=\"series\" data-model=\"%zu\" "
+		    "stroke=\"%s\"%s vector-effect=\"non-scaling-stroke\" d=\"",
+		    k, palette[k % NPALETTE], k / NPALETTE % 2 ?
+		    " stroke-dasharray=\"6 3\"" : "");
+		pen = 0;
+		for (i = 0; i < r->nhist; i++) {
+			x = cJSON_GetObjectItemCaseSensitive(
+			    r->hist[i].models, models[k]);
+			if (!bm_report_num(x, key, &v)) {
+				pen = 0;
+				continue;
+			}
+			xpos = r->nhist > 1 ? 1000.0 * (double)i /
+			    (double)(r->nhist - 1) : 500;
+			bm_buf_addf(o, "%c%.1f %.1f", pen ? 'L' : 'M', xpos,
+			    max > 0 ? 195 - 190 * v / max : 195);
+			/* A lone point still shows. */
+			if (!pen && r->nhist == 1)
+				bm_buf_adds(o, "h0.1");
+			pen = 1;
+		}
+		bm_buf_adds(o, "\"><title>");
+		esc(o, models[k]);
+		bm_buf_adds(o, "</title></path>");
+	}
+	bm_buf_adds(o, "</svg>");
+}
+
+static void
+trends(struct bm_buf *o, const struct bm_report *r)
+{
+	size_t nm, i, k;
+	const char **models;
+	const cJSON *x;
+	double v, maxlat = 0;
+	const char *first, *last;
+
+	bm_buf_adds(o, "<h2>Trends</h2>");
+	if (!r->nhist) {
+		bm_buf_adds(o, "<p class=\"muted\">No history: run bm-report "
+		    "--history N with a database that holds runs.</p>");
+		return;
+	}
+	models = trend_models(r, &nm);
+	for (i = 0; i < r->nhist; i++)
+		cJSON_ArrayForEach(x, r->hist[i].models)
+			if (bm_report_num(x, "p95", &v) && v > maxlat)
+				maxlat = v;
+	first = bm_json_str(r->hist[0].run, "id");
+	last = bm_json_str(r->hist[r->nhist - 1].run, "id");
+	bm_buf_addf(o, "<p class=\"muted\">%zu runs, oldest first</p>",
+	    r->nhist);
+	bm_buf_adds(o, "<h3>Pass rate</h3><div class=\"axis\"><span>100%"
+	    "</span></div>");
+	chart(o, r, models, nm, "pass_rate", 1, "pass rate per model over "
+	    "runs");
+	bm_buf_adds(o, "<div class=\"axis\"><span>");
+	esc(o, first);
+	bm_buf_adds(o, "</span><span>0%</span><span>");
+	esc(o, last);
+	bm_buf_adds(o, "</span></div>");
+	bm_buf_addf(o, "<h3>p95 latency</h3><div class=\"axis\"><span>%.0f "
+	    "ms</span></div>", maxlat);
+	chart(o, r, models, nm, "p95", maxlat, "p95 latency per model over "
+	    "runs");
+	bm_buf_adds(o, "<div class=\"axis\"><span>");
+	esc(o, first);
+	bm_buf_adds(o, "</span><span>0 ms</span><span>");
+	esc(o, last);
+	bm_buf_adds(o, "</span></div><ul class=\"legend\">");
+	for (k = 0; k < nm; k++) {
+		bm_buf_addf(o, "<li><i style=\"background:%s\"></i>",
+		    palette[k % NPALETTE]);
+		esc(o, models[k]);
+		bm_buf_adds(o, "</li>");
+	}
+	bm_buf_adds(o, "</ul>");
+	free(models);
+}
+
+/* --- comparison and regressions --------------------------------------- */
+
+static void
+delta(struct bm_buf *o, double d, const char *unit, int good_up, int sig)
+{
+	int good = good_up ? d > 0 : d < 0;
+
+	bm_buf_addf(o, "<span class=\"%s%s\">%s %+.1f%s%s</span>",
+	    d == 0 ? "" : good ? "up" : "down", sig ? " sig" : "",
+	    d > 0 ? "\u25b2" : d < 0 ? "\u25bc" : "=", d, unit,
+	    sig ? " *" : "");
+}
+
+static int
+sigof(const cJSON *s, const char *metric)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(s, metric), "significant"));
+}
+
+static void
+comparison(struct bm_buf *o, const struct bm_report *r)
+{
+	const cJSON *s;
+	double b, a, d, p;
+	const char *x;
+	char *g;
+
+	bm_buf_adds(o, "<h2>Comparison</h2>");
+	if (!r->comparisons->child) {
+		bm_buf_adds(o, "<p class=\"muted\">No comparison records "
+		    "(bm-stats --compare FIELD=BASE).</p>");
+		return;
+	}
+	bm_buf_adds(o, "<div class=\"scroll\"><table id=\"cmp\"><thead><tr>"
+	    "<th>group</th><th>candidate</th><th>baseline</th>"
+	    "<th class=\"n\">pass rate</th><th>\u0394 pass rate</th>"
+	    "<th class=\"n\">p</th><th>\u0394 latency</th></tr></thead>"
+	    "<tbody>\n");
+	cJSON_ArrayForEach(s, r->comparisons) {
+		g = bm_report_group(s);
+		bm_buf_adds(o, "<tr><th scope=\"row\">");
+		esc(o, g);
+		free(g);
+		bm_buf_adds(o, "</th><td>");
+		x = bm_json_str(s, "candidate");
+		esc(o, x ? x : "?");
+		bm_buf_adds(o, "</td><td>");
+		x = bm_json_str(s, "baseline");
+		esc(o, x ? x : "?");
+		bm_buf_adds(o, "</td><td class=\"n\">");
+		if (bm_report_num(s, "pass_rate.baseline", &b) &&
+		    bm_report_num(s, "pass_rate.candidate", &a)) {
+			d = a - b;
+			bm_report_num(s, "pass_rate.delta", &d);
+			bm_buf_addf(o, "%.1f%% \u2192 %.1f%%</td><td>",
+			    100 * b, 100 * a);
+			delta(o, 100 * d, " pp", 1, sigof(s, "pass_rate"));
+		} else {
+			bm_buf_adds(o, "-</td><td>-");
+		}
+		bm_buf_adds(o, "</td><td class=\"n\">");
+		if (bm_report_num(s, "pass_rate.p_value", &p))
+			bm_buf_addf(o, "%.3g", p);
+		bm_buf_adds(o, "</td><td>");
+		if (bm_report_num(s, "latency_ms.rel", &d))
+			delta(o, 100 * d, "%", 0, sigof(s, "latency_ms"));
+		bm_buf_adds(o, "</td></tr>\n");
+	}
+	bm_buf_adds(o, "</tbody></table></div><p class=\"muted\">* "
+	    "significant at 0.05</p>");
+}
+
+static void
+regressions(struct bm_buf *o, const struct bm_report *r)
+{
+	const cJSON *s;
+	const char *metric;
+	double b, a, v;
+	int israte;
+	char *g;
+
+	bm_buf_adds(o, "<h2>Regressions</h2>");
+	if (!r->regressions->child) {
+		bm_buf_adds(o, "<p class=\"muted\">No regressions.</p>");
+		return;
+	}
+	bm_buf_adds(o, "<div class=\"scroll\"><table id=\"reg\"><thead><tr>"
+	    "<th>group</th><th>metric</th><th class=\"n\">baseline</th>"
+	    "<th class=\"n\">current</th><th class=\"n\">change</th>"
+	    "<th class=\"n\">p</th></tr></thead><tbody>\n");
+	cJSON_ArrayForEach(s, r->regressions) {
+		metric = bm_json_str(s, "metric");
+		israte = metric && strcmp(metric, "pass_rate") == 0;
+		g = bm_report_group(s);
+		bm_buf_adds(o, "<tr><th scope=\"row\">");
+		esc(o, g);
+		free(g);
+		bm_buf_adds(o, "</th><td>");
+		esc(o, metric ? metric : "?");
+		bm_buf_adds(o, "</td><td class=\"n\">");
+		if (bm_report_num(s, "baseline", &b))
+			bm_buf_addf(o, israte ? "%.1f%%" : "%.4g",
+			    israte ? 100 * b : b);
+		bm_buf_adds(o, "</td><td class=\"n\">");
+		if (bm_report_num(s, "current", &a))
+			bm_buf_addf(o, israte ? "%.1f%%" : "%.4g",
+			    israte ? 100 * a : a);
+		bm_buf_adds(o, "</td><td class=\"n down\">");
+		if (bm_report_num(s, "rel", &v))
+			bm_buf_addf(o, "%+.1f%%", 100 * v);
+		bm_buf_adds(o, "</td><td class=\"n\">");
+		if (bm_report_num(s, "p_value", &v))
+			bm_buf_addf(o, "%.3g", v);
+		bm_buf_adds(o, "</td></tr>\n");
+	}
+	bm_buf_adds(o, "</tbody></table></div>");
+}
+
+/* --- cases ----------------------------------------------------------- */
+
+/*
+ * Rows are case identities without the repeat (benchmark, variant,
+ * trial, model), columns the runs of the results; a cell holds every
+ * repeat and step of that case in that run and takes the worst status.
+ */
+struct heat {
+	struct bm_map *rows, *cols, *cells;
+	cJSON *cases, *runs, *list;	/* the page's data */
+	size_t nrows, ncols;
+	long dropped;			/* results past CASES_MAX rows */
+};
+
+static char *
+row_key(const struct bm_rres *x)
+{
+	return xasprintf("%s\x1f%s\x1f%ld\x1f%s",
+	    x->benchmark_id ? x->benchmark_id : x->benchmark ? x->benchmark :
+	    "", x->variant ? x->variant : "", x->trial, x->model ? x->model :
+	    "");
+}
+
+static char *
+row_label(const struct bm_rres *x)
+{
+	return xasprintf("%s%s%s #%ld \u00b7 %s",
+	    x->benchmark ? x->benchmark : x->benchmark_id ?
+	    x->benchmark_id : "?", x->variant ? " / " : "",
+	    x->variant ? x->variant : "", x->trial, x->model ? x->model : "-");
+}
+
+static int
+worse(int a, int b)
+{
+	static const char rank[] = "pfe";
+
+	return strchr(rank, b) > strchr(rank, a) ? b : a;
+}
+
+static void
+heat_add(struct heat *h, const struct bm_rres *x)
+{
+	char *key = row_key(x), *ck;
+	const char *run = x->run_id ? x->run_id : "-";
+	size_t row, col;
+	cJSON *cell, *one, *arr;
+	void *v;
+	char *out;
+
+	if (!(v = bm_map_get(h->rows, key))) {
+		if (h->nrows >= CASES_MAX) {
+			h->dropped++;
+			free(key);
+			return;
+		}
+		v = (void *)(++h->nrows);
+		bm_map_put(h->rows, key, v);
+		arr = cJSON_CreateArray();
+		out = row_label(x);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(out));
+		cJSON_AddItemToArray(arr, cJSON_CreateFalse());
+		cJSON_AddItemToArray(h->cases, arr);
+		free(out);
+	}
+	row = (size_t)v - 1;
+	if (!(v = bm_map_get(h->cols, run))) {
+		v = (void *)(++h->ncols);
+		bm_map_put(h->cols, run, v);
+		cJSON_AddItemToArray(h->runs, cJSON_CreateString(run));
+	}
+	col = (size_t)v - 1;
+	ck = xasprintf("%zu,%zu", row, col);
+	if (!(cell = bm_map_get(h->cells, ck))) {
+		cell = cJSON_CreateArray();
+		cJSON_AddItemToArray(cell, cJSON_CreateNumber((double)row));
+		cJSON_AddItemToArray(cell, cJSON_CreateNumber((double)col));
+		cJSON_AddItemToArray(cell, cJSON_CreateString("p"));
+		cJSON_AddItemToArray(cell, cJSON_CreateArray());
+		cJSON_AddItemToArray(h->list, cell);
+		bm_map_put(h->cells, ck, cell);
+	}
+	free(ck);
+	free(key);
+	/* The cell's status is the worst of its results. */
+	arr = cJSON_GetArrayItem(cell, 2);
+	arr->valuestring[0] = (char)worse(arr->valuestring[0], x->status);
+	one = cJSON_CreateArray();
+	out = xasprintf("%c", x->status);
+	cJSON_AddItemToArray(one, cJSON_CreateString(out));
+	free(out);
+	if (x->output) {
+		out = clip(x->output, OUTPUT_MAX);
+		cJSON_AddItemToArray(one, cJSON_CreateString(out));
+		free(out);
+	} else {
+		cJSON_AddItemToArray(one, cJSON_CreateNull());
+	}
+	cJSON_AddItemToArray(one, x->reasons ?
+	    cJSON_CreateString(x->reasons) : cJSON_CreateNull());
+	if (x->status == 'e') {
+		out = xasprintf("%s%s%s", x->error_class ? x->error_class :
+		    "error", x->error_message ? ": " : "", x->error_message ?
+		    x->error_message : "");
+		cJSON_AddItemToArray(one, cJSON_CreateString(out));
+		free(out);
+	} else {
+		cJSON_AddItemToArray(one, cJSON_CreateNull());
+	}
+	cJSON_AddItemToArray(cJSON_GetArrayItem(cell, 3), one);
+}
+
+/* Mark flaky rows: both outcomes in one row, or a case_stat says so. */
+static void
+heat_flaky(struct heat *h, const struct bm_report *r, char *mixed)
+{
+	const cJSON *c, *cell;
+	struct bm_rres x;
+	const char *label;
+	char *key;
+	void *v;
+	size_t i;
+
+	cJSON_ArrayForEach(c, r->case_stats) {
+		label = bm_json_str(c, "label");
+		if (!label || strcmp(label, "flaky"))
+			continue;
+		memset(&x, 0, sizeof(x));
+		x.benchmark_id = bm_json_str(c, "benchmark_id");
+		x.benchmark = bm_json_str(c, "benchmark");
+		x.variant = bm_json_str(c, "variant");
+		x.trial = (long)bm_json_numor(c, "trial", 0);
+		x.model = bm_json_str(c, "model");
+		key = row_key(&x);
+		if ((v = bm_map_get(h->rows, key)))
+			mixed[(size_t)v - 1] |= 3;
+		free(key);
+	}
+	cJSON_ArrayForEach(cell, h->list) {
+		const cJSON *one;
+
+		i = (size_t)cJSON_GetArrayItem(cell, 0)->valuedouble;
+		cJSON_ArrayForEach(one, cJSON_GetArrayItem(cell, 3)) {
+			if (one->child->valuestring[0] == 'p')
+				mixed[i] |= 1;
+			else if (one->child->valuestring[0] == 'f')
+				mixed[i] |= 2;
+		}
+	}
+	for (i = 0; i < h->nrows; i++)
+		if (mixed[i] == 3)
+			cJSON_ReplaceItemInArray(cJSON_GetArrayItem(h->cases,
+			    (int)i), 1, cJSON_CreateTrue());
+}
+
+static void
+cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
+{
+	struct heat h;
+	const cJSON *c, *cell;
+	char *mixed;
+	size_t i, k = 0;
+	int w, ht;
+
+	memset(&h, 0, sizeof(h));
+	h.rows = bm_map_new();
+	h.cols = bm_map_new();
+	h.cells = bm_map_new();
+	h.cases = cJSON_AddArrayToObject(data, "cases");
+	h.runs = cJSON_AddArrayToObject(data, "runs");
+	h.list = cJSON_AddArrayToObject(data, "cells");
+	for (i = 0; i < r->nres; i++)
+		heat_add(&h, &r->res[i]);
+	mixed = xcalloc(h.nrows + 1, 1);
+	heat_flaky(&h, r, mixed);
+	bm_buf_adds(o, "<h2>Cases</h2>");
+	if (!h.nrows) {
+		bm_buf_adds(o, "<p class=\"muted\">No result records.</p>");
+		goto out;
+	}
+	bm_buf_addf(o, "<p class=\"muted\">%zu cases \u00d7 %zu run%s; "
+	    "\u25c6 flaky. Click a cell for its answers.", h.nrows, h.ncols,
+	    h.ncols == 1 ? "" : "s");
+	if (h.dropped)
+		bm_buf_addf(o, " %ld results of further cases not shown.",
+		    h.dropped);
+	bm_buf_adds(o, "</p><p class=\"key\"><span style=\"background:"
+	    "var(--pass)\"></span>pass<span style=\"background:var(--fail)\">"
+	    "</span>fail<span style=\"background:var(--err)\"></span>error"
+	    "</p>");
+	w = LABEL_W + (int)h.ncols * CELL + 4;
+	ht = 18 + (int)h.nrows * CELL;
+	/*
+	 * The heat map is thousands of elements: it is written as the text
+	 * of a script element, which the parser does not build into nodes,
+	 * and the page puts it in place when the tab is first shown, so it
+	 * costs nothing until then.  Record text in it is escaped as
+	 * everywhere, so it cannot close that element.
+	 */
+	bm_buf_adds(o, "<div class=\"scroll\" id=\"heat-box\"></div>"
+	    "<script type=\"text/x-bm-svg\" data-into=\"heat-box\">");
+	bm_buf_addf(o, "<svg id=\"heat\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\""
+	    "cases by run\">", w, ht, w, ht);
+	cJSON_ArrayForEach(c, h.runs) {
+		bm_buf_addf(o, "<text x=\"%d\" y=\"12\" text-anchor=\"middle\">"
+		    "%zu<title>", LABEL_W + (int)k * CELL + CELL / 2, k + 1);
+		esc(o, c->valuestring);
+		bm_buf_adds(o, "</title></text>");
+		k++;
+	}
+	k = 0;
+	cJSON_ArrayForEach(c, h.cases) {
+		char *lab = clip(c->child->valuestring, 44);
+
+		bm_buf_addf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s>"
+		    "%s", LABEL_W - 6, 18 + (int)k * CELL + 11,
+		    mixed[k] == 3 ? " class=\"fl\"" : "",
+		    mixed[k] == 3 ? "\u25c6 " : "");
+		esc(o, lab);
+		/* The whole label, where it had to be cut. */
+		if (strcmp(lab, c->child->valuestring) != 0) {
+			bm_buf_adds(o, "<title>");
+			esc(o, c->child->valuestring);
+			bm_buf_adds(o, "</title>");
+		}
+		bm_buf_adds(o, "</text>");
+		free(lab);
+		k++;
+	}
+	/* The n-th rect of #cells is data.cells[n]: no index attribute. */
+	bm_buf_adds(o, "<g id=\"cells\">");
+	cJSON_ArrayForEach(cell, h.list) {
+		bm_buf_addf(o, "<rect class=\"%s\" x=\"%d\" y=\"%d\"/>",
+		    cJSON_GetArrayItem(cell, 2)->valuestring,
+		    LABEL_W + (int)cJSON_GetArrayItem(cell, 1)->valuedouble *
+		    CELL, 18 + (int)cJSON_GetArrayItem(cell, 0)->valuedouble *
+		    CELL);
+	}
+	bm_buf_adds(o, "</g>");
+	bm_buf_adds(o, "</svg></script><div id=\"cell-info\" "
+	    "aria-live=\"polite\">"
+	    "<p class=\"muted\">No cell selected.</p></div>");
+out:
+	free(mixed);
+	bm_map_free(h.rows, NULL);
+	bm_map_free(h.cols, NULL);
+	bm_map_free(h.cells, NULL);
+}
+
+/* --- runs ------------------------------------------------------------ */
+
+/* A td whose sort key is v. */
+static void
+td_num(struct bm_buf *o, double v, const char *fmt)
+{
+	if (!isfinite(v)) {
+		bm_buf_adds(o, "<td class=\"n\" data-v=\"\">-</td>");
+		return;
+	}
+	bm_buf_addf(o, "<td class=\"n\" data-v=\"%.17g\">", v);
+	bm_buf_addf(o, fmt, v);
+	bm_buf_adds(o, "</td>");
+}
+
+static void
+td_text(struct bm_buf *o, const char *s)
+{
+	bm_buf_adds(o, "<td data-v=\"");
+	esc(o, s ? s : "");
+	bm_buf_adds(o, "\">");
+	esc(o, s ? s : "-");
+	bm_buf_adds(o, "</td>");
+}
+
+static void
+run_row(struct bm_buf *o, const cJSON *run)
+{
+	double p = bm_json_numor(run, "pass", NAN);
+	double f = bm_json_numor(run, "fail", NAN);
+
+	bm_buf_adds(o, "<tr>");
+	td_text(o, bm_json_str(run, "id"));
+	td_text(o, bm_json_str(run, "label"));
+	td_text(o, bm_json_str(run, "started_at"));
+	td_text(o, bm_json_str(run, "status"));
+	td_num(o, bm_json_numor(run, "models", NAN), "%.0f");
+	td_num(o, bm_json_numor(run, "cases", NAN), "%.0f");
+	td_num(o, p, "%.0f");
+	td_num(o, f, "%.0f");
+	td_num(o, bm_json_numor(run, "error", NAN), "%.0f");
+	td_num(o, p + f > 0 ? 100 * p / (p + f) : NAN, "%.1f%%");
+	td_num(o, bm_json_numor(run, "cost_usd", NAN), "$%.4f");
+	bm_buf_adds(o, "</tr>\n");
+}
+
+/* Runs seen only in results: counted here. */
+static cJSON *
+runs_of_results(const struct bm_report *r)
+{
+	struct bm_map *m = bm_map_new();
+	cJSON *list = cJSON_CreateArray(), *run;
+	size_t i;
+	static const char *const key[] = { "pass", "fail", "error" };
+
+	for (i = 0; i < r->nres; i++) {
+		const char *id = r->res[i].run_id ? r->res[i].run_id : "-";
+		int k = r->res[i].status == 'p' ? 0 :
+		    r->res[i].status == 'f' ? 1 : 2;
+		cJSON *c;
+
+		if (!(run = bm_map_get(m, id))) {
+			run = cJSON_CreateObject();
+			cJSON_AddStringToObject(run, "id", id);
+			cJSON_AddNumberToObject(run, "cases", 0);
+			cJSON_AddNumberToObject(run, "pass", 0);
+			cJSON_AddNumberToObject(run, "fail", 0);
+			cJSON_AddNumberToObject(run, "error", 0);
+			cJSON_AddItemToArray(list, run);
+			bm_map_put(m, id, run);
+		}
+		c = cJSON_GetObjectItemCaseSensitive(run, key[k]);
+		cJSON_SetNumberValue(c, c->valuedouble + 1);
+		if (r->res[i].step == 0) {
+			c = cJSON_GetObjectItemCaseSensitive(run, "cases");
+			cJSON_SetNumberValue(c, c->valuedouble + 1);
+		}
+	}
+	bm_map_free(m, NULL);
+	return list;
+}
+
+static void
+runs(struct bm_buf *o, const struct bm_report *r)
+{
+	static const char *const cols[] = { "run", "label", "started",
+		"status", "models", "cases", "pass", "fail", "error",
+		"pass rate", "cost" };
+	cJSON *own = NULL;
+	const cJSON *run;
+	size_t i;
+
+	bm_buf_adds(o, "<h2>Runs</h2>");
+	if (!r->nhist && !r->runs->child && !r->nres) {
+		bm_buf_adds(o, "<p class=\"muted\">No runs.</p>");
+		return;
+	}
+	bm_buf_adds(o, "<div class=\"scroll\"><table id=\"runs\" "
+	    "class=\"sortable\"><thead><tr>");
+	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		bm_buf_addf(o, "<th%s><button type=\"button\">%s</button>"
+		    "</th>", i >= 4 ? " class=\"n\"" : "", cols[i]);
+	bm_buf_adds(o, "</tr></thead><tbody>\n");
+	if (r->nhist) {
+		/* Newest first, as bm-runs lists them. */
+		for (i = r->nhist; i-- > 0;)
+			run_row(o, r->hist[i].run);
+	} else if (r->runs->child) {
+		cJSON_ArrayForEach(run, r->runs)
+			run_row(o, run);
+	} else {
+		own = runs_of_results(r);
+		cJSON_ArrayForEach(run, own)
+			run_row(o, run);
+		cJSON_Delete(own);
+	}
+	bm_buf_adds(o, "</tbody></table></div>");
+}
+
+/*
+ * The history for the page's data, compact: "history_models" names the
+ * models once, "history" holds per run [id, [[pass_rate, p95, cost_usd]
+ * per model]], null where a run lacks a model or a figure.
+ */
+static void
+history_data(cJSON *data, const struct bm_report *r)
+{
+	static const char *const keys[] = { "pass_rate", "p95", "cost_usd" };
+	size_t nm, i, k, j;
+	const char **models = trend_models(r, &nm);
+	cJSON *names = cJSON_AddArrayToObject(data, "history_models");
+	cJSON *hist = cJSON_AddArrayToObject(data, "history");
+	cJSON *run, *vals, *v;
+	const cJSON *x;
+	const char *id;
+	double d;
+
+	for (k = 0; k < nm; k++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(models[k]));
+	for (i = 0; i < r->nhist; i++) {
+		run = cJSON_CreateArray();
+		id = bm_json_str(r->hist[i].run, "id");
+		cJSON_AddItemToArray(run, cJSON_CreateString(id ? id : ""));
+		vals = cJSON_CreateArray();
+		for (k = 0; k < nm; k++) {
+			x = cJSON_GetObjectItemCaseSensitive(r->hist[i].models,
+			    models[k]);
+			if (!x) {
+				cJSON_AddItemToArray(vals, cJSON_CreateNull());
+				continue;
+			}
+			v = cJSON_CreateArray();
+			for (j = 0; j < 3; j++) {
+				int has = bm_report_num(x, keys[j], &d);
+
+				cJSON_AddItemToArray(v, has ?
+				    cJSON_CreateNumber(d) : cJSON_CreateNull());
+			}
+			cJSON_AddItemToArray(vals, v);
+		}
+		cJSON_AddItemToArray(run, vals);
+		cJSON_AddItemToArray(hist, run);
+	}
+	free(models);
+}
+
+/* --- the page -------------------------------------------------------- */
+
+static const char *const tabs[] = { "Snapshot", "Trends", "Comparison",
+	"Regressions", "Cases", "Runs" };
+
+static void
+open_panel(struct bm_buf *o, size_t i)
+{
+	bm_buf_addf(o, "<section role=\"tabpanel\" id=\"p-%c%s\" "
+	    "aria-labelledby=\"t-%c%s\" tabindex=\"0\"%s>\n",
+	    tabs[i][0] | 0x20, tabs[i] + 1, tabs[i][0] | 0x20, tabs[i] + 1,
+	    i ? " hidden" : "");
+}
+
+int
+bm_render_html(FILE *f, const struct bm_report *r)
+{
+	struct bm_buf o = BM_BUF_INIT;
+	cJSON *data = cJSON_CreateObject();
+	char *v = bm_report_verdict(r);
+	size_t i;
+
+	bm_buf_adds(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+	    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\""
+	    "width=device-width,initial-scale=1\">\n"
+	    "<meta http-equiv=\"Content-Security-Policy\" content=\""
+	    "default-src 'none'; style-src 'unsafe-inline'; "
+	    "script-src 'unsafe-inline'\">\n"
+	    "<meta name=\"color-scheme\" content=\"light dark\">\n<title>");
+	esc(&o, r->title);
+	bm_buf_addf(&o, "</title>\n<style>\n%s</style></head>\n<body>\n"
+	    "<header><h1>", css);
+	esc(&o, r->title);
+	bm_buf_addf(&o, "</h1><p class=\"verdict%s\">",
+	    r->regressions->child ? " bad" : "");
+	esc(&o, v);
+	bm_buf_adds(&o, "</p></header>\n<nav role=\"tablist\" "
+	    "aria-label=\"Views\">");
+	for (i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
+		bm_buf_addf(&o, "<button type=\"button\" role=\"tab\" "
+		    "id=\"t-%c%s\" aria-controls=\"p-%c%s\" "
+		    "aria-selected=\"%s\" tabindex=\"%d\">%s</button>",
+		    tabs[i][0] | 0x20, tabs[i] + 1, tabs[i][0] | 0x20,
+		    tabs[i] + 1, i ? "false" : "true", i ? -1 : 0, tabs[i]);
+	bm_buf_adds(&o, "</nav>\n<main>\n");
+	open_panel(&o, 0);
+	snapshot(&o, r);
+	bm_buf_adds(&o, "</section>\n");
+	open_panel(&o, 1);
+	trends(&o, r);
+	bm_buf_adds(&o, "</section>\n");
+	open_panel(&o, 2);
+	comparison(&o, r);
+	bm_buf_adds(&o, "</section>\n");
+	open_panel(&o, 3);
+	regressions(&o, r);
+	bm_buf_adds(&o, "</section>\n");
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_reset(&o);
+	open_panel(&o, 4);
+	cases(&o, r, data);
+	bm_buf_adds(&o, "</section>\n");
+	open_panel(&o, 5);
+	runs(&o, r);
+	bm_buf_adds(&o, "</section>\n</main>\n"
+	    "<script type=\"application/json\" id=\"bm-data\">");
+	cJSON_AddStringToObject(data, "title", r->title);
+	cJSON_AddStringToObject(data, "verdict", v);
+	cJSON_AddItemReferenceToObject(data, "stat", r->stats);
+	cJSON_AddItemReferenceToObject(data, "comparison", r->comparisons);
+	cJSON_AddItemReferenceToObject(data, "regression", r->regressions);
+	history_data(data, r);
+	put_data(&o, data);
+	bm_buf_addf(&o, "</script>\n<script>\n%s</script>\n</body></html>\n",
+	    js);
+	fwrite(o.s, 1, o.len, f);
+	bm_buf_free(&o);
+	cJSON_Delete(data);
+	free(v);
+	return ferror(f) ? -1 : 0;
+}

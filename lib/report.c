@@ -1,0 +1,642 @@
+/* report.c: bm-report's record model, its database reads and the verdict. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jsonl.h"
+#include "map.h"
+#include "report.h"
+#include "xalloc.h"
+
+void
+bm_report_init(struct bm_report *r, const char *title)
+{
+	memset(r, 0, sizeof(*r));
+	r->title = title ? title : "bm report";
+	r->stats = cJSON_CreateArray();
+	r->comparisons = cJSON_CreateArray();
+	r->regressions = cJSON_CreateArray();
+	r->case_stats = cJSON_CreateArray();
+	r->runs = cJSON_CreateArray();
+	r->atoms = bm_map_new();
+	r->where = bm_map_new();
+}
+
+static void
+free_where(void *p)
+{
+	struct bm_where *w = p;
+
+	free(w->path);
+	free(w);
+}
+
+void
+bm_report_free(struct bm_report *r)
+{
+	size_t i;
+
+	cJSON_Delete(r->stats);
+	cJSON_Delete(r->comparisons);
+	cJSON_Delete(r->regressions);
+	cJSON_Delete(r->case_stats);
+	cJSON_Delete(r->runs);
+	for (i = 0; i < r->nres; i++) {
+		free(r->res[i].error_message);
+		free(r->res[i].reasons);
+		free(r->res[i].output);
+	}
+	free(r->res);
+	for (i = 0; i < r->nhist; i++) {
+		cJSON_Delete(r->hist[i].run);
+		cJSON_Delete(r->hist[i].models);
+	}
+	free(r->hist);
+	bm_buf_free(&r->raw);
+	if (r->spill)
+		fclose(r->spill);
+	bm_map_free(r->atoms, free);
+	bm_map_free(r->where, free_where);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One stored copy of each distinct string: models and names repeat. */
+static const char *
+atom(struct bm_report *r, const char *s)
+{
+	char *p;
+
+	if (!s)
+		return NULL;
+	p = bm_map_get(r->atoms, s);
+	if (!p) {
+		p = xstrdup(s);
+		bm_map_put(r->atoms, s, p);
+	}
+	return p;
+}
+
+static long
+longof(const cJSON *o, const char *k)
+{
+	double d = bm_json_numor(o, k, 0);
+
+	return isfinite(d) && fabs(d) < 1e15 ? (long)d : 0;
+}
+
+/* The failed assertions' reasons, "; "-joined, or NULL. */
+static char *
+reasons(const cJSON *rec)
+{
+	const cJSON *as = cJSON_GetObjectItemCaseSensitive(rec, "assertions");
+	const cJSON *a, *pass;
+	struct bm_buf b = BM_BUF_INIT;
+	const char *why, *type;
+
+	cJSON_ArrayForEach(a, as) {
+		pass = cJSON_GetObjectItemCaseSensitive(a, "pass");
+		if (!cJSON_IsFalse(pass))
+			continue;
+		why = bm_json_str(a, "reason");
+		type = bm_json_str(a, "type");
+		if (b.len)
+			bm_buf_adds(&b, "; ");
+		if (why)
+			bm_buf_adds(&b, why);
+		else
+			bm_buf_addf(&b, "%s failed", type ? type : "assertion");
+	}
+	return b.len ? bm_buf_detach(&b, NULL) : NULL;
+}
+
+static int
+add_result(struct bm_report *r, const cJSON *rec)
+{
+	const char *st = bm_json_str(rec, "status");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(rec, "error");
+	struct bm_rres *x;
+	const char *s;
+
+	if (!st || (strcmp(st, "pass") && strcmp(st, "fail") &&
+	    strcmp(st, "error")))
+		return -1;
+	if (r->nres == r->capres) {
+		r->capres = r->capres ? 2 * r->capres : 256;
+		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
+	}
+	x = &r->res[r->nres++];
+	memset(x, 0, sizeof(*x));
+	x->status = st[0];
+	x->run_id = atom(r, bm_json_str(rec, "run_id"));
+	x->model = atom(r, bm_json_str(rec, "model"));
+	x->benchmark = atom(r, bm_json_str(rec, "benchmark"));
+	x->benchmark_id = atom(r, bm_json_str(rec, "benchmark_id"));
+	x->variant = atom(r, bm_json_str(rec, "variant"));
+	x->trial = longof(rec, "trial");
+	x->repeat = longof(rec, "repeat");
+	x->step = longof(rec, "step");
+	x->latency_ms = bm_json_numor(rec, "latency_ms", NAN);
+	if (cJSON_IsObject(err)) {
+		x->error_class = atom(r, bm_json_str(err, "class"));
+		s = bm_json_str(err, "message");
+		x->error_message = s ? xstrdup(s) : NULL;
+	}
+	x->reasons = reasons(rec);
+	if (r->keep_output && (s = bm_json_str(rec, "output")))
+		x->output = xstrdup(s);
+	if (r->keep_raw) {
+		if (r->nraw++)
+			bm_buf_addc(&r->raw, ',');
+		bm_json_put(&r->raw, rec);
+		/* A million results need not stay in memory. */
+		if (r->raw.len > (1 << 20) && !r->spill_err) {
+			if (!r->spill)
+				r->spill = tmpfile();
+			if (r->spill && fwrite(r->raw.s, 1, r->raw.len,
+			    r->spill) == r->raw.len)
+				bm_buf_reset(&r->raw);
+			else if (r->spill)
+				r->spill_err = errno ? errno : EIO;
+		}
+	}
+	return 0;
+}
+
+int
+bm_report_add(struct bm_report *r, cJSON *rec)
+{
+	static const struct {
+		const char *type;
+		int kind;
+		size_t off;
+	} kinds[] = {
+		{ "stat", BM_REC_STAT, offsetof(struct bm_report, stats) },
+		{ "comparison", BM_REC_COMPARISON,
+		    offsetof(struct bm_report, comparisons) },
+		{ "regression", BM_REC_REGRESSION,
+		    offsetof(struct bm_report, regressions) },
+		{ "case_stat", BM_REC_CASE_STAT,
+		    offsetof(struct bm_report, case_stats) },
+		{ "run", BM_REC_RUN, offsetof(struct bm_report, runs) },
+	};
+	const char *type = bm_jsonl_type(rec);
+	size_t i;
+
+	if (type && strcmp(type, "result") == 0) {
+		i = add_result(r, rec) == 0;
+		cJSON_Delete(rec);
+		r->ignored += !i;
+		return i ? BM_REC_RESULT : BM_REC_OTHER;
+	}
+	for (i = 0; type && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(type, kinds[i].type) == 0) {
+			cJSON_AddItemToArray(*(cJSON **)((char *)r +
+			    kinds[i].off), rec);
+			return kinds[i].kind;
+		}
+	}
+	cJSON_Delete(rec);
+	r->ignored++;
+	return BM_REC_OTHER;
+}
+
+/* o's member k, or its element k when o is an array. */
+static const cJSON *
+member(const cJSON *o, const char *k, size_t n)
+{
+	const cJSON *c;
+	long i;
+
+	if (cJSON_IsArray(o)) {
+		if (n == 0 || strspn(k, "0123456789") < n)
+			return NULL;
+		i = strtol(k, NULL, 10);
+		return cJSON_GetArrayItem(o, (int)i);
+	}
+	cJSON_ArrayForEach(c, o)
+		if (c->string && strlen(c->string) == n &&
+		    memcmp(c->string, k, n) == 0)
+			return c;
+	return NULL;
+}
+
+int
+bm_report_num(const cJSON *rec, const char *path, double *out)
+{
+	const cJSON *o = rec;
+	const char *dot;
+
+	for (;;) {
+		dot = strchr(path, '.');
+		o = member(o, path, dot ? (size_t)(dot - path) : strlen(path));
+		if (!o || !dot)
+			break;
+		path = dot + 1;
+	}
+	if (!cJSON_IsNumber(o) || !isfinite(o->valuedouble))
+		return 0;
+	*out = o->valuedouble;
+	return 1;
+}
+
+char *
+bm_report_group(const cJSON *rec)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(rec, "group"), *v;
+	struct bm_buf b = BM_BUF_INIT;
+	char *s;
+
+	cJSON_ArrayForEach(v, g) {
+		if (b.len)
+			bm_buf_addc(&b, '/');
+		if (cJSON_IsString(v)) {
+			bm_buf_adds(&b, v->valuestring);
+		} else if (cJSON_IsNull(v)) {
+			bm_buf_addc(&b, '-');
+		} else {
+			s = bm_json_print(v);
+			bm_buf_adds(&b, s);
+			free(s);
+		}
+	}
+	if (!b.len)
+		bm_buf_adds(&b, "all");
+	return bm_buf_detach(&b, NULL);
+}
+
+char *
+bm_report_case_name(const struct bm_rres *x)
+{
+	return xasprintf("%s/%ld/%ld/%ld", x->variant ? x->variant : "-",
+	    x->trial, x->repeat, x->step);
+}
+
+/* "72.5%" of a rate; "-" when absent. */
+static void
+pct(struct bm_buf *b, const cJSON *rec, const char *path)
+{
+	double v;
+
+	if (bm_report_num(rec, path, &v))
+		bm_buf_addf(b, "%.1f%%", 100 * v);
+	else
+		bm_buf_adds(b, "-");
+}
+
+char *
+bm_report_verdict(const struct bm_report *r)
+{
+	struct bm_buf b = BM_BUF_INIT;
+	const cJSON *s, *best = NULL, *reg;
+	double v, bv = -1;
+	long nreg = cJSON_GetArraySize(r->regressions), sig = 0, p = 0, f = 0,
+	    e = 0;
+	const char *metric;
+	char *g;
+	size_t i;
+
+	cJSON_ArrayForEach(s, r->comparisons) {
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(s,
+		    "pass_rate");
+
+		sig += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pr,
+		    "significant"));
+	}
+	if (nreg > 0) {
+		reg = r->regressions->child;
+		g = bm_report_group(reg);
+		metric = bm_json_str(reg, "metric");
+		bm_buf_addf(&b, "FAIL: %ld regression%s (%s of %s", nreg,
+		    nreg == 1 ? "" : "s", metric ? metric : "?", g);
+		free(g);
+		if (metric && strcmp(metric, "pass_rate") == 0) {
+			bm_buf_adds(&b, ": ");
+			pct(&b, reg, "baseline");
+			bm_buf_adds(&b, " \u2192 ");
+			pct(&b, reg, "current");
+		}
+		bm_buf_addf(&b, "%s)", nreg > 1 ? ", ..." : "");
+		return bm_buf_detach(&b, NULL);
+	}
+	cJSON_ArrayForEach(s, r->stats) {
+		if (bm_report_num(s, "pass_rate", &v) && v > bv) {
+			bv = v;
+			best = s;
+		}
+	}
+	if (best) {
+		g = bm_report_group(best);
+		bm_buf_addf(&b, "OK: no regressions; best pass rate %.1f%% (%s)"
+		    " of %d group%s", 100 * bv, g, cJSON_GetArraySize(r->stats),
+		    cJSON_GetArraySize(r->stats) == 1 ? "" : "s");
+		free(g);
+	} else if (r->nres > 0) {
+		for (i = 0; i < r->nres; i++) {
+			p += r->res[i].status == 'p';
+			f += r->res[i].status == 'f';
+			e += r->res[i].status == 'e';
+		}
+		bm_buf_addf(&b, "%s: %ld of %zu results passed, %ld failed, "
+		    "%ld error%s", f || e ? "FAIL" : "OK", p, r->nres, f, e,
+		    e == 1 ? "" : "s");
+	} else if (r->comparisons->child) {
+		bm_buf_addf(&b, "OK: no regressions in %d comparison%s",
+		    cJSON_GetArraySize(r->comparisons),
+		    cJSON_GetArraySize(r->comparisons) == 1 ? "" : "s");
+	} else {
+		bm_buf_adds(&b, "no records to report");
+	}
+	if (sig)
+		bm_buf_addf(&b, "; %ld significant change%s", sig,
+		    sig == 1 ? "" : "s");
+	return bm_buf_detach(&b, NULL);
+}
+
+/* --- the database ---------------------------------------------------- */
+
+/* The per-model figures of a stat record, for trends. */
+static cJSON *
+figures(const cJSON *stat)
+{
+	cJSON *o = cJSON_CreateObject();
+	double v;
+
+	if (bm_report_num(stat, "pass_rate", &v))
+		cJSON_AddNumberToObject(o, "pass_rate", v);
+	if (bm_report_num(stat, "latency_ms.p95", &v))
+		cJSON_AddNumberToObject(o, "p95", v);
+	if (bm_report_num(stat, "cost_usd", &v))
+		cJSON_AddNumberToObject(o, "cost_usd", v);
+	if (bm_report_num(stat, "n", &v))
+		cJSON_AddNumberToObject(o, "n", v);
+	return o;
+}
+
+static void
+put_text(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+/* The runs of the history, newest first, as run records. */
+static int
+history_runs(struct bm_db *db, long n, const char *until, cJSON *out,
+    struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+	cJSON *run;
+	int rc;
+
+	st = bm_db_prepare(db, "SELECT r.id, r.label, r.started_at,"
+	    " r.finished_at, r.status, r.git_sha, r.host,"
+	    " count(*), sum(m.cases), sum(m.pass), sum(m.fail), sum(m.error),"
+	    " sum(m.cancelled), sum(m.cost_usd)"
+	    " FROM runs r JOIN run_models m ON m.run_id = r.id"
+	    " WHERE ?1 IS NULL OR r.started_at < (SELECT started_at FROM runs"
+	    "   WHERE id = ?1) OR (r.started_at = (SELECT started_at FROM runs"
+	    "   WHERE id = ?1) AND r.rowid <= (SELECT rowid FROM runs"
+	    "   WHERE id = ?1))"
+	    " GROUP BY r.id ORDER BY r.started_at DESC, r.rowid DESC"
+	    " LIMIT ?2", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, until);
+	bm_db_bind_int(st, 2, n);
+	while ((rc = bm_db_step(st, e)) == 1) {
+		run = cJSON_CreateObject();
+		cJSON_AddStringToObject(run, "type", "run");
+		put_text(run, "id", bm_db_col_text(st, 0));
+		put_text(run, "label", bm_db_col_text(st, 1));
+		put_text(run, "started_at", bm_db_col_text(st, 2));
+		put_text(run, "finished_at", bm_db_col_text(st, 3));
+		put_text(run, "status", bm_db_col_text(st, 4));
+		put_text(run, "git_sha", bm_db_col_text(st, 5));
+		put_text(run, "host", bm_db_col_text(st, 6));
+		cJSON_AddNumberToObject(run, "models",
+		    (double)bm_db_col_int(st, 7));
+		cJSON_AddNumberToObject(run, "cases",
+		    (double)bm_db_col_int(st, 8));
+		cJSON_AddNumberToObject(run, "pass",
+		    (double)bm_db_col_int(st, 9));
+		cJSON_AddNumberToObject(run, "fail",
+		    (double)bm_db_col_int(st, 10));
+		cJSON_AddNumberToObject(run, "error",
+		    (double)bm_db_col_int(st, 11));
+		cJSON_AddNumberToObject(run, "cancelled",
+		    (double)bm_db_col_int(st, 12));
+		cJSON_AddNumberToObject(run, "cost_usd",
+		    bm_db_col_double(st, 13));
+		cJSON_AddItemToArray(out, run);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* Fill h->models from run_models, then from the run's stats rows. */
+static int
+history_models(struct bm_db *db, struct bm_hrun *h, struct bm_error *e)
+{
+	const char *id = bm_json_str(h->run, "id");
+	struct bm_db_stmt *st;
+	cJSON *o, *key, *rec;
+	const char *model;
+	double pass, fail;
+	int rc;
+
+	h->models = cJSON_CreateObject();
+	st = bm_db_prepare(db, "SELECT model, pass, fail, cost_usd, results"
+	    " FROM run_models WHERE run_id = ? ORDER BY model", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, id);
+	while ((rc = bm_db_step(st, e)) == 1) {
+		o = cJSON_CreateObject();
+		pass = (double)bm_db_col_int(st, 1);
+		fail = (double)bm_db_col_int(st, 2);
+		if (pass + fail > 0)
+			cJSON_AddNumberToObject(o, "pass_rate",
+			    pass / (pass + fail));
+		cJSON_AddNumberToObject(o, "cost_usd",
+		    bm_db_col_double(st, 3));
+		cJSON_AddNumberToObject(o, "n",
+		    (double)bm_db_col_int(st, 4));
+		cJSON_AddItemToObject(h->models, bm_db_col_text(st, 0), o);
+	}
+	if (rc < 0)
+		return -1;
+	/* A stat grouped by model alone has the figures run_models lacks. */
+	st = bm_db_prepare(db, "SELECT group_key, record FROM stats"
+	    " WHERE run_id = ? ORDER BY rowid", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, id);
+	while ((rc = bm_db_step(st, e)) == 1) {
+		key = cJSON_Parse(bm_db_col_text(st, 0));
+		model = bm_json_str(key, "model");
+		if (model && cJSON_GetArraySize(key) == 1 &&
+		    (rec = cJSON_Parse(bm_db_col_text(st, 1)))) {
+			if (cJSON_HasObjectItem(h->models, model))
+				cJSON_ReplaceItemInObjectCaseSensitive(
+				    h->models, model, figures(rec));
+			else
+				cJSON_AddItemToObject(h->models, model,
+				    figures(rec));
+			cJSON_Delete(rec);
+		}
+		cJSON_Delete(key);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int
+bm_report_history(struct bm_report *r, struct bm_db *db, long n,
+    const char *until, struct bm_error *e)
+{
+	cJSON *runs = cJSON_CreateArray(), *run;
+	size_t k;
+	int rc = -1;
+
+	if (history_runs(db, n, until, runs, e) < 0)
+		goto out;
+	k = (size_t)cJSON_GetArraySize(runs);
+	r->hist = xcalloc(k ? k : 1, sizeof(*r->hist));
+	/* Oldest first, as a chart reads. */
+	while ((run = cJSON_DetachItemFromArray(runs, 0)) != NULL) {
+		r->hist[--k].run = run;
+		r->nhist++;
+	}
+	for (k = 0; k < r->nhist; k++)
+		if (history_models(db, &r->hist[k], e) < 0)
+			goto out;
+	rc = 0;
+out:
+	cJSON_Delete(runs);
+	return rc;
+}
+
+int
+bm_report_load_run(struct bm_report *r, struct bm_db *db, const char *run,
+    struct bm_error *e)
+{
+	static const char *const sql[] = {
+		"SELECT record FROM stats WHERE run_id = ? ORDER BY rowid",
+		"SELECT record FROM results WHERE run_id = ? ORDER BY rowid",
+	};
+	struct bm_db_stmt *st;
+	cJSON *rec;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 2; i++) {
+		if (!(st = bm_db_prepare(db, sql[i], e)))
+			return -1;
+		bm_db_bind_text(st, 1, run);
+		while ((rc = bm_db_step(st, e)) == 1)
+			if ((rec = cJSON_Parse(bm_db_col_text(st, 0))))
+				bm_report_add(r, rec);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+long
+bm_report_doc_line(const char *path, long doc)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0, cur = 0, found = 0;
+	int content = 0;	/* the current document has content */
+
+	if (!f)
+		return 0;
+	/*
+	 * A "---" line after content starts the next document; a leading
+	 * one opens document 0.  The answer is the document's first line
+	 * that is neither blank nor a comment.
+	 */
+	while (!found && (len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (strncmp(line, "---", 3) == 0 && (len == 3 ||
+		    strchr(" \t\r\n", line[3]))) {
+			cur += content;
+			content = 0;
+			if (cur > doc)
+				break;
+			continue;
+		}
+		if (line[0] == '#' || strspn(line, " \t\r\n") == (size_t)len)
+			continue;
+		if (cur == doc && !content)
+			found = lineno;
+		content = 1;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+int
+bm_report_locate(struct bm_report *r, struct bm_db *db, struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+	struct bm_where *w;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->nres; i++) {
+		if (!r->res[i].benchmark_id || r->res[i].status == 'p' ||
+		    bm_map_get(r->where, r->res[i].benchmark_id))
+			continue;
+		st = bm_db_prepare(db, "SELECT path, doc FROM benchmarks"
+		    " WHERE id = ?", e);
+		if (!st)
+			return -1;
+		bm_db_bind_text(st, 1, r->res[i].benchmark_id);
+		w = xcalloc(1, sizeof(*w));
+		rc = bm_db_step(st, e);
+		if (rc == 1 && bm_db_col_text(st, 0)) {
+			w->path = xstrdup(bm_db_col_text(st, 0));
+			w->line = bm_report_doc_line(w->path,
+			    bm_db_col_int(st, 1));
+		}
+		bm_db_reset(st);
+		bm_map_put(r->where, r->res[i].benchmark_id, w);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+bm_report_xml(struct bm_buf *o, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	const unsigned char *run;
+
+	for (;;) {
+		for (run = p; *p && !strchr("&<>\"'", *p) &&
+		    (*p >= 32 || *p == '\t' || *p == '\n'); p++)
+			;
+		bm_buf_add(o, run, (size_t)(p - run));
+		if (!*p)
+			break;
+		switch (*p) {
+		case '&': bm_buf_adds(o, "&amp;"); break;
+		case '<': bm_buf_adds(o, "&lt;"); break;
+		case '>': bm_buf_adds(o, "&gt;"); break;
+		case '"': bm_buf_adds(o, "&quot;"); break;
+		case '\'': bm_buf_adds(o, "&#39;"); break;
+		/* Not allowed in XML 1.0: shown as U+FFFD. */
+		default: bm_buf_adds(o, "\xef\xbf\xbd");
+		}
+		p++;
+	}
+}

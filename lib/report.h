@@ -1,0 +1,125 @@
+/*
+ * report.h: what bm-report renders.  Records are read into one model
+ * (aggregates kept as JSON trees, results cut down to the fields the
+ * formats need, so a million of them fit in memory), then each format
+ * writes the model to a stream.  Renderers never print anything else
+ * and never exit; the command checks the stream at the end.
+ */
+#ifndef BM_REPORT_H
+#define BM_REPORT_H
+
+#include <stdio.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+#include "db.h"
+#include "err.h"
+
+struct bm_map;
+
+/* One result record, as the renderers need it. */
+struct bm_rres {
+	const char *run_id;	/* interned strings: NULL when absent */
+	const char *model;
+	const char *benchmark;
+	const char *benchmark_id;
+	const char *variant;
+	const char *error_class;
+	long trial, repeat, step;
+	char status;		/* 'p' pass, 'f' fail, 'e' error */
+	double latency_ms;	/* NAN when absent */
+	char *error_message;	/* owned; NULL when absent */
+	char *reasons;		/* failed assertions' reasons, "; "-joined */
+	char *output;		/* owned; kept only with keep_output */
+};
+
+/* Where a benchmark's YAML document is, for annotations. */
+struct bm_where {
+	char *path;
+	long line;		/* 1-based first line; 0 when unknown */
+};
+
+/* A run of the history, oldest first (--history). */
+struct bm_hrun {
+	cJSON *run;		/* a "run" record built from runs/run_models */
+	cJSON *models;		/* {model: {pass_rate, p95, cost_usd, n}} */
+};
+
+struct bm_report {
+	const char *title;
+	int keep_output;	/* html: keep answers for the cases tab */
+	int keep_raw;		/* json: keep each result record as read */
+	/* Aggregate records by type, in input order (arrays, owned). */
+	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
+	struct bm_rres *res;
+	size_t nres, capres;
+	struct bm_buf raw;	/* keep_raw: results, comma-separated, */
+	FILE *spill;		/* ... the first of them in a temporary file */
+	size_t nraw;
+	int spill_err;		/* errno of a failed write to it */
+	long ignored;		/* records of other types */
+	struct bm_hrun *hist;
+	size_t nhist;
+	struct bm_map *where;	/* benchmark_id -> struct bm_where */
+	struct bm_map *atoms;	/* interned strings */
+};
+
+/* Record types the model keeps. */
+enum { BM_REC_OTHER, BM_REC_STAT, BM_REC_COMPARISON, BM_REC_REGRESSION,
+	BM_REC_CASE_STAT, BM_REC_RUN, BM_REC_RESULT };
+
+/* An empty report with the given title (NULL: "bm report"). */
+void bm_report_init(struct bm_report *r, const char *title);
+/* Free everything the report holds. */
+void bm_report_free(struct bm_report *r);
+/* Take rec (the report frees it); which BM_REC_ kind it was. */
+int bm_report_add(struct bm_report *r, cJSON *rec);
+/*
+ * Read the last n runs (by started_at) up to and including run until
+ * (NULL: the latest) from db, with per-model pass rate, p95 latency and
+ * cost from the stats table (else run_models' counts).  0 or -1 and e.
+ */
+int bm_report_history(struct bm_report *r, struct bm_db *db, long n,
+    const char *until, struct bm_error *e);
+/* Add run's stored stats and results as records; 0 or -1 and e. */
+int bm_report_load_run(struct bm_report *r, struct bm_db *db,
+    const char *run, struct bm_error *e);
+/*
+ * Look up, in db's catalog, the file and first line of every benchmark
+ * that a result names; 0 or -1 and e.
+ */
+int bm_report_locate(struct bm_report *r, struct bm_db *db,
+    struct bm_error *e);
+/* The 1-based line where document doc of the YAML file starts; 0. */
+long bm_report_doc_line(const char *path, long doc);
+
+/* A group as "a/b" (its values joined by '/'; caller frees). */
+char *bm_report_group(const cJSON *rec);
+/* "variant/trial/repeat/step" of a result ("-" for no variant). */
+char *bm_report_case_name(const struct bm_rres *x);
+/* The one-line verdict (caller frees), without a trailing newline. */
+char *bm_report_verdict(const struct bm_report *r);
+/* A dotted path's number in rec ("latency_ms.p95"): 1 and *out, or 0. */
+int bm_report_num(const cJSON *rec, const char *path, double *out);
+
+/* The formats.  Each writes the whole report to f; 0, or -1 and e. */
+struct bm_console {
+	int color;		/* ANSI colours */
+	int width;		/* columns, at least 60 */
+};
+int bm_render_console(FILE *f, const struct bm_report *r,
+    const struct bm_console *c);
+int bm_render_md(FILE *f, const struct bm_report *r);
+int bm_render_csv(FILE *f, const struct bm_report *r);
+int bm_render_json(FILE *f, const struct bm_report *r);
+int bm_render_junit(FILE *f, const struct bm_report *r);
+/* At most max annotations, then a summary line. */
+int bm_render_github(FILE *f, const struct bm_report *r, int max);
+int bm_render_bencher(FILE *f, const struct bm_report *r);
+int bm_render_html(FILE *f, const struct bm_report *r);
+
+/* s with & < > " ' as entities, for HTML and XML text and attributes. */
+void bm_report_xml(struct bm_buf *o, const char *s);
+
+#endif

@@ -1,0 +1,417 @@
+#!/usr/bin/env bats
+# bm-report: every format from hand-written records (DESIGN.md §4), the
+# history from a real database, and the dashboard in headless Chromium.
+load helper
+
+R="$FIX/report"
+PY=/usr/bin/python3
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
+	unset BM_CONFIG
+}
+
+# A database: the catalog of bench/math.yml (ingested from "bench", so
+# its path is relative), runs r-1..r-3 with results (run_models counts
+# them), a stored stat of r-3, and a run with no results.
+mkdb() {
+	cp -r "$R/bench" .
+	bm-ingest bench > /dev/null 2>&1
+	{
+		echo "BEGIN;"
+		echo "INSERT INTO runs (id, started_at, status, label) VALUES
+		    ('r-1', '2026-11-20T10:00:00.000Z', 'finished', NULL),
+		    ('r-2', '2026-11-21T10:00:00.000Z', 'finished', 'nightly'),
+		    ('r-3', '2026-11-22T10:00:00.000Z', 'interrupted', NULL),
+		    ('r-4', '2026-11-23T10:00:00.000Z', 'running', NULL);"
+		# run model case status latency
+		while read -r run model c st lat; do
+			echo "INSERT INTO results (run_id, case_id, step, model,
+			    status, latency_ms, cost_usd, record) VALUES
+			    ('$run', '$c', 0, '$model', '$st', $lat, 0.5,
+			    json_object('type', 'result', 'run_id', '$run',
+			    'case_id', '$c', 'benchmark', 'sum-two-numbers',
+			    'model', '$model', 'variant', NULL, 'trial', 0,
+			    'repeat', 0, 'step', 0, 'status', '$st',
+			    'latency_ms', $lat));"
+		done <<-EOF
+			r-1 m/a c1 pass 100
+			r-1 m/a c2 fail 200
+			r-1 m/b c3 pass 300
+			r-2 m/a c1 pass 110
+			r-2 m/a c2 pass 210
+			r-2 m/b c3 fail 310
+			r-3 m/a c1 pass 120
+			r-3 m/a c2 fail 220
+			r-3 m/b c3 pass 320
+		EOF
+		echo "INSERT INTO stats (run_id, group_key, record) VALUES
+		    ('r-3', '{\"model\":\"m/a\"}', '{\"type\":\"stat\",
+		    \"group\":{\"model\":\"m/a\"},\"n\":2,\"pass\":1,\"fail\":1,
+		    \"error\":0,\"pass_rate\":0.5,\"pass_rate_ci\":[0.1,0.9],
+		    \"latency_ms\":{\"p50\":170,\"p95\":215},\"cost_usd\":1}'),
+		    ('r-3', '{\"model\":\"m/a\",\"variant\":null}', '{\"type\":
+		    \"stat\",\"group\":{\"model\":\"m/a\",\"variant\":null},
+		    \"n\":2,\"pass_rate\":0.5}');"
+		echo "COMMIT;"
+	} | sqlite3 "$BM_DB"
+}
+
+@test "bm-report: usage equals the man page's SYNOPSIS; -h, --version, bad options" {
+	run --separate-stderr bm-report -h
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	synopsis=$("$MANDOC" -Tascii -O width=300 "$BM_SRCDIR/man/bm-report.1" |
+	    col -b | sed -n '/^SYNOPSIS/{n;p;}')
+	usage=$(sed -n '1,/^$/p' <<<"$output" | sed 's/^usage: //')
+	[ "$(tr -d ' \n' <<<"${usage,,}")" = "$(tr -d ' \n' <<<"${synopsis,,}")" ]
+	[[ "$output" == *"    -f, --format FORMAT   console md csv json junit github bencher html"* ]]
+	run --separate-stderr bm-report --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "bm-report 0.1.0" ]
+	run --separate-stderr bm-report --bogus
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "${stderr%%$'\n'*}" = "bm-report: unrecognized option '--bogus'" ]
+	run --separate-stderr bm-report -f xml
+	[ "$status" -eq 2 ]
+	[ "${stderr%%$'\n'*}" = "bm-report: -f: unknown format 'xml'" ]
+	run --separate-stderr bm-report --no-db --history 3
+	[ "$status" -eq 2 ]
+	[ "${stderr%%$'\n'*}" = "bm-report: --no-db cannot be combined with --history" ]
+	run --separate-stderr bm-report --history=x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-report: --history: invalid number 'x'" ]
+}
+
+@test "bm-report: md is GitHub tables and a verdict, exactly" {
+	run --separate-stderr bm-report -f md --title 'nightly <eval> | main' "$R/stats.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$(cat "$R/expected.md")" ]
+}
+
+@test "bm-report: md from results alone counts them per model and lists the failures" {
+	run --separate-stderr bm-report -f md "$R/results.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "## bm report
+
+| model | n | pass | fail | error | pass rate |
+|:--|--:|--:|--:|--:|--:|
+| openai:gpt-4o-mini | 4 | 3 | 1 | 0 | 75.0% |
+| anthropic:claude-3-5-haiku-latest | 3 | 1 | 1 | 1 | 50.0% |
+
+### Failed cases
+
+| benchmark | model | case | status | why |
+|:--|:--|:--|:--|:--|
+| sum-two-numbers | openai:gpt-4o-mini | -/1/0/0 | fail | expected \"15\", got \"16 &lt;/script\\>&lt;b\\>&amp;amp;\" |
+| &lt;script\\>alert(1)&lt;/script\\> | anthropic:claude-3-5-haiku-latest | tools/0/0/0 | error | no answer within 60 s |
+| &lt;script\\>alert(1)&lt;/script\\> | anthropic:claude-3-5-haiku-latest | tools/0/1/0 | fail | contains failed; the answer, says the judge, is wrong |
+
+**Verdict:** FAIL: 4 of 7 results passed, 2 failed, 1 error" ]
+}
+
+@test "bm-report: console fits 80 columns, cuts names, bars, arrows, verdict" {
+	run --separate-stderr bm-report -f console "$R/stats.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	# Width in characters, as a terminal counts these.
+	[ "$($PY -c 'import sys; print(max(len(l.rstrip("\n")) for l in open(sys.argv[1], encoding="utf-8")))' <(printf '%s\n' "$output"))" -le 80 ]
+	[[ "$output" != *$'\033'* ]]
+	[ "${lines[0]}" = "model                  n pass rate (95% interval)       p95 latency         cost" ]
+	[ "${lines[1]}" = "openai:gpt-4o-mi…    300 ███████░    72.2% [66.7, 77.0] ███▎     812ms   \$0.0123" ]
+	[ "${lines[2]}" = "anthropic:claude…    300 ████████▓   85.0% [80.5, 88.6] ██████  1500ms   \$0.0456" ]
+	[[ "${lines[4]}" == *"70.0% →  78.0%  ▲  +8.0 pp *  lat ▼ -12.0%"* ]]
+	[ "${lines[6]}" = "openai:gpt-4o-mini pass_rate            ▼ 80.0% → 70.0% (-12.5%) p=0.003" ]
+	[ "${lines[-1]}" = "FAIL: 1 regression (pass_rate of openai:gpt-4o-mini: 80.0% → 70.0%)" ]
+}
+
+@test "bm-report: console with comparisons alone, and with nothing" {
+	sed -n 3p "$R/stats.jsonl" > cmp.jsonl
+	run --separate-stderr bm-report -f console cmp.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${lines[0]}" = "comparisons (* significant at 0.05)" ]
+	[ "${lines[-1]}" = "OK: no regressions in 1 comparison; 1 significant change" ]
+	run --separate-stderr bm-report -f console < /dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "no records to report" ]
+}
+
+@test "bm-report: colour only on a terminal and never with NO_COLOR" {
+	command -v script > /dev/null || skip "script(1) not installed"
+	run script -qec "env -u NO_COLOR bm-report $R/stats.jsonl" /dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\033[1m'* ]]
+	[[ "$output" == *$'\033[32m\u25b2'* ]]
+	NO_COLOR= run script -qec "bm-report $R/stats.jsonl" /dev/null
+	[[ "$output" == *$'\033[0m'* ]]
+	# Not a terminal: no colour even without NO_COLOR.
+	run env -u NO_COLOR bm-report -f console "$R/stats.jsonl"
+	[[ "$output" != *$'\033'* ]]
+	# The default on a terminal is console; NO_COLOR=1 takes colour away.
+	NO_COLOR=1 run script -qec "bm-report $R/stats.jsonl" /dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"pass rate (95% interval)"* ]]
+	[[ "$output" != *$'\033'* ]]
+}
+
+@test "bm-report: csv is RFC 4180 with dotted names, read back by python3's csv" {
+	printf '%s\n' '{"type":"stat","group":{"model":"a,\"b\"\nc","variant":null},"n":2,"pass":1,"fail":1,"error":0,"pass_rate":0.5,"pass_rate_ci":[0.1,0.9]}' > odd.jsonl
+	run --separate-stderr bm-report -f csv "$R/stats.jsonl" "$R/cases.jsonl" odd.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[[ "$output" == "type,group.model,n,pass,fail,error,pass_rate,pass_rate_ci.0,pass_rate_ci.1,latency_ms.mean,"* ]]
+	printf '%s' "$output" > out.csv
+	[ "$(head -1 out.csv | grep -c $'\r$')" -eq 1 ]
+	run $PY - out.csv "$R/stats.jsonl" <<-'EOF'
+		import csv, json, sys
+		rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+		recs = [json.loads(l) for l in open(sys.argv[2])]
+		assert [r["type"] for r in rows] == ["stat", "stat", "stat",
+		    "comparison", "regression", "case_stat", "case_stat"], rows
+		for r, j in zip(rows[:2] + rows[3:5], recs):
+		    assert r["group.model"] == j["group"]["model"]
+		assert float(rows[0]["latency_ms.p95"]) == recs[0]["latency_ms"]["p95"]
+		assert float(rows[0]["pass_rate_ci.1"]) == recs[0]["pass_rate_ci"][1]
+		assert rows[1]["ttft_ms.p95"] == ""
+		assert rows[2]["group.model"] == 'a,"b"\nc'
+		assert "group.variant" not in rows[2]
+		assert rows[3]["pass_rate.significant"] == "true"
+		assert rows[3]["candidate"] == "tools"
+		assert rows[4]["metric"] == "pass_rate" and rows[4]["rel"] == "-0.125"
+		assert rows[5]["label"] == "flaky"
+		print(len(rows), len(rows[0]))
+	EOF
+	[ "$status" -eq 0 ]
+	[ "$output" = "7 91" ]
+	# A list of cases is one cell of JSON, not a column per case.
+	printf '%s\n' '{"type":"regression","group":{"model":"m"},"metric":"pass_rate","flipped":["c1","c2","c3","c4","c5"],"ci":[1,2]}' > flip.jsonl
+	run --separate-stderr bm-report -f csv flip.jsonl
+	[ "$status" -eq 0 ]
+	[ "$output" = $'type,group.model,metric,flipped,ci.0,ci.1\r\nregression,m,pass_rate,"[""c1"",""c2"",""c3"",""c4"",""c5""]",1,2\r' ]
+}
+
+@test "bm-report: json is one document with the records grouped by type" {
+	run --separate-stderr bm-report -f json "$R/stats.jsonl" "$R/results.jsonl" "$R/cases.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(jq -c '[keys_unsorted, (.stat|length), (.comparison|length), (.regression|length), (.case_stat|length), (.result|length), (.history|length)]' <<<"$output")" = '[["title","run","stat","comparison","regression","case_stat","result","history"],2,1,1,2,7,0]' ]
+	[ "$(jq -c '.stat[0]' <<<"$output")" = "$(head -1 "$R/stats.jsonl" | jq -c .)" ]
+	[ "$(jq -c '.result[3]' <<<"$output")" = "$(sed -n 4p "$R/results.jsonl" | jq -c .)" ]
+}
+
+@test "bm-report: json keeps every result of a large input, in order" {
+	jq -cn 'range(6000) | {type:"result",run_id:"r",case_id:"c\(.)",
+	    model:"m",status:"pass",output:("x" * 300),trial:.}' > big.jsonl
+	run --separate-stderr bm-report -f json big.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[(.result|length), .result[0].trial, .result[5999].trial, ([.result[].trial] == [range(6000)])]' <<<"$output")" = '[6000,0,5999,true]' ]
+}
+
+@test "bm-report: junit read by junitparser: suites, cases, failures, errors" {
+	command -v xmllint > /dev/null || skip "xmllint not installed"
+	$PY -c 'import junitparser' 2> /dev/null || skip "python3-junitparser not installed"
+	run --separate-stderr bm-report -f junit -o junit.xml "$R/results.jsonl" "$R/stats.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "" ]
+	xmllint --noout junit.xml
+	run $PY - junit.xml "$R/results.jsonl" <<-'EOF'
+		import json, sys
+		from junitparser import JUnitXml, Failure, Error
+		res = [json.loads(l) for l in open(sys.argv[2])]
+		xml = JUnitXml.fromfile(sys.argv[1])
+		suites = list(xml)
+		cases = [c for s in suites for c in s]
+		fails = [c for c in cases if any(isinstance(r, Failure) for r in c.result)]
+		errs = [c for c in cases if any(isinstance(r, Error) for r in c.result)]
+		assert [s.name for s in suites] == list(dict.fromkeys(r["model"] for r in res))
+		assert len(cases) == len(res)
+		assert len(fails) == sum(r["status"] == "fail" for r in res)
+		assert len(errs) == sum(r["status"] == "error" for r in res)
+		assert sum(s.tests for s in suites) == len(res)
+		assert sum(s.failures for s in suites) == len(fails)
+		assert sum(s.errors for s in suites) == len(errs)
+		f = fails[1]
+		assert f.classname == "<script>alert(1)</script>", f.classname
+		assert f.name == "tools/0/1/0"
+		assert f.result[0].message == "contains failed; the answer, says the judge,\nis wrong" or \
+		    f.result[0].message == "contains failed; the answer, says the judge, is wrong"
+		e = errs[0]
+		assert e.result[0].type == "timeout"
+		assert e.result[0].message == "no answer within 60 s"
+		assert abs(cases[3].time - 1.25) < 1e-9
+		print(len(suites), len(cases), len(fails), len(errs))
+	EOF
+	[ "$status" -eq 0 ]
+	[ "$output" = "2 7 2 1" ]
+}
+
+@test "bm-report: github annotations point at the benchmark's YAML document" {
+	mkdb
+	run --separate-stderr bm-report -f github "$R/results.jsonl" "$R/stats.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = '::error title=bm regression%3A pass_rate::openai:gpt-4o-mini got worse: 80.0%25 → 70.0%25 (-12.5%25, p=0.003)
+::error file=bench/math.yml,line=7,title=sum-two-numbers failed::openai:gpt-4o-mini -/1/0/0: expected "15", got "16 </script><b>&amp;"
+::error title=<script>alert(1)</script> failed::anthropic:claude-3-5-haiku-latest tools/0/1/0: contains failed; the answer, says the judge,%0Ais wrong
+::warning title=<script>alert(1)</script> error::anthropic:claude-3-5-haiku-latest tools/0/0/0: timeout: no answer within 60 s
+::notice title=bm::7 results: 4 passed, 2 failed, 1 error; 1 regression' ]
+	# Without the database: the same, without file= and line=.
+	run --separate-stderr bm-report -f github --no-db "$R/results.jsonl"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = '::error title=sum-two-numbers failed::openai:gpt-4o-mini -/1/0/0: expected "15", got "16 </script><b>&amp;"' ]
+	[ ! -e nothere.db ]
+	BM_DB=nothere.db run --separate-stderr bm-report -f github "$R/results.jsonl"
+	[ "$status" -eq 0 ]
+	[ ! -e nothere.db ]
+}
+
+@test "bm-report: github: at most 50 annotations, then a summary line" {
+	for i in $(seq 60); do
+		jq -cn --argjson i "$i" '{type:"result",run_id:"r",case_id:("c\($i)"),
+		    benchmark:"b",model:"m",variant:null,trial:$i,repeat:0,step:0,
+		    status:(if $i % 2 == 0 then "fail" else "error" end),
+		    error:(if $i % 2 == 0 then null else {class:"server",message:"HTTP 500"} end),
+		    latency_ms:1,assertions:[{type:"equals",pass:false}]}'
+	done > many.jsonl
+	run --separate-stderr bm-report -f github --no-db many.jsonl
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 51 ]
+	[ "$(grep -c '^::error ' <<<"$output")" -eq 30 ]
+	[ "$(grep -c '^::warning ' <<<"$output")" -eq 20 ]
+	[ "${lines[0]}" = "::error title=b failed::m -/2/0/0: equals failed" ]
+	[ "${lines[30]}" = "::warning title=b error::m -/1/0/0: server: HTTP 500" ]
+	[ "${lines[50]}" = "::notice title=bm::60 results: 0 passed, 30 failed, 30 errors; 0 regressions; 10 more annotations not shown" ]
+}
+
+@test "bm-report: bencher is Bencher Metric Format" {
+	run --separate-stderr bm-report -f bencher "$R/stats.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '.["openai:gpt-4o-mini"]' <<<"$output")" = '{"pass-rate":{"value":0.7216,"lower_value":0.667,"upper_value":0.77},"latency-p50":{"value":612},"latency-p95":{"value":812},"cost-usd":{"value":0.0123}}' ]
+	[ "$(jq -c 'keys_unsorted' <<<"$output")" = '["openai:gpt-4o-mini","anthropic:claude-3-5-haiku-latest-with-a-very-long-name"]' ]
+}
+
+@test "bm-report: html is self-contained, escaped, with the data embedded" {
+	run --separate-stderr bm-report -o report.html --title '<b>T</b>' "$R/stats.jsonl" "$R/results.jsonl" "$R/cases.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "" ]
+	[ "$(head -c 15 report.html)" = "<!DOCTYPE html>" ]
+	grep -q "<title>&lt;b&gt;T&lt;/b&gt;</title>" report.html
+	grep -q "Content-Security-Policy\" content=\"default-src 'none'" report.html
+	# Only the page's scripts (code, data, the heat map's SVG text);
+	# record text is never markup.
+	[ "$(grep -o '<script' report.html | wc -l)" -eq 3 ]
+	! grep -q '<script>alert' report.html
+	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' report.html
+	! grep -Eq '(src|href)="?(https?:)?//' report.html
+	data=$(sed -n 's/.*<script type="application\/json" id="bm-data">\(.*\)<\/script>$/\1/p' report.html)
+	[[ "$data" != *"<"* ]]
+	[ "$(jq -c '[(.stat|length), (.cells|length), (.cases|length), (.runs|length)]' <<<"$data")" = '[2,5,3,2]' ]
+	[ "$(jq -r '.cells[] | select(.[2] == "f") | .[3][0][1]' <<<"$data")" = '16 </script><b>&amp;' ]
+	# No temporary file is left next to it.
+	[ -z "$(ls -A | grep '^\.bm-report')" ]
+}
+
+@test "bm-report: -o replaces the file atomically; an unwritable one is exit 2" {
+	echo old > out.md
+	run --separate-stderr bm-report -o out.md "$R/stats.jsonl"
+	[ "$status" -eq 0 ]
+	[ "$(head -1 out.md)" = "## bm report" ]
+	[ -z "$(ls -A | grep '^\.bm-report')" ]
+	run --separate-stderr bm-report -o nodir/out.md "$R/stats.jsonl"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-report: nodir/out.md: No such file or directory" ]
+	run --separate-stderr bash -c "bm-report -f md $R/stats.jsonl > /dev/full"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-report: stdout: No space left on device" ]
+}
+
+@test "bm-report: malformed lines are reported, the report still written, exit 1" {
+	{ head -1 "$R/stats.jsonl"; echo 'not json'; echo '[1]';
+	  echo '{"type":"benchmark","id":"x"}'; } > mixed.jsonl
+	run --separate-stderr bm-report -f md -v mixed.jsonl
+	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "## bm report" ]
+	[ "$stderr" = "bm-report: mixed.jsonl:2: invalid JSON near column 1
+bm-report: mixed.jsonl:3: expected an object, got an array
+bm-report: 1 records of other types ignored" ]
+	run --separate-stderr bm-report nosuch.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-report: nosuch.jsonl: No such file or directory" ]
+}
+
+@test "bm-report: --history reads runs from run_models and stats, oldest first" {
+	mkdb
+	run --separate-stderr bm-report -f json --history 2 < /dev/null
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.history[] | [.id, .status, .models, .cases, .pass, .fail]]' <<<"$output")" = '[["r-2","finished",2,3,2,1],["r-3","interrupted",2,3,2,1]]' ]
+	[ "$(jq -c '.history[1].by_model' <<<"$output")" = '{"m/a":{"pass_rate":0.5,"p95":215,"cost_usd":1,"n":2},"m/b":{"pass_rate":1,"cost_usd":0.5,"n":1}}' ]
+	# Default N; a RUN spec (a label) ends the history.
+	run --separate-stderr bm-report -f json --history --run nightly
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.history[].id]' <<<"$output")" = '["r-1","r-2"]' ]
+	run --separate-stderr bm-report -f json --history=1 --run last~1 < /dev/null
+	[ "$(jq -c '[.history[].id]' <<<"$output")" = '["r-3"]' ]
+}
+
+@test "bm-report: --run reads a run's stored stats and results" {
+	mkdb
+	run --separate-stderr bm-report -f json --run r-3
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[(.stat|length), (.result|length), .stat[0].pass_rate, [.result[].status]]' <<<"$output")" = '[2,3,0.5,["pass","fail","pass"]]' ]
+	run --separate-stderr bm-report -f junit --run last~1
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '<testcase' <<<"$output")" -eq 3 ]
+	run --separate-stderr bm-report --run r-9
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-report: $BM_DB: no run 'r-9'" ]
+	run --separate-stderr bm-report --run r-3 x.jsonl
+	[ "$status" -eq 2 ]
+	[ "${stderr%%$'\n'*}" = "bm-report: --run takes no FILE arguments" ]
+	BM_DB=missing.db run --separate-stderr bm-report --history 3
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-report: missing.db: No such file or directory" ]
+	[ ! -e missing.db ]
+}
+
+@test "bm-report: the dashboard in headless Chromium, offline" {
+	chrome=${CHROMIUM:-/usr/bin/chromium}
+	[ -x "$chrome" ] || skip "chromium is not installed (scripts/deps test installs it): the dashboard is not tested"
+	command -v node > /dev/null || skip "node is not installed: the dashboard is not tested"
+	mkdb
+	cat "$R/stats.jsonl" "$R/results.jsonl" "$R/cases.jsonl" |
+	    bm-report -o dash.html --history 5
+	run --separate-stderr node --experimental-websocket \
+	    "$BM_SRCDIR/tests/chromium/dashboard.mjs" dash.html --shots shots --loads 3
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	r=$output
+	# Nothing left the page, nothing went wrong in it.
+	[ "$(jq -c '[.requests, .console_errors, .exceptions]' <<<"$r")" = '[[],[],[]]' ]
+	# Bars, rows and cells equal the data.
+	[ "$(jq -c '.dom | [.bars, .stat_rates, .snap_rows, .cmp_rows, .reg_rows, .run_rows, .trend_series, .data_history]' <<<"$r")" = '[[72.16,85],[0.7216,0.85],2,1,1,3,4,3]' ]
+	[ "$(jq -c '.dom | [.heat_before_tab, .heat_cells, .data_cells, .heat_match, .flaky, .data_flaky, .scripts]' <<<"$r")" = '[0,5,5,true,2,2,2]' ]
+	[ "$(jq -r '.dom.heat_labels[2]' <<<"$r")" = "◆ <script>alert(1)</script> / tools #0 · anth…" ]
+	# Each tab shows its panel alone, by click and by keyboard.
+	[ "$(jq -c '.tabs.click' <<<"$r")" = '[["p-snapshot"],["p-trends"],["p-comparison"],["p-regressions"],["p-cases"],["p-runs"]]' ]
+	[ "$(jq -c '.tabs.keys' <<<"$r")" = '[["t-trends","p-trends"],["t-comparison","p-comparison"],["t-runs","p-runs"],["t-snapshot","p-snapshot"],["t-runs","p-runs"]]' ]
+	# A failed cell shows its answer and the failed assertion.
+	[ "$(jq -c '.cell.pre' <<<"$r")" = '["16 </script><b>&amp;"]' ]
+	[[ "$(jq -r '.cell.text' <<<"$r")" == *'expected "15", got "16 </script><b>&amp;"'* ]]
+	[ "$(jq -c '.sort' <<<"$r")" = '{"up":[2,2,2],"down":[2,2,2]}' ]
+	# Readable at phone width: nothing wider than the screen.
+	[ "$(jq -c '[.width_390, .width_1280]' <<<"$r")" = '[390,1280]' ]
+	[ -s shots/dashboard-390.png ] && [ -s shots/dashboard-1280.png ]
+	[ "$(jq '.load_ms | length' <<<"$r")" -eq 3 ]
+	[ "$(jq '.load_median_ms < 1000' <<<"$r")" = true ]
+}
