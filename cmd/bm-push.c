@@ -663,8 +663,12 @@ send_batch(struct target *t, struct bm_db *db, struct bm_outbox_batch *b,
 	c->known = t->type != T_REST;
 	if (snapver > 0)
 		print_snapshot(t, b->records[0], snapver);
-	bm_debugf(1, "%s: %s: %ld records sent, %lld rows written", t->name,
-	    b->kind->table, b->n, written);
+	if (c->known)
+		bm_debugf(1, "%s: %s: %ld records sent, %lld rows written",
+		    t->name, b->kind->table, b->n, written);
+	else
+		bm_debugf(1, "%s: %s: %ld records sent", t->name,
+		    b->kind->table, b->n);
 	return 0;
 }
 

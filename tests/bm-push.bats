@@ -168,8 +168,8 @@ echo_run() {
 	# Every field of the local row, and the record as jsonb.
 	id=$(sqlite3 "$BM_DB" 'SELECT id FROM runs')
 	[ "$(q "SELECT count(*) FROM bm_results WHERE run_id = '$id' AND record->>'run_id' = run_id AND model IN ('echo:a', 'echo:b')")" = 70 ]
-	[ "$(sqlite3 "$BM_DB" "SELECT case_id, model, status, latency_ms FROM results" | LC_ALL=C sort | md5sum)" = \
-	    "$(q "SELECT case_id, model, status, latency_ms FROM bm_results" | LC_ALL=C sort | md5sum)" ]
+	[ "$(sqlite3 "$BM_DB" "SELECT case_id, model, status FROM results" | LC_ALL=C sort | md5sum)" = \
+	    "$(q "SELECT case_id, model, status FROM bm_results" | LC_ALL=C sort | md5sum)" ]
 	[ "$(q 'SELECT count(*) FROM bm_benchmark_versions')" = 15 ]
 	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
 	[ "$(sqlite3 "$BM_DB" "SELECT target, run_id, snapshot_version IS NULL FROM pushes")" = "$URL|$id|1" ]
@@ -386,4 +386,92 @@ r-2|2' ]
 	[ "$status" -eq 0 ]
 	[ "$(jq -c 'select(.table == "results") | .written' <<<"$output")" = 0 ]
 	[ "$(sqlite3 all.db 'SELECT count(*) FROM results')" = $((a + b)) ]
+}
+
+# Start tests/pgrest in front of the test's database (extra arguments:
+# faults); sets REST, the base URL, and the key bm-push sends.
+rest() {
+	[ -x "$PGREST" ] || skip "pgrest not built"
+	PGREST_KEY=$KEY PGREST_ANON_KEY=anon-key "$PGREST" -d "$URL" \
+	    -P port -l rest.log "$@" &
+	REST_PID=$!
+	for _ in $(seq 200); do [ -s port ] && break; sleep 0.05; done
+	REST="http://127.0.0.1:$(cat port)/rest/v1"
+	export BM_PUSH_KEY=$KEY
+}
+
+@test "PostgREST: batched upserts with the headers, the rows land, the key is never shown" {
+	run_rows r-rest 1200
+	rest
+	run --separate-stderr bm-push --to "$REST" --run r-rest --snapshot -v
+	[ "$status" -eq 0 ]
+	[[ "$output$stderr" != *"$KEY"* ]]
+	! grep -q "$KEY" rest.log
+	[ "$(jq -c '[.table,.rows]' <<<"$(grep '"push"' <<<"$output")")" = '["bm_runs",1]
+["bm_results",1200]
+["bm_snapshots",1]' ]
+	[ "$(jq -c 'select(.type=="snapshot") | [.model,.snapshot_version]' <<<"$output")" = '["m1",1]' ]
+	[ "$(jq -c '[.method,.path,.query,.status]' rest.log)" = '["GET","/rest/v1/rpc/bm_schema_version","",200]
+["POST","/rest/v1/bm_runs","on_conflict=id",201]
+["POST","/rest/v1/bm_results","on_conflict=run_id,case_id,step",201]
+["POST","/rest/v1/bm_results","on_conflict=run_id,case_id,step",201]
+["POST","/rest/v1/bm_results","on_conflict=run_id,case_id,step",201]
+["POST","/rest/v1/rpc/bm_snapshot","",200]' ]
+	[ "$(jq -sc 'map(select(.path=="/rest/v1/bm_results") | .body | fromjson | length)' rest.log)" = '[500,500,200]' ]
+	[ "$(jq -c 'select(.method=="POST") | .headers | [.apikey,.authorization,.prefer,."content-type"]' rest.log | sort -u)" = \
+	    '["***","***","resolution=merge-duplicates,return=minimal","application/json"]' ]
+	[ "$(jq -c 'select(.path=="/rest/v1/rpc/bm_snapshot") | .body | fromjson | .p | [.run_id,.model,.metrics.pass,.metrics.fail]' rest.log)" = '["r-rest","m1",900,300]' ]
+	[ "$(q 'SELECT count(*), count(DISTINCT case_id), sum(latency_ms) FROM bm_results')" = '1200|1200|839400' ]
+	[ "$(q "SELECT record->>'output' FROM bm_results WHERE case_id = 'm1-c00007'")" = 'answer 7' ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
+	[ "$(sqlite3 "$BM_DB" "SELECT target, snapshot_version FROM pushes")" = "$REST|1" ]
+	# -v traces each request, without its headers.
+	[[ "$stderr" == *"bm-push: POST $REST/bm_results?on_conflict=run_id,case_id,step: 500 rows, "*" bytes: HTTP 201"* ]]
+}
+
+@test "PostgREST: a 413 halves the batch, 5xx and 429 are retried (Retry-After)" {
+	run_rows r-413 40
+	rest -m 3000 -F 503:2
+	run --separate-stderr bm-push --to "$REST" --run r-413 --backoff 0.01
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	# Halved until a request fits: every row in a 201, none twice.
+	[ "$(jq -sc 'map(select(.path=="/rest/v1/bm_results" and .status==201) | .body | fromjson | .[].case_id) | [length, (unique | length)]' rest.log)" = '[40,40]' ]
+	[ "$(jq -sc 'map(select(.path=="/rest/v1/bm_results") | .body | length) | max' rest.log)" -gt 3000 ]
+	[ "$(jq -sc 'map(select(.status==201) | .body | length) | max' rest.log)" -le 3000 ]
+	[ "$(jq -sc 'map(.status) | map(select(. == 503)) | length' rest.log)" = 2 ]
+	[ "$(jq -sc 'map(select(.path=="/rest/v1/bm_results") | .status) | map(select(. == 413)) | length' rest.log)" -ge 1 ]
+	[ "$(q 'SELECT count(*) FROM bm_results')" = 40 ]
+	kill "$REST_PID"; wait "$REST_PID" || true
+	rm -f port rest.log
+	run_rows r-429 1
+	rest -F 429:1
+	run --separate-stderr bm-push --to "$REST" --run r-429
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.path,.status]' rest.log)" = '["/rest/v1/rpc/bm_schema_version",200]
+["/rest/v1/bm_runs",429]
+["/rest/v1/bm_runs",201]
+["/rest/v1/bm_results",201]' ]
+	[ "$(jq -s '.[2].t_ms - .[1].t_ms >= 1000' rest.log)" = true ]
+}
+
+@test "PostgREST: a 4xx is final, names the table and the server's message" {
+	run_rows r-anon 2
+	rest
+	BM_PUSH_KEY=anon-key run --separate-stderr bm-push --to "$REST" --run r-anon
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "bm-push: $REST: 3 records wait in the outbox: bm_runs: HTTP 401: permission denied for table bm_runs" ]
+	[ "$(jq -c '[.path,.status]' rest.log)" = '["/rest/v1/rpc/bm_schema_version",200]
+["/rest/v1/bm_runs",401]' ]
+	[ "$(sqlite3 "$BM_DB" "SELECT kind, attempts, last_error FROM push_outbox WHERE attempts > 0")" = 'run|1|bm_runs: HTTP 401: permission denied for table bm_runs' ]
+	q 'DROP FUNCTION bm_schema_version()'
+	run --separate-stderr bm-push --to "$REST" </dev/null
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-push: $REST: 3 records wait in the outbox: bm_runs: no bm schema there: run scripts/remote-schema.sql in its SQL editor" ]
+	schema
+	run --separate-stderr bm-push --to "$REST" </dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(q 'SELECT count(*) FROM bm_results')" = 2 ]
 }

@@ -41,6 +41,7 @@ static const char *conninfo, *service_key, *anon_key;
 static FILE *logf;
 static long fault_status, fault_left, max_body = -1;
 static double t0;
+static char state[6];		/* SQLSTATE of the last failed request */
 
 struct req {
 	char method[16];
@@ -199,7 +200,7 @@ fail(int fd, struct req *r, long status, const char *code,
 static void
 fail_sql(int fd, struct req *r, int anon, const struct bm_error *e)
 {
-	const char *st = bm_pg_sqlstate(pg);
+	const char *st = state;
 	long status = 400;
 
 	if (bm_pg_broken(pg)) {
@@ -247,6 +248,8 @@ as_role(const char *role, const char *sql, const char *arg, char **out,
 	    e) == 0 &&
 	    bm_pg_exec(pg, "COMMIT", 0, NULL, NULL, NULL, e) == 0)
 		rc = 0;
+	if (rc < 0)
+		snprintf(state, sizeof(state), "%s", bm_pg_sqlstate(pg));
 	if (rc < 0 && !bm_pg_broken(pg)) {
 		struct bm_error ign = BM_ERROR_INIT;
 
@@ -314,7 +317,7 @@ handle(int fd, struct req *r)
 			    "'p'))::text", name);
 		if (as_role(role, sql.s, strcmp(r->method, "GET") ?
 		    r->body.s : NULL, &out, &e) < 0) {
-			if (strcmp(bm_pg_sqlstate(pg), "42883") == 0)
+			if (strcmp(state, "42883") == 0)
 				fail(fd, r, 404, "PGRST202", "Could not find"
 				    " the function in the schema cache");
 			else
