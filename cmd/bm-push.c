@@ -39,21 +39,22 @@ static const char usage[] =
     "               [--backoff S] [--dry-run] [--status] [--db PATH]\n"
     "               [-q] [-v]\n"
     "\n"
-    "    --to URL          postgresql://..., https://REF.supabase.co,\n"
-    "                      a .../rest/v1 base, or sqlite:PATH\n"
-    "    --run RUN         push a run of the database (id, prefix, last,\n"
-    "                      last~N, label); default: records on stdin\n"
-    "    --all             push every run not yet pushed to URL\n"
+    "    --to URL          postgresql://..., https://REF.supabase.co,"
+    " .../rest/v1, sqlite:PATH\n"
+    "    --run RUN         push this run (default: records on stdin)\n"
+    "    --all             push every run not yet pushed to the target\n"
     "    --snapshot        write a snapshot per model of the run\n"
     "    --env NAME        the environment of the run and its snapshots\n"
     "    --commit-sha SHA  the snapshots' commit (default $GITHUB_SHA)\n"
     "    --batch N         rows per batch (default 5000; PostgREST 500)\n"
-    "    --retries N       retries of a failed batch (default 3)\n"
+    "    --retries N       retries of a batch after a transient fault"
+    " (default 3)\n"
     "    --backoff S       first retry delay in seconds (default 0.5)\n"
     "    --dry-run         print what would be sent, per table\n"
     "    --status          list what waits in the outbox, per target\n"
-    "    --db PATH         the bm database (default $BM_DB, ./bm.db)\n"
-    "    -q, -v            quieter, traces (never the key)\n";
+    "    --db PATH         the bm database (default $BM_DB, else ./bm.db)\n"
+    "    -q                print nothing but errors\n"
+    "    -v                trace batches and requests (never the key)\n";
 
 enum {
 	OPT_TO = BM_OPT_PROGRAM, OPT_RUN, OPT_ALL, OPT_SNAPSHOT, OPT_ENV,
@@ -235,20 +236,26 @@ pg_open(struct target *t, struct fault *f, struct bm_error *e)
 	return -1;
 }
 
-/* Append s as one line of COPY text format. */
+/*
+ * Append s as one line of COPY text format: backslashes doubled, line
+ * breaks and tabs escaped (compact JSON has none outside strings, where
+ * they are already escaped, so mostly this copies spans).
+ */
 static void
 copy_line(struct bm_buf *b, const char *s)
 {
-	const char *p;
+	size_t n;
 
-	for (p = s; *p; p++) {
-		switch (*p) {
-		case '\\': bm_buf_add(b, "\\\\", 2); break;
-		case '\n': bm_buf_add(b, "\\n", 2); break;
-		case '\r': bm_buf_add(b, "\\r", 2); break;
-		case '\t': bm_buf_add(b, "\\t", 2); break;
-		default: bm_buf_addc(b, *p);
-		}
+	for (;;) {
+		n = strcspn(s, "\\\n\r\t");
+		bm_buf_add(b, s, n);
+		s += n;
+		if (!*s)
+			break;
+		bm_buf_addc(b, '\\');
+		bm_buf_addc(b, *s == '\n' ? 'n' : *s == '\r' ? 'r' :
+		    *s == '\t' ? 't' : '\\');
+		s++;
 	}
 	bm_buf_addc(b, '\n');
 }
@@ -280,7 +287,16 @@ pg_send(struct target *t, const struct bm_outbox_batch *b,
 		}
 		return 0;
 	}
+	/*
+	 * A batch's rows are looked up by primary key, one by one: without
+	 * statistics on the temporary table the planner would hash the
+	 * whole remote table for every batch (and, pricing that, spend a
+	 * second compiling it with JIT).
+	 */
 	if (bm_pg_exec(t->pg, "BEGIN", 0, NULL, NULL, NULL, e) < 0 ||
+	    bm_pg_exec(t->pg, "SET LOCAL enable_hashjoin = off;"
+	    " SET LOCAL enable_mergejoin = off; SET LOCAL jit = off", 0,
+	    NULL, NULL, NULL, e) < 0 ||
 	    bm_pg_copy_begin(t->pg, "COPY bm_push_in (r) FROM STDIN", e) < 0)
 		goto fail;
 	for (i = 0; i < b->n; i++) {
@@ -676,32 +692,22 @@ send_batch(struct target *t, struct bm_db *db, struct bm_outbox_batch *b,
 static int
 drain(struct target *t, struct bm_db *db, struct bm_error *e)
 {
-	const struct bm_outbox_kind *k;
 	struct bm_outbox_batch b;
 	long max = batch > 0 ? batch : t->type == T_REST ? 500 : 5000;
-	int failed, r, rc = 0;
+	int r;
 
 	memset(&b, 0, sizeof(b));
-	for (failed = 1; failed >= 0 && rc == 0; failed--) {
-		for (k = bm_outbox_kinds; k->kind && rc == 0; k++) {
-			b.kind = k;
-			b.last = 0;
-			/* Snapshots one at a time: each has its version. */
-			while ((r = bm_outbox_next(db, t->name, failed,
-			    strcmp(k->kind, "snapshot") ? max : 1, &b, e)) == 1)
-				if (send_batch(t, db, &b, e) < 0) {
-					rc = -1;
-					break;
-				}
-			if (r < 0)
-				rc = -1;
+	b.last = BM_OUTBOX_FIRST;
+	while ((r = bm_outbox_next(db, t->name, max, &b, e)) == 1)
+		if (send_batch(t, db, &b, e) < 0) {
+			r = -1;
+			break;
 		}
-	}
 	bm_outbox_batch_clear(&b);
 	free(b.ids);
 	free(b.records);
 	free(b.runs);
-	return rc;
+	return r < 0 ? -1 : 0;
 }
 
 /* Per-table lines: what was sent (or, dry, what would be) and written. */

@@ -279,27 +279,44 @@ bm_outbox_batch_clear(struct bm_outbox_batch *b)
 }
 
 int
-bm_outbox_next(struct bm_db *db, const char *target, int failed,
-    long max, struct bm_outbox_batch *b, struct bm_error *e)
+bm_outbox_next(struct bm_db *db, const char *target, long max,
+    struct bm_outbox_batch *b, struct bm_error *e)
 {
 	struct bm_stmt *st;
+	const struct bm_outbox_kind *k;
 	const char *run;
 	int r;
 
 	bm_outbox_batch_clear(b);
-	st = bm_db_prepare(db, "SELECT id, record,"
-	    " CASE WHEN ?5 THEN json_extract(key, '$[0]') END"
-	    " FROM push_outbox WHERE id > ?3 AND target = ?1 AND kind = ?2"
-	    " AND (attempts > 0) = ?4 ORDER BY id LIMIT ?6", e);
+	/*
+	 * In id order from where the last batch ended: first the records
+	 * whose batch failed (bm_outbox_fail negates their ids), then the
+	 * others in the order they were queued (a run's catalog, its row,
+	 * results, stats, snapshots).  One pass over the table for the
+	 * whole push; the unary plus keeps SQLite off the (target, kind,
+	 * key) index, which would read and sort every waiting record for
+	 * each batch.
+	 */
+	st = bm_db_prepare(db, "SELECT id, kind, record,"
+	    " json_extract(key, '$[0]') FROM push_outbox"
+	    " WHERE id > ?2 AND +target = ?1 ORDER BY id LIMIT ?3", e);
 	if (!st)
 		return -1;
 	bm_stmt_text(st, 1, target);
-	bm_stmt_text(st, 2, b->kind->kind);
-	bm_stmt_int(st, 3, b->last);
-	bm_stmt_int(st, 4, failed != 0);
-	bm_stmt_int(st, 5, b->kind->run);
-	bm_stmt_int(st, 6, max);
+	bm_stmt_int(st, 2, b->last);
+	bm_stmt_int(st, 3, max);
+	b->kind = NULL;
 	while ((r = bm_stmt_step(st, e)) == 1) {
+		k = bm_outbox_kind(bm_stmt_col_text(st, 1));
+		if (!k) {
+			/* Written by a newer bm: left for it. */
+			b->last = bm_stmt_col_int(st, 0);
+			continue;
+		}
+		/* One kind per batch; snapshots one at a time. */
+		if (b->kind && (k != b->kind || k->local == NULL))
+			break;
+		b->kind = k;
 		if (b->n == b->cap) {
 			b->cap = b->cap ? 2 * b->cap : 64;
 			b->ids = xreallocarray(b->ids, (size_t)b->cap,
@@ -310,14 +327,16 @@ bm_outbox_next(struct bm_db *db, const char *target, int failed,
 			    sizeof(*b->runs));
 		}
 		b->ids[b->n] = bm_stmt_col_int(st, 0);
-		b->records[b->n] = xstrdup(bm_stmt_col_text(st, 1));
-		run = bm_stmt_col_text(st, 2);
+		b->records[b->n] = xstrdup(bm_stmt_col_text(st, 2));
+		run = k->run ? bm_stmt_col_text(st, 3) : NULL;
 		b->runs[b->n] = run ? xstrdup(run) : NULL;
 		b->last = b->ids[b->n];
 		b->n++;
 	}
 	if (r < 0)
 		return -1;
+	if (r == 1)
+		bm_stmt_reset(st);
 	return b->n > 0;
 }
 
@@ -413,8 +432,10 @@ bm_outbox_fail(struct bm_db *db, const struct bm_outbox_batch *b,
 
 	if (bm_db_begin(db, e) < 0)
 		goto out;
+	/* A negative id: sent first next time (see bm_outbox_next). */
 	st = bm_db_prepare(db, "UPDATE push_outbox SET attempts ="
-	    " attempts + 1, last_error = ?2 WHERE id = ?1", e);
+	    " attempts + 1, last_error = ?2, id = -abs(id) WHERE id = ?1",
+	    e);
 	if (!st)
 		goto fail;
 	for (i = 0; i < b->n; i++) {

@@ -68,12 +68,15 @@ struct bm_outbox_batch {
 };
 
 /*
- * Read up to max records of kind for target with id above b->last, the
- * ones that failed before (failed != 0) or the others.  1 when b holds
- * records, 0 when none are left, -1.
+ * Read the next records for target after b->last (start from
+ * BM_OUTBOX_FIRST): the ones whose batch failed first, then the others in
+ * the order they were queued; up to max of one kind (snapshots one at a
+ * time).  Sets b->kind.  1 when b holds records, 0 when none are left, -1.
  */
-int bm_outbox_next(struct bm_db *db, const char *target, int failed,
-    long max, struct bm_outbox_batch *b, struct bm_error *e);
+int bm_outbox_next(struct bm_db *db, const char *target, long max,
+    struct bm_outbox_batch *b, struct bm_error *e);
+/* Where bm_outbox_next starts (failed records have negative ids). */
+#define BM_OUTBOX_FIRST (-9223372036854775807LL - 1)
 /*
  * The remote confirmed b: delete it and, for every run of b with nothing
  * left for target, insert its pushes row (snapshot_version when > 0), in
@@ -82,7 +85,10 @@ int bm_outbox_next(struct bm_db *db, const char *target, int failed,
 int bm_outbox_done(struct bm_db *db, const char *target,
     const struct bm_outbox_batch *b, long snapshot_version,
     struct bm_error *e);
-/* b failed with why: count an attempt, keep the error (redacted). */
+/*
+ * b failed with why: count an attempt, keep the error (redacted) and
+ * put its records first in line for the next push.
+ */
 int bm_outbox_fail(struct bm_db *db, const struct bm_outbox_batch *b,
     const char *why, struct bm_error *e);
 /* Free what b holds, keeping b->kind and b->last. */
