@@ -382,11 +382,19 @@ bm_outbox_done(struct bm_db *db, const char *target,
 
 	if (own && bm_db_begin(db, e) < 0)
 		return -1;
-	del = bm_db_prepare(db, "DELETE FROM push_outbox WHERE id = ?", e);
+	/*
+	 * The batch: target's records of its kind from its first id to its
+	 * last (bm_outbox_next stops at another kind).
+	 */
+	del = bm_db_prepare(db, "DELETE FROM push_outbox WHERE id BETWEEN"
+	    " ?1 AND ?2 AND +target = ?3 AND +kind = ?4", e);
 	if (!del)
 		goto fail;
-	for (i = 0; i < b->n; i++) {
-		bm_stmt_int(del, 1, b->ids[i]);
+	if (b->n > 0) {
+		bm_stmt_int(del, 1, b->ids[0]);
+		bm_stmt_int(del, 2, b->ids[b->n - 1]);
+		bm_stmt_text(del, 3, target);
+		bm_stmt_text(del, 4, b->kind->kind);
 		if (bm_stmt_step(del, e) < 0)
 			goto fail;
 	}
@@ -469,4 +477,58 @@ bm_outbox_pending(struct bm_db *db, const char *target, struct bm_error *e)
 	n = bm_stmt_col_int(st, 0);
 	bm_stmt_reset(st);
 	return n;
+}
+
+int
+bm_outbox_rows(struct bm_db *db, const char *target,
+    const struct bm_outbox_batch *b, bm_outbox_row_fn *fn, void *arg,
+    struct bm_error *e)
+{
+	/* Built once per kind from the kinds table's constant names. */
+	static char *sql[sizeof(bm_outbox_kinds) / sizeof(bm_outbox_kinds[0])];
+	const char *vals[32];
+	struct bm_stmt *st;
+	struct bm_buf q = BM_BUF_INIT;
+	size_t i = (size_t)(b->kind - bm_outbox_kinds), n;
+	const char *p;
+	int ncols = 0, c, r;
+
+	for (p = b->kind->cols; *p; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		ncols++;
+	}
+	if (ncols > 32) {
+		bm_error_set(e, NULL, 0, 0, "%s: too many columns",
+		    b->kind->table);
+		return -1;
+	}
+	if (!sql[i]) {
+		bm_buf_adds(&q, "SELECT ");
+		for (p = b->kind->cols; *p; p += n + (p[n] == ',')) {
+			n = strcspn(p, ",");
+			bm_buf_addf(&q, "%sjson_extract(record, '$.%.*s')",
+			    p == b->kind->cols ? "" : ", ", (int)n, p);
+		}
+		/*
+		 * The batch is every record of target and kind between its
+		 * first and last id (bm_outbox_next stops at another kind).
+		 */
+		bm_buf_adds(&q, " FROM push_outbox WHERE id BETWEEN ?1 AND ?2"
+		    " AND +target = ?3 AND +kind = ?4 ORDER BY id");
+		sql[i] = bm_buf_detach(&q, NULL);
+	}
+	if (b->n == 0)
+		return 0;
+	if (!(st = bm_db_prepare(db, sql[i], e)))
+		return -1;
+	bm_stmt_int(st, 1, b->ids[0]);
+	bm_stmt_int(st, 2, b->ids[b->n - 1]);
+	bm_stmt_text(st, 3, target);
+	bm_stmt_text(st, 4, b->kind->kind);
+	while ((r = bm_stmt_step(st, e)) == 1) {
+		for (c = 0; c < ncols; c++)
+			vals[c] = bm_stmt_col_text(st, c);
+		fn(arg, ncols, vals);
+	}
+	return r;
 }

@@ -91,6 +91,15 @@ int bm_outbox_done(struct bm_db *db, const char *target,
  */
 int bm_outbox_fail(struct bm_db *db, const struct bm_outbox_batch *b,
     const char *why, struct bm_error *e);
+/* One record as its kind's columns (cols order; NULL for null). */
+typedef void bm_outbox_row_fn(void *arg, int ncols, const char *const *vals);
+/*
+ * Call fn for each record of b, in order, with its columns as text
+ * (objects and arrays as compact JSON), as SQLite extracts them.  0 or -1.
+ */
+int bm_outbox_rows(struct bm_db *db, const char *target,
+    const struct bm_outbox_batch *b, bm_outbox_row_fn *fn, void *arg,
+    struct bm_error *e);
 /* Free what b holds, keeping b->kind and b->last. */
 void bm_outbox_batch_clear(struct bm_outbox_batch *b);
 
