@@ -53,7 +53,7 @@ static const char usage[] =
     "    --dry-run         print what would be sent, per table\n"
     "    --status          list what waits in the outbox, per target\n"
     "    --db PATH         the bm database (default $BM_DB, else ./bm.db)\n"
-    "    -q                print nothing but errors\n"
+    "    -q                no warnings (errors and records still printed)\n"
     "    -v                trace batches and requests (never the key)\n";
 
 enum {

@@ -89,8 +89,7 @@ main(void)
 	    strcmp(b.kind->kind, "result") == 0, "the third result");
 	ok(bm_outbox_done(db, "T", &b, 0, &e) == 0, "confirmed");
 
-	memset(&b, 0, sizeof(b));
-	b.last = BM_OUTBOX_FIRST;
+	b.last = BM_OUTBOX_FIRST;	/* the next push starts over */
 	ok(bm_outbox_next(db, "T", 5, &b, &e) == 1 && b.n == 2 &&
 	    strcmp(b.kind->kind, "result") == 0, "next push: failed first");
 	is_int(count(db, "SELECT max(attempts) FROM push_outbox"), 1,
