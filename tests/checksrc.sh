@@ -17,7 +17,7 @@ check() {	# check "what" command...
 	fi
 }
 src=$(ls cmd/*.c lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h \
-	tests/stub/*.c tests/fuzz/*.c 2>/dev/null)
+	tests/stub/*.c tests/fuzz/*.c tests/pgrest/*.c 2>/dev/null)
 
 check "no unsafe or unchecked libc calls" \
 	grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|gets|atoi|atol|atof|system)[[:space:]]*\(' $src
@@ -28,6 +28,8 @@ check "only lib/http.[ch] includes curl" \
 	sh -c 'grep -ln "#include <curl/" $0 "$@" | grep -v "^lib/http\.[ch]$"' $src
 check "only lib/db.[ch] includes sqlite" \
 	sh -c 'grep -ln "#include <sqlite3.h>" $0 "$@" | grep -v "^lib/db\.[ch]$"' $src
+check "only lib/pg.[ch] includes libpq" \
+	sh -c 'grep -ln "#include <libpq-fe.h>" $0 "$@" | grep -v "^lib/pg\.[ch]$"' $src
 check "no umbrella header: lib headers include no more than they use" \
 	grep -lE '#include "(bm|all|common)\.h"' $src
 check "every program has a man page and a bats suite" \
