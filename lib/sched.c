@@ -31,6 +31,9 @@ struct prov {
 	struct bm_window win;
 	struct bm_bucket rpm, tpm;
 	struct bm_breaker brk;
+	double last_ok;		/* ms: the last success, or the first attempt */
+	enum bm_class last_cls;	/* the class of the last failure */
+	int down;		/* --give-up: its cases end at once */
 };
 
 enum jstate { J_WAITING, J_RUNNING };
@@ -52,6 +55,7 @@ struct job {
 	double ready_at;	/* ms, monotonic: not before (backoff) */
 	double attempt_ms;	/* ms, monotonic: this attempt began */
 	double ttft;		/* ms; < 0 until the first token */
+	long barrier;		/* results stored before this step is sent */
 	char started_at[BM_TIME_LEN + 1];
 	struct bm_http_xfer *xfer;
 	struct bm_sse sse;
@@ -76,6 +80,10 @@ struct bm_sched {
 	/* stop */
 	int wake[2];		/* self-pipe: bm_sched_wake to the loop */
 	double grace_end;	/* ms, monotonic: cancel what runs then */
+	const char *why;	/* the message of what a stop cancels */
+	long written;		/* results handed to the result hook */
+	int kick;		/* a job became ready: do not wait */
+	char **drop;		/* key variables an exec child does not get */
 	/* poll set */
 	struct bm_pollfd *fds;
 	size_t nfds, fdcap;
@@ -195,6 +203,7 @@ finish(struct bm_sched *s, struct job *j, const struct bm_sched_outcome *o)
 	if (!j->started_at[0])
 		bm_clock_rfc3339(j->started_at);
 	view(j, &v);
+	s->written++;
 	return s->h.result(s->h.user, &v, o);
 }
 
@@ -247,6 +256,8 @@ step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	if (j->step + 1 < j->nsteps && cls == BM_CLASS_NONE) {
 		say(j->messages, "assistant", o->reply.output);
 		bm_reply_free(&o->reply);
+		/* Not sent before the steps so far are stored. */
+		j->barrier = s->written;
 		j->step++;
 		next_step(s, j);
 		return;
@@ -259,7 +270,7 @@ step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 
 		j->attempts = 0;
 		j->ttft = -1;
-		if (cls == BM_CLASS_CANCELLED)
+		if (cls == BM_CLASS_CANCELLED || j->pv->down)
 			rest.msg = o->msg;
 		finish(s, j, &rest);
 	}
@@ -319,7 +330,7 @@ next_step(struct bm_sched *s, struct job *j)
 		return;
 	}
 	if (s->st.stopping) {
-		step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+		step_error(s, j, BM_CLASS_CANCELLED, s->why, 0);
 		return;
 	}
 	mt = max_tokens(j->params);
@@ -350,6 +361,7 @@ next_step(struct bm_sched *s, struct job *j)
 	}
 	j->state = J_WAITING;
 	j->ready_at = 0;
+	s->kick = 1;
 }
 
 int
@@ -596,7 +608,8 @@ start(struct bm_sched *s, struct job *j)
 		cmd = j->t.api_model && *j->t.api_model ? j->t.api_model :
 		    j->t.provider->command;
 		in = exec_input(j);
-		if (!cmd || bm_spawn(cmd, in, strlen(in), &j->child, &e) < 0) {
+		if (!cmd || bm_spawn_env(cmd, in, strlen(in),
+		    (const char *const *)s->drop, &j->child, &e) < 0) {
 			free(in);
 			step_error(s, j, BM_CLASS_EXEC, cmd ? e.msg :
 			    "no command", 0);
@@ -611,6 +624,8 @@ start(struct bm_sched *s, struct job *j)
 			return;
 	}
 	j->state = J_RUNNING;
+	if (j->pv->last_ok == 0)
+		j->pv->last_ok = j->attempt_ms;
 	j->pv->inflight++;
 	s->st.inflight++;
 	bm_breaker_started(&j->pv->brk);
@@ -624,6 +639,7 @@ failed(struct bm_sched *s, struct job *j, enum bm_class cls,
 	struct bm_sched_step v;
 	double now = bm_clock_ms(), delay;
 
+	j->pv->last_cls = cls;
 	if (cls != BM_CLASS_BAD_REQUEST && cls != BM_CLASS_CONTEXT_LENGTH &&
 	    cls != BM_CLASS_EXEC)
 		bm_breaker_record(&j->pv->brk, 0, now);
@@ -653,6 +669,7 @@ answered(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	struct bm_sched_step v;
 
 	bm_breaker_record(&j->pv->brk, 1, bm_clock_ms());
+	j->pv->last_ok = bm_clock_ms();
 	bm_window_success(&j->pv->win);
 	if (s->h.cache_put) {
 		view(j, &v);
@@ -740,6 +757,51 @@ child_step(struct bm_sched *s, struct job *j, double now)
 	answered(s, j, &o);
 }
 
+/*
+ * Is there, after j, a job of j's provider that has not failed yet and is
+ * ready?  While the breaker is not closed the probe is such a case, not
+ * one that keeps failing (which waits for its own retry).
+ */
+static int
+fresh_after(const struct job *j, double now)
+{
+	const struct job *k;
+
+	for (k = j->next; k; k = k->next)
+		if (k->pv == j->pv && k->state == J_WAITING &&
+		    k->attempts == 0 && k->ready_at <= now)
+			return 1;
+	return 0;
+}
+
+/*
+ * --give-up: a provider whose breaker is open and that has had no success
+ * for give_up_ms is down from now on.
+ */
+static int
+is_down(struct bm_sched *s, struct prov *pv, double now)
+{
+	if (!pv->down && s->o.give_up_ms > 0 && pv->p &&
+	    pv->brk.state != BM_BREAKER_CLOSED && pv->last_ok > 0 &&
+	    now - pv->last_ok >= s->o.give_up_ms)
+		pv->down = 1;
+	return pv->down;
+}
+
+/* End j's step at once: its provider is down. */
+static void
+give_up(struct bm_sched *s, struct job *j)
+{
+	char *msg;
+
+	msg = xasprintf("%s is down: no success for %g s (the last error was"
+	    " %s); not sent", j->pv->p->name, s->o.give_up_ms / 1000,
+	    bm_class_name(j->pv->last_cls));
+	step_error(s, j, j->pv->last_cls ? j->pv->last_cls :
+	    BM_CLASS_CONNECTION, msg, 0);
+	free(msg);
+}
+
 /* Start what the limits allow; returns ms until something may become ready. */
 static double
 dispatch(struct bm_sched *s, double now)
@@ -747,18 +809,28 @@ dispatch(struct bm_sched *s, double now)
 	struct job *j, *next;
 	double wait = 1000, w;
 	struct prov *pv;
+	long stored = s->h.stored ? s->h.stored(s->h.user) : s->written;
 
+	s->st.held = 0;
 	for (j = s->jobs; j; j = next) {
 		next = j->next;
 		if (j->state != J_WAITING)
 			continue;
 		if (s->st.stopping) {
-			step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+			step_error(s, j, BM_CLASS_CANCELLED, s->why, 0);
+			continue;
+		}
+		pv = j->pv;
+		if (is_down(s, pv, now)) {
+			give_up(s, j);
+			continue;
+		}
+		if (j->barrier > stored) {
+			s->st.held++;
 			continue;
 		}
 		if (s->st.inflight >= s->o.jobs)
 			break;
-		pv = j->pv;
 		if (j->ready_at > now) {
 			if (j->ready_at - now < wait)
 				wait = j->ready_at - now;
@@ -766,6 +838,9 @@ dispatch(struct bm_sched *s, double now)
 		}
 		if (pv->inflight >= pv->max ||
 		    pv->inflight >= bm_window_limit(&pv->win))
+			continue;
+		if (pv->brk.state != BM_BREAKER_CLOSED && j->attempts > 0 &&
+		    fresh_after(j, now))
 			continue;
 		if (!bm_breaker_allow(&pv->brk, now)) {
 			w = bm_breaker_wait(&pv->brk, now);
@@ -801,7 +876,7 @@ cancel_running(struct bm_sched *s)
 		if (j->xfer)
 			bm_http_cancel(s->http, j->xfer);
 		landed(s, j);
-		step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+		step_error(s, j, BM_CLASS_CANCELLED, s->why, 0);
 	}
 }
 
@@ -843,8 +918,9 @@ wait_events(struct bm_sched *s, double wait, struct bm_error *e)
 	}
 	if (s->st.stopping && s->grace_end - now < wait)
 		wait = s->grace_end - now;
-	if (wait < 0)
+	if (wait < 0 || s->kick)
 		wait = 0;
+	s->kick = 0;
 	if (bm_http_poll(s->http, s->fds, (unsigned)s->nfds,
 	    (int)wait + (wait > 0), e) < 0 || bm_http_perform(s->http, e) < 0)
 		return -1;
@@ -896,8 +972,17 @@ bm_sched_run(struct bm_sched *s, struct bm_error *e)
 void
 bm_sched_stop(struct bm_sched *s, double grace_ms)
 {
+	bm_sched_stop_why(s, grace_ms, "interrupted");
+}
+
+void
+bm_sched_stop_why(struct bm_sched *s, double grace_ms, const char *why)
+{
+	if (!s->st.stopping || grace_ms <= 0)
+		s->grace_end = bm_clock_ms() + grace_ms;
+	if (!s->st.stopping)
+		s->why = why;
 	s->st.stopping = 1;
-	s->grace_end = bm_clock_ms() + grace_ms;
 }
 
 void
@@ -926,7 +1011,10 @@ bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color)
 
 	for (i = 0; i < s->nprovs; i++) {
 		v = s->provs[i];
-		if (v->inflight || v->brk.state)
+		if (v->down)
+			bm_buf_addf(b, color ? " | \033[31m%s down\033[0m" :
+			    " | %s down", v->p->name);
+		else if (v->inflight || v->brk.state)
 			bm_buf_addf(b, color && v->brk.state ?
 			    " | \033[33m%s %ld/%ld open\033[0m" :
 			    " | %s %ld/%ld", v->p->name, v->inflight,
@@ -941,16 +1029,18 @@ bm_sched_progress(const struct bm_sched *s, const struct bm_sched_tally *t,
 	double rate = elapsed_ms > 0 ? t->done / (elapsed_ms / 1000) : 0;
 	long eta;
 
-	if (s->st.eof)
-		bm_buf_addf(b, "%ld/%ld", t->done, s->st.expected);
+	if (t->total >= 0)
+		bm_buf_addf(b, "%ld/%ld done: ", t->done, t->total);
 	else
-		bm_buf_addf(b, "%ld", t->done);
-	bm_buf_addf(b, " pass %ld fail %ld ", t->pass, t->fail);
-	bm_buf_addf(b, color && t->errors ? "\033[31merror %ld\033[0m" :
-	    "error %ld", t->errors);
+		bm_buf_addf(b, "%ld done: ", t->done);
+	bm_buf_addf(b, "%ld pass, %ld fail, ", t->pass, t->fail);
+	bm_buf_addf(b, color && t->errors ? "\033[31m%ld error\033[0m" :
+	    "%ld error", t->errors);
+	if (t->cancelled)
+		bm_buf_addf(b, ", %ld cancelled", t->cancelled);
 	bm_buf_addf(b, " | %.1f req/s", rate);
-	if (s->st.eof && rate > 0 && s->st.expected > t->done) {
-		eta = (long)((double)(s->st.expected - t->done) / rate + 0.5);
+	if (t->total >= 0 && rate > 0 && t->total > t->done) {
+		eta = (long)((double)(t->total - t->done) / rate + 0.5);
 		if (eta < 60)
 			bm_buf_addf(b, " | ETA %lds", eta);
 		else if (eta < 3600)
@@ -1070,10 +1160,19 @@ bm_sched_new(const struct bm_sched_opts *o, const struct bm_sched_hooks *h,
     struct bm_error *e)
 {
 	struct bm_sched *s = xcalloc(1, sizeof(*s));
+	size_t i, k = 0;
 
 	s->o = *o;
 	s->h = *h;
 	s->ahead = o->jobs * 2 + 16;
+	s->why = "interrupted";
+	/* Least privilege: no provider's API key reaches an exec child. */
+	s->drop = xcalloc(o->cfg ? o->cfg->nproviders + 1 : 1,
+	    sizeof(*s->drop));
+	for (i = 0; o->cfg && i < o->cfg->nproviders; i++)
+		if (o->cfg->providers[i].api_key_env &&
+		    o->cfg->providers[i].type != BM_PROVIDER_EXEC)
+			s->drop[k++] = o->cfg->providers[i].api_key_env;
 	s->wake[0] = s->wake[1] = -1;
 	s->http = bm_http_new(o->jobs + 16);
 	if (!s->http) {
@@ -1107,6 +1206,7 @@ bm_sched_free(struct bm_sched *s)
 		free(s->provs[i]);
 	free(s->provs);
 	free(s->fds);
+	free(s->drop);
 	bm_buf_free(&s->in);
 	if (s->wake[0] >= 0)
 		close(s->wake[0]);

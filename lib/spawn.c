@@ -9,6 +9,9 @@
 #include <sys/wait.h>
 
 #include "spawn.h"
+#include "xalloc.h"
+
+extern char **environ;
 
 static void
 close_fd(int *fd)
@@ -50,8 +53,39 @@ int
 bm_spawn(const char *command, const char *input, size_t len,
     struct bm_child *c, struct bm_error *e)
 {
+	return bm_spawn_env(command, input, len, NULL, c, e);
+}
+
+/* Is the "NAME=value" entry env one of the names in drop? */
+static int
+dropped(const char *env, const char *const *drop)
+{
+	const char *eq = strchr(env, '=');
+	size_t n = eq ? (size_t)(eq - env) : strlen(env);
+
+	for (; drop && *drop; drop++)
+		if (strlen(*drop) == n && strncmp(env, *drop, n) == 0)
+			return 1;
+	return 0;
+}
+
+int
+bm_spawn_env(const char *command, const char *input, size_t len,
+    const char *const *drop, struct bm_child *c, struct bm_error *e)
+{
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	char **envp;
+	size_t n = 0, k = 0;
 	pid_t pid;
+
+	/* Made here: the child only execs (no allocation after fork). */
+	while (environ[n])
+		n++;
+	envp = xreallocarray(NULL, n + 1, sizeof(*envp));
+	for (n = 0; environ[n]; n++)
+		if (!dropped(environ[n], drop))
+			envp[k++] = environ[n];
+	envp[k] = NULL;
 
 	memset(c, 0, sizeof(*c));
 	c->in_fd = c->out_fd = -1;
@@ -73,9 +107,11 @@ bm_spawn(const char *command, const char *input, size_t len,
 		signal(SIGTERM, SIG_DFL);
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
 			_exit(126);
-		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		execle("/bin/sh", "sh", "-c", command, (char *)NULL, envp);
 		_exit(127);
 	}
+	free(envp);
+	envp = NULL;
 	/* Both sides set the group, so neither races the other. */
 	setpgid(pid, pid);
 	close(in[0]);
@@ -90,6 +126,7 @@ bm_spawn(const char *command, const char *input, size_t len,
 		close_fd(&c->in_fd);
 	return 0;
 fail:
+	free(envp);
 	close_fd(&in[0]);
 	close_fd(&in[1]);
 	close_fd(&out[0]);

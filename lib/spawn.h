@@ -26,6 +26,9 @@ struct bm_child {
 /* Start command with input on its stdin; 0, or -1 with e. */
 int bm_spawn(const char *command, const char *input, size_t len,
     struct bm_child *c, struct bm_error *e);
+/* bm_spawn with the variables named in drop (NULL-ended) not passed on. */
+int bm_spawn_env(const char *command, const char *input, size_t len,
+    const char *const *drop, struct bm_child *c, struct bm_error *e);
 /*
  * Do the I/O that poll said is possible (or try when unsure), then reap
  * if stdout is at EOF.  Returns 1 once the child has exited and its
