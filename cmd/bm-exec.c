@@ -314,7 +314,9 @@ add_error(cJSON *r, enum bm_class cls, const char *msg, long status)
 	cJSON *err = cJSON_AddObjectToObject(r, "error");
 	char *clean = bm_redact(msg ? msg : "");
 
-	/* A server's message may quote the key: redact the value. */
+	/* A server's message may quote the key: redact the value; and it
+	 * may be any bytes: make it UTF-8. */
+	bm_utf8_fix(&clean);
 	cJSON_AddStringToObject(err, "class", bm_class_name(cls));
 	cJSON_AddStringToObject(err, "message", clean);
 	free(clean);
@@ -417,6 +419,8 @@ on_result(void *user, const struct bm_sched_step *s,
 	cJSON_Delete(sc);
 	if (o->cached)
 		cJSON_AddTrueToObject(r, "cached");
+	if (o->repaired)
+		cJSON_AddTrueToObject(r, "output_repaired");
 	cJSON_AddStringToObject(r, "started_at", s->started_at);
 	bm_clock_rfc3339(fin);
 	cJSON_AddStringToObject(r, "finished_at", fin);
@@ -439,6 +443,9 @@ on_line(void *user, const char *line, size_t len, long lineno)
 	/* As bm_jsonl_next parses, so --dry-run says the same. */
 	if (strlen(text) != len)
 		bm_error_set(&e, "<stdin>", lineno, 0, "NUL byte in line");
+	else if (bm_json_nul(text, len))
+		bm_error_set(&e, "<stdin>", lineno, 0, "a NUL character"
+		    " (\\u0000) cannot be kept: the record is skipped");
 	else if (!(rec = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1)))
 		bm_error_set(&e, "<stdin>", lineno, 0, "invalid JSON near"
 		    " column %ld", end >= text ? (long)(end - text) + 1 : 0);

@@ -265,8 +265,8 @@ step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	bm_reply_free(&o->reply);
 	msg = xasprintf("not run: step %ld ended in error", j->step);
 	while (++j->step < j->nsteps) {
-		struct bm_sched_outcome rest = { cls, msg, 0, { NULL, -1, -1 },
-		    -1, 0 };
+		struct bm_sched_outcome rest = { .cls = cls, .msg = msg,
+		    .reply = { NULL, -1, -1 }, .exit_code = -1 };
 
 		j->attempts = 0;
 		j->ttft = -1;
@@ -283,8 +283,8 @@ static void
 step_error(struct bm_sched *s, struct job *j, enum bm_class cls,
     const char *msg, long status)
 {
-	struct bm_sched_outcome o = { cls, msg, status, { NULL, -1, -1 }, -1,
-	    0 };
+	struct bm_sched_outcome o = { .cls = cls, .msg = msg,
+	    .http_status = status, .reply = { NULL, -1, -1 }, .exit_code = -1 };
 
 	step_done(s, j, &o);
 }
@@ -350,8 +350,8 @@ next_step(struct bm_sched *s, struct job *j)
 		return;
 	}
 	if (s->h.cache_get) {
-		struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0,
-		    { NULL, -1, -1 }, 0, 1 };
+		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+		    .cached = 1 };
 
 		if (s->h.cache_get(s->h.user, &v, &o.reply) == 1) {
 			j->attempt_ms = bm_clock_ms();
@@ -597,8 +597,8 @@ start(struct bm_sched *s, struct job *j)
 		bm_clock_rfc3339(j->started_at);
 	switch (j->t.provider->type) {
 	case BM_PROVIDER_ECHO: {
-		struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0,
-		    { NULL, -1, -1 }, -1, 0 };
+		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+		    .exit_code = -1 };
 
 		o.reply.output = bm_provider_echo(j->messages);
 		step_done(s, j, &o);
@@ -668,6 +668,8 @@ answered(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 {
 	struct bm_sched_step v;
 
+	/* Every record is valid UTF-8; the result says when it was not. */
+	o->repaired = bm_utf8_fix(&o->reply.output);
 	bm_breaker_record(&j->pv->brk, 1, bm_clock_ms());
 	j->pv->last_ok = bm_clock_ms();
 	bm_window_success(&j->pv->win);
@@ -683,8 +685,8 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct job *j = d->user;
-	struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0, { NULL, -1, -1 },
-	    -1, 0 };
+	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+	    .exit_code = -1 };
 	enum bm_class cls;
 	char *msg = NULL;
 	int rc;
@@ -723,8 +725,8 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 static void
 child_step(struct bm_sched *s, struct job *j, double now)
 {
-	struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0, { NULL, -1, -1 },
-	    -1, 0 };
+	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+	    .exit_code = -1 };
 	struct bm_buf how = BM_BUF_INIT;
 	char *msg;
 	size_t n;
@@ -752,6 +754,14 @@ child_step(struct bm_sched *s, struct job *j, double now)
 	n = j->child.out.len;
 	if (n > 0 && j->child.out.s[n - 1] == '\n')
 		n--;
+	if (memchr(bm_buf_str(&j->child.out), '\0', n)) {
+		msg = xasprintf("exec %s: the answer holds a NUL byte, which"
+		    " cannot be kept", j->t.api_model);
+		landed(s, j);
+		failed(s, j, BM_CLASS_EXEC, msg, 0, NULL);
+		free(msg);
+		return;
+	}
 	o.reply.output = xstrndup(bm_buf_str(&j->child.out), n);
 	landed(s, j);
 	answered(s, j, &o);

@@ -46,6 +46,7 @@ struct bm_sched_outcome {
 	struct bm_reply reply;		/* the answer; output NULL: none */
 	int exit_code;			/* exec providers; else -1 */
 	int cached;			/* answered by the cache_get hook */
+	int repaired;			/* invalid UTF-8 became U+FFFD */
 };
 
 /* What the scheduler asks of its caller; NULL hooks are skipped. */

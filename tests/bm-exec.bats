@@ -25,7 +25,7 @@ stub() {
 	[ -x "$STUB" ] || skip "llmstub not built"
 	"$STUB" -P port -l stub.log "$@" &
 	STUB_PID=$!
-	for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+	until_true test -s port
 	PORT=$(cat port)
 	export OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1"
 }
@@ -226,7 +226,7 @@ burst_of_two_then_two_a_second() {
 	for i in $(seq 40); do case_rec "k$i" openai:m "K $i"; done >in.jsonl
 	bm-exec -q --run-id r-k -j 4 <in.jsonl >out1 2>err1 &
 	pid=$!
-	sleep 0.7
+	until_true db_at_least 5 "SELECT count(*) FROM results WHERE status = 'pass'"
 	kill -9 $pid
 	wait $pid || true
 	sqlite3 bm.db "SELECT case_id FROM results WHERE run_id='r-k' AND status='pass'" | sort >done1
@@ -448,7 +448,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	# --backoff 0.15: the breaker stays open 10 x 0.15 s = 1.5 s.
 	bm-exec -q --no-db -j 1 --retries 0 --backoff 0.15 <in.jsonl >out 2>err &
 	pid=$!
-	sleep 0.7
+	until_true stub_at_least requests 7
 	curl -sf "http://127.0.0.1:$PORT/stats" >stats
 	st=0
 	wait $pid || st=$?
@@ -840,4 +840,53 @@ bm-exec: cannot store results: no more requests are sent; results go to stdout o
 	[ "$(curl -sf "http://127.0.0.1:$PORT/stats" | jq .requests)" = 0 ]
 	[ ! -s out ]
 	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id = 'r-s'")" = interrupted ]
+}
+
+@test "bm-exec: the circuit breaker does not starve healthy cases: the probe is the next case in line" {
+	stub
+	{
+		for i in $(seq 40); do case_rec "x$i" openai:m "[[status=500]] x$i"; done
+		for i in $(seq 200); do case_rec "h$i" openai:m "What is $i + 1?" "[{\"equals\":\"$((i + 1))\"}]"; done
+	} >in.jsonl
+	# The breaker stays open 10 x 0.05 s; 40 failing cases with 3 retries
+	# each would need 160 probes if a failing case were the probe.
+	run --separate-stderr timeout 60 bm-exec -q --no-db -j 8 --backoff 0.05 --give-up 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -s 'map(select(.status == "pass")) | length' <<<"$output")" = 200 ]
+	[ "$(jq -s 'map(select(.error.class == "server")) | length' <<<"$output")" = 40 ]
+	# Every failing case had its retries, no more.
+	[ "$(jq -s 'map(select(.error.class == "server") | .attempts) | unique' <<<"$output" | jq -c .)" = '[4]' ]
+}
+
+@test "bm-exec --give-up: a dead provider's cases end at once, and the status line says it is down" {
+	cat >bm.yml <<-EOF
+	providers:
+	  dead: {type: openai, base_url: "http://127.0.0.1:1/v1"}
+	EOF
+	for i in $(seq 30); do case_rec "z$i" dead:m "Z $i"; done >in.jsonl
+	run --separate-stderr timeout 60 bm-exec -v --no-db --run-id r-z -j 2 --backoff 0.02 --give-up 0.5 --status-interval 0.05 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -s 'length' <<<"$output")" = 30 ]
+	[ "$(jq -sc 'map(.error.class) | unique' <<<"$output")" = '["connection"]' ]
+	[ "$(jq -s 'map(select(.error.message == "dead is down: no success for 0.5 s (the last error was connection); not sent")) | length' <<<"$output")" -gt 15 ]
+	grep -q '^bm-exec: [0-9]*/30 done: 0 pass, 0 fail, [0-9]* error | [0-9.]* req/s.* | dead down$' <<<"$stderr"
+}
+
+@test "bm-exec: NUL in an answer is an error naming it; invalid UTF-8 becomes U+FFFD and the result says so" {
+	stub
+	{
+		case_rec u1 openai:m "[[fault=nul]] x" '[{"equals":"before"}]'
+		case_rec u2 openai:m "[[fault=bad-utf8]] x"
+		case_rec u3 "exec:printf 'before\\0after'" "x"
+		case_rec u4 "exec:printf 'na\\357ve'" "x"
+		printf '%s\n' '{"type":"case","case_id":"u5","model":"echo:","messages":[{"role":"user","content":"a\u0000b"}]}'
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-u --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = 'bm-exec: <stdin>:5: a NUL character (\u0000) cannot be kept: the record is skipped' ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.case_id, .status, .error.class, .error.message, .output, .output_repaired])' <<<"$output")" = \
+	    '[["u1","error","parse","the answer holds a NUL character (\\u0000), which cannot be kept",null,null],["u2","pass",null,null,"caf� ok",true],["u3","error","exec","exec printf '"'before\\\\0after'"': the answer holds a NUL byte, which cannot be kept",null,null],["u4","pass",null,null,"na�ve",true]]' ]
+	# Every line, and every stored record, is valid UTF-8.
+	iconv -f UTF-8 -t UTF-8 <<<"$output" >/dev/null
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-u' AND record LIKE '%\"output_repaired\":true%'")" = 2 ]
 }
