@@ -1059,6 +1059,8 @@ main(int argc, char **argv)
 		run_id = bm_runs_new_id();
 	}
 	X.run_id = run_id;
+	if (X.total > 0 || resume)
+		bm_notef("run %s", run_id);
 	if (X.runs && resume && (!bm_runs_stream(X.runs) ||
 	    strcmp(bm_runs_stream(X.runs), X.stream) != 0)) {
 		missing = bm_runs_missing(X.runs, X.ids, &e);
@@ -1094,8 +1096,6 @@ main(int argc, char **argv)
 	}
 	if (X.db_failed)
 		bm_sched_stop_why(X.sched, 0, "not sent: the database failed");
-	if (X.total > 0 || resume)
-		bm_notef("run %s", run_id);
 
 	X.t0 = X.last_commit = X.last_progress = bm_clock_ms();
 	X.out_tty = isatty(1);

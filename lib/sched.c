@@ -566,6 +566,8 @@ send_http(struct bm_sched *s, struct job *j)
 	req.body_len = pr.body.len;
 	req.timeout_ms = (long)(timeout_s(s, j) * 1000);
 	req.user = j;
+	req.max_body = j->t.provider->max_response_bytes > 0 ?
+	    (size_t)j->t.provider->max_response_bytes : 16 << 20;
 	if (j->streaming) {
 		bm_sse_init(&j->sse, j->t.provider->type);
 		req.on_data = on_data;
@@ -580,6 +582,32 @@ send_http(struct bm_sched *s, struct job *j)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Least privilege: the key variables of every other provider, which an
+ * exec child p does not get, unless p lists them under env:.  Fills and
+ * returns s->drop.
+ */
+static const char *const *
+drop_for(struct bm_sched *s, const struct bm_provider *p)
+{
+	const struct bm_provider *q;
+	size_t i, k, n = 0;
+
+	for (i = 0; s->o.cfg && i < s->o.cfg->nproviders; i++) {
+		q = &s->o.cfg->providers[i];
+		if (!q->api_key_env || q == p || (p->api_key_env &&
+		    strcmp(q->api_key_env, p->api_key_env) == 0))
+			continue;
+		for (k = 0; k < p->nenv; k++)
+			if (strcmp(p->env[k], q->api_key_env) == 0)
+				break;
+		if (k == p->nenv)
+			s->drop[n++] = q->api_key_env;
+	}
+	s->drop[n] = NULL;
+	return (const char *const *)s->drop;
 }
 
 /* Start one attempt at j's step. */
@@ -609,7 +637,7 @@ start(struct bm_sched *s, struct job *j)
 		    j->t.provider->command;
 		in = exec_input(j);
 		if (!cmd || bm_spawn_env(cmd, in, strlen(in),
-		    (const char *const *)s->drop, &j->child, &e) < 0) {
+		    drop_for(s, j->t.provider), &j->child, &e) < 0) {
 			free(in);
 			step_error(s, j, BM_CLASS_EXEC, cmd ? e.msg :
 			    "no command", 0);
@@ -693,7 +721,8 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 
 	if (d->fail != BM_HTTP_OK) {
 		cls = d->fail == BM_HTTP_TIMEOUT ? BM_CLASS_TIMEOUT :
-		    d->fail == BM_HTTP_PROTOCOL ? BM_CLASS_PARSE :
+		    d->fail == BM_HTTP_PROTOCOL ||
+		    d->fail == BM_HTTP_TOO_BIG ? BM_CLASS_PARSE :
 		    BM_CLASS_CONNECTION;
 		landed(s, j);
 		failed(s, j, cls, d->message, 0, NULL);
@@ -1170,19 +1199,13 @@ bm_sched_new(const struct bm_sched_opts *o, const struct bm_sched_hooks *h,
     struct bm_error *e)
 {
 	struct bm_sched *s = xcalloc(1, sizeof(*s));
-	size_t i, k = 0;
 
 	s->o = *o;
 	s->h = *h;
 	s->ahead = o->jobs * 2 + 16;
 	s->why = "interrupted";
-	/* Least privilege: no provider's API key reaches an exec child. */
 	s->drop = xcalloc(o->cfg ? o->cfg->nproviders + 1 : 1,
 	    sizeof(*s->drop));
-	for (i = 0; o->cfg && i < o->cfg->nproviders; i++)
-		if (o->cfg->providers[i].api_key_env &&
-		    o->cfg->providers[i].type != BM_PROVIDER_EXEC)
-			s->drop[k++] = o->cfg->providers[i].api_key_env;
 	s->wake[0] = s->wake[1] = -1;
 	s->http = bm_http_new(o->jobs + 16);
 	if (!s->http) {

@@ -890,3 +890,69 @@ bm-exec: cannot store results: no more requests are sent; results go to stdout o
 	iconv -f UTF-8 -t UTF-8 <<<"$output" >/dev/null
 	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-u' AND record LIKE '%\"output_repaired\":true%'")" = 2 ]
 }
+
+@test "bm-exec: max_response_bytes bounds an answer; at most 4 KiB of an error body is kept" {
+	stub
+	cat >bm.yml <<-EOF
+	providers:
+	  small: {type: openai, base_url: "http://127.0.0.1:$PORT/v1", max_response_bytes: 1000}
+	EOF
+	big=$(printf 'w%.0s ' $(seq 600))
+	{
+		case_rec m1 small:m "[[answer=$big]] x"
+		case_rec m2 small:m "[[answer=short]] x"
+		case_rec m3 openai:m "[[answer=$big]] x"
+		case_rec m4 openai:m "[[status=$(printf 'x%.0s' $(seq 20000))]] x"
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.case_id, .status, .error.class, (.error.message | length < 4200)])' <<<"$output")" = \
+	    '[["m1","error","parse",true],["m2","pass",null,true],["m3","pass",null,true],["m4","error","bad_request",true]]' ]
+	[ "$(jq -r 'select(.case_id == "m1") | .error.message' <<<"$output")" = "answer larger than 1000 bytes" ]
+}
+
+@test "bm-exec: --resume fed a different stream warns and leaves the run unfinished; no input, no run" {
+	for i in $(seq 6); do case_rec "q$i" echo: "Q $i"; done >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-q <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 bm.db "SELECT length(stream_sha256), status FROM runs WHERE id = 'r-q'")" = "64|finished" ]
+	head -n 4 in.jsonl >part.jsonl
+	run --separate-stderr bm-exec --resume r-q <part.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-q
+bm-exec: warning: the case stream differs from run r-q's: 2 of its cases are not in it, so the run stays unfinished
+bm-exec: to resume: bm-exec --resume r-q < the same cases" ]
+	[ "$(grep -c . <<<"$output")" = 4 ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id = 'r-q'")" = interrupted ]
+	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 bm.db "SELECT status, resumed FROM runs WHERE id = 'r-q'")" = "finished|2" ]
+	# Nothing to run: no run, nothing written.
+	run --separate-stderr bm-exec </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	[ "$(sqlite3 bm.db 'SELECT count(*) FROM runs')" = 1 ]
+}
+
+@test "bm-exec: a sequence on echo runs its steps without waiting for a timer; content_sha256 is kept" {
+	jq -cn '{type:"case",case_id:"s1",model:"echo:",content_sha256:("ab" * 32),steps:[{prompt:"one"},{prompt:"two"},{prompt:"three"},{prompt:"four"}]}' >in.jsonl
+	t0=$(date +%s%N)
+	run --separate-stderr bm-exec -q --run-id r-e <in.jsonl
+	[ "$status" -eq 0 ]
+	# Four steps, each committed before the next: far from 3 x 1 s.
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]
+	[ "$(jq -sc 'map(.output)' <<<"$output")" = '["one","two","three","four"]' ]
+	[ "$(jq -s 'map(.content_sha256 == ("ab" * 32)) | all' <<<"$output")" = true ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE content_sha256 = '$(printf 'ab%.0s' $(seq 32))'")" = 4 ]
+}
+
+@test "bm-exec: an exec child gets no other provider's key unless its env: lists it" {
+	cat >bm.yml <<-EOF
+	providers:
+	  tool: {type: exec, command: "printenv OPENAI_API_KEY ANTHROPIC_API_KEY; true", env: [ANTHROPIC_API_KEY]}
+	EOF
+	ANTHROPIC_API_KEY=ak-visible run --separate-stderr bm-exec -q --no-db < <(case_rec t1 tool: x)
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .output <<<"$output")" = "ak-visible" ]
+}
