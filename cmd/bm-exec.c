@@ -570,6 +570,15 @@ on_retry(void *user, const struct bm_sched_step *s, const char *msg,
 	    bm_json_str(s->kase, "case_id"), msg, s->attempts, delay_ms);
 }
 
+/* An exec child's stderr line: named by its case, secrets redacted. */
+static void
+on_child_stderr(void *user, const struct bm_sched_step *s, const char *line)
+{
+	(void)user;
+	unshow();
+	bm_errorf("case %s: %s", bm_json_str(s->kase, "case_id"), line);
+}
+
 /* First signal: stop after the grace period; second: stop now. */
 static void
 on_turn(void *user, double now)
@@ -906,10 +915,12 @@ main(int argc, char **argv)
 		{ "give-up", required_argument, NULL, OPT_GIVE_UP },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct bm_sched_opts so = { NULL, 8, -1, 0, 1000, 0, 0, "<stdin>",
-	    60000 };
-	struct bm_sched_hooks h = { NULL, on_line, on_warn, NULL, NULL, NULL,
-	    on_retry, on_result, on_turn, on_idle, on_stored };
+	struct bm_sched_opts so = { .jobs = 8, .retries = -1,
+	    .backoff_ms = 1000, .in_name = "<stdin>", .give_up_ms = 60000 };
+	struct bm_sched_hooks h = { .line = on_line, .warn = on_warn,
+	    .retry = on_retry, .result = on_result, .turn = on_turn,
+	    .idle = on_idle, .stored = on_stored,
+	    .child_stderr = on_child_stderr };
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_cli cli;
 	struct bm_db *db = NULL;

@@ -637,7 +637,8 @@ start(struct bm_sched *s, struct job *j)
 		    j->t.provider->command;
 		in = exec_input(j);
 		if (!cmd || bm_spawn_env(cmd, in, strlen(in),
-		    drop_for(s, j->t.provider), &j->child, &e) < 0) {
+		    drop_for(s, j->t.provider), s->h.child_stderr != NULL,
+		    &j->child, &e) < 0) {
 			free(in);
 			step_error(s, j, BM_CLASS_EXEC, cmd ? e.msg :
 			    "no command", 0);
@@ -750,6 +751,41 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 	answered(s, j, &o);
 }
 
+/* Hand the complete lines of a child's stderr (all, at the end) over. */
+static void
+child_lines(struct bm_sched *s, struct job *j, int all)
+{
+	struct bm_buf *b = &j->child.err;
+	struct bm_sched_step v;
+	char *nl, *p;
+	size_t off = 0;
+
+	if (!s->h.child_stderr || b->len == 0)
+		return;
+	view(j, &v);
+	while (off < b->len) {
+		p = b->s + off;
+		nl = memchr(p, '\n', b->len - off);
+		if (!nl && !all)
+			break;
+		if (nl) {
+			*nl = '\0';
+		} else {
+			bm_buf_addc(b, '\0');	/* may move b->s */
+			p = b->s + off;
+		}
+		s->h.child_stderr(s->h.user, &v, p);
+		off += strlen(p) + 1;
+	}
+	if (off >= b->len) {
+		bm_buf_reset(b);
+	} else {
+		memmove(b->s, b->s + off, b->len - off);
+		b->len -= off;
+		b->s[b->len] = '\0';
+	}
+}
+
 /* A child made progress or timed out. */
 static void
 child_step(struct bm_sched *s, struct job *j, double now)
@@ -762,6 +798,7 @@ child_step(struct bm_sched *s, struct job *j, double now)
 
 	if (now - j->attempt_ms >= timeout_s(s, j) * 1000) {
 		bm_spawn_kill(&j->child);
+		child_lines(s, j, 1);
 		msg = xasprintf("exec %s: no answer within %g s",
 		    j->t.api_model, timeout_s(s, j));
 		landed(s, j);
@@ -769,8 +806,11 @@ child_step(struct bm_sched *s, struct job *j, double now)
 		free(msg);
 		return;
 	}
-	if (!bm_spawn_step(&j->child))
+	if (!bm_spawn_step(&j->child)) {
+		child_lines(s, j, 0);
 		return;
+	}
+	child_lines(s, j, 1);
 	o.exit_code = bm_spawn_describe(&j->child, &how);
 	if (how.len > 0) {
 		msg = xasprintf("exec %s %s", j->t.api_model, bm_buf_str(&how));
@@ -934,8 +974,8 @@ wait_events(struct bm_sched *s, double wait, struct bm_error *e)
 	struct job *j;
 	char drain[64];
 
-	if (s->fdcap < 2 + 2 * (size_t)s->st.alive) {
-		s->fdcap = 2 + 2 * (size_t)s->st.alive + 16;
+	if (s->fdcap < 2 + 3 * (size_t)s->st.alive) {
+		s->fdcap = 2 + 3 * (size_t)s->st.alive + 16;
 		s->fds = xreallocarray(s->fds, s->fdcap, sizeof(*s->fds));
 	}
 	s->nfds = 0;
@@ -949,6 +989,8 @@ wait_events(struct bm_sched *s, double wait, struct bm_error *e)
 			watch(s, j->child.in_fd, POLLOUT);
 		if (j->child.out_fd >= 0)
 			watch(s, j->child.out_fd, POLLIN);
+		if (j->child.err_fd >= 0)
+			watch(s, j->child.err_fd, POLLIN);
 		else
 			wait = wait > 10 ? 10 : wait;	/* reap soon */
 		left = j->attempt_ms + timeout_s(s, j) * 1000 - now;

@@ -82,6 +82,9 @@ struct bm_sched_hooks {
 	 * are; NULL: every result is stored when written.
 	 */
 	long (*stored)(void *user);
+	/* A line an exec child wrote on its stderr (without the newline). */
+	void (*child_stderr)(void *user, const struct bm_sched_step *s,
+	    const char *line);
 };
 
 /* Settings. */

@@ -956,3 +956,26 @@ bm-exec: to resume: bm-exec --resume r-q < the same cases" ]
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .output <<<"$output")" = "ak-visible" ]
 }
+
+@test "bm-exec: an exec child's stderr lines are named by their case and redacted" {
+	case_rec x1 "exec:echo working >&2; echo key=\$BM_X >&2; printf 'no newline' >&2; echo answer" x >in.jsonl
+	cat >bm.yml <<-EOF
+	providers:
+	  other: {type: openai, api_key_env: BM_X}
+	EOF
+	BM_X=secret-value-x run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .output <<<"$output")" = answer ]
+	[ "$stderr" = "bm-exec: case x1: working
+bm-exec: case x1: key=
+bm-exec: case x1: no newline" ]
+	# A key it may see (env:) is redacted when printed.
+	cat >bm.yml <<-EOF
+	providers:
+	  other: {type: openai, api_key_env: BM_X}
+	  tool: {type: exec, command: "echo key=\$BM_X >&2; echo ok", env: [BM_X]}
+	EOF
+	BM_X=secret-value-x run --separate-stderr bm-exec -q --no-db < <(case_rec x2 tool: x)
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: case x2: key=[REDACTED]" ]
+}

@@ -104,7 +104,9 @@ sched(const struct bm_config *cfg, const struct bm_sched_hooks *h,
     const char *input, int *fd)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_sched_opts o = { cfg, 4, 0, 5, 1, 0, -1, "<stdin>" };
+	struct bm_sched_opts o = { .cfg = cfg, .jobs = 4, .retries = 0,
+	    .timeout_s = 5, .backoff_ms = 1, .in_fd = -1,
+	    .in_name = "<stdin>" };
 	int p[2];
 
 	if (pipe(p) < 0)
@@ -120,8 +122,9 @@ int
 main(void)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_sched_hooks h = { NULL, on_line, NULL, on_recorded,
-	    on_cache_get, NULL, NULL, on_result, NULL, NULL };
+	struct bm_sched_hooks h = { .line = on_line,
+	    .recorded = on_recorded, .cache_get = on_cache_get,
+	    .result = on_result };
 	struct bm_config *cfg = bm_config_load(NULL, &e);
 	struct bm_sched_est *est;
 	struct bm_sched_tally tally = { 0, 0, 0, 0, 0, -1 };
