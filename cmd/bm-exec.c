@@ -251,6 +251,7 @@ flush(double now)
 	if (rc == 1)
 		rc = bm_runs_try_commit(X.runs, &e);
 	if (rc == 0) {
+		bm_error_clear(&e);
 		if (X.busy_since == 0)
 			X.busy_since = now;
 		if (now - X.busy_since < X.busy_ms) {
@@ -1029,6 +1030,7 @@ main(int argc, char **argv)
 	so.in_fd = prescan();
 	if (so.in_fd < 0) {
 		bm_config_free(X.cfg);
+		bm_map_free(X.ids, NULL);
 		free(run_id);
 		return X.signals ? 130 : 2;
 	}
@@ -1049,6 +1051,7 @@ main(int argc, char **argv)
 			bm_error_print(&e);
 			bm_error_clear(&e);
 			bm_config_free(X.cfg);
+			bm_map_free(X.ids, NULL);
 			return 2;
 		}
 		if (!run_id)
@@ -1064,6 +1067,8 @@ main(int argc, char **argv)
 			bm_db_close(db, &e);
 			bm_error_clear(&e);
 			bm_config_free(X.cfg);
+			bm_map_free(X.ids, NULL);
+			free(run_id);
 			return 2;
 		}
 	} else if (!run_id) {

@@ -1,6 +1,7 @@
 /* test-spawn: child processes with pipes, exit status, timeouts. */
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
