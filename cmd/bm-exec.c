@@ -13,11 +13,13 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cJSON.h>
 
@@ -28,7 +30,9 @@
 #include "config.h"
 #include "db.h"
 #include "err.h"
+#include "hash.h"
 #include "jsonl.h"
+#include "map.h"
 #include "provider.h"
 #include "runs.h"
 #include "sched.h"
@@ -39,7 +43,7 @@ static const char usage[] =
     "[--stream]\n"
     "               [--run-id ID | --resume RUN] [--grace S] [--backoff S]\n"
     "               [--dry-run] [--cache] [--progress] [--status-interval S]\n"
-    "               [--no-db] [--db PATH] [--config PATH]\n";
+    "               [--give-up S] [--no-db] [--db PATH] [--config PATH]\n";
 static const struct bm_cli_opt options[] = {
 	{ "-j, --jobs N", "at most N requests in flight (default 8)" },
 	{ "--retries N", "retries of a retryable failure" },
@@ -53,6 +57,7 @@ static const struct bm_cli_opt options[] = {
 	{ "--cache", "answer a request seen before from the database" },
 	{ "--progress", "the progress line even when stderr is no terminal" },
 	{ "--status-interval S", "seconds between -v status lines" },
+	{ "--give-up S", "end a dead provider's cases after S seconds" },
 	BM_CLI_HELP_NO_DB, BM_CLI_HELP_DB, BM_CLI_HELP_CONFIG,
 	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
 	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
@@ -61,7 +66,16 @@ static const struct bm_cli_opt options[] = {
 enum {
 	OPT_RETRIES = BM_CLI_OPT_PROGRAM, OPT_TIMEOUT, OPT_STREAM, OPT_RUN_ID,
 	OPT_RESUME, OPT_GRACE, OPT_BACKOFF, OPT_DRY_RUN, OPT_CACHE,
-	OPT_PROGRESS, OPT_STATUS_INTERVAL
+	OPT_PROGRESS, OPT_STATUS_INTERVAL, OPT_GIVE_UP
+};
+
+
+/* A result (json) or a --cache answer (key) waiting for its commit. */
+struct held {
+	char *json;
+	cJSON *r;
+	char *key, *output;
+	long pt, ct;
 };
 
 static struct {
@@ -71,13 +85,26 @@ static struct {
 	double grace_s, status_ms;
 	int cache, progress, dry_run;
 	const char *run_id;
+	const char *db_path;
+	int busy_ms;			/* BM_BUSY_TIMEOUT_MS: a busy file */
 	/* signals */
 	volatile sig_atomic_t signals;
 	long seen;
 	/* counts */
 	long done, pass, fail, errors, bad_lines;
 	long by_class[BM_CLASS_CONFIG + 1];
+	long cancelled;
 	int write_failed, write_errno, db_failed;
+	/* results written and not yet committed (DESIGN.md §7) */
+	struct held *q;
+	size_t nq, qcap;
+	long queued, committed;		/* results, since the start */
+	double busy_since, next_try;	/* ms: the file was found busy */
+	/* the case stream, read once before the first request */
+	long total;			/* results it asks for */
+	struct bm_map *ids;		/* --resume: its case ids */
+	char stream[BM_HASH_SHA256_LEN + 1];
+	int incomplete;			/* --resume: the run is not whole */
 	int shown;		/* a progress line waits for its end */
 	int out_tty;		/* stdout is a terminal too */
 	char *said;		/* the last status line logged */
@@ -98,17 +125,31 @@ on_signal(int sig)
 {
 	(void)sig;
 	X.signals++;
-	bm_sched_wake(X.sched);
+	if (X.sched)
+		bm_sched_wake(X.sched);
 }
 
-/* The database failed: say so; the run goes on, and exits 2. */
+static void queue_print(void);
+
+/*
+ * The database failed: say so, start no more requests (what is in flight
+ * may finish), and print the results that could not be stored, and every
+ * later one, without storing them.  The run exits 2.
+ */
 static void
-db_error(struct bm_error *e)
+db_failed(struct bm_error *e)
 {
 	unshow();
 	bm_error_print(e);
 	bm_error_clear(e);
+	if (!X.db_failed && X.sched) {
+		bm_errorf("cannot store results: no more requests are sent;"
+		    " results go to stdout only");
+		bm_sched_stop_why(X.sched, X.grace_s * 1000,
+		    "not sent: the database failed");
+	}
 	X.db_failed = 1;
+	queue_print();
 }
 
 /* The result record for step s, without outcome fields. */
@@ -149,39 +190,121 @@ out_failed(void)
 	bm_sched_stop(X.sched, X.grace_s * 1000);
 }
 
-/* Write a record to standard output (not into the progress line). */
+/*
+ * Write a record to standard output (not into the progress line), flushed
+ * at once whatever stdout is, so that `tail -f` follows a run.
+ */
 static void
 out(const char *json, size_t len)
 {
 	if (X.out_tty)
 		unshow();
-	if (bm_jsonl_write_raw(stdout, json, len) < 0)
+	if (X.write_failed)
+		return;
+	if (fwrite(json, 1, len, stdout) != len || putc('\n', stdout) == EOF ||
+	    fflush(stdout) == EOF)
 		out_failed();
 }
 
-/* Print, store and count one result; takes r. */
+/* Print what waits in the queue (committed, or never to be) and empty it. */
+static void
+queue_print(void)
+{
+	struct held *h;
+	size_t i;
+
+	for (i = 0; i < X.nq; i++) {
+		h = &X.q[i];
+		if (h->json)
+			out(h->json, strlen(h->json));
+		free(h->json);
+		cJSON_Delete(h->r);
+		free(h->key);
+		free(h->output);
+	}
+	X.nq = 0;
+}
+
+static struct held *
+queue_add(void)
+{
+	if (X.nq == X.qcap) {
+		X.qcap = X.qcap ? 2 * X.qcap : 64;
+		X.q = xreallocarray(X.q, X.qcap, sizeof(*X.q));
+	}
+	return memset(&X.q[X.nq++], 0, sizeof(*X.q));
+}
+
+/*
+ * Store what waits in the queue in one transaction, then print it: a
+ * result line on stdout is a committed result.  A busy file is not
+ * waited for (the loop goes on); it is tried again after 50 ms, for up
+ * to BM_BUSY_TIMEOUT_MS; then, as on any other failure, the database
+ * has failed.
+ * Returns 0 when the file was busy, else 1.
+ */
+static int
+flush(double now)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct held *h;
+	size_t i;
+	long n = 0;
+	int rc;
+
+	if (X.nq == 0)
+		return 1;
+	if (!X.runs || X.db_failed) {
+		queue_print();
+		return 1;
+	}
+	rc = bm_runs_try_begin(X.runs, &e);
+	for (i = 0; rc == 1 && i < X.nq; i++) {
+		h = &X.q[i];
+		n += h->json != NULL;
+		if (h->json ? bm_runs_add(X.runs, h->r, h->json, &e) < 0 :
+		    bm_runs_cache_put(X.runs, h->key, h->output, h->pt, h->ct,
+		    &e) < 0)
+			rc = -1;
+	}
+	if (rc == 1)
+		rc = bm_runs_try_commit(X.runs, &e);
+	if (rc == 0) {
+		bm_error_clear(&e);
+		if (X.busy_since == 0)
+			X.busy_since = now;
+		if (now - X.busy_since < X.busy_ms) {
+			X.next_try = now + 50;
+			return 0;
+		}
+		bm_error_set(&e, X.db_path, 0, 0, "database is locked (tried"
+		    " for %g s)", X.busy_ms / 1000.0);
+		rc = -1;
+	}
+	if (rc < 0) {
+		bm_runs_rollback(X.runs);
+		db_failed(&e);
+		return 1;
+	}
+	X.busy_since = 0;
+	X.last_commit = now;
+	X.committed += n;
+	queue_print();
+	return 1;
+}
+
+/* Count one result and have it stored and printed; takes r. */
 static void
 emit(cJSON *r, enum bm_class cls)
 {
-	struct bm_error e = BM_ERROR_INIT;
-	char *json = bm_json_print(r), *clean;
-	cJSON *c;
+	struct held *h;
 
-	if (bm_redact_has(json)) {
-		clean = bm_redact(json);
-		free(json);
-		json = clean;
-		/* The columns are stored from r: redact them too. */
-		if ((c = cJSON_Parse(json))) {
-			cJSON_Delete(r);
-			r = c;
-		}
-	}
-	out(json, strlen(json));
-	if (X.runs && !X.db_failed && bm_runs_add(X.runs, r, json, &e) < 0)
-		db_error(&e);
 	X.done++;
-	if (cls != BM_CLASS_NONE) {
+	if (cls == BM_CLASS_CANCELLED) {
+		X.errors++;
+		X.cancelled++;
+		X.by_class[cls]++;
+	} else if (cls != BM_CLASS_NONE) {
 		X.errors++;
 		X.by_class[cls]++;
 	} else if (strcmp(bm_json_str(r, "status"), "pass") == 0) {
@@ -189,17 +312,34 @@ emit(cJSON *r, enum bm_class cls)
 	} else {
 		X.fail++;
 	}
-	free(json);
-	cJSON_Delete(r);
+	X.queued++;
+	h = queue_add();
+	h->json = bm_json_print(r);
+	h->r = r;
+	if (!X.runs || X.db_failed)
+		queue_print();
+}
+
+/* Results stored so far (all of them written, without a database). */
+static long
+on_stored(void *user)
+{
+	(void)user;
+	return X.runs && !X.db_failed ? X.committed : X.queued;
 }
 
 static void
 add_error(cJSON *r, enum bm_class cls, const char *msg, long status)
 {
 	cJSON *err = cJSON_AddObjectToObject(r, "error");
+	char *clean = bm_redact(msg ? msg : "");
 
+	/* A server's message may quote the key: redact the value; and it
+	 * may be any bytes: make it UTF-8. */
+	bm_utf8_fix(&clean);
 	cJSON_AddStringToObject(err, "class", bm_class_name(cls));
-	cJSON_AddStringToObject(err, "message", msg ? msg : "");
+	cJSON_AddStringToObject(err, "message", clean);
+	free(clean);
 	if (status > 0)
 		cJSON_AddNumberToObject(err, "http_status", (double)status);
 	else
@@ -299,18 +439,14 @@ on_result(void *user, const struct bm_sched_step *s,
 	cJSON_Delete(sc);
 	if (o->cached)
 		cJSON_AddTrueToObject(r, "cached");
+	if (o->repaired)
+		cJSON_AddTrueToObject(r, "output_repaired");
 	cJSON_AddStringToObject(r, "started_at", s->started_at);
 	bm_clock_rfc3339(fin);
 	cJSON_AddStringToObject(r, "finished_at", fin);
 	bm_runs_shape(r);
 	emit(r, cls);
 	bm_error_clear(&e);
-	/* Every step of a sequence is committed before the next is sent. */
-	if (cls == BM_CLASS_NONE && s->step + 1 < s->nsteps) {
-		if (X.runs && !X.db_failed && bm_runs_commit(X.runs, &e) < 0)
-			db_error(&e);
-		X.last_commit = bm_clock_ms();
-	}
 	return cls;
 }
 
@@ -327,6 +463,9 @@ on_line(void *user, const char *line, size_t len, long lineno)
 	/* As bm_jsonl_next parses, so --dry-run says the same. */
 	if (strlen(text) != len)
 		bm_error_set(&e, "<stdin>", lineno, 0, "NUL byte in line");
+	else if (bm_json_nul(text, len))
+		bm_error_set(&e, "<stdin>", lineno, 0, "a NUL character"
+		    " (\\u0000) cannot be kept: the record is skipped");
 	else if (!(rec = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1)))
 		bm_error_set(&e, "<stdin>", lineno, 0, "invalid JSON near"
 		    " column %ld", end >= text ? (long)(end - text) + 1 : 0);
@@ -381,7 +520,7 @@ on_recorded(void *user, const struct bm_sched_step *s, char **output)
 	rc = bm_runs_finished(X.runs, bm_json_str(s->kase, "case_id"), s->step,
 	    &stored, &e);
 	if (rc < 0)
-		db_error(&e);
+		db_failed(&e);
 	if (rc != 1)
 		return 0;
 	rec = cJSON_Parse(stored);
@@ -424,21 +563,20 @@ static void
 on_cache_put(void *user, const struct bm_sched_step *s,
     const struct bm_reply *r)
 {
-	struct bm_error e = BM_ERROR_INIT;
-	char key[65], *clean;
+	char key[65];
+	struct held *h;
 
 	(void)user;
+	if (X.db_failed)
+		return;
 	bm_runs_cache_key(s->t->provider->name, s->t->api_model, s->messages,
 	    s->params, key);
-	/* No secret in the database, whatever the model answered. */
-	clean = r->output && bm_redact_has(r->output) ?
-	    bm_redact(r->output) : NULL;
-	if (bm_runs_cache_put(X.runs, key, clean ? clean : r->output,
-	    r->prompt_tokens, r->completion_tokens, &e) < 0) {
-		on_warn(NULL, &e);
-		bm_error_clear(&e);
-	}
-	free(clean);
+	/* Stored with the results, in their transaction. */
+	h = queue_add();
+	h->key = xstrdup(key);
+	h->output = xstrdup(r->output ? r->output : "");
+	h->pt = r->prompt_tokens;
+	h->ct = r->completion_tokens;
 }
 
 static void
@@ -450,6 +588,15 @@ on_retry(void *user, const struct bm_sched_step *s, const char *msg,
 		unshow();
 	bm_debugf(2, "case %s: %s, retry %d in %.0f ms",
 	    bm_json_str(s->kase, "case_id"), msg, s->attempts, delay_ms);
+}
+
+/* An exec child's stderr line: named by its case, secrets redacted. */
+static void
+on_child_stderr(void *user, const struct bm_sched_step *s, const char *line)
+{
+	(void)user;
+	unshow();
+	bm_errorf("case %s: %s", bm_json_str(s->kase, "case_id"), line);
 }
 
 /* First signal: stop after the grace period; second: stop now. */
@@ -481,7 +628,8 @@ on_turn(void *user, double now)
 static void
 progress(double now, int last)
 {
-	struct bm_sched_tally t = { X.done, X.pass, X.fail, X.errors };
+	struct bm_sched_tally t = { X.done, X.pass, X.fail,
+	    X.errors - X.cancelled, X.cancelled, X.total };
 	struct bm_buf b = BM_BUF_INIT;
 	int inplace = X.progress || isatty(2);
 
@@ -505,23 +653,27 @@ progress(double now, int last)
 	bm_buf_free(&b);
 }
 
-/* Before the loop waits: commit every 250 ms, show progress. */
+/*
+ * Before the loop waits: commit every 250 ms (at once when a sequence
+ * waits for its steps, or when nothing else runs), show progress.
+ */
 static double
 on_idle(void *user, double now)
 {
-	struct bm_error e = BM_ERROR_INIT;
+	const struct bm_sched_stats *st = bm_sched_stats(X.sched);
 	double wait = 1e9;
+	int urgent = st->held > 0 || st->alive == 0;
 
 	(void)user;
-	if (X.runs && bm_runs_pending(X.runs) > 0 && (now - X.last_commit >=
-	    250 || bm_sched_stats(X.sched)->alive == 0)) {
-		if (bm_runs_commit(X.runs, &e) < 0)
-			db_error(&e);
-		X.last_commit = now;
-	}
+	if (X.nq > 0 && now >= X.next_try && (urgent ||
+	    now - X.last_commit >= 250) && flush(now) && urgent)
+		wait = 0;
 	progress(now, 0);
-	if (X.runs && bm_runs_pending(X.runs) > 0)
-		wait = X.last_commit + 250 - now;
+	if (X.nq > 0) {
+		wait = urgent ? 0 : X.last_commit + 250 - now;
+		if (wait < X.next_try - now)
+			wait = X.next_try - now;
+	}
 	if (X.progress || isatty(2))
 		wait = wait > 200 ? 200 : wait;
 	else if (bm_verbosity > 0 && wait > X.status_ms)
@@ -543,6 +695,7 @@ dry_run(void)
 	struct bm_sched_est *steps;
 	cJSON *rec;
 	long tok;
+	size_t i;
 	int rc, bad = 0, k, n;
 
 	bm_jsonl_open(&r, stdin, NULL);
@@ -598,15 +751,167 @@ dry_run(void)
 		cJSON_Delete(rec);
 	}
 	bm_jsonl_close(&r);
+	/* Records on stdout, for jq; the table on stderr, for a person. */
+	for (i = 0; i < ntot; i++) {
+		rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "type", "estimate");
+		cJSON_AddStringToObject(rec, "model", tot[i].model);
+		cJSON_AddNumberToObject(rec, "cases", (double)tot[i].cases);
+		cJSON_AddNumberToObject(rec, "prompt_tokens",
+		    (double)tot[i].prompt);
+		cJSON_AddNumberToObject(rec, "completion_tokens",
+		    (double)tot[i].completion);
+		add_num(rec, "cost_usd", tot[i].cost, tot[i].priced);
+		if (bm_jsonl_write(stdout, rec) < 0)
+			bad = 2;
+		cJSON_Delete(rec);
+	}
 	bm_sched_totals_table(tot, ntot, &table);
 	bm_sched_totals_free(tot, ntot);
-	fputs(bm_buf_str(&table), stdout);
+	if (bm_verbosity >= 0)
+		fputs(bm_buf_str(&table), stderr);
 	bm_buf_free(&table);
-	if (bm_jsonl_finish(stdout) < 0) {
+	if (bm_jsonl_finish(stdout) < 0 || bad == 2) {
 		bm_errorf("stdout: %s", strerror(errno));
 		return 2;
 	}
 	return bad ? 1 : 0;
+}
+
+/* An unset API key variable and the models that need it. */
+struct nokey {
+	const char *var;
+	struct bm_buf models;
+	struct bm_map *seen;
+};
+
+/*
+ * One line of the case stream, read ahead: count its results, digest its
+ * case id, note a model whose provider's key is unset.
+ */
+static void
+scan_line(const char *line, struct bm_buf *ids, struct nokey **nk,
+    size_t *nnk)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_target t;
+	const char *id, *model;
+	const cJSON *steps;
+	cJSON *rec = cJSON_Parse(line);
+	size_t i;
+
+	if (!rec || strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
+	    "case") != 0)
+		goto out;
+	steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
+	X.total += cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
+	if ((id = bm_json_str(rec, "case_id"))) {
+		bm_buf_addf(ids, "%s\n", id);
+		if (X.ids)
+			bm_map_put(X.ids, id, X.ids);
+	}
+	model = bm_json_str(rec, "model");
+	if (!model || bm_config_resolve(X.cfg, model, &t, &e) < 0 ||
+	    !t.provider->api_key_env || bm_config_api_key(t.provider))
+		goto out;
+	for (i = 0; i < *nnk; i++)
+		if (strcmp((*nk)[i].var, t.provider->api_key_env) == 0)
+			break;
+	if (i == *nnk) {
+		*nk = xreallocarray(*nk, *nnk + 1, sizeof(**nk));
+		(*nk)[i].var = t.provider->api_key_env;
+		memset(&(*nk)[i].models, 0, sizeof((*nk)[i].models));
+		(*nk)[i].seen = bm_map_new();
+		(*nnk)++;
+	}
+	if (!bm_map_get((*nk)[i].seen, model)) {
+		bm_map_put((*nk)[i].seen, model, (*nk)[i].seen);
+		bm_buf_addf(&(*nk)[i].models, "%s%s",
+		    (*nk)[i].models.len ? ", " : "", model);
+	}
+out:
+	bm_error_clear(&e);
+	cJSON_Delete(rec);
+}
+
+/*
+ * Read the case stream once before the first request (DESIGN.md §8):
+ * how many results it asks for (the status line's total), whether every
+ * provider's API key is set, and the digest of its case ids.  A regular
+ * file is read again from where it began; anything else is copied to a
+ * temporary file, which the run then reads.  Returns the descriptor to
+ * read cases from, or -1 after a message (exit 2, or 130 on a signal).
+ */
+static int
+prescan(void)
+{
+	struct bm_buf ids = BM_BUF_INIT;
+	struct nokey *nk = NULL;
+	struct stat st;
+	size_t cap = 0, nnk = 0, i;
+	ssize_t n;
+	char *line = NULL;
+	FILE *in, *spool = NULL;
+	off_t off = -1;
+	int fd = 0, bad = 0;
+
+	if (fstat(0, &st) == 0 && S_ISREG(st.st_mode))
+		off = lseek(0, 0, SEEK_CUR);
+	if (off >= 0) {
+		in = fdopen(dup(0), "r");
+	} else {
+		in = stdin;
+		spool = tmpfile();
+		if (!spool) {
+			bm_errorf("temporary file: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (!in) {
+		bm_errorf("<stdin>: %s", strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	while (!X.signals && (n = getline(&line, &cap, in)) >= 0) {
+		if (spool && fwrite(line, 1, (size_t)n, spool) != (size_t)n) {
+			bm_errorf("temporary file: %s", strerror(errno));
+			bad = 1;
+			break;
+		}
+		scan_line(line, &ids, &nk, &nnk);
+	}
+	if (!bad && !X.signals && ferror(in)) {
+		bm_errorf("<stdin>: %s", strerror(errno));
+		bad = 1;
+	}
+	free(line);
+	bm_hash_sha256(ids.s ? ids.s : "", ids.len, X.stream);
+	bm_buf_free(&ids);
+	for (i = 0; i < nnk; i++) {
+		bm_errorf("%s is not set (needed by %s)", nk[i].var,
+		    bm_buf_str(&nk[i].models));
+		bm_buf_free(&nk[i].models);
+		bm_map_free(nk[i].seen, NULL);
+		bad = 1;
+	}
+	free(nk);
+	if (off >= 0) {
+		fclose(in);
+		if (lseek(0, off, SEEK_SET) < 0) {
+			bm_errorf("<stdin>: %s", strerror(errno));
+			bad = 1;
+		}
+	} else if (spool) {
+		if (fflush(spool) == EOF || ferror(spool) ||
+		    lseek(fileno(spool), 0, SEEK_SET) < 0) {
+			if (!bad)
+				bm_errorf("temporary file: %s",
+				    strerror(errno));
+			bad = 1;
+		}
+		fd = fileno(spool);	/* kept open until exit */
+	}
+	return bad || X.signals ? -1 : fd;
 }
 
 int
@@ -627,24 +932,40 @@ main(int argc, char **argv)
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "status-interval", required_argument, NULL,
 		    OPT_STATUS_INTERVAL },
+		{ "give-up", required_argument, NULL, OPT_GIVE_UP },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct bm_sched_opts so = { NULL, 8, -1, 0, 1000, 0, 0, "<stdin>" };
-	struct bm_sched_hooks h = { NULL, on_line, on_warn, NULL, NULL, NULL,
-	    on_retry, on_result, on_turn, on_idle };
+	struct bm_sched_opts so = { .jobs = 8, .retries = -1,
+	    .backoff_ms = 1000, .in_name = "<stdin>", .give_up_ms = 60000 };
+	struct bm_sched_hooks h = { .line = on_line, .warn = on_warn,
+	    .retry = on_retry, .result = on_result, .turn = on_turn,
+	    .idle = on_idle, .stored = on_stored,
+	    .child_stderr = on_child_stderr };
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_cli cli;
 	struct bm_db *db = NULL;
 	struct sigaction sa;
-	const char *resume = NULL;
+	const char *resume = NULL, *status;
 	char *run_id = NULL;
 	size_t i;
+	long missing;
 	int opt, rc = 0;
 
+	/* First of all, so that no signal is lost (a flag until the loop). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	bm_cli_init(&cli, argv[0], usage);
 	bm_cli_options(&cli, options);
 	X.grace_s = 10;
 	X.status_ms = 5000;
+	X.busy_ms = 10000;
+	if (getenv("BM_BUSY_TIMEOUT_MS") && bm_cli_parse_long(getenv(
+	    "BM_BUSY_TIMEOUT_MS"), 0, 86400000, &missing) == 0)
+		X.busy_ms = (int)missing;
 	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "j:", longopts,
 	    NULL)) != -1) {
 		switch (opt) {
@@ -687,6 +1008,10 @@ main(int argc, char **argv)
 			X.status_ms = 1000 * bm_cli_double("--status-interval",
 			    optarg, 0.01, 86400);
 			break;
+		case OPT_GIVE_UP:
+			so.give_up_ms = 1000 * bm_cli_double("--give-up",
+			    optarg, 0, 1e6);
+			break;
 		default:
 			bm_cli_option(&cli, opt, optarg);
 		}
@@ -719,30 +1044,80 @@ main(int argc, char **argv)
 		free(run_id);
 		return rc;
 	}
+	X.total = 0;
 	if (resume)
-		run_id = xstrdup(resume);
-	else if (!run_id)
-		run_id = bm_runs_new_id();
-	X.run_id = run_id;
+		X.ids = bm_map_new();
+	so.in_fd = prescan();
+	if (so.in_fd < 0) {
+		bm_config_free(X.cfg);
+		bm_map_free(X.ids, NULL);
+		free(run_id);
+		return X.signals ? 130 : 2;
+	}
+	if (X.total == 0 && !resume) {
+		/* Nothing to run: no run either; other records pass on. */
+		cli.no_db = 1;
+	}
 	if (!cli.no_db) {
 		db = bm_db_open(cli.db, &e);
+		if (db)
+			bm_db_set_busy_timeout(db, X.busy_ms);
+		if (db && resume && bm_runs_resolve(db, resume, &run_id,
+		    &e) < 0) {
+			bm_db_close(db, NULL);
+			db = NULL;
+		}
 		if (!db) {
 			bm_error_print(&e);
 			bm_error_clear(&e);
 			bm_config_free(X.cfg);
+			bm_map_free(X.ids, NULL);
 			return 2;
 		}
+		if (!run_id)
+			run_id = bm_runs_new_id();
+		X.db_path = bm_db_path(db);
 		X.runs = bm_runs_begin(db, run_id, argc, argv, X.cfg->path ?
-		    X.cfg->sha256 : NULL, resume != NULL, &e);
+		    X.cfg->sha256 : NULL, X.stream, resume != NULL, &e);
+		if (X.runs)
+			bm_runs_busy_timeout(X.runs, X.busy_ms);
 		if (!X.runs) {
 			bm_error_print(&e);
 			bm_error_clear(&e);
 			bm_db_close(db, &e);
 			bm_error_clear(&e);
 			bm_config_free(X.cfg);
+			bm_map_free(X.ids, NULL);
+			free(run_id);
 			return 2;
 		}
+	} else if (!run_id) {
+		run_id = bm_runs_new_id();
 	}
+	X.run_id = run_id;
+	if (X.total > 0 || resume)
+		bm_notef("run %s", run_id);
+	if (X.runs && resume && (!bm_runs_stream(X.runs) ||
+	    strcmp(bm_runs_stream(X.runs), X.stream) != 0)) {
+		missing = bm_runs_missing(X.runs, X.ids, &e);
+		if (missing < 0) {
+			db_failed(&e);
+		} else if (bm_runs_stream(X.runs) && missing > 0) {
+			bm_warnf("the case stream differs from run %s's: %ld"
+			    " of its cases are not in it, so the run stays"
+			    " unfinished", run_id, missing);
+			X.incomplete = 1;
+		} else {
+			if (bm_runs_stream(X.runs))
+				bm_warnf("the case stream differs from run"
+				    " %s's: it has every case of the run and"
+				    " more", run_id);
+			if (bm_runs_set_stream(X.runs, X.stream, &e) < 0)
+				db_failed(&e);
+		}
+	}
+	bm_map_free(X.ids, NULL);
+	X.ids = NULL;
 	so.cfg = X.cfg;
 	if (X.runs && resume)
 		h.recorded = on_recorded;
@@ -755,13 +1130,8 @@ main(int argc, char **argv)
 		bm_error_print(&e);
 		exit(2);
 	}
-	bm_notef("run %s", run_id);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if (X.db_failed)
+		bm_sched_stop_why(X.sched, 0, "not sent: the database failed");
 
 	X.t0 = X.last_commit = X.last_progress = bm_clock_ms();
 	X.out_tty = isatty(1);
@@ -769,9 +1139,12 @@ main(int argc, char **argv)
 		bm_error_print(&e);
 		bm_error_clear(&e);
 		rc = 2;
-	} else {
-		progress(bm_clock_ms(), 1);
 	}
+	/* What waits for its commit: a busy file is tried for busy_ms. */
+	while (X.nq > 0 && !flush(bm_clock_ms()))
+		poll(NULL, 0, 50);
+	if (rc == 0)
+		progress(bm_clock_ms(), 1);
 
 	if (X.errors > 0) {
 		struct bm_buf b = BM_BUF_INIT;
@@ -785,11 +1158,15 @@ main(int argc, char **argv)
 		    X.done, bm_buf_str(&b));
 		bm_buf_free(&b);
 	}
-	if (X.runs && bm_runs_end(X.runs, X.signals || X.write_failed ?
-	    "interrupted" : "finished", &e) < 0)
-		db_error(&e);
+	status = X.db_failed ? "failed" : X.signals || X.write_failed ||
+	    X.incomplete || rc ? "interrupted" : "finished";
+	if (X.runs && bm_runs_end(X.runs, status, &e) < 0)
+		db_failed(&e);
+	if (X.runs && strcmp(status, "finished") != 0)
+		bm_notef("to resume: bm-exec --resume %s < the same cases",
+		    run_id);
 	if (db && bm_db_close(db, &e) < 0)
-		db_error(&e);
+		db_failed(&e);
 	bm_sched_free(X.sched);
 	bm_config_free(X.cfg);
 	free(run_id);

@@ -40,7 +40,7 @@ static const char *const top_keys[] = {
 };
 static const char *const provider_keys[] = {
 	"type", "base_url", "api_key_env", "command", "max_concurrency", "rpm",
-	"tpm", "timeout", "retries", "stream", NULL
+	"tpm", "timeout", "retries", "stream", "max_response_bytes", "env", NULL
 };
 static const char *const model_keys[] = {
 	"provider", "model", "context", "price", "chars_per_token", "params",
@@ -569,6 +569,11 @@ parse_provider(struct ctx *x, const cJSON *member, struct bm_provider *p)
 			r = get_long(x, v, NULL, 0, MAX_RETRIES, &p->retries);
 		else if (strcmp(k, "stream") == 0)
 			r = get_bool(x, v, NULL, &p->stream);
+		else if (strcmp(k, "max_response_bytes") == 0)
+			r = get_long(x, v, NULL, 1, LONG_MAX,
+			    &p->max_response_bytes);
+		else if (strcmp(k, "env") == 0)
+			r = get_strlist(x, v, NULL, &p->env, &p->nenv);
 		if (r == -1)
 			return -1;
 	}
@@ -1134,6 +1139,7 @@ bm_config_free(struct bm_config *c)
 		free(c->providers[i].base_url);
 		free(c->providers[i].api_key_env);
 		free(c->providers[i].command);
+		free_list(c->providers[i].env, c->providers[i].nenv);
 	}
 	free(c->providers);
 	for (i = 0; i < c->nmodels; i++) {

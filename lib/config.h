@@ -35,6 +35,9 @@ struct bm_provider {
 	long retries;		/* -1: the program's default */
 	int stream;		/* use SSE (records ttft_ms) */
 	int builtin;		/* not written in bm.yml */
+	long max_response_bytes; /* an answer's bytes at most; 0: 16 MiB */
+	char **env;		/* exec: key variables it may see (env:) */
+	size_t nenv;
 };
 
 struct bm_model {

@@ -615,3 +615,11 @@ bm_db_last_rowid(struct bm_db *db)
 {
 	return sqlite3_last_insert_rowid(db->h);
 }
+
+int
+bm_db_busy(struct bm_db *db)
+{
+	int rc = sqlite3_errcode(db->h) & 0xff;
+
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}

@@ -71,5 +71,7 @@ long long bm_db_changes(struct bm_db *db);
 long long bm_db_last_rowid(struct bm_db *db);
 /* Change how long a busy file is waited for (default 10000 ms); 0 or -1. */
 int bm_db_set_busy_timeout(struct bm_db *db, int ms);
+/* Non-zero when the last failure on db was a busy or locked file. */
+int bm_db_busy(struct bm_db *db);
 
 #endif

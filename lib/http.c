@@ -26,8 +26,13 @@ struct bm_http_xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	void (*on_data)(void *, const char *, size_t);
 	void *user;
+	size_t max_body;
+	int too_big;
 	struct bm_http_xfer *prev, *next;
 };
+
+/* What is kept of an error body: enough for its message. */
+#define ERROR_BODY_MAX 4096
 
 struct bm_http *
 bm_http_new(long max_conns)
@@ -95,7 +100,21 @@ static size_t
 on_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct bm_http_xfer *x = arg;
+	size_t len = size * n, room;
+	long code = 0;
 
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 300) {
+		/* An error body: its message, not its bulk. */
+		room = x->resp.len < ERROR_BODY_MAX ?
+		    ERROR_BODY_MAX - x->resp.len : 0;
+		bm_buf_add(&x->resp, p, len < room ? len : room);
+		return len;
+	}
+	if (x->max_body > 0 && x->resp.len + len > x->max_body) {
+		x->too_big = 1;
+		return 0;	/* abort the transfer */
+	}
 	bm_buf_add(&x->resp, p, size * n);
 	if (x->on_data)
 		x->on_data(x->user, p, size * n);
@@ -146,6 +165,7 @@ bm_http_start(struct bm_http *h, const struct bm_http_req *req,
 	}
 	x->on_data = req->on_data;
 	x->user = req->user;
+	x->max_body = req->max_body;
 	for (hd = req->headers; hd && *hd; hd++) {
 		struct curl_slist *n = curl_slist_append(x->headers, *hd);
 
@@ -295,8 +315,12 @@ bm_http_next(struct bm_http *h, struct bm_http_done *d)
 		    (char **)&x);
 		memset(d, 0, sizeof(*d));
 		d->user = x->user;
-		d->fail = classify(m->data.result);
-		if (d->fail != BM_HTTP_OK)
+		d->fail = x->too_big ? BM_HTTP_TOO_BIG :
+		    classify(m->data.result);
+		if (x->too_big)
+			d->message = xasprintf("answer larger than %zu bytes",
+			    x->max_body);
+		else if (d->fail != BM_HTTP_OK)
 			d->message = xstrdup(x->errbuf[0] ? x->errbuf :
 			    curl_easy_strerror(m->data.result));
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &d->status);

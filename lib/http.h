@@ -33,6 +33,9 @@ struct bm_http_req {
 	/* Called as response bytes arrive (SSE); may be NULL. */
 	void (*on_data)(void *user, const char *p, size_t n);
 	void *user;			/* handed back with the result */
+	/* Bytes of a 2xx body (after decompression) at most; 0: no limit.
+	 * Of another status's body only the first 4 KiB are kept. */
+	size_t max_body;
 };
 
 /* How a transfer failed below HTTP. */
@@ -40,7 +43,8 @@ enum bm_http_fail {
 	BM_HTTP_OK,		/* a response came (any status) */
 	BM_HTTP_CONNECTION,	/* connect, reset, truncated, TLS */
 	BM_HTTP_TIMEOUT,	/* timeout_ms passed */
-	BM_HTTP_PROTOCOL	/* not HTTP at all */
+	BM_HTTP_PROTOCOL,	/* not HTTP at all */
+	BM_HTTP_TOO_BIG		/* the body passed max_body */
 };
 
 /* A finished transfer. */

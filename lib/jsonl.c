@@ -261,21 +261,16 @@ want_flush(FILE *f)
 	return flush;
 }
 
+/*
+ * Records are written as they are: redaction rewrites the string values
+ * that may carry a secret before they are encoded (DESIGN.md §10), never
+ * a whole line, which would break its JSON and alter data.
+ */
 int
 bm_jsonl_write_raw(FILE *f, const char *json, size_t len)
 {
-	char *clean = NULL;
-
-	if (bm_redact_has(json)) {
-		clean = bm_redact(json);
-		json = clean;
-		len = strlen(clean);
-	}
-	if (fwrite(json, 1, len, f) != len || putc('\n', f) == EOF) {
-		free(clean);
+	if (fwrite(json, 1, len, f) != len || putc('\n', f) == EOF)
 		return -1;
-	}
-	free(clean);
 	if (want_flush(f) && fflush(f) == EOF)
 		return -1;
 	return 0;

@@ -238,6 +238,10 @@ content_text(const cJSON *c, struct bm_buf *b)
 	}
 }
 
+/* Why an answer holding NUL is refused (C strings would cut it short). */
+static const char nul_msg[] = "the answer holds a NUL character (\\u0000),"
+    " which cannot be kept";
+
 int
 bm_provider_parse(enum bm_provider_type type, const char *body,
     size_t len, struct bm_reply *r, struct bm_error *e)
@@ -248,6 +252,10 @@ bm_provider_parse(enum bm_provider_type type, const char *body,
 	int rc = -1;
 
 	bm_reply_init(r);
+	if (bm_json_nul(body, len)) {
+		bm_error_set(e, NULL, 0, 0, "%s", nul_msg);
+		goto out;
+	}
 	if (!cJSON_IsObject(j)) {
 		bm_error_set(e, NULL, 0, 0, "response is not a JSON object");
 		goto out;
@@ -375,6 +383,8 @@ event(struct bm_sse *s)
 		s->done = 1;
 		return 0;
 	}
+	if (bm_json_nul(d, strlen(d)))
+		s->nul = 1;
 	j = cJSON_Parse(d);
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
@@ -484,6 +494,10 @@ bm_sse_finish(struct bm_sse *s, struct bm_reply *r, struct bm_error *e)
 		bm_error_set(e, NULL, 0, 0, "stream error: %s", s->error);
 		return -1;
 	}
+	if (s->nul) {
+		bm_error_set(e, NULL, 0, 0, "%s", nul_msg);
+		return -1;
+	}
 	if (s->tokens == 0 && !s->done) {
 		bm_error_set(e, NULL, 0, 0, "no events in the stream");
 		return -1;
@@ -538,4 +552,88 @@ bm_estimate_tokens(const cJSON *messages, double chars_per_token)
 	bm_buf_free(&b);
 	/* Round up: a partial token is still a token. */
 	return (long)n + ((double)(long)n < n);
+}
+
+int
+bm_json_nul(const char *p, size_t n)
+{
+	size_t i, k;
+
+	if (memchr(p, '\0', n))
+		return 1;
+	for (i = 0; i + 6 <= n; i++) {
+		if (p[i] != '\\' || p[i + 1] != 'u' || p[i + 2] != '0' ||
+		    p[i + 3] != '0' || p[i + 4] != '0' || p[i + 5] != '0')
+			continue;
+		/* An escape when an even number of backslashes precede. */
+		for (k = 0; k < i && p[i - k - 1] == '\\'; k++)
+			;
+		if (k % 2 == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+int
+bm_utf8_fix(char **s)
+{
+	const unsigned char *p = (const unsigned char *)*s;
+	struct bm_buf b = BM_BUF_INIT;
+	size_t n, k, i = 0;
+	int fixed = 0;
+
+	if (!p)
+		return 0;
+	n = strlen(*s);
+	while (i < n) {
+		k = utf8_len(p + i, n - i);
+		if (k > 0) {
+			bm_buf_add(&b, p + i, k);
+			i += k;
+		} else {
+			bm_buf_adds(&b, "\xef\xbf\xbd");	/* U+FFFD */
+			i++;
+			fixed = 1;
+		}
+	}
+	if (fixed) {
+		free(*s);
+		*s = bm_buf_detach(&b, NULL);
+	} else {
+		bm_buf_free(&b);
+	}
+	return fixed;
 }

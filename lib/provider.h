@@ -95,6 +95,7 @@ struct bm_sse {
 	int tokens;		/* content deltas seen */
 	int done;		/* [DONE] or message_stop seen */
 	char *error;		/* an error event's message */
+	int nul;		/* an event's JSON held \u0000 */
 };
 
 /* Start reading a stream of provider type type. */
@@ -114,5 +115,16 @@ char *bm_provider_echo(const cJSON *messages);
 
 /* Estimated tokens of messages at chars_per_token (4 when <= 0). */
 long bm_estimate_tokens(const cJSON *messages, double chars_per_token);
+
+/*
+ * Does the JSON text of n bytes hold a NUL: a raw byte, or \u0000 (which
+ * a C string would cut short)?
+ */
+int bm_json_nul(const char *p, size_t n);
+/*
+ * Make *s (malloc'd, may be replaced) valid UTF-8: each byte that is not
+ * part of a valid sequence becomes U+FFFD.  1 when anything changed.
+ */
+int bm_utf8_fix(char **s);
 
 #endif

@@ -13,6 +13,7 @@
 #include "hash.h"
 #include "jsonl.h"
 #include "limit.h"
+#include "map.h"
 #include "runs.h"
 #include "spawn.h"
 #include "xalloc.h"
@@ -20,57 +21,128 @@
 struct bm_runs {
 	struct bm_db *db;
 	char *id;
+	char *stream;		/* the stream digest the run had, or NULL */
 	long pending;
+	int busy_ms;		/* busy_timeout outside the try_ calls */
 };
+
+/*
+ * Tests only: BM_TEST_DB_GROW=N lets the file grow by N pages more, as
+ * if the disk were full then.  PRAGMA takes no parameters: n is ours.
+ */
+static void
+test_full_disk(struct bm_db *db)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_db_stmt *st;
+	const char *v = getenv("BM_TEST_DB_GROW");
+	char *sql;
+	long n, pages = 0;
+
+	if (!v || bm_cli_parse_long(v, 0, 1000000, &n) < 0)
+		return;
+	st = bm_db_prepare(db, "PRAGMA page_count", &e);
+	if (st && bm_db_step(st, &e) == 1) {
+		pages = (long)bm_db_col_int(st, 0);
+		bm_db_reset(st);
+	}
+	sql = xasprintf("PRAGMA max_page_count = %ld", pages + n);
+	(void)bm_db_exec(db, sql, &e);
+	free(sql);
+	bm_error_clear(&e);
+}
+
+/* The runs row of info->id: 1 and its pid, host and digest, 0, -1. */
+static int
+row(struct bm_db *db, const char *id, long *pid, char **host,
+    char **stream, struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+	int rc;
+
+	st = bm_db_prepare(db, "SELECT pid, host, stream_sha256 FROM runs"
+	    " WHERE id = ?", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, id);
+	rc = bm_db_step(st, e);
+	if (rc == 1) {
+		*pid = bm_db_col_null(st, 0) ? 0 : bm_db_col_int(st, 0);
+		*host = bm_db_col_null(st, 1) ? NULL :
+		    xstrdup(bm_db_col_text(st, 1));
+		*stream = bm_db_col_null(st, 2) ? NULL :
+		    xstrdup(bm_db_col_text(st, 2));
+		bm_db_reset(st);
+	}
+	return rc;
+}
 
 struct bm_runs *
 bm_runs_start(struct bm_db *db, const struct bm_run_info *info, int resume,
     struct bm_error *e)
 {
-	struct bm_runs *r;
+	struct bm_runs *r = NULL;
 	struct bm_db_stmt *st;
+	char *host = NULL, *stream = NULL;
+	long pid = 0;
 	int found;
 
-	st = bm_db_prepare(db, "SELECT 1 FROM runs WHERE id = ?", e);
-	if (!st)
+	/* The check and the lock in one transaction: one holder. */
+	if (bm_db_begin(db, e) < 0)
 		return NULL;
-	bm_db_bind_text(st, 1, info->id);
-	found = bm_db_step(st, e);
+	found = row(db, info->id, &pid, &host, &stream, e);
 	if (found < 0)
-		return NULL;
-	bm_db_reset(st);
+		goto fail;
 	if (resume && !found) {
 		bm_error_set(e, bm_db_path(db), 0, 0, "no run '%s'", info->id);
-		return NULL;
+		goto fail;
 	}
 	if (!resume && found) {
 		bm_error_set(e, bm_db_path(db), 0, 0,
 		    "run '%s' exists (use --resume)", info->id);
-		return NULL;
+		goto fail;
+	}
+	if (resume && pid != (long)getpid() && bm_runs_alive(pid, host)) {
+		bm_error_set(e, bm_db_path(db), 0, 0, "run '%s' is being run"
+		    " by pid %ld on %s", info->id, pid, host ? host : "?");
+		goto fail;
 	}
 	if (resume)
 		st = bm_db_prepare(db, "UPDATE runs SET status = 'running',"
-		    " finished_at = NULL WHERE id = ?", e);
+		    " finished_at = NULL, pid = ?2, host = ?3,"
+		    " resumed = resumed + 1 WHERE id = ?1", e);
 	else
-		st = bm_db_prepare(db, "INSERT INTO runs (id, started_at,"
-		    " status, argv, config_sha256, git_sha, host) VALUES"
-		    " (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running',"
-		    " ?, ?, ?, ?)", e);
+		st = bm_db_prepare(db, "INSERT INTO runs (id, pid, host,"
+		    " started_at, status, argv, config_sha256, git_sha,"
+		    " stream_sha256) VALUES (?1, ?2, ?3,"
+		    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running',"
+		    " ?4, ?5, ?6, ?7)", e);
 	if (!st)
-		return NULL;
+		goto fail;
 	bm_db_bind_text(st, 1, info->id);
+	bm_db_bind_int(st, 2, (long long)getpid());
+	bm_db_bind_text(st, 3, info->host);
 	if (!resume) {
-		bm_db_bind_text(st, 2, info->argv);
-		bm_db_bind_text(st, 3, info->config_sha256);
-		bm_db_bind_text(st, 4, info->git_sha);
-		bm_db_bind_text(st, 5, info->host);
+		bm_db_bind_text(st, 4, info->argv);
+		bm_db_bind_text(st, 5, info->config_sha256);
+		bm_db_bind_text(st, 6, info->git_sha);
+		bm_db_bind_text(st, 7, info->stream_sha256);
 	}
-	if (bm_db_step(st, e) < 0)
-		return NULL;
+	if (bm_db_step(st, e) < 0 || bm_db_commit(db, e) < 0)
+		goto fail;
 	r = xcalloc(1, sizeof(*r));
 	r->db = db;
 	r->id = xstrdup(info->id);
+	r->stream = stream;
+	r->busy_ms = 10000;
+	test_full_disk(db);
+	free(host);
 	return r;
+fail:
+	bm_db_rollback(db);
+	free(host);
+	free(stream);
+	return NULL;
 }
 
 static void
@@ -118,7 +190,8 @@ git_head(void)
 
 struct bm_runs *
 bm_runs_begin(struct bm_db *db, const char *id, int argc, char *const *argv,
-    const char *config_sha256, int resume, struct bm_error *e)
+    const char *config_sha256, const char *stream_sha256, int resume,
+    struct bm_error *e)
 {
 	struct bm_run_info info;
 	struct bm_runs *r;
@@ -132,7 +205,7 @@ bm_runs_begin(struct bm_db *db, const char *id, int argc, char *const *argv,
 	cJSON_Delete(av);
 	git = git_head();
 	info = (struct bm_run_info){ id, argv_json, config_sha256, git,
-		bm_runs_host() };
+		bm_runs_host(), stream_sha256 };
 	r = bm_runs_start(db, &info, resume, e);
 	free(argv_json);
 	free(git);
@@ -280,8 +353,9 @@ bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
 	st = bm_db_prepare(r->db, "INSERT OR REPLACE INTO results (run_id,"
 	    " case_id, step, benchmark_id, model, variant, trial, repeat,"
 	    " status, error_class, latency_ms, ttft_ms, prompt_tokens,"
-	    " completion_tokens, cost_usd, score, output, record) VALUES"
-	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", e);
+	    " completion_tokens, cost_usd, score, output, record,"
+	    " content_sha256) VALUES"
+	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", e);
 	if (!st)
 		return -1;
 	bm_db_bind_text(st, 1, r->id);
@@ -304,6 +378,7 @@ bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
 	bind_num(st, 16, res, "score", 1);
 	bm_db_bind_text(st, 17, bm_json_str(res, "output"));
 	bm_db_bind_text(st, 18, json);
+	bm_db_bind_text(st, 19, bm_json_str(res, "content_sha256"));
 	/* step, trial and repeat default to 0 when absent. */
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "step")))
 		bm_db_bind_int(st, 3, 0);
@@ -365,7 +440,8 @@ bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e)
 	if (bm_runs_commit(r, e) < 0)
 		goto out;
 	st = bm_db_prepare(r->db, "UPDATE runs SET status = ?, finished_at ="
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?", e);
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), pid = NULL WHERE id = ?",
+	    e);
 	if (!st)
 		goto out;
 	bm_db_bind_text(st, 1, status);
@@ -375,6 +451,7 @@ bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e)
 	rc = 0;
 out:
 	free(r->id);
+	free(r->stream);
 	free(r);
 	return rc;
 }
@@ -499,4 +576,96 @@ bm_runs_check_id(const char *id, struct bm_error *e)
 			return -1;
 		}
 	return 0;
+}
+
+int
+bm_runs_try_begin(struct bm_runs *r, struct bm_error *e)
+{
+	int rc;
+
+	if (bm_db_in_tx(r->db))
+		return 1;
+	bm_db_set_busy_timeout(r->db, 0);
+	rc = bm_db_begin(r->db, e);
+	bm_db_set_busy_timeout(r->db, r->busy_ms);
+	if (rc == 0)
+		return 1;
+	return bm_db_busy(r->db) ? 0 : -1;
+}
+
+int
+bm_runs_try_commit(struct bm_runs *r, struct bm_error *e)
+{
+	int rc;
+
+	if (!bm_db_in_tx(r->db))
+		return 1;
+	bm_db_set_busy_timeout(r->db, 0);
+	rc = bm_db_exec(r->db, "COMMIT", e);
+	bm_db_set_busy_timeout(r->db, r->busy_ms);
+	if (rc == 0) {
+		r->pending = 0;
+		return 1;
+	}
+	if (bm_db_busy(r->db) && bm_db_in_tx(r->db))
+		return 0;
+	bm_db_rollback(r->db);
+	r->pending = 0;
+	return -1;
+}
+
+void
+bm_runs_rollback(struct bm_runs *r)
+{
+	bm_db_rollback(r->db);
+	r->pending = 0;
+}
+
+const char *
+bm_runs_stream(const struct bm_runs *r)
+{
+	return r->stream;
+}
+
+int
+bm_runs_set_stream(struct bm_runs *r, const char *sha, struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+
+	st = bm_db_prepare(r->db, "UPDATE runs SET stream_sha256 = ?"
+	    " WHERE id = ?", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, sha);
+	bm_db_bind_text(st, 2, r->id);
+	return bm_db_step(st, e) < 0 ? -1 : 0;
+}
+
+long
+bm_runs_missing(struct bm_runs *r, const struct bm_map *ids,
+    struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+	const char *id;
+	long n = 0;
+	int rc;
+
+	st = bm_db_prepare(r->db, "SELECT DISTINCT case_id FROM results"
+	    " WHERE run_id = ?", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, r->id);
+	while ((rc = bm_db_step(st, e)) == 1) {
+		id = bm_db_col_text(st, 0);
+		if (id && !bm_map_get(ids, id))
+			n++;
+	}
+	return rc < 0 ? -1 : n;
+}
+
+void
+bm_runs_busy_timeout(struct bm_runs *r, int ms)
+{
+	r->busy_ms = ms;
+	bm_db_set_busy_timeout(r->db, ms);
 }

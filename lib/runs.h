@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "err.h"
+#include "map.h"
 
 struct bm_runs;
 
@@ -20,12 +21,16 @@ struct bm_run_info {
 	const char *config_sha256;	/* NULL without a file */
 	const char *git_sha;		/* NULL when unknown */
 	const char *host;
+	const char *stream_sha256;	/* digest of the case stream, or NULL */
 };
 
 /*
  * Start run info->id on db: insert its runs row, or with resume mark the
- * existing row running again (an error when it does not exist, or when
- * a new run's id is taken).  NULL and e.
+ * existing row running again and count the resume (an error when it does
+ * not exist, when a new run's id is taken, or when a live process holds
+ * it).  Either way the row records this process (pid, host) as the one
+ * running it, checked and set in one transaction; a holder that is gone
+ * from this host is taken over.  NULL and e.
  */
 struct bm_runs *bm_runs_start(struct bm_db *db,
     const struct bm_run_info *info, int resume, struct bm_error *e);
@@ -34,8 +39,8 @@ struct bm_runs *bm_runs_start(struct bm_db *db,
  * checked out in the current directory (best effort) and the host name.
  */
 struct bm_runs *bm_runs_begin(struct bm_db *db, const char *id, int argc,
-    char *const *argv, const char *config_sha256, int resume,
-    struct bm_error *e);
+    char *const *argv, const char *config_sha256, const char *stream_sha256,
+    int resume, struct bm_error *e);
 /* A new run id, "r-20261123T101500Z-3f2a" (caller frees). */
 char *bm_runs_new_id(void);
 /*
@@ -80,6 +85,29 @@ int bm_runs_finished(struct bm_runs *r, const char *case_id, long step,
     char **record, struct bm_error *e);
 /* Commit, set the runs row's status and finished_at, free r; 0 or -1. */
 int bm_runs_end(struct bm_runs *r, const char *status, struct bm_error *e);
+
+/*
+ * Open a write transaction without waiting for a busy file: 1 open, 0
+ * the file is busy (try again later), -1 with e.
+ */
+int bm_runs_try_begin(struct bm_runs *r, struct bm_error *e);
+/*
+ * Commit without waiting: 1 committed, 0 busy (the transaction stays
+ * open: try again), -1 with e (rolled back).
+ */
+int bm_runs_try_commit(struct bm_runs *r, struct bm_error *e);
+/* How long other calls wait for a busy file (default 10000 ms). */
+void bm_runs_busy_timeout(struct bm_runs *r, int ms);
+/* Roll the open transaction back. */
+void bm_runs_rollback(struct bm_runs *r);
+/* The case stream digest the run recorded before this start, or NULL. */
+const char *bm_runs_stream(const struct bm_runs *r);
+/* Record the run's case stream digest; 0 or -1. */
+int bm_runs_set_stream(struct bm_runs *r, const char *sha,
+    struct bm_error *e);
+/* How many case ids with results in the run are not keys of ids; -1. */
+long bm_runs_missing(struct bm_runs *r, const struct bm_map *ids,
+    struct bm_error *e);
 
 /*
  * Give result record r every field of DESIGN.md §4, in the order shown

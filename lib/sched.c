@@ -31,6 +31,9 @@ struct prov {
 	struct bm_window win;
 	struct bm_bucket rpm, tpm;
 	struct bm_breaker brk;
+	double last_ok;		/* ms: the last success, or the first attempt */
+	enum bm_class last_cls;	/* the class of the last failure */
+	int down;		/* --give-up: its cases end at once */
 };
 
 enum jstate { J_WAITING, J_RUNNING };
@@ -52,6 +55,7 @@ struct job {
 	double ready_at;	/* ms, monotonic: not before (backoff) */
 	double attempt_ms;	/* ms, monotonic: this attempt began */
 	double ttft;		/* ms; < 0 until the first token */
+	long barrier;		/* results stored before this step is sent */
 	char started_at[BM_CLOCK_TIME_LEN + 1];
 	struct bm_http_xfer *xfer;
 	struct bm_sse sse;
@@ -76,6 +80,10 @@ struct bm_sched {
 	/* stop */
 	int wake[2];		/* self-pipe: bm_sched_wake to the loop */
 	double grace_end;	/* ms, monotonic: cancel what runs then */
+	const char *why;	/* the message of what a stop cancels */
+	long written;		/* results handed to the result hook */
+	int kick;		/* a job became ready: do not wait */
+	char **drop;		/* key variables an exec child does not get */
 	/* poll set */
 	struct bm_pollfd *fds;
 	size_t nfds, fdcap;
@@ -195,6 +203,7 @@ finish(struct bm_sched *s, struct job *j, const struct bm_sched_outcome *o)
 	if (!j->started_at[0])
 		bm_clock_rfc3339(j->started_at);
 	view(j, &v);
+	s->written++;
 	return s->h.result(s->h.user, &v, o);
 }
 
@@ -247,6 +256,8 @@ step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	if (j->step + 1 < j->nsteps && cls == BM_CLASS_NONE) {
 		say(j->messages, "assistant", o->reply.output);
 		bm_reply_free(&o->reply);
+		/* Not sent before the steps so far are stored. */
+		j->barrier = s->written;
 		j->step++;
 		next_step(s, j);
 		return;
@@ -254,12 +265,12 @@ step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	bm_reply_free(&o->reply);
 	msg = xasprintf("not run: step %ld ended in error", j->step);
 	while (++j->step < j->nsteps) {
-		struct bm_sched_outcome rest = { cls, msg, 0, { NULL, -1, -1 },
-		    -1, 0 };
+		struct bm_sched_outcome rest = { .cls = cls, .msg = msg,
+		    .reply = { NULL, -1, -1 }, .exit_code = -1 };
 
 		j->attempts = 0;
 		j->ttft = -1;
-		if (cls == BM_CLASS_CANCELLED)
+		if (cls == BM_CLASS_CANCELLED || j->pv->down)
 			rest.msg = o->msg;
 		finish(s, j, &rest);
 	}
@@ -272,8 +283,8 @@ static void
 step_error(struct bm_sched *s, struct job *j, enum bm_class cls,
     const char *msg, long status)
 {
-	struct bm_sched_outcome o = { cls, msg, status, { NULL, -1, -1 }, -1,
-	    0 };
+	struct bm_sched_outcome o = { .cls = cls, .msg = msg,
+	    .http_status = status, .reply = { NULL, -1, -1 }, .exit_code = -1 };
 
 	step_done(s, j, &o);
 }
@@ -319,7 +330,7 @@ next_step(struct bm_sched *s, struct job *j)
 		return;
 	}
 	if (s->st.stopping) {
-		step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+		step_error(s, j, BM_CLASS_CANCELLED, s->why, 0);
 		return;
 	}
 	mt = max_tokens(j->params);
@@ -339,8 +350,8 @@ next_step(struct bm_sched *s, struct job *j)
 		return;
 	}
 	if (s->h.cache_get) {
-		struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0,
-		    { NULL, -1, -1 }, 0, 1 };
+		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+		    .cached = 1 };
 
 		if (s->h.cache_get(s->h.user, &v, &o.reply) == 1) {
 			j->attempt_ms = bm_clock_ms();
@@ -350,6 +361,7 @@ next_step(struct bm_sched *s, struct job *j)
 	}
 	j->state = J_WAITING;
 	j->ready_at = 0;
+	s->kick = 1;
 }
 
 int
@@ -554,6 +566,8 @@ send_http(struct bm_sched *s, struct job *j)
 	req.body_len = pr.body.len;
 	req.timeout_ms = (long)(timeout_s(s, j) * 1000);
 	req.user = j;
+	req.max_body = j->t.provider->max_response_bytes > 0 ?
+	    (size_t)j->t.provider->max_response_bytes : 16 << 20;
 	if (j->streaming) {
 		bm_sse_init(&j->sse, j->t.provider->type);
 		req.on_data = on_data;
@@ -568,6 +582,32 @@ send_http(struct bm_sched *s, struct job *j)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Least privilege: the key variables of every other provider, which an
+ * exec child p does not get, unless p lists them under env:.  Fills and
+ * returns s->drop.
+ */
+static const char *const *
+drop_for(struct bm_sched *s, const struct bm_provider *p)
+{
+	const struct bm_provider *q;
+	size_t i, k, n = 0;
+
+	for (i = 0; s->o.cfg && i < s->o.cfg->nproviders; i++) {
+		q = &s->o.cfg->providers[i];
+		if (!q->api_key_env || q == p || (p->api_key_env &&
+		    strcmp(q->api_key_env, p->api_key_env) == 0))
+			continue;
+		for (k = 0; k < p->nenv; k++)
+			if (strcmp(p->env[k], q->api_key_env) == 0)
+				break;
+		if (k == p->nenv)
+			s->drop[n++] = q->api_key_env;
+	}
+	s->drop[n] = NULL;
+	return (const char *const *)s->drop;
 }
 
 /* Start one attempt at j's step. */
@@ -585,8 +625,8 @@ start(struct bm_sched *s, struct job *j)
 		bm_clock_rfc3339(j->started_at);
 	switch (j->t.provider->type) {
 	case BM_PROVIDER_ECHO: {
-		struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0,
-		    { NULL, -1, -1 }, -1, 0 };
+		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+		    .exit_code = -1 };
 
 		o.reply.output = bm_provider_echo(j->messages);
 		step_done(s, j, &o);
@@ -596,7 +636,9 @@ start(struct bm_sched *s, struct job *j)
 		cmd = j->t.api_model && *j->t.api_model ? j->t.api_model :
 		    j->t.provider->command;
 		in = exec_input(j);
-		if (!cmd || bm_spawn(cmd, in, strlen(in), &j->child, &e) < 0) {
+		if (!cmd || bm_spawn_env(cmd, in, strlen(in),
+		    drop_for(s, j->t.provider), s->h.child_stderr != NULL,
+		    &j->child, &e) < 0) {
 			free(in);
 			step_error(s, j, BM_CLASS_EXEC, cmd ? e.msg :
 			    "no command", 0);
@@ -611,6 +653,8 @@ start(struct bm_sched *s, struct job *j)
 			return;
 	}
 	j->state = J_RUNNING;
+	if (j->pv->last_ok == 0)
+		j->pv->last_ok = j->attempt_ms;
 	j->pv->inflight++;
 	s->st.inflight++;
 	bm_breaker_started(&j->pv->brk);
@@ -624,6 +668,7 @@ failed(struct bm_sched *s, struct job *j, enum bm_class cls,
 	struct bm_sched_step v;
 	double now = bm_clock_ms(), delay;
 
+	j->pv->last_cls = cls;
 	if (cls != BM_CLASS_BAD_REQUEST && cls != BM_CLASS_CONTEXT_LENGTH &&
 	    cls != BM_CLASS_EXEC)
 		bm_breaker_record(&j->pv->brk, 0, now);
@@ -652,7 +697,10 @@ answered(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 {
 	struct bm_sched_step v;
 
+	/* Every record is valid UTF-8; the result says when it was not. */
+	o->repaired = bm_utf8_fix(&o->reply.output);
 	bm_breaker_record(&j->pv->brk, 1, bm_clock_ms());
+	j->pv->last_ok = bm_clock_ms();
 	bm_window_success(&j->pv->win);
 	if (s->h.cache_put) {
 		view(j, &v);
@@ -666,15 +714,16 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct job *j = d->user;
-	struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0, { NULL, -1, -1 },
-	    -1, 0 };
+	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+	    .exit_code = -1 };
 	enum bm_class cls;
 	char *msg = NULL;
 	int rc;
 
 	if (d->fail != BM_HTTP_OK) {
 		cls = d->fail == BM_HTTP_TIMEOUT ? BM_CLASS_TIMEOUT :
-		    d->fail == BM_HTTP_PROTOCOL ? BM_CLASS_PARSE :
+		    d->fail == BM_HTTP_PROTOCOL ||
+		    d->fail == BM_HTTP_TOO_BIG ? BM_CLASS_PARSE :
 		    BM_CLASS_CONNECTION;
 		landed(s, j);
 		failed(s, j, cls, d->message, 0, NULL);
@@ -702,18 +751,54 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 	answered(s, j, &o);
 }
 
+/* Hand the complete lines of a child's stderr (all, at the end) over. */
+static void
+child_lines(struct bm_sched *s, struct job *j, int all)
+{
+	struct bm_buf *b = &j->child.err;
+	struct bm_sched_step v;
+	char *nl, *p;
+	size_t off = 0;
+
+	if (!s->h.child_stderr || b->len == 0)
+		return;
+	view(j, &v);
+	while (off < b->len) {
+		p = b->s + off;
+		nl = memchr(p, '\n', b->len - off);
+		if (!nl && !all)
+			break;
+		if (nl) {
+			*nl = '\0';
+		} else {
+			bm_buf_addc(b, '\0');	/* may move b->s */
+			p = b->s + off;
+		}
+		s->h.child_stderr(s->h.user, &v, p);
+		off += strlen(p) + 1;
+	}
+	if (off >= b->len) {
+		bm_buf_reset(b);
+	} else {
+		memmove(b->s, b->s + off, b->len - off);
+		b->len -= off;
+		b->s[b->len] = '\0';
+	}
+}
+
 /* A child made progress or timed out. */
 static void
 child_step(struct bm_sched *s, struct job *j, double now)
 {
-	struct bm_sched_outcome o = { BM_CLASS_NONE, NULL, 0, { NULL, -1, -1 },
-	    -1, 0 };
+	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
+	    .exit_code = -1 };
 	struct bm_buf how = BM_BUF_INIT;
 	char *msg;
 	size_t n;
 
 	if (now - j->attempt_ms >= timeout_s(s, j) * 1000) {
 		bm_spawn_kill(&j->child);
+		child_lines(s, j, 1);
 		msg = xasprintf("exec %s: no answer within %g s",
 		    j->t.api_model, timeout_s(s, j));
 		landed(s, j);
@@ -721,8 +806,11 @@ child_step(struct bm_sched *s, struct job *j, double now)
 		free(msg);
 		return;
 	}
-	if (!bm_spawn_step(&j->child))
+	if (!bm_spawn_step(&j->child)) {
+		child_lines(s, j, 0);
 		return;
+	}
+	child_lines(s, j, 1);
 	o.exit_code = bm_spawn_describe(&j->child, &how);
 	if (how.len > 0) {
 		msg = xasprintf("exec %s %s", j->t.api_model, bm_buf_str(&how));
@@ -735,9 +823,62 @@ child_step(struct bm_sched *s, struct job *j, double now)
 	n = j->child.out.len;
 	if (n > 0 && j->child.out.s[n - 1] == '\n')
 		n--;
+	if (memchr(bm_buf_str(&j->child.out), '\0', n)) {
+		msg = xasprintf("exec %s: the answer holds a NUL byte, which"
+		    " cannot be kept", j->t.api_model);
+		landed(s, j);
+		failed(s, j, BM_CLASS_EXEC, msg, 0, NULL);
+		free(msg);
+		return;
+	}
 	o.reply.output = xstrndup(bm_buf_str(&j->child.out), n);
 	landed(s, j);
 	answered(s, j, &o);
+}
+
+/*
+ * Is there, after j, a job of j's provider that has not failed yet and is
+ * ready?  While the breaker is not closed the probe is such a case, not
+ * one that keeps failing (which waits for its own retry).
+ */
+static int
+fresh_after(const struct job *j, double now)
+{
+	const struct job *k;
+
+	for (k = j->next; k; k = k->next)
+		if (k->pv == j->pv && k->state == J_WAITING &&
+		    k->attempts == 0 && k->ready_at <= now)
+			return 1;
+	return 0;
+}
+
+/*
+ * --give-up: a provider whose breaker is open and that has had no success
+ * for give_up_ms is down from now on.
+ */
+static int
+is_down(struct bm_sched *s, struct prov *pv, double now)
+{
+	if (!pv->down && s->o.give_up_ms > 0 && pv->p &&
+	    pv->brk.state != BM_BREAKER_CLOSED && pv->last_ok > 0 &&
+	    now - pv->last_ok >= s->o.give_up_ms)
+		pv->down = 1;
+	return pv->down;
+}
+
+/* End j's step at once: its provider is down. */
+static void
+give_up(struct bm_sched *s, struct job *j)
+{
+	char *msg;
+
+	msg = xasprintf("%s is down: no success for %g s (the last error was"
+	    " %s); not sent", j->pv->p->name, s->o.give_up_ms / 1000,
+	    bm_class_name(j->pv->last_cls));
+	step_error(s, j, j->pv->last_cls ? j->pv->last_cls :
+	    BM_CLASS_CONNECTION, msg, 0);
+	free(msg);
 }
 
 /* Start what the limits allow; returns ms until something may become ready. */
@@ -747,18 +888,28 @@ dispatch(struct bm_sched *s, double now)
 	struct job *j, *next;
 	double wait = 1000, w;
 	struct prov *pv;
+	long stored = s->h.stored ? s->h.stored(s->h.user) : s->written;
 
+	s->st.held = 0;
 	for (j = s->jobs; j; j = next) {
 		next = j->next;
 		if (j->state != J_WAITING)
 			continue;
 		if (s->st.stopping) {
-			step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+			step_error(s, j, BM_CLASS_CANCELLED, s->why, 0);
+			continue;
+		}
+		pv = j->pv;
+		if (is_down(s, pv, now)) {
+			give_up(s, j);
+			continue;
+		}
+		if (j->barrier > stored) {
+			s->st.held++;
 			continue;
 		}
 		if (s->st.inflight >= s->o.jobs)
 			break;
-		pv = j->pv;
 		if (j->ready_at > now) {
 			if (j->ready_at - now < wait)
 				wait = j->ready_at - now;
@@ -766,6 +917,9 @@ dispatch(struct bm_sched *s, double now)
 		}
 		if (pv->inflight >= pv->max ||
 		    pv->inflight >= bm_window_limit(&pv->win))
+			continue;
+		if (pv->brk.state != BM_BREAKER_CLOSED && j->attempts > 0 &&
+		    fresh_after(j, now))
 			continue;
 		if (!bm_breaker_allow(&pv->brk, now)) {
 			w = bm_breaker_wait(&pv->brk, now);
@@ -801,7 +955,7 @@ cancel_running(struct bm_sched *s)
 		if (j->xfer)
 			bm_http_cancel(s->http, j->xfer);
 		landed(s, j);
-		step_error(s, j, BM_CLASS_CANCELLED, "interrupted", 0);
+		step_error(s, j, BM_CLASS_CANCELLED, s->why, 0);
 	}
 }
 
@@ -820,8 +974,8 @@ wait_events(struct bm_sched *s, double wait, struct bm_error *e)
 	struct job *j;
 	char drain[64];
 
-	if (s->fdcap < 2 + 2 * (size_t)s->st.alive) {
-		s->fdcap = 2 + 2 * (size_t)s->st.alive + 16;
+	if (s->fdcap < 2 + 3 * (size_t)s->st.alive) {
+		s->fdcap = 2 + 3 * (size_t)s->st.alive + 16;
 		s->fds = xreallocarray(s->fds, s->fdcap, sizeof(*s->fds));
 	}
 	s->nfds = 0;
@@ -835,6 +989,8 @@ wait_events(struct bm_sched *s, double wait, struct bm_error *e)
 			watch(s, j->child.in_fd, POLLOUT);
 		if (j->child.out_fd >= 0)
 			watch(s, j->child.out_fd, POLLIN);
+		if (j->child.err_fd >= 0)
+			watch(s, j->child.err_fd, POLLIN);
 		else
 			wait = wait > 10 ? 10 : wait;	/* reap soon */
 		left = j->attempt_ms + timeout_s(s, j) * 1000 - now;
@@ -843,8 +999,9 @@ wait_events(struct bm_sched *s, double wait, struct bm_error *e)
 	}
 	if (s->st.stopping && s->grace_end - now < wait)
 		wait = s->grace_end - now;
-	if (wait < 0)
+	if (wait < 0 || s->kick)
 		wait = 0;
+	s->kick = 0;
 	if (bm_http_poll(s->http, s->fds, (unsigned)s->nfds,
 	    (int)wait + (wait > 0), e) < 0 || bm_http_perform(s->http, e) < 0)
 		return -1;
@@ -896,8 +1053,17 @@ bm_sched_run(struct bm_sched *s, struct bm_error *e)
 void
 bm_sched_stop(struct bm_sched *s, double grace_ms)
 {
+	bm_sched_stop_why(s, grace_ms, "interrupted");
+}
+
+void
+bm_sched_stop_why(struct bm_sched *s, double grace_ms, const char *why)
+{
+	if (!s->st.stopping || grace_ms <= 0)
+		s->grace_end = bm_clock_ms() + grace_ms;
+	if (!s->st.stopping)
+		s->why = why;
 	s->st.stopping = 1;
-	s->grace_end = bm_clock_ms() + grace_ms;
 }
 
 void
@@ -926,7 +1092,10 @@ bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color)
 
 	for (i = 0; i < s->nprovs; i++) {
 		v = s->provs[i];
-		if (v->inflight || v->brk.state)
+		if (v->down)
+			bm_buf_addf(b, color ? " | \033[31m%s down\033[0m" :
+			    " | %s down", v->p->name);
+		else if (v->inflight || v->brk.state)
 			bm_buf_addf(b, color && v->brk.state ?
 			    " | \033[33m%s %ld/%ld open\033[0m" :
 			    " | %s %ld/%ld", v->p->name, v->inflight,
@@ -941,16 +1110,18 @@ bm_sched_progress(const struct bm_sched *s, const struct bm_sched_tally *t,
 	double rate = elapsed_ms > 0 ? t->done / (elapsed_ms / 1000) : 0;
 	long eta;
 
-	if (s->st.eof)
-		bm_buf_addf(b, "%ld/%ld", t->done, s->st.expected);
+	if (t->total >= 0)
+		bm_buf_addf(b, "%ld/%ld done: ", t->done, t->total);
 	else
-		bm_buf_addf(b, "%ld", t->done);
-	bm_buf_addf(b, " pass %ld fail %ld ", t->pass, t->fail);
-	bm_buf_addf(b, color && t->errors ? "\033[31merror %ld\033[0m" :
-	    "error %ld", t->errors);
+		bm_buf_addf(b, "%ld done: ", t->done);
+	bm_buf_addf(b, "%ld pass, %ld fail, ", t->pass, t->fail);
+	bm_buf_addf(b, color && t->errors ? "\033[31m%ld error\033[0m" :
+	    "%ld error", t->errors);
+	if (t->cancelled)
+		bm_buf_addf(b, ", %ld cancelled", t->cancelled);
 	bm_buf_addf(b, " | %.1f req/s", rate);
-	if (s->st.eof && rate > 0 && s->st.expected > t->done) {
-		eta = (long)((double)(s->st.expected - t->done) / rate + 0.5);
+	if (t->total >= 0 && rate > 0 && t->total > t->done) {
+		eta = (long)((double)(t->total - t->done) / rate + 0.5);
 		if (eta < 60)
 			bm_buf_addf(b, " | ETA %lds", eta);
 		else if (eta < 3600)
@@ -1074,6 +1245,9 @@ bm_sched_new(const struct bm_sched_opts *o, const struct bm_sched_hooks *h,
 	s->o = *o;
 	s->h = *h;
 	s->ahead = o->jobs * 2 + 16;
+	s->why = "interrupted";
+	s->drop = xcalloc(o->cfg ? o->cfg->nproviders + 1 : 1,
+	    sizeof(*s->drop));
 	s->wake[0] = s->wake[1] = -1;
 	s->http = bm_http_new(o->jobs + 16);
 	if (!s->http) {
@@ -1107,6 +1281,7 @@ bm_sched_free(struct bm_sched *s)
 		free(s->provs[i]);
 	free(s->provs);
 	free(s->fds);
+	free(s->drop);
 	bm_buf_free(&s->in);
 	if (s->wake[0] >= 0)
 		close(s->wake[0]);

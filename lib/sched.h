@@ -46,6 +46,7 @@ struct bm_sched_outcome {
 	struct bm_reply reply;		/* the answer; output NULL: none */
 	int exit_code;			/* exec providers; else -1 */
 	int cached;			/* answered by the cache_get hook */
+	int repaired;			/* invalid UTF-8 became U+FFFD */
 };
 
 /* What the scheduler asks of its caller; NULL hooks are skipped. */
@@ -75,6 +76,15 @@ struct bm_sched_hooks {
 	void (*turn)(void *user, double now);
 	/* The loop is about to wait: ms after which to be called again. */
 	double (*idle)(void *user, double now);
+	/*
+	 * How many of the results written so far are stored (committed).
+	 * The next step of a sequence is not sent before its earlier steps
+	 * are; NULL: every result is stored when written.
+	 */
+	long (*stored)(void *user);
+	/* A line an exec child wrote on its stderr (without the newline). */
+	void (*child_stderr)(void *user, const struct bm_sched_step *s,
+	    const char *line);
 };
 
 /* Settings. */
@@ -87,6 +97,9 @@ struct bm_sched_opts {
 	int stream;			/* --stream for every provider */
 	int in_fd;			/* case records are read from here */
 	const char *in_name;		/* and so named in messages */
+	/* --give-up: a provider with no success for this long while its
+	 * breaker keeps opening is down; 0: never */
+	double give_up_ms;
 };
 
 /* What the loop has done so far. */
@@ -94,6 +107,7 @@ struct bm_sched_stats {
 	long alive;		/* jobs read and not finished */
 	long inflight;		/* attempts in flight */
 	long expected;		/* results the jobs read will write */
+	long held;		/* sequences waiting for their steps' commit */
 	int eof;		/* the input is over */
 	int stopping;		/* bm_sched_stop was called */
 };
@@ -130,6 +144,9 @@ int bm_sched_add(struct bm_sched *s, cJSON *kase, struct bm_error *e);
 int bm_sched_run(struct bm_sched *s, struct bm_error *e);
 /* Stop reading and starting; cancel what still runs after grace_ms. */
 void bm_sched_stop(struct bm_sched *s, double grace_ms);
+/* bm_sched_stop, cancelled steps saying why (default "interrupted"). */
+void bm_sched_stop_why(struct bm_sched *s, double grace_ms,
+    const char *why);
 /* Wake the loop from its wait; async-signal-safe. */
 void bm_sched_wake(struct bm_sched *s);
 /* Counters of s. */
@@ -139,13 +156,15 @@ void bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color);
 
 /* What the caller has written so far, for the progress line. */
 struct bm_sched_tally {
-	long done, pass, fail, errors;
+	long done, pass, fail, errors;	/* errors without cancelled ones */
+	long cancelled, total;		/* total: < 0 unknown */
 };
 /*
- * Append the progress line to b: done/total (total once the input is
- * over), pass/fail/error, requests a second, ETA, the providers in use
- * and whether it is stopping; with color, errors in red, warnings in
- * yellow.  elapsed_ms is the time since the run began.
+ * Append the progress line to b: "done/total done: P pass, F fail, E
+ * error" (the total when known, cancelled apart), requests a second,
+ * ETA, the providers in use (down or breaker open) and whether it is
+ * stopping; with color, errors in red, warnings in yellow.  elapsed_ms
+ * is the time since the run began.
  */
 void bm_sched_progress(const struct bm_sched *s,
     const struct bm_sched_tally *t, double elapsed_ms, int color,

@@ -9,6 +9,9 @@
 #include <sys/wait.h>
 
 #include "spawn.h"
+#include "xalloc.h"
+
+extern char **environ;
 
 static void
 close_fd(int *fd)
@@ -50,13 +53,46 @@ int
 bm_spawn(const char *command, const char *input, size_t len,
     struct bm_child *c, struct bm_error *e)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	return bm_spawn_env(command, input, len, NULL, 0, c, e);
+}
+
+/* Is the "NAME=value" entry env one of the names in drop? */
+static int
+dropped(const char *env, const char *const *drop)
+{
+	const char *eq = strchr(env, '=');
+	size_t n = eq ? (size_t)(eq - env) : strlen(env);
+
+	for (; drop && *drop; drop++)
+		if (strlen(*drop) == n && strncmp(env, *drop, n) == 0)
+			return 1;
+	return 0;
+}
+
+int
+bm_spawn_env(const char *command, const char *input, size_t len,
+    const char *const *drop, int capture_err, struct bm_child *c,
+    struct bm_error *e)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
+	char **envp;
+	size_t n = 0, k = 0;
 	pid_t pid;
 
+	/* Made here: the child only execs (no allocation after fork). */
+	while (environ[n])
+		n++;
+	envp = xreallocarray(NULL, n + 1, sizeof(*envp));
+	for (n = 0; environ[n]; n++)
+		if (!dropped(environ[n], drop))
+			envp[k++] = environ[n];
+	envp[k] = NULL;
+
 	memset(c, 0, sizeof(*c));
-	c->in_fd = c->out_fd = -1;
+	c->in_fd = c->out_fd = c->err_fd = -1;
 	c->pid = -1;
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    (capture_err && pipe2(er, O_CLOEXEC) < 0)) {
 		bm_error_set(e, NULL, 0, 0, "pipe: %s", strerror(errno));
 		goto fail;
 	}
@@ -71,15 +107,22 @@ bm_spawn(const char *command, const char *input, size_t len,
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 ||
+		    (er[1] >= 0 && dup2(er[1], 2) < 0))
 			_exit(126);
-		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		execle("/bin/sh", "sh", "-c", command, (char *)NULL, envp);
 		_exit(127);
 	}
+	free(envp);
+	envp = NULL;
 	/* Both sides set the group, so neither races the other. */
 	setpgid(pid, pid);
 	close(in[0]);
 	close(out[1]);
+	close_fd(&er[1]);
+	c->err_fd = er[0];
+	if (c->err_fd >= 0)
+		fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
 	c->pid = pid;
 	c->in_fd = in[1];
 	c->out_fd = out[0];
@@ -90,10 +133,13 @@ bm_spawn(const char *command, const char *input, size_t len,
 		close_fd(&c->in_fd);
 	return 0;
 fail:
+	free(envp);
 	close_fd(&in[0]);
 	close_fd(&in[1]);
 	close_fd(&out[0]);
 	close_fd(&out[1]);
+	close_fd(&er[0]);
+	close_fd(&er[1]);
 	return -1;
 }
 
@@ -130,6 +176,18 @@ bm_spawn_step(struct bm_child *c)
 			break;
 		close_fd(&c->out_fd);
 	}
+	while (c->err_fd >= 0) {
+		n = read(c->err_fd, chunk, sizeof(chunk));
+		if (n > 0) {
+			bm_buf_add(&c->err, chunk, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		close_fd(&c->err_fd);
+	}
 	if (c->out_fd < 0 && !c->exited) {
 		/* stdout closed: it is exiting; do not block if it lingers. */
 		if (waitpid(c->pid, &c->status, WNOHANG) == c->pid)
@@ -151,6 +209,7 @@ bm_spawn_kill(struct bm_child *c)
 	}
 	close_fd(&c->in_fd);
 	close_fd(&c->out_fd);
+	close_fd(&c->err_fd);
 }
 
 void
@@ -159,6 +218,7 @@ bm_spawn_free(struct bm_child *c)
 	bm_spawn_kill(c);
 	bm_buf_free(&c->in);
 	bm_buf_free(&c->out);
+	bm_buf_free(&c->err);
 }
 
 int

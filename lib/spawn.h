@@ -2,7 +2,7 @@
  * spawn.h: child processes for the exec provider, as xe runs them: /bin/sh
  * -c COMMAND in its own process group, input written to its stdin and its
  * stdout collected through non-blocking pipes the caller polls, the whole
- * group killed on timeout.  stderr is inherited.
+ * group killed on timeout.  stderr is inherited or collected.
  */
 #ifndef BM_SPAWN_H
 #define BM_SPAWN_H
@@ -19,6 +19,8 @@ struct bm_child {
 	struct bm_buf in;	/* what is still to be written */
 	size_t in_off;
 	struct bm_buf out;	/* what it wrote */
+	int err_fd;		/* our end of its stderr when captured; -1 */
+	struct bm_buf err;	/* what it wrote there, not yet taken */
 	int exited;		/* reaped */
 	int status;		/* waitpid status once exited */
 };
@@ -26,6 +28,13 @@ struct bm_child {
 /* Start command with input on its stdin; 0, or -1 with e. */
 int bm_spawn(const char *command, const char *input, size_t len,
     struct bm_child *c, struct bm_error *e);
+/*
+ * bm_spawn with the variables named in drop (NULL-ended) not passed on,
+ * and with capture_err its stderr collected in c->err (else inherited).
+ */
+int bm_spawn_env(const char *command, const char *input, size_t len,
+    const char *const *drop, int capture_err, struct bm_child *c,
+    struct bm_error *e);
 /*
  * Do the I/O that poll said is possible (or try when unsure), then reap
  * if stdout is at EOF.  Returns 1 once the child has exited and its

@@ -25,9 +25,33 @@ stub() {
 	[ -x "$STUB" ] || skip "llmstub not built"
 	"$STUB" -P port -l stub.log "$@" &
 	STUB_PID=$!
-	for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+	until_true test -s port
 	PORT=$(cat port)
 	export OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1"
+}
+
+# Poll interval of the bounded waits below (never a wait for time).
+TICK=0.05
+
+# until CMD...: run CMD every TICK until it succeeds, for at most 30 s.
+until_true() {
+	local i
+	for i in $(seq 600); do
+		"$@" && return 0
+		sleep "$TICK"
+	done
+	echo "timed out waiting for: $*" >&2
+	return 1
+}
+
+# The stub's counter FIELD (requests, in_flight, ...) is at least N.
+stub_at_least() {
+	[ "$(curl -sf "http://127.0.0.1:$PORT/stats" | jq ".$1")" -ge "$2" ]
+}
+
+# The number SQL selects from bm.db is at least N.
+db_at_least() {
+	[ "$(sqlite3 bm.db "$2" 2>/dev/null || echo 0)" -ge "$1" ]
 }
 
 # case ID MODEL PROMPT [EXPECT-JSON]: one case record.
@@ -202,7 +226,7 @@ burst_of_two_then_two_a_second() {
 	for i in $(seq 40); do case_rec "k$i" openai:m "K $i"; done >in.jsonl
 	bm-exec -q --run-id r-k -j 4 <in.jsonl >out1 2>err1 &
 	pid=$!
-	sleep 0.7
+	until_true db_at_least 5 "SELECT count(*) FROM results WHERE status = 'pass'"
 	kill -9 $pid
 	wait $pid || true
 	sqlite3 bm.db "SELECT case_id FROM results WHERE run_id='r-k' AND status='pass'" | sort >done1
@@ -224,20 +248,21 @@ burst_of_two_then_two_a_second() {
 	for i in $(seq 10); do case_rec "i$i" openai:m "I $i"; done >in.jsonl
 	bm-exec --run-id r-i -j 2 --grace 0.2 <in.jsonl >out 2>err &
 	pid=$!
-	sleep 0.5
+	until_true stub_at_least in_flight 2
 	kill -INT $pid
 	st=0
 	wait $pid || st=$?
 	[ "$st" -eq 130 ]
 	[ "$(cat err)" = "bm-exec: run r-i
 bm-exec: warning: interrupted: finishing 2 requests in flight (0.2 s)
-bm-exec: warning: 10 of 10 results ended in error (cancelled 10)" ]
+bm-exec: warning: 10 of 10 results ended in error (cancelled 10)
+bm-exec: to resume: bm-exec --resume r-i < the same cases" ]
 	[ "$(jq -sc 'map(.error.class) | unique' out)" = '["cancelled"]' ]
 	[ "$(wc -l <out)" -eq 10 ]
 	[ "$(sqlite3 bm.db "SELECT count(*), sum(error_class='cancelled') FROM results WHERE run_id='r-i'")" = "10|10" ]
 	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-i'")" = interrupted ]
 	[ "$(sqlite3 bm.db 'PRAGMA integrity_check')" = ok ]
-	[ "$(jq -s length stub.log)" = 2 ]
+	[ "$(jq -s 'map(select(.path != "/stats")) | length' stub.log)" = 2 ]
 }
 
 @test "bm-exec: the API key never appears in stdout, stderr or the database" {
@@ -251,14 +276,13 @@ bm-exec: warning: 10 of 10 results ended in error (cancelled 10)" ]
 	[ "$status" -eq 1 ]
 	grep -q "$KEY" stub.log
 	! grep -q "$KEY" <<<"$output$stderr" || false
-	# A child that prints it, its answer cached: the key is known as a
-	# secret even when no case of its provider runs.
+	# An exec child does not get other providers' keys (least
+	# privilege): there is nothing for it to print.
 	case_rec e1 "exec:printenv OPENAI_API_KEY" "x" >in.jsonl
 	run --separate-stderr bm-exec -v --cache <in.jsonl
-	[ "$status" -eq 0 ]
-	[ "$(jq -r .output <<<"$output")" = "[REDACTED]" ]
+	[ "$status" -eq 1 ]
+	[ "$(jq -c '[.error.class, .error.message, .output]' <<<"$output")" = '["exec","exec printenv OPENAI_API_KEY exited with status 1",null]' ]
 	! grep -q "$KEY" <<<"$output$stderr" || false
-	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE output = '[REDACTED]'")" = 1 ]
 	! grep -aq "$KEY" bm.db bm.db-wal 2>/dev/null || false
 }
 
@@ -280,7 +304,7 @@ bm-exec: <stdin>:5: case y: step 1 has no prompt
 bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	[ "$(jq -c '[.case_id,.status]' <<<"$output")" = '["c1","pass"]' ]
 	# --dry-run says the same.
-	run --separate-stderr bm-exec --dry-run <in.jsonl
+	run --separate-stderr bm-exec -q --dry-run <in.jsonl
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "bm-exec: <stdin>:1: invalid JSON near column 16
 bm-exec: <stdin>:2: expected an object, got an array
@@ -355,7 +379,8 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	unset OPENAI_API_KEY
 	run --separate-stderr bm-exec --dry-run <in.jsonl
 	[ "$status" -eq 1 ]
-	[ "${lines[1]}" = "$(printf '%-32s %8s %14s %18s %12s' priced 1 2 3 8.000000)" ]
+	[ "$output" = '{"type":"estimate","model":"priced","cases":1,"prompt_tokens":2,"completion_tokens":3,"cost_usd":8}' ]
+	[[ "$stderr" == *"$(printf '%-32s %8s %14s %18s %12s' priced 1 2 3 8.000000)"* ]]
 	[[ "$stderr" == *"<stdin>:1: case c1: OPENAI_API_KEY is not set"* ]]
 	[[ "$stderr" == *"<stdin>:2: case c2: "* ]]
 	[ ! -e bm.db ]
@@ -423,7 +448,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	# --backoff 0.15: the breaker stays open 10 x 0.15 s = 1.5 s.
 	bm-exec -q --no-db -j 1 --retries 0 --backoff 0.15 <in.jsonl >out 2>err &
 	pid=$!
-	sleep 0.7
+	until_true stub_at_least requests 7
 	curl -sf "http://127.0.0.1:$PORT/stats" >stats
 	st=0
 	wait $pid || st=$?
@@ -454,10 +479,10 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	[ "$(grep -c . out)" = 7 ]
 	# Redrawn in place: each line starts with a carriage return and an
 	# erase, and errors are in red.
-	grep -q $'\r\e\\[Kbm-exec: 0/7 pass 0 fail 0 error 0 | 0.0 req/s | openai 2/2' tty
+	grep -q $'\r\e\\[Kbm-exec: 0/7 done: 0 pass, 0 fail, 0 error | 0.0 req/s | openai 2/2' tty
 	tr '\r' '\n' <tty | sed 's/\x1b\[K//g' >lines
-	grep -Eq $'^bm-exec: [2-5]/7 pass [1-5] fail 0 (error 0|\e\\[31merror 1\e\\[0m) \\| [0-9]+\\.[0-9] req/s \\| ETA [0-9]+s \\| openai [12]/2$' lines
-	grep -q $'^bm-exec: 7/7 pass 6 fail 0 \e\\[31merror 1\e\\[0m | [0-9.]* req/s$' lines
+	grep -Eq $'^bm-exec: [2-5]/7 done: [1-5] pass, 0 fail, (0 error|\e\\[31m1 error\e\\[0m) \\| [0-9]+\\.[0-9] req/s \\| ETA [0-9]+s \\| openai [12]/2$' lines
+	grep -q $'^bm-exec: 7/7 done: 6 pass, 0 fail, \e\\[31m1 error\e\\[0m | [0-9.]* req/s$' lines
 	# The -v message about p7 has a line of its own.
 	grep -q 'case p7: auth' lines
 	! grep 'case p7' lines | grep -q 'req/s' || false
@@ -468,7 +493,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	# --progress forces the line without a terminal.
 	run --separate-stderr bm-exec -q --progress --no-db -j 2 <in.jsonl
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *$'\r\e[Kbm-exec: 7/7 pass 6 fail 0 error 1 | '*' req/s' ]]
+	[[ "$stderr" == *$'\r\e[Kbm-exec: 7/7 done: 6 pass, 0 fail, 1 error | '*' req/s' ]]
 }
 
 @test "bm-exec -v without a terminal: a plain status line every --status-interval" {
@@ -477,10 +502,10 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	run --separate-stderr bm-exec -v --no-db -j 1 --status-interval 0.3 <in.jsonl
 	[ "$status" -eq 0 ]
 	[[ "$stderr" != *$'\r'* && "$stderr" != *$'\e'* ]]
-	grep '^bm-exec: [0-9]*/6 pass' <<<"$stderr" >status
+	grep '^bm-exec: [0-9]*/6 done' <<<"$stderr" >status
 	[ "$(wc -l <status)" -ge 3 ]
-	grep -Eq '^bm-exec: [1-5]/6 pass [1-5] fail 0 error 0 \| [0-9.]+ req/s \| ETA [0-9]+s \| openai 1/1$' status
-	[[ "$(tail -n1 status)" =~ ^bm-exec:\ 6/6\ pass\ 6\ fail\ 0\ error\ 0\ \|\ [0-9.]+\ req/s$ ]]
+	grep -Eq '^bm-exec: [1-5]/6 done: [1-5] pass, 0 fail, 0 error \| [0-9.]+ req/s \| ETA [0-9]+s \| openai 1/1$' status
+	[[ "$(tail -n1 status)" =~ ^bm-exec:\ 6/6\ done:\ 6\ pass,\ 0\ fail,\ 0\ error\ \|\ [0-9.]+\ req/s$ ]]
 	# No line twice in a row.
 	[ -z "$(uniq -d status)" ]
 	# Without -v (and no terminal), no status line.
@@ -496,9 +521,9 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	for i in $(seq 6); do case_rec "d$i" openai:m "D $i"; done >in.jsonl
 	bm-exec --run-id r-d -j 2 --grace 10 <in.jsonl >out 2>err &
 	pid=$!
-	sleep 0.5
+	until_true stub_at_least in_flight 2
 	kill -INT $pid
-	sleep 0.3
+	until_true grep -q 'finishing 2 requests' err
 	t0=$(date +%s%N)
 	kill -TERM $pid
 	st=0
@@ -509,11 +534,12 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	[ "$(cat err)" = "bm-exec: run r-d
 bm-exec: warning: interrupted: finishing 2 requests in flight (10 s)
 bm-exec: warning: interrupted again: cancelling 2 requests in flight
-bm-exec: warning: 6 of 6 results ended in error (cancelled 6)" ]
+bm-exec: warning: 6 of 6 results ended in error (cancelled 6)
+bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	[ "$(jq -sc 'map(.error.class) | unique' out)" = '["cancelled"]' ]
 	[ "$(sqlite3 bm.db "SELECT count(*), sum(error_class='cancelled') FROM results WHERE run_id='r-d'")" = "6|6" ]
 	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-d'")" = interrupted ]
-	[ "$(jq -s length stub.log)" = 2 ]
+	[ "$(jq -s 'map(select(.path != "/stats")) | length' stub.log)" = 2 ]
 }
 
 @test "bm-exec --resume of a sequence rebuilds the conversation from the stored steps" {
@@ -531,7 +557,7 @@ bm-exec: warning: 6 of 6 results ended in error (cancelled 6)" ]
 	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
 	[ "$status" -eq 0 ]
 	[ "$(jq -sc 'map([.step,.status,.output,.run_id])' <<<"$output")" = '[[0,"pass","TWO","r-q"],[1,"pass","4","r-q"],[2,"pass","6","r-q"]]' ]
-	[ "$(jq -s length stub.log)" = 2 ]
+	[ "$(jq -s 'map(select(.path != "/stats")) | length' stub.log)" = 2 ]
 	[ "$(jq -sc '.[0].body.messages' stub.log)" = '[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 1 + 1?"},{"role":"assistant","content":"TWO"},{"role":"user","content":"[[fail-first=1]] What is 2 + 2?"}]' ]
 	[ "$(jq -sc '.[1].body.messages[2:]' stub.log)" = '[{"role":"assistant","content":"TWO"},{"role":"user","content":"[[fail-first=1]] What is 2 + 2?"},{"role":"assistant","content":"4"},{"role":"user","content":"What is 3 + 3?"}]' ]
 	[ "$(sqlite3 bm.db "SELECT group_concat(step || status) FROM results WHERE run_id='r-q'")" = "0pass,1pass,2pass" ]
@@ -581,13 +607,19 @@ bm-exec: warning: 6 of 6 results ended in error (cancelled 6)" ]
 	[ "$status" -eq 0 ]
 	[ "$(jq -c '[.status,.output]' <<<"$output")" = '["pass","7"]' ]
 	[ "$(jq -c '[.path, .headers.authorization, .body.model]' stub.log)" = "[\"/v1/chat/completions\",\"Bearer $KEY\",\"gpt-4o-mini\"]" ]
-	# Unset, the key is a config error before any request.
+	# Unset, the key is a setup error found before any request: one
+	# message naming the variable and the models, and no run.
 	unset OPENAI_API_KEY
 	: >stub.log
-	run --separate-stderr bm-exec -q --no-db <in.jsonl
-	[ "$status" -eq 1 ]
-	[ "$(jq -c '[.error.class,.error.message,.attempts]' <<<"$output")" = '["config","OPENAI_API_KEY is not set",0]' ]
+	case_rec c2 openai:m "x" >>in.jsonl
+	case_rec c3 openai:m "y" >>in.jsonl
+	case_rec c4 echo: "z" >>in.jsonl
+	run --separate-stderr bm-exec <in.jsonl
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-exec: OPENAI_API_KEY is not set (needed by openai:gpt-4o-mini, openai:m)" ]
 	[ ! -s stub.log ]
+	[ ! -e bm.db ]
 }
 
 @test "bm-exec: a result has every field of DESIGN.md §4, null where it does not apply" {
@@ -621,34 +653,39 @@ bm-exec: warning: 6 of 6 results ended in error (cancelled 6)" ]
 	} >in.jsonl
 	run --separate-stderr bm-exec --dry-run <in.jsonl
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "" ]
 	# c1: 2 + 3; c2: 1 + 1, then 2 + 1; c3: 4 at 2 characters a token.
-	[ "$output" = "$(printf '%-32s %8s %14s %18s %12s\n' model cases prompt_tokens max_output_tokens cost_usd \
+	[ "$stderr" = "$(printf '%-32s %8s %14s %18s %12s\n' model cases prompt_tokens max_output_tokens cost_usd \
 	    a 2 5 5 10.000000 b 1 4 0 - total 3 9 5 -)" ]
+	# Records on stdout, so | jq works; -q keeps the table for itself.
+	[ "$(jq -c '[.type, .model, .cases, .prompt_tokens, .completion_tokens, .cost_usd]' <<<"$output")" = '["estimate","a",2,5,5,10]
+["estimate","b",1,4,0,null]' ]
+	run --separate-stderr bm-exec -q --dry-run <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(grep -c estimate <<<"$output")" = 2 ]
 }
 
-@test "bm-exec reads cases as they are needed, not all at once" {
+@test "bm-exec reads a piped case stream ahead into a temporary file, not into memory" {
 	stub -d 1000
 	pad=$(printf '%04000d' 0)
-	# 400 cases of 4 KB; the writer notes how many it got rid of.
-	{
-		for i in $(seq 400); do
-			printf '{"type":"case","case_id":"b%d","model":"openai:m","messages":[{"role":"user","content":"B %d %s"}]}\n' "$i" "$i" "$pad"
-			echo "$i" >>written
-		done
-	} | bm-exec -q --no-db -j 1 --grace 0 >out 2>err &
+	# 400 cases of 4 KB through a pipe: read to the end before the first
+	# request (keys checked, total known), kept in an unlinked file.
+	for i in $(seq 400); do
+		printf '{"type":"case","case_id":"b%d","model":"openai:m","messages":[{"role":"user","content":"B %d %s"}]}\n' "$i" "$i" "$pad"
+	done | bm-exec -v --no-db -j 1 --grace 0 --status-interval 0.1 >out 2>err &
 	pid=$!
-	sleep 1
-	n=$(wc -l <written)
+	until_true stub_at_least requests 1
+	until_true grep -q '^bm-exec: 0/400 done' err
+	size=$(stat -L -c %s /proc/$pid/fd/* 2>/dev/null | sort -n | tail -n1)
+	[ "$size" -gt 1600000 ]
+	[ "$(awk '/VmRSS/ { print $2 }' /proc/$pid/status)" -lt 60000 ]
 	kill -INT $pid
 	st=0
 	wait $pid || st=$?
 	[ "$st" -eq 130 ]
-	# -j 1 keeps 18 cases alive, and then there are the pipe's and the
-	# reader's buffers (128 KB): far fewer than 400.
-	[ "$n" -lt 100 ]
+	# Only the cases taken up (2 x -j + 16) have results.
 	[ "$(jq -s 'length' out)" -lt 40 ]
-	[ "$(jq -s 'length' stub.log)" -le 2 ]
+	[ "$(jq -s 'map(select(.path != "/stats")) | length' stub.log)" -le 2 ]
 }
 
 @test "bm-exec: when the reader goes away, no more requests" {
@@ -661,4 +698,284 @@ bm-exec: warning: 6 of 6 results ended in error (cancelled 6)" ]
 	# What ran is stored; the rest is cancelled, for --resume.
 	[ "$(sqlite3 bm.db "SELECT count(*), sum(status='pass') + sum(error_class='cancelled') FROM results WHERE run_id='r-h'")" = "10|10" ]
 	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id='r-h'")" = interrupted ]
+}
+
+@test "bm-exec: redaction rewrites no data: a key of null, EMPTY or ollama leaves records valid and answers exact" {
+	stub
+	{
+		case_rec r1 openai:m "[[answer=null EMPTY test]] x" '[{"equals":"null EMPTY test"}]'
+		case_rec r2 echo: "say null"
+		case_rec r3 openai:m "[[status=null]] x"
+	} >in.jsonl
+	OPENAI_API_KEY=null run --separate-stderr bm-exec -v --retries 0 --run-id r-n <in.jsonl
+	[ "$status" -eq 1 ]
+	# Every line is JSON; null is null, answers are what was scored.
+	[ "$(jq -sc 'sort_by(.case_id) | map([.case_id, .variant, .status, .output])' <<<"$output")" = \
+	    '[["r1",null,"pass","null EMPTY test"],["r2",null,"pass","say null"],["r3",null,"error",null]]' ]
+	# The server's message quotes the key: that string value is redacted.
+	[ "$(jq -r 'select(.case_id == "r3") | .error.message' <<<"$output")" = \
+	    "HTTP 400: llmstub: bad directive [[status=[REDACTED]]]: expected an HTTP status from 400 to 599" ]
+	[[ "$stderr" == *"case r3: bad_request: HTTP 400: llmstub: bad directive [[status=[REDACTED]]]"* ]]
+	[ "$(sqlite3 bm.db "SELECT count(*), sum(json_valid(record)) FROM results WHERE run_id = 'r-n'")" = "3|3" ]
+	[ "$(sqlite3 bm.db "SELECT output FROM results WHERE case_id = 'r1'")" = "null EMPTY test" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id = 'r-n'")" = finished ]
+}
+
+@test "bm-exec: every result line printed is committed, and flushed at once into a regular file" {
+	stub -d 40
+	for i in $(seq 300); do case_rec "w$i" openai:m "W $i"; done >in.jsonl
+	case_rec slow openai:m "[[latency=60000]] slow" >>in.jsonl
+	bm-exec -q --run-id r-w -j 8 <in.jsonl >out 2>err &
+	pid=$!
+	until_true stub_at_least requests 120
+	kill -9 $pid
+	wait $pid || true
+	[ -s out ]
+	jq -r .case_id out | sort >printed
+	sqlite3 bm.db "SELECT case_id FROM results WHERE run_id = 'r-w'" | sort >stored
+	[ -z "$(comm -23 printed stored)" ]
+	# A regular file gets each line at once: the fast case is there while
+	# the slow one still runs.
+	{
+		case_rec f1 echo: "fast"
+		case_rec f2 openai:m "[[fault=hang]] slow"
+	} >in2.jsonl
+	bm-exec -q --no-db <in2.jsonl >out2 2>err2 &
+	pid=$!
+	until_true grep -q '"case_id":"f1"' out2
+	kill -9 $pid
+	wait $pid || true
+}
+
+@test "bm-exec: a database locked past the busy timeout stops the spending; results stay on stdout; exit 2" {
+	stub -d 100
+	for i in $(seq 60); do case_rec "l$i" openai:m "L $i"; done >in.jsonl
+	BM_BUSY_TIMEOUT_MS=500 bm-exec --run-id r-l -j 2 <in.jsonl >out 2>err &
+	pid=$!
+	until_true db_at_least 2 "SELECT count(*) FROM results"
+	mkfifo ctl
+	sqlite3 bm.db <ctl >lock.out &
+	lock=$!
+	exec 7>ctl
+	echo "BEGIN IMMEDIATE; SELECT 'locked';" >&7
+	until_true grep -q locked lock.out
+	until_true grep -q 'cannot store results' err
+	echo "ROLLBACK;" >&7
+	exec 7>&-
+	wait $lock
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 2 ]
+	[ "$(sed -n 2,3p err)" = "bm-exec: $BM_DB: database is locked (tried for 0.5 s)
+bm-exec: cannot store results: no more requests are sent; results go to stdout only" ]
+	# Every case taken up has its line; the ones not sent say why.
+	n=$(wc -l <out)
+	[ "$(jq -s 'map(.case_id) | unique | length' out)" = "$n" ]
+	[ "$n" -lt 60 ]
+	[ "$(jq -s 'map(select(.error.message == "not sent: the database failed")) | length' out)" -gt 5 ]
+	[ "$(curl -sf "http://127.0.0.1:$PORT/stats" | jq .requests)" -lt 45 ]
+	[ "$(sqlite3 bm.db "SELECT count(*) < 60 FROM results WHERE run_id = 'r-l'")" = 1 ]
+	[ "$(sqlite3 bm.db "SELECT status, pid FROM runs WHERE id = 'r-l'")" = "failed|" ]
+	[ "$(tail -n1 err)" = "bm-exec: to resume: bm-exec --resume r-l < the same cases" ]
+}
+
+@test "bm-exec: a full disk mid-run stops the spending, the run is marked failed, exit 2" {
+	stub -d 20
+	for i in $(seq 400); do case_rec "d$i" openai:m "D $i $(printf '%0500d' 0)"; done >in.jsonl
+	BM_TEST_DB_GROW=3 run --separate-stderr bm-exec -q --run-id r-f -j 4 <in.jsonl
+	[ "$status" -eq 2 ]
+	[ "${stderr%%$'\n'*}" = "bm-exec: $BM_DB: database or disk is full" ]
+	[[ "$stderr" == *"bm-exec: cannot store results: no more requests are sent; results go to stdout only"* ]]
+	n=$(grep -c . <<<"$output")
+	[ "$(jq -s 'map(.case_id) | unique | length' <<<"$output")" = "$n" ]
+	[ "$(curl -sf "http://127.0.0.1:$PORT/stats" | jq .requests)" -lt 300 ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id = 'r-f'")" = failed ]
+	[ "$(sqlite3 bm.db 'PRAGMA integrity_check')" = ok ]
+}
+
+@test "bm-exec: a run is locked while it runs: a second --resume exits 2 naming the holder; a dead holder is taken over" {
+	stub
+	for i in $(seq 6); do case_rec "o$i" openai:m "[[latency=60000]] O $i"; done >in.jsonl
+	bm-exec -q --run-id r-o -j 6 <in.jsonl >out 2>err &
+	pid=$!
+	until_true stub_at_least in_flight 6
+	run --separate-stderr bm-exec -q --resume r-o <in.jsonl
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: $BM_DB: run 'r-o' is being run by pid $pid on $(hostname)" ]
+	[ "$output" = "" ]
+	kill -9 $pid
+	wait $pid || true
+	# The holder is gone: taken over, by any RUN spec.
+	for i in $(seq 6); do case_rec "o$i" openai:m "O $i"; done >in.jsonl
+	run --separate-stderr bm-exec -q --resume r- <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '"pass"' <<<"$output")" = 6 ]
+	run --separate-stderr bm-exec -q --resume last <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 bm.db "SELECT status, pid IS NULL, resumed FROM runs WHERE id = 'r-o'")" = "finished|1|2" ]
+}
+
+@test "bm-exec: a signal during start-up is not lost" {
+	stub
+	for i in $(seq 20); do case_rec "s$i" openai:m "S $i"; done >in.jsonl
+	case_rec e1 echo: x | bm-exec -q >/dev/null
+	# Make start-up slow: the database is locked while the run row is
+	# written.
+	mkfifo ctl
+	sqlite3 bm.db <ctl >lock.out &
+	lock=$!
+	exec 7>ctl
+	echo "BEGIN IMMEDIATE; SELECT 'locked';" >&7
+	until_true grep -q locked lock.out
+	bm-exec --run-id r-s <in.jsonl >out 2>err &
+	pid=$!
+	until_true sh -c "ls -l /proc/$pid/fd | grep -q 'bm.db$'"
+	kill -INT $pid
+	echo "ROLLBACK;" >&7
+	exec 7>&-
+	wait $lock
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 130 ]
+	[ "$(curl -sf "http://127.0.0.1:$PORT/stats" | jq .requests)" = 0 ]
+	[ ! -s out ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id = 'r-s'")" = interrupted ]
+}
+
+@test "bm-exec: the circuit breaker does not starve healthy cases: the probe is the next case in line" {
+	stub
+	{
+		for i in $(seq 40); do case_rec "x$i" openai:m "[[status=500]] x$i"; done
+		for i in $(seq 200); do case_rec "h$i" openai:m "What is $i + 1?" "[{\"equals\":\"$((i + 1))\"}]"; done
+	} >in.jsonl
+	# The breaker stays open 10 x 0.05 s; 40 failing cases with 3 retries
+	# each would need 160 probes if a failing case were the probe.
+	run --separate-stderr timeout 60 bm-exec -q --no-db -j 8 --backoff 0.05 --give-up 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -s 'map(select(.status == "pass")) | length' <<<"$output")" = 200 ]
+	[ "$(jq -s 'map(select(.error.class == "server")) | length' <<<"$output")" = 40 ]
+	# Every failing case had its retries, no more.
+	[ "$(jq -s 'map(select(.error.class == "server") | .attempts) | unique' <<<"$output" | jq -c .)" = '[4]' ]
+}
+
+@test "bm-exec --give-up: a dead provider's cases end at once, and the status line says it is down" {
+	cat >bm.yml <<-EOF
+	providers:
+	  dead: {type: openai, base_url: "http://127.0.0.1:1/v1"}
+	EOF
+	for i in $(seq 30); do case_rec "z$i" dead:m "Z $i"; done >in.jsonl
+	run --separate-stderr timeout 60 bm-exec -v --no-db --run-id r-z -j 2 --backoff 0.02 --give-up 0.5 --status-interval 0.05 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -s 'length' <<<"$output")" = 30 ]
+	[ "$(jq -sc 'map(.error.class) | unique' <<<"$output")" = '["connection"]' ]
+	[ "$(jq -s 'map(select(.error.message == "dead is down: no success for 0.5 s (the last error was connection); not sent")) | length' <<<"$output")" -gt 15 ]
+	grep -q '^bm-exec: [0-9]*/30 done: 0 pass, 0 fail, [0-9]* error | [0-9.]* req/s.* | dead down$' <<<"$stderr"
+}
+
+@test "bm-exec: NUL in an answer is an error naming it; invalid UTF-8 becomes U+FFFD and the result says so" {
+	stub
+	{
+		case_rec u1 openai:m "[[fault=nul]] x" '[{"equals":"before"}]'
+		case_rec u2 openai:m "[[fault=bad-utf8]] x"
+		case_rec u3 "exec:printf 'before\\0after'" "x"
+		case_rec u4 "exec:printf 'na\\357ve'" "x"
+		printf '%s\n' '{"type":"case","case_id":"u5","model":"echo:","messages":[{"role":"user","content":"a\u0000b"}]}'
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-u --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = 'bm-exec: <stdin>:5: a NUL character (\u0000) cannot be kept: the record is skipped' ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.case_id, .status, .error.class, .error.message, .output, .output_repaired])' <<<"$output")" = \
+	    '[["u1","error","parse","the answer holds a NUL character (\\u0000), which cannot be kept",null,null],["u2","pass",null,null,"caf� ok",true],["u3","error","exec","exec printf '"'before\\\\0after'"': the answer holds a NUL byte, which cannot be kept",null,null],["u4","pass",null,null,"na�ve",true]]' ]
+	# Every line, and every stored record, is valid UTF-8.
+	iconv -f UTF-8 -t UTF-8 <<<"$output" >/dev/null
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-u' AND record LIKE '%\"output_repaired\":true%'")" = 2 ]
+}
+
+@test "bm-exec: max_response_bytes bounds an answer; at most 4 KiB of an error body is kept" {
+	stub
+	cat >bm.yml <<-EOF
+	providers:
+	  small: {type: openai, base_url: "http://127.0.0.1:$PORT/v1", max_response_bytes: 1000}
+	EOF
+	big=$(printf 'w%.0s ' $(seq 600))
+	{
+		case_rec m1 small:m "[[answer=$big]] x"
+		case_rec m2 small:m "[[answer=short]] x"
+		case_rec m3 openai:m "[[answer=$big]] x"
+		case_rec m4 openai:m "[[status=$(printf 'x%.0s' $(seq 20000))]] x"
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --no-db --retries 0 <in.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(jq -sc 'sort_by(.case_id) | map([.case_id, .status, .error.class, (.error.message | length < 4200)])' <<<"$output")" = \
+	    '[["m1","error","parse",true],["m2","pass",null,true],["m3","pass",null,true],["m4","error","bad_request",true]]' ]
+	[ "$(jq -r 'select(.case_id == "m1") | .error.message' <<<"$output")" = "answer larger than 1000 bytes" ]
+}
+
+@test "bm-exec: --resume fed a different stream warns and leaves the run unfinished; no input, no run" {
+	for i in $(seq 6); do case_rec "q$i" echo: "Q $i"; done >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-q <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 bm.db "SELECT length(stream_sha256), status FROM runs WHERE id = 'r-q'")" = "64|finished" ]
+	head -n 4 in.jsonl >part.jsonl
+	run --separate-stderr bm-exec --resume r-q <part.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-q
+bm-exec: warning: the case stream differs from run r-q's: 2 of its cases are not in it, so the run stays unfinished
+bm-exec: to resume: bm-exec --resume r-q < the same cases" ]
+	[ "$(grep -c . <<<"$output")" = 4 ]
+	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id = 'r-q'")" = interrupted ]
+	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 bm.db "SELECT status, resumed FROM runs WHERE id = 'r-q'")" = "finished|2" ]
+	# Nothing to run: no run, nothing written.
+	run --separate-stderr bm-exec </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	[ "$(sqlite3 bm.db 'SELECT count(*) FROM runs')" = 1 ]
+}
+
+@test "bm-exec: a sequence on echo runs its steps without waiting for a timer; content_sha256 is kept" {
+	jq -cn '{type:"case",case_id:"s1",model:"echo:",content_sha256:("ab" * 32),steps:[{prompt:"one"},{prompt:"two"},{prompt:"three"},{prompt:"four"}]}' >in.jsonl
+	t0=$(date +%s%N)
+	run --separate-stderr bm-exec -q --run-id r-e <in.jsonl
+	[ "$status" -eq 0 ]
+	# Four steps, each committed before the next: far from 3 x 1 s.
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]
+	[ "$(jq -sc 'map(.output)' <<<"$output")" = '["one","two","three","four"]' ]
+	[ "$(jq -s 'map(.content_sha256 == ("ab" * 32)) | all' <<<"$output")" = true ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE content_sha256 = '$(printf 'ab%.0s' $(seq 32))'")" = 4 ]
+}
+
+@test "bm-exec: an exec child gets no other provider's key unless its env: lists it" {
+	cat >bm.yml <<-EOF
+	providers:
+	  tool: {type: exec, command: "printenv OPENAI_API_KEY ANTHROPIC_API_KEY; true", env: [ANTHROPIC_API_KEY]}
+	EOF
+	ANTHROPIC_API_KEY=ak-visible run --separate-stderr bm-exec -q --no-db < <(case_rec t1 tool: x)
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .output <<<"$output")" = "ak-visible" ]
+}
+
+@test "bm-exec: an exec child's stderr lines are named by their case and redacted" {
+	case_rec x1 "exec:echo working >&2; echo key=\$BM_X >&2; printf 'no newline' >&2; echo answer" x >in.jsonl
+	cat >bm.yml <<-EOF
+	providers:
+	  other: {type: openai, api_key_env: BM_X}
+	EOF
+	BM_X=secret-value-x run --separate-stderr bm-exec -q --no-db <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .output <<<"$output")" = answer ]
+	[ "$stderr" = "bm-exec: case x1: working
+bm-exec: case x1: key=
+bm-exec: case x1: no newline" ]
+	# A key it may see (env:) is redacted when printed.
+	cat >bm.yml <<-EOF
+	providers:
+	  other: {type: openai, api_key_env: BM_X}
+	  tool: {type: exec, command: "echo key=\$BM_X >&2; echo ok", env: [BM_X]}
+	EOF
+	BM_X=secret-value-x run --separate-stderr bm-exec -q --no-db < <(case_rec x2 tool: x)
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: case x2: key=[REDACTED]" ]
 }

@@ -214,10 +214,12 @@ done
 # Not a bare wait: that would wait for the stub too.
 for p in $pids; do wait "$p"; done
 ms=$((($(date +%s%N) - start) / 1000000))
-if [ "$ms" -ge 400 ] && [ "$ms" -lt 1500 ]; then
-	ok "latency: 4 requests of 400 ms overlap ($ms ms)"
+# That they overlapped is the stub's max_in_flight below, not a wall time:
+# a loaded machine (or ASan) may start curl late.
+if [ "$ms" -ge 400 ]; then
+	ok "latency: 4 requests of 400 ms take at least 400 ms"
 else
-	notok "latency: 4 requests of 400 ms overlap" "took $ms ms"
+	notok "latency: 4 requests of 400 ms take at least 400 ms" "took $ms ms"
 fi
 check "stats: max_in_flight 4, in_flight 0, 4 requests" '4 0 4' \
     "$(curl -s "$U/stats" | jq -r '"\(.max_in_flight) \(.in_flight) \(.requests)"')"

@@ -132,7 +132,7 @@ struct dirs {
 	long usage_p, usage_c;
 };
 
-enum { F_HANG = 1, F_RESET, F_GARBAGE, F_TRUNCATE };
+enum { F_HANG = 1, F_RESET, F_GARBAGE, F_TRUNCATE, F_NUL, F_BADUTF8 };
 
 static struct {
 	int ep, lfd, sfd;
@@ -739,9 +739,14 @@ dir_apply(struct dirs *d, const char *key, const char *v, struct bm_buf *err)
 			d->fault = F_GARBAGE;
 		else if (strcmp(v, "truncate") == 0)
 			d->fault = F_TRUNCATE;
+		else if (strcmp(v, "nul") == 0)
+			d->fault = F_NUL;
+		else if (strcmp(v, "bad-utf8") == 0)
+			d->fault = F_BADUTF8;
 		else {
 			bm_buf_addf(err, "llmstub: bad directive [[fault=%s]]: "
-			    "expected hang, reset, garbage or truncate", v);
+			    "expected hang, reset, garbage, truncate, nul or"
+			    " bad-utf8", v);
 			return -1;
 		}
 		return 0;
@@ -1266,6 +1271,16 @@ prepare_truncated(struct conn *c, const struct answer *a)
 static const char garbage[] =
     "{\"id\": \"chatcmpl-garbage\", \"choices\": [<html>502 Bad Gateway</html>";
 
+/* OpenAI answers "before\0after" and "caf\xe9 ok" (Latin-1, not UTF-8). */
+static const char nul_answer[] =
+    "{\"id\":\"chatcmpl-nul\",\"object\":\"chat.completion\",\"choices\":"
+    "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"before\\u0000after\"},\"finish_reason\":\"stop\"}]}";
+static const char bad_utf8_answer[] =
+    "{\"id\":\"chatcmpl-latin1\",\"object\":\"chat.completion\",\"choices\":"
+    "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"caf\xe9 ok\"},\"finish_reason\":\"stop\"}]}";
+
 /* Decide and prepare the answer to a model request; returns the delay. */
 static long
 model_request(struct conn *c, enum vendor v, cJSON *body, unsigned long n)
@@ -1362,6 +1377,15 @@ model_request(struct conn *c, enum vendor v, cJSON *body, unsigned long n)
 		head(c, group_add(c), 200, "application/json",
 		    (long long)sizeof(garbage) - 1, NULL);
 		bm_buf_adds(&c->groups[0], garbage);
+	} else if (failing && (d.fault == F_NUL || d.fault == F_BADUTF8)) {
+		const char *body = d.fault == F_NUL ? nul_answer :
+		    bad_utf8_answer;
+
+		groups_free(c);
+		c->kind = K_FULL;
+		head(c, group_add(c), 200, "application/json",
+		    (long long)strlen(body), NULL);
+		bm_buf_adds(&c->groups[0], body);
 	} else if (failing && d.fault == F_TRUNCATE) {
 		c->truncate = 1;
 		c->keep = 0;

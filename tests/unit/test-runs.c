@@ -52,7 +52,8 @@ int
 main(void)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_run_info info = { "r-1", "[\"bm-exec\"]", NULL, NULL, "h" };
+	struct bm_run_info info = { "r-1", "[\"bm-exec\"]", NULL, NULL, "h",
+	    NULL };
 	char path[] = "/tmp/test-runs-XXXXXX", *db_path, *rec, key[65], k2[65];
 	struct bm_runs *r;
 	struct bm_db *db;

@@ -104,7 +104,9 @@ sched(const struct bm_config *cfg, const struct bm_sched_hooks *h,
     const char *input, int *fd)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_sched_opts o = { cfg, 4, 0, 5, 1, 0, -1, "<stdin>" };
+	struct bm_sched_opts o = { .cfg = cfg, .jobs = 4, .retries = 0,
+	    .timeout_s = 5, .backoff_ms = 1, .in_fd = -1,
+	    .in_name = "<stdin>" };
 	int p[2];
 
 	if (pipe(p) < 0)
@@ -120,11 +122,12 @@ int
 main(void)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_sched_hooks h = { NULL, on_line, NULL, on_recorded,
-	    on_cache_get, NULL, NULL, on_result, NULL, NULL };
+	struct bm_sched_hooks h = { .line = on_line,
+	    .recorded = on_recorded, .cache_get = on_cache_get,
+	    .result = on_result };
 	struct bm_config *cfg = bm_config_load(NULL, &e);
 	struct bm_sched_est *est;
-	struct bm_sched_tally tally = { 0, 0, 0, 0 };
+	struct bm_sched_tally tally = { 0, 0, 0, 0, 0, -1 };
 	struct bm_buf line = BM_BUF_INIT;
 	struct bm_target t;
 	cJSON *rec;
@@ -169,13 +172,20 @@ main(void)
 	tally.pass = 2;
 	tally.fail = 1;
 	bm_sched_progress(S, &tally, 1500, 0, &line);
-	is(bm_buf_str(&line), "3/8 pass 2 fail 1 error 0 | 2.0 req/s | ETA 3s",
-	    "progress: done/total, pass/fail/error, rate, ETA");
+	is(bm_buf_str(&line), "3 done: 2 pass, 1 fail, 0 error | 2.0 req/s",
+	    "progress: done, pass/fail/error, rate; no total, no ETA");
+	bm_buf_reset(&line);
+	tally.total = 8;
+	bm_sched_progress(S, &tally, 1500, 0, &line);
+	is(bm_buf_str(&line), "3/8 done: 2 pass, 1 fail, 0 error | 2.0 req/s |"
+	    " ETA 3s", "progress: done/total, pass/fail/error, rate, ETA");
 	bm_buf_reset(&line);
 	tally.done = tally.errors = 1;
+	tally.cancelled = 2;
 	bm_sched_progress(S, &tally, 100000, 1, &line);
-	is(bm_buf_str(&line), "1/8 pass 2 fail 1 \033[31merror 1\033[0m |"
-	    " 0.0 req/s | ETA 11m40s", "errors in red, ETA in minutes");
+	is(bm_buf_str(&line), "1/8 done: 2 pass, 1 fail, \033[31m1 error\033[0m,"
+	    " 2 cancelled | 0.0 req/s | ETA 11m40s",
+	    "errors in red, cancelled apart, ETA in minutes");
 	bm_buf_reset(&line);
 	bm_sched_progress(S, &tally, 1e6, 0, &line);
 	ok(strstr(bm_buf_str(&line), "| ETA 1h56m") != NULL, "in hours");

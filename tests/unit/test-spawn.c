@@ -1,6 +1,7 @@
 /* test-spawn: child processes with pipes, exit status, timeouts. */
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -68,6 +69,20 @@ main(void)
 	is(bm_buf_str(&how), "killed by signal 9", "by SIGKILL");
 	ok(c.out_fd < 0, "pipes closed (the grandchild was killed too)");
 	bm_spawn_free(&c);
+
+	{
+		const char *const drop[] = { "BM_TEST_HIDDEN", NULL };
+
+		setenv("BM_TEST_HIDDEN", "secret", 1);
+		setenv("BM_TEST_SEEN", "seen", 1);
+		ok(bm_spawn_env("echo \"$BM_TEST_HIDDEN/$BM_TEST_SEEN\";"
+		    " echo oops >&2", "", 0, drop, 1, &c, &e) == 0,
+		    "spawn without a variable, stderr captured");
+		ok(finish(&c, 5000), "finishes");
+		is(bm_buf_str(&c.out), "/seen\n", "the dropped one is unset");
+		is(bm_buf_str(&c.err), "oops\n", "stderr collected");
+		bm_spawn_free(&c);
+	}
 	bm_buf_free(&how);
 	done_testing();
 }
