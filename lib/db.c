@@ -24,6 +24,34 @@
 #define NOW "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 
 /*
+ * The run_models triggers of migration 2: a results row counted in (NEW)
+ * and out (OLD) of its run and model; a row that counts nothing goes.
+ */
+#define COUNT_IN \
+	"  INSERT INTO run_models VALUES (NEW.run_id, NEW.model, 1," \
+	"    NEW.step = 0, NEW.status = 'pass', NEW.status = 'fail'," \
+	"    NEW.status = 'error' AND NEW.error_class IS NOT 'cancelled'," \
+	"    NEW.error_class IS 'cancelled', coalesce(NEW.cost_usd, 0))" \
+	"  ON CONFLICT (run_id, model) DO UPDATE SET" \
+	"    results = results + 1, cases = cases + excluded.cases," \
+	"    pass = pass + excluded.pass, fail = fail + excluded.fail," \
+	"    error = error + excluded.error," \
+	"    cancelled = cancelled + excluded.cancelled," \
+	"    cost_usd = cost_usd + excluded.cost_usd;"
+#define COUNT_OUT \
+	"  UPDATE run_models SET results = results - 1," \
+	"    cases = cases - (OLD.step = 0)," \
+	"    pass = pass - (OLD.status = 'pass')," \
+	"    fail = fail - (OLD.status = 'fail')," \
+	"    error = error - (OLD.status = 'error' AND" \
+	"      OLD.error_class IS NOT 'cancelled')," \
+	"    cancelled = cancelled - (OLD.error_class IS 'cancelled')," \
+	"    cost_usd = cost_usd - coalesce(OLD.cost_usd, 0)" \
+	"  WHERE run_id = OLD.run_id AND model = OLD.model;" \
+	"  DELETE FROM run_models WHERE run_id = OLD.run_id AND" \
+	"    model = OLD.model AND results <= 0;"
+
+/*
  * migrations[N] takes the schema from version N-1 to N; index 0 is unused.
  * Only append: a released migration never changes.
  *
@@ -168,55 +196,13 @@ static const char *const migrations[] = {
 	"  total(error_class IS 'cancelled'), total(cost_usd)"
 	"  FROM results GROUP BY run_id, model;"
 	"CREATE TRIGGER results_count_insert AFTER INSERT ON results BEGIN"
-	"  INSERT INTO run_models VALUES (NEW.run_id, NEW.model, 1,"
-	"    NEW.step = 0, NEW.status = 'pass', NEW.status = 'fail',"
-	"    NEW.status = 'error' AND NEW.error_class IS NOT 'cancelled',"
-	"    NEW.error_class IS 'cancelled', coalesce(NEW.cost_usd, 0))"
-	"  ON CONFLICT (run_id, model) DO UPDATE SET"
-	"    results = results + 1, cases = cases + excluded.cases,"
-	"    pass = pass + excluded.pass, fail = fail + excluded.fail,"
-	"    error = error + excluded.error,"
-	"    cancelled = cancelled + excluded.cancelled,"
-	"    cost_usd = cost_usd + excluded.cost_usd;"
-	"END;"
+	COUNT_IN "END;"
 	"CREATE TRIGGER results_count_delete AFTER DELETE ON results BEGIN"
-	"  UPDATE run_models SET results = results - 1,"
-	"    cases = cases - (OLD.step = 0),"
-	"    pass = pass - (OLD.status = 'pass'),"
-	"    fail = fail - (OLD.status = 'fail'),"
-	"    error = error - (OLD.status = 'error' AND"
-	"      OLD.error_class IS NOT 'cancelled'),"
-	"    cancelled = cancelled - (OLD.error_class IS 'cancelled'),"
-	"    cost_usd = cost_usd - coalesce(OLD.cost_usd, 0)"
-	"  WHERE run_id = OLD.run_id AND model = OLD.model;"
-	"  DELETE FROM run_models WHERE run_id = OLD.run_id AND"
-	"    model = OLD.model AND results <= 0;"
-	"END;"
+	COUNT_OUT "END;"
 	/* An UPDATE counts as the old row out and the new row in. */
 	"CREATE TRIGGER results_count_update AFTER UPDATE OF run_id, model,"
 	"  step, status, error_class, cost_usd ON results BEGIN"
-	"  UPDATE run_models SET results = results - 1,"
-	"    cases = cases - (OLD.step = 0),"
-	"    pass = pass - (OLD.status = 'pass'),"
-	"    fail = fail - (OLD.status = 'fail'),"
-	"    error = error - (OLD.status = 'error' AND"
-	"      OLD.error_class IS NOT 'cancelled'),"
-	"    cancelled = cancelled - (OLD.error_class IS 'cancelled'),"
-	"    cost_usd = cost_usd - coalesce(OLD.cost_usd, 0)"
-	"  WHERE run_id = OLD.run_id AND model = OLD.model;"
-	"  INSERT INTO run_models VALUES (NEW.run_id, NEW.model, 1,"
-	"    NEW.step = 0, NEW.status = 'pass', NEW.status = 'fail',"
-	"    NEW.status = 'error' AND NEW.error_class IS NOT 'cancelled',"
-	"    NEW.error_class IS 'cancelled', coalesce(NEW.cost_usd, 0))"
-	"  ON CONFLICT (run_id, model) DO UPDATE SET"
-	"    results = results + 1, cases = cases + excluded.cases,"
-	"    pass = pass + excluded.pass, fail = fail + excluded.fail,"
-	"    error = error + excluded.error,"
-	"    cancelled = cancelled + excluded.cancelled,"
-	"    cost_usd = cost_usd + excluded.cost_usd;"
-	"  DELETE FROM run_models WHERE run_id = OLD.run_id AND"
-	"    model = OLD.model AND results <= 0;"
-	"END;",
+	COUNT_OUT COUNT_IN "END;",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -257,8 +257,7 @@ run|1|1' ]
 	pid=$!
 	for _ in $(seq 600); do
 		n=$(q 'SELECT count(*) FROM bm_results')
-		[ "$n" -gt 0 ] && break
-		sleep 0.05
+		[ "$n" -gt 0 ] && break; sleep 0.05
 	done
 	kill -9 "$pid"
 	wait "$pid" || true
