@@ -227,7 +227,7 @@ row_alloc(struct tchunk *c, size_t n)
 {
 	void *p;
 
-	n = (n + 15) & ~(size_t)15;
+	n = (n + 7) & ~(size_t)7;
 	if (!c->nblocks || c->used + n > ROWBLOCK) {
 		c->blocks = xreallocarray(c->blocks, c->nblocks + 1,
 		    sizeof(char *));
@@ -239,35 +239,31 @@ row_alloc(struct tchunk *c, size_t n)
 	return p;
 }
 
-static struct bm_row *
-new_row(struct tchunk *c, const struct bm_span *sp, const char *gkey,
-    size_t gkeylen)
+static const int from[BM_ROW_N] = {
+	F_BID, F_VARIANT, F_MODEL, F_TRIAL, F_REPEAT, F_STEP, F_CASE, F_BENCH
+};
+
+static struct bm_rowtext *
+new_text(struct tchunk *c, const struct bm_span *sp)
 {
-	static const int from[BM_ROW_GKEY] = {
-		F_BID, F_VARIANT, F_MODEL, F_TRIAL, F_REPEAT, F_STEP, F_CASE,
-		F_BENCH, F_CMP
-	};
-	const char *p[BM_ROW_GKEY + 1];
-	size_t len[BM_ROW_GKEY + 1], total = 0, i;
-	struct bm_row *r;
+	const char *p[BM_ROW_N];
+	size_t len[BM_ROW_N], total = 0, i;
+	struct bm_rowtext *x;
 	char *o;
 
-	for (i = 0; i < BM_ROW_GKEY; i++) {
+	for (i = 0; i < BM_ROW_N; i++) {
 		text(&sp[from[i]], &p[i], &len[i]);
 		total += len[i] + 1;
 	}
-	p[BM_ROW_GKEY] = gkey;
-	len[BM_ROW_GKEY] = gkeylen;
-	total += gkeylen + 1;
-	r = row_alloc(c, sizeof(*r) + total);
-	o = r->text;
-	for (i = 0; i <= BM_ROW_GKEY; i++) {
+	x = row_alloc(c, sizeof(*x) + total);
+	o = x->text;
+	for (i = 0; i < BM_ROW_N; i++) {
 		memcpy(o, p[i], len[i]);
 		o[len[i]] = '\0';
-		r->off[i] = (unsigned)(o - r->text);
+		x->off[i] = (unsigned)(o - x->text);
 		o += len[i] + 1;
 	}
-	return r;
+	return x;
 }
 
 static const char *const idname[] = {
@@ -283,19 +279,24 @@ idfield(const struct bm_row *r, int i)
 	return BM_ROW(r, i);
 }
 
-/* The identity hash of r, without field skip. */
+/* The identity hash of a result's spans, without field skip. */
 static unsigned long long
-idhash(const struct bm_row *r, const char *skip)
+idhash(const struct bm_span *sp, const char *skip)
 {
 	unsigned long long h = 14695981039346656037ULL;
 	const unsigned char *p;
+	const char *q;
+	size_t n, j;
 	int i;
 
 	for (i = 0; i <= BM_ROW_STEP; i++) {
 		if (skip && strcmp(skip, idname[i]) == 0)
 			continue;
-		for (p = (const unsigned char *)idfield(r, i); *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
+		text(&sp[from[i]], &q, &n);
+		if (i == BM_ROW_BID && n == 4 && memcmp(q, "null", 4) == 0)
+			text(&sp[F_BENCH], &q, &n);
+		for (p = (const unsigned char *)q, j = 0; j < n; j++)
+			h = (h ^ p[j]) * 1099511628211ULL;
 		h = (h ^ 0x1f) * 1099511628211ULL;
 	}
 	return h;
@@ -307,6 +308,8 @@ bm_row_same(const struct bm_row *a, const struct bm_row *b,
 {
 	int i;
 
+	if (!a->x || !b->x)
+		return 1;	/* no text: the hashes decide */
 	for (i = 0; i <= BM_ROW_STEP; i++)
 		if ((!skip || strcmp(skip, idname[i]) != 0) &&
 		    strcmp(idfield(a, i), idfield(b, i)) != 0)
@@ -431,16 +434,18 @@ take(struct tworker *w, struct tchunk *c, const char *line, size_t len,
 		add_run(&w->runs, &w->nruns, sp[F_RUN].p, sp[F_RUN].len);
 	}
 	if (o->rows) {
-		struct bm_row *r = new_row(c, sp, w->key.s, w->key.len);
+		struct bm_row *r = row_alloc(c, sizeof(*r));
 
 		r->status = st;
 		r->lat = num(&sp[F_LAT]);
 		r->pt = num(&sp[F_PT]);
 		r->ct = ct;
 		r->cost = num(&sp[F_COST]);
-		r->order = c->seq << 32 | (unsigned long long)lno;
-		r->hcase = idhash(r, NULL);
-		r->hcmp = o->cmp ? idhash(r, o->cmp) : r->hcase;
+		r->g = g;
+		r->x = o->text ? new_text(c, sp) : NULL;
+		/* hcase pairs baselines (text on), hcmp comparisons */
+		r->hcase = o->text || !o->cmp ? idhash(sp, NULL) : 0;
+		r->hcmp = o->cmp ? idhash(sp, o->cmp) : r->hcase;
 		if (c->nrows == c->caprows) {
 			c->caprows = c->caprows ? c->caprows * 2 : 256;
 			c->rows = xreallocarray(c->rows, c->caprows,
@@ -597,7 +602,10 @@ merge(struct bm_tally *t, struct tworker *w)
 		}
 		if (h->order < g->order)
 			g->order = h->order;
-		group_free(h);
+		h->into = g;	/* freed once its rows point to g */
+		t->dead = xreallocarray(t->dead, t->ndead + 1,
+		    sizeof(*t->dead));
+		t->dead[t->ndead++] = h;
 	}
 	if (t->ng > 1)
 		qsort(t->g, t->ng, sizeof(*t->g), group_cmp);
@@ -638,6 +646,24 @@ err_cmp(const void *a, const void *b)
 	const struct bm_error *x = a, *y = b;
 
 	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Point the rows at the groups they were merged into; free the rest. */
+static void
+bury(struct bm_tally *t)
+{
+	size_t i;
+
+	if (!t->ndead)
+		return;
+	for (i = 0; i < t->nrows; i++)
+		if (t->rows[i]->g->into)
+			t->rows[i]->g = t->rows[i]->g->into;
+	for (i = 0; i < t->ndead; i++)
+		group_free(t->dead[i]);
+	free(t->dead);
+	t->dead = NULL;
+	t->ndead = 0;
 }
 
 int
@@ -767,6 +793,7 @@ bm_tally_fd(struct bm_tally *t, int fd, const char *name,
 	}
 	free(cs);
 	free(w);
+	bury(t);
 	return rc;
 }
 
@@ -826,9 +853,11 @@ bm_tally_finish(struct bm_tally *t)
 		free(t->lc->rows);
 		free(t->lc);
 		t->lc = NULL;
+		bury(t);
 	}
 
 	for (i = 0; i < t->ng; i++) {
+		t->g[i]->index = i;
 		bm_stats_sort(t->g[i]->lat.v, t->g[i]->lat.n);
 		bm_stats_sort(t->g[i]->ttft.v, t->g[i]->ttft.n);
 	}

@@ -4,7 +4,9 @@
  * with lib/scan (no JSON trees) and keep per-group state, merged at the
  * end in the order in which groups first appear in the input.  Latencies
  * are kept whole (growable arrays) so percentiles are exact.  With rows
- * on, each result also leaves a row with its identity for pairing.
+ * on, each result also leaves a compact row (hashes of its identity, its
+ * group, status and numbers) for pairing; with text on, the identity's
+ * fields too (for case_stat records and flipped cases).
  */
 #ifndef BM_TALLY_H
 #define BM_TALLY_H
@@ -61,31 +63,40 @@ struct bm_group {
 	char *run;		/* the run id, when one (JSON string) */
 	int mixed;		/* results of several runs */
 	unsigned long long order;	/* first appearance */
-};
-
-/* One result, kept for pairing (rows on). */
-struct bm_row {
-	double lat, pt, ct, cost;	/* NaN when absent */
-	unsigned long long order;
-	unsigned long long hcase;	/* FNV-1a of the case identity */
-	unsigned long long hcmp;	/* the same without the cmp field */
-	int status;
-	unsigned off[10];	/* BM_ROW_* fields in text */
-	char text[];		/* JSON texts ("null" when absent) */
+	size_t index;		/* in bm_tally's g, once finished */
+	struct bm_group *into;	/* merged into this one (tally.c) */
 };
 
 /*
  * The case identity of a row is benchmark_id (the benchmark's name when
  * it is null), variant, model, trial, repeat and step.
  */
-/* Field i (BM_ROW_*) of row r, as JSON text. */
-#define BM_ROW(r, i) ((const char *)(r)->text + (r)->off[i])
-
 enum {
 	BM_ROW_BID, BM_ROW_VARIANT, BM_ROW_MODEL, BM_ROW_TRIAL, BM_ROW_REPEAT,
-	BM_ROW_STEP, BM_ROW_CASE, BM_ROW_BENCH, BM_ROW_CMP,
-	BM_ROW_GKEY
+	BM_ROW_STEP, BM_ROW_CASE, BM_ROW_BENCH, BM_ROW_N
 };
+
+/* The identity fields of a row (rows on, text on). */
+struct bm_rowtext {
+	unsigned off[BM_ROW_N];	/* BM_ROW_* fields in text */
+	char text[];		/* JSON texts ("null" when absent) */
+};
+
+/*
+ * One result, kept for pairing (rows on): 72 bytes, plus its identity
+ * fields with text on.
+ */
+struct bm_row {
+	double lat, pt, ct, cost;	/* NaN when absent */
+	unsigned long long hcase;	/* FNV-1a of the case identity */
+	unsigned long long hcmp;	/* the same without the cmp field */
+	struct bm_group *g;	/* its group, once finished */
+	struct bm_rowtext *x;	/* the fields, or NULL without text */
+	int status;
+};
+
+/* Field i (BM_ROW_*) of row r (text on), as JSON text. */
+#define BM_ROW(r, i) ((const char *)(r)->x->text + (r)->x->off[i])
 
 /* What to read and keep. */
 struct bm_tally_opt {
@@ -93,6 +104,7 @@ struct bm_tally_opt {
 	size_t ngroup;
 	const char *cmp;	/* a further path kept in rows, or NULL */
 	int rows;		/* keep a row per result */
+	int text;		/* and its identity fields as text */
 	int threads;		/* workers; 0: one per CPU */
 };
 
@@ -101,7 +113,7 @@ struct bm_tally {
 	struct bm_map *map;	/* key -> struct bm_group */
 	struct bm_group **g;	/* in order of first appearance */
 	size_t ng;
-	struct bm_row **rows;	/* in input order */
+	struct bm_row **rows;	/* in input order, once finished */
 	size_t nrows;
 	char **blocks;		/* the rows' memory */
 	size_t nblocks;
@@ -111,6 +123,8 @@ struct bm_tally {
 	size_t nruns;
 	struct bm_error *errs;	/* malformed lines of the last input */
 	size_t nerrs;
+	struct bm_group **dead;	/* merged groups, freed once rows moved */
+	size_t ndead;
 	struct tworker *lw;	/* bm_tally_line's state */
 	struct tchunk *lc;
 };
@@ -140,7 +154,8 @@ void bm_tally_clear_errors(struct bm_tally *t);
 void bm_tally_finish(struct bm_tally *t);
 /*
  * Do rows a and b have one case identity, leaving out field skip (a name:
- * "variant", ...; NULL: none)?
+ * "variant", ...; NULL: none)?  Call it when their hashes (hcase, or hcmp
+ * for skip) are equal: without text it trusts them and says yes.
  */
 int bm_row_same(const struct bm_row *a, const struct bm_row *b,
     const char *skip);
