@@ -81,6 +81,8 @@ static const char css[] =
 "rect.p{fill:var(--pass)}rect.f{fill:var(--fail)}rect.e{fill:var(--err)}"
 "\n"
 "rect.sel{stroke:var(--fg);stroke-width:2}\n"
+"#cells rect:focus{outline:none}\n"
+"#cells rect:focus-visible{stroke:var(--fg);stroke-width:3}\n"
 "#cell-info{border:1px solid var(--line);padding:8px 12px;margin-top:10px;"
 "min-height:3em}\n"
 "#cell-info pre{white-space:pre-wrap;overflow-wrap:anywhere;"
@@ -103,7 +105,12 @@ static const char js[] =
 "function lazy(p){[].forEach.call(p.querySelectorAll("
 "'script[type=\"text/x-bm-svg\"]'),function(s){document.getElementById("
 "s.getAttribute('data-into')).innerHTML=s.textContent;"
-"s.parentNode.removeChild(s);});}\n"
+"s.parentNode.removeChild(s);});cellkeys();}\n"
+/* One heat-map cell in the tab order (roving tabindex: arrows move). */
+"function cellkeys(){var g=document.getElementById('cells');"
+"if(!g||g.getAttribute('data-keys'))return;g.setAttribute('data-keys',1);"
+"[].forEach.call(g.children,function(r,i){r.tabIndex=i?-1:0;"
+"r.setAttribute('role','button');});}\n"
 "function show(t,focus){tabs.forEach(function(x){var on=x===t,"
 "p=document.getElementById(x.getAttribute('aria-controls'));"
 "x.setAttribute('aria-selected',on?'true':'false');x.tabIndex=on?0:-1;"
@@ -132,16 +139,25 @@ static const char js[] =
 "function el(p,tag,text,cls){var x=document.createElement(tag);"
 "if(text!==null&&text!==undefined)x.textContent=text;if(cls)"
 "x.className=cls;p.appendChild(x);return x;}\n"
+"function cellof(e){var g=e.target.parentNode;"
+"return g&&g.id==='cells'?e.target:null;}\n"
+"if(heat)heat.addEventListener('keydown',function(e){var r=cellof(e);"
+"if(!r)return;var g=r.parentNode,n=g.children.length,"
+"k=[].indexOf.call(g.children,r);if(e.key==='Enter'||e.key===' '){"
+"e.preventDefault();open(r);return;}"
+"var j={ArrowRight:k+1,ArrowDown:k+1,ArrowLeft:k-1,ArrowUp:k-1,Home:0,"
+"End:n-1}[e.key];if(j===undefined||j<0||j>=n)return;e.preventDefault();"
+"r.tabIndex=-1;g.children[j].tabIndex=0;g.children[j].focus();});\n"
 "if(heat)heat.addEventListener('click',function(e){"
-"var g=e.target.parentNode;if(!g||g.id!=='cells')return;"
-"var k=[].indexOf.call(g.children,e.target);"
-"if(sel)sel.classList.remove('sel');sel=e.target;"
+"var r=cellof(e);if(r)open(r);});\n"
+"function open(r){var g=r.parentNode,k=[].indexOf.call(g.children,r);"
+"if(sel)sel.classList.remove('sel');sel=r;"
 "sel.classList.add('sel');var c=data.cells[+k],"
 "info=document.getElementById('cell-info');info.textContent='';"
 "el(info,'h3',data.cases[c[0]][0]);el(info,'p','run '+data.runs[c[1]],"
 "'muted');c[3].forEach(function(x){el(info,'h4',names[x[0]]+"
 "(x[3]?' \\u2014 '+x[3]:''));if(x[2]){var ul=el(info,'ul');"
-"el(ul,'li',x[2]);}if(x[1]!==null)el(info,'pre',x[1]);});});\n"
+"el(ul,'li',x[2]);}if(x[1]!==null)el(info,'pre',x[1]);});}\n"
 "})();\n";
 
 /* --- small writers --------------------------------------------------- */
@@ -782,7 +798,8 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 		goto out;
 	}
 	bm_buf_addf(o, "<p class=\"muted\">%zu cases \u00d7 %zu run%s; "
-	    "\u25c6 flaky. Click a cell for its answers.", h.nrows, h.ncols,
+	    "\u25c6 flaky. Click a cell, or Tab to the map, arrows and "
+	    "Enter, for its answers.", h.nrows, h.ncols,
 	    h.ncols == 1 ? "" : "s");
 	if (h.dropped)
 		bm_buf_addf(o, " %ld results of further cases not shown.",

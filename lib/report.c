@@ -9,6 +9,7 @@
 #include "jsonl.h"
 #include "map.h"
 #include "report.h"
+#include "scan.h"
 #include "xalloc.h"
 
 void
@@ -45,8 +46,6 @@ bm_report_free(struct bm_report *r)
 	cJSON_Delete(r->case_stats);
 	cJSON_Delete(r->runs);
 	for (i = 0; i < r->nres; i++) {
-		free(r->res[i].error_message);
-		free(r->res[i].reasons);
 		free(r->res[i].output);
 	}
 	free(r->res);
@@ -112,6 +111,21 @@ reasons(const cJSON *rec)
 	return b.len ? bm_buf_detach(&b, NULL) : NULL;
 }
 
+/* A million results need not stay in memory: raw goes to a file. */
+static void
+spill_raw(struct bm_report *r)
+{
+	if (r->raw.len > (1 << 20) && !r->spill_err) {
+		if (!r->spill)
+			r->spill = tmpfile();
+		if (r->spill && fwrite(r->raw.s, 1, r->raw.len,
+		    r->spill) == r->raw.len)
+			bm_buf_reset(&r->raw);
+		else if (r->spill)
+			r->spill_err = errno ? errno : EIO;
+	}
+}
+
 static int
 add_result(struct bm_report *r, const cJSON *rec)
 {
@@ -119,6 +133,7 @@ add_result(struct bm_report *r, const cJSON *rec)
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(rec, "error");
 	struct bm_rres *x;
 	const char *s;
+	char *why;
 
 	if (!st || (strcmp(st, "pass") && strcmp(st, "fail") &&
 	    strcmp(st, "error")))
@@ -141,26 +156,18 @@ add_result(struct bm_report *r, const cJSON *rec)
 	x->latency_ms = bm_json_numor(rec, "latency_ms", NAN);
 	if (cJSON_IsObject(err)) {
 		x->error_class = atom(r, bm_json_str(err, "class"));
-		s = bm_json_str(err, "message");
-		x->error_message = s ? xstrdup(s) : NULL;
+		x->error_message = atom(r, bm_json_str(err, "message"));
 	}
-	x->reasons = reasons(rec);
+	why = reasons(rec);
+	x->reasons = atom(r, why);
+	free(why);
 	if (r->keep_output && (s = bm_json_str(rec, "output")))
 		x->output = xstrdup(s);
 	if (r->keep_raw) {
 		if (r->nraw++)
 			bm_buf_addc(&r->raw, ',');
 		bm_json_put(&r->raw, rec);
-		/* A million results need not stay in memory. */
-		if (r->raw.len > (1 << 20) && !r->spill_err) {
-			if (!r->spill)
-				r->spill = tmpfile();
-			if (r->spill && fwrite(r->raw.s, 1, r->raw.len,
-			    r->spill) == r->raw.len)
-				bm_buf_reset(&r->raw);
-			else if (r->spill)
-				r->spill_err = errno ? errno : EIO;
-		}
+		spill_raw(r);
 	}
 	return 0;
 }
@@ -639,4 +646,415 @@ bm_report_xml(struct bm_buf *o, const char *s)
 		}
 		p++;
 	}
+}
+
+/*
+ * The fast path for result lines: the fields the formats need are picked
+ * out of the line with lib/scan.h, no tree is built.  The paths, in the
+ * order of the spans bm_report_add_line reads.
+ */
+enum { L_TYPE, L_STATUS, L_RUN_ID, L_MODEL, L_BENCHMARK, L_BENCHMARK_ID,
+	L_VARIANT, L_TRIAL, L_REPEAT, L_STEP, L_LATENCY, L_ERR_CLASS,
+	L_ERR_MESSAGE, L_ASSERTIONS, L_OUTPUT, L_N };
+static const char *const line_paths[L_N] = { "type", "status", "run_id",
+	"model", "benchmark", "benchmark_id", "variant", "trial", "repeat",
+	"step", "latency_ms", "error.class", "error.message", "assertions",
+	"output" };
+static const char *const assertion_paths[] = { "pass", "reason", "type" };
+
+struct bm_report_scan {
+	struct bm_scan *line;
+	struct bm_scan *assertion;
+	char num[64], numout[64];	/* put_number's last number */
+	size_t numlen;
+};
+
+struct bm_report_scan *
+bm_report_scan_new(void)
+{
+	struct bm_report_scan *s = xcalloc(1, sizeof(*s));
+
+	s->line = bm_scan_new(line_paths, L_N);
+	s->assertion = bm_scan_new(assertion_paths, 3);
+	return s;
+}
+
+void
+bm_report_scan_free(struct bm_report_scan *s)
+{
+	if (!s)
+		return;
+	bm_scan_free(s->line);
+	bm_scan_free(s->assertion);
+	free(s);
+}
+
+/*
+ * A string span's text as cJSON decodes it (NUL-terminated, caller
+ * frees), or NULL when the span is not a string.
+ */
+static char *
+span_str(const struct bm_span *sp)
+{
+	cJSON *j;
+	char *s;
+
+	if (sp->kind != BM_SPAN_STRING)
+		return NULL;
+	if (!memchr(sp->p, '\\', sp->len))
+		return xstrndup(sp->p + 1, sp->len - 2);
+	if (!(j = cJSON_ParseWithLength(sp->p, sp->len)) ||
+	    !cJSON_IsString(j)) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	s = xstrdup(j->valuestring);
+	cJSON_Delete(j);
+	return s;
+}
+
+/* atom() of a string span, hashed in place when it has no escapes. */
+static const char *
+span_atom(struct bm_report *r, const struct bm_span *sp)
+{
+	const char *a;
+	char *s;
+
+	if (sp->kind != BM_SPAN_STRING)
+		return NULL;
+	if (!memchr(sp->p, '\\', sp->len) &&
+	    (a = bm_map_getn(r->atoms, sp->p + 1, sp->len - 2)) != NULL)
+		return a;
+	s = span_str(sp);
+	a = atom(r, s);
+	free(s);
+	return a;
+}
+
+/* A number span as cJSON reads it (strtod): 1 and *d, or 0. */
+static int
+span_double(const struct bm_span *sp, double *d)
+{
+	char *s;
+
+	if (sp->kind != BM_SPAN_NUMBER)
+		return 0;
+	if (bm_span_num(sp, d))
+		return 1;
+	s = xstrndup(sp->p, sp->len);
+	*d = strtod(s, NULL);
+	free(s);
+	return 1;
+}
+
+static long
+span_long(const struct bm_span *sp)
+{
+	double d = 0;
+
+	span_double(sp, &d);
+	return isfinite(d) && fabs(d) < 1e15 ? (long)d : 0;
+}
+
+/*
+ * The end of the JSON value that starts at p (the line is valid JSON, so
+ * only strings and brackets need care).
+ */
+static const char *
+value_end(const char *p, const char *end)
+{
+	int depth = 0;
+
+	for (; p < end; p++) {
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			if (depth == 0)
+				return p + 1;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+		} else if (*p == '}' || *p == ']') {
+			if (--depth <= 0)
+				return p + 1;
+		} else if (depth == 0 && strchr(",: \t\r\n", *p)) {
+			return p;
+		}
+	}
+	return end;
+}
+
+/* reasons() from an assertions span. */
+static char *
+span_reasons(struct bm_report_scan *s, const struct bm_span *as)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_span f[3];
+	struct bm_buf b = BM_BUF_INIT;
+	const char *p, *end, *v;
+	char *why, *type;
+
+	/* No "false" anywhere: no assertion failed. */
+	if (as->kind != BM_SPAN_ARRAY || !memmem(as->p, as->len, "false", 5))
+		return NULL;
+	end = as->p + as->len - 1;	/* at the closing ']' */
+	for (p = as->p + 1; p < end; p = v) {
+		p += strspn(p, " \t\r\n,");
+		if (p >= end)
+			break;
+		v = value_end(p, end);
+		if (*p != '{' || bm_scan_line(s->assertion, p,
+		    (size_t)(v - p), f, &e) < 0)
+			continue;
+		if (f[0].kind != BM_SPAN_LITERAL || f[0].len != 5 ||
+		    memcmp(f[0].p, "false", 5) != 0)
+			continue;
+		why = span_str(&f[1]);
+		type = span_str(&f[2]);
+		if (b.len)
+			bm_buf_adds(&b, "; ");
+		if (why)
+			bm_buf_adds(&b, why);
+		else
+			bm_buf_addf(&b, "%s failed", type ? type : "assertion");
+		free(why);
+		free(type);
+	}
+	bm_error_clear(&e);
+	return b.len ? bm_buf_detach(&b, NULL) : NULL;
+}
+
+/* dst = src, cut to size. */
+static void
+copy_str(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/*
+ * A decimal without exponent ("523.40", "-0.25"), at most 15 significant
+ * digits and not below 1e-4: cJSON's "%1.15g" gives back its digits
+ * without trailing zeros (and without the point when nothing is left
+ * after it).  How many leading bytes of p to copy, or 0 for another
+ * number.
+ */
+static size_t
+plain_decimal(const char *p, size_t n)
+{
+	size_t i = p[0] == '-', dot, last, sig = 0, lead = 0;
+	int nonzero = 0;
+
+	if (i >= n || !(p[i] >= '0' && p[i] <= '9') ||
+	    (p[i] == '0' && i + 1 < n && p[i + 1] != '.'))
+		return 0;
+	for (dot = i; dot < n && p[dot] >= '0' && p[dot] <= '9'; dot++)
+		;
+	if (dot >= n - 1 || p[dot] != '.')
+		return 0;
+	for (last = dot + 1; last < n; last++)
+		if (!(p[last] >= '0' && p[last] <= '9'))
+			return 0;
+	for (last = n; p[last - 1] == '0'; last--)
+		;
+	for (; i < last; i++) {
+		if (p[i] == '.')
+			continue;
+		if (p[i] != '0')
+			nonzero = 1;
+		if (nonzero)
+			sig++;
+		else if (i > dot)
+			lead++;
+	}
+	if (!nonzero || sig > 15 || (p[dot - 1] == '0' && dot - 1 ==
+	    (size_t)(p[0] == '-') && lead >= 4))
+		return 0;
+	return p[last - 1] == '.' ? last - 1 : last;
+}
+
+/* An integer below 1e15 that cJSON prints as it is written. */
+static int
+whole_text(const char *p, size_t n)
+{
+	size_t i = p[0] == '-', j;
+
+	if (n - i < 1 || n - i > 15 || (p[i] == '0' && n - i > 1) ||
+	    (n == 2 && i == 1 && p[1] == '0'))
+		return 0;
+	for (j = i; j < n; j++)
+		if (p[j] < '0' || p[j] > '9')
+			return 0;
+	return 1;
+}
+
+/*
+ * A number's text as bm_json_put prints the number cJSON reads from it:
+ * plain integers as they are, others through strtod and the printer.
+ */
+static void
+put_number(struct bm_report_scan *s, struct bm_buf *o, const char *p,
+    size_t n)
+{
+	cJSON num;
+	char txt[64], out[64];
+	size_t k;
+	double d;
+
+	if (whole_text(p, n)) {
+		bm_buf_add(o, p, n);
+		return;
+	}
+	if ((k = plain_decimal(p, n)) > 0) {
+		bm_buf_add(o, p, k);
+		return;
+	}
+	/* Numbers repeat (costs): the last one printed is kept. */
+	if (n == s->numlen && memcmp(p, s->num, n) == 0) {
+		bm_buf_adds(o, s->numout);
+		return;
+	}
+	if (n >= sizeof(txt))
+		n = sizeof(txt) - 1;
+	memcpy(txt, p, n);
+	txt[n] = '\0';
+	d = strtod(txt, NULL);
+	if (d > -1e15 && d < 1e15 && d == (double)(long long)d &&
+	    !(d == 0 && signbit(d))) {
+		bm_json_put_long(o, (long)d);
+		return;
+	}
+	memset(&num, 0, sizeof(num));
+	num.type = cJSON_Number;
+	num.valuedouble = d;
+	num.valueint = 0;
+	if (d == 0 && signbit(d))
+		copy_str(out, "-0", sizeof(out));
+	else if (!cJSON_PrintPreallocated(&num, out, sizeof(out), 0))
+		copy_str(out, "null", sizeof(out));
+	bm_buf_adds(o, out);
+	memcpy(s->num, txt, n);
+	s->numlen = n;
+	memcpy(s->numout, out, sizeof(out));
+}
+
+/*
+ * A valid JSON line, compact, as bm_json_put prints the tree cJSON
+ * parses from it: blanks dropped, strings without escapes or control
+ * bytes copied, others decoded and escaped again, numbers reprinted.
+ */
+static void
+put_line(struct bm_report_scan *s, struct bm_buf *o, const char *p,
+    size_t len)
+{
+	const char *end = p + len, *q, *from = p;
+	struct bm_span sp;
+	char *str;
+	size_t k;
+	int plain;
+
+	/* Bytes that print as they are go out in runs from "from". */
+	while (p < end) {
+		if (*p == '"') {
+			plain = 1;
+			for (q = p + 1; q < end && *q != '"'; q++) {
+				if (*q == '\\')
+					plain = 0, q++;
+				else if ((unsigned char)*q < 32)
+					plain = 0;
+			}
+			q++;
+			if (!plain) {
+				bm_buf_add(o, from, (size_t)(p - from));
+				sp.p = p;
+				sp.len = (size_t)(q - p);
+				sp.kind = BM_SPAN_STRING;
+				str = span_str(&sp);
+				bm_json_put_str(o, str);
+				free(str);
+				from = q;
+			}
+			p = q;
+		} else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+			for (q = p; q < end && ((*q >= '0' && *q <= '9') ||
+			    *q == '.' || *q == '-' || *q == '+' || *q == 'e' ||
+			    *q == 'E'); q++)
+				;
+			k = (size_t)(q - p);
+			if (!whole_text(p, k) &&
+			    plain_decimal(p, k) != k) {
+				bm_buf_add(o, from, (size_t)(p - from));
+				put_number(s, o, p, k);
+				from = q;
+			}
+			p = q;
+		} else if (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n') {
+			bm_buf_add(o, from, (size_t)(p - from));
+			from = ++p;
+		} else {
+			p++;
+		}
+	}
+	bm_buf_add(o, from, (size_t)(p - from));
+}
+
+int
+bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
+    const char *line, size_t len)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_span f[L_N];
+	struct bm_rres *x;
+	char *why;
+	double d;
+
+	if (bm_scan_line(s->line, line, len, f, &e) < 0) {
+		bm_error_clear(&e);
+		return 0;
+	}
+	/* Escaped type or status: cJSON decodes them. */
+	if (!bm_span_is(&f[L_TYPE], "result") || (f[L_STATUS].kind ==
+	    BM_SPAN_STRING && memchr(f[L_STATUS].p, '\\', f[L_STATUS].len)))
+		return 0;
+	if (!bm_span_is(&f[L_STATUS], "pass") &&
+	    !bm_span_is(&f[L_STATUS], "fail") &&
+	    !bm_span_is(&f[L_STATUS], "error")) {
+		r->ignored++;
+		return 1;
+	}
+	if (r->nres == r->capres) {
+		r->capres = r->capres ? 2 * r->capres : 256;
+		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
+	}
+	x = &r->res[r->nres++];
+	memset(x, 0, sizeof(*x));
+	x->status = f[L_STATUS].p[1];
+	x->run_id = span_atom(r, &f[L_RUN_ID]);
+	x->model = span_atom(r, &f[L_MODEL]);
+	x->benchmark = span_atom(r, &f[L_BENCHMARK]);
+	x->benchmark_id = span_atom(r, &f[L_BENCHMARK_ID]);
+	x->variant = span_atom(r, &f[L_VARIANT]);
+	x->trial = span_long(&f[L_TRIAL]);
+	x->repeat = span_long(&f[L_REPEAT]);
+	x->step = span_long(&f[L_STEP]);
+	x->latency_ms = span_double(&f[L_LATENCY], &d) ? d : NAN;
+	x->error_class = span_atom(r, &f[L_ERR_CLASS]);
+	x->error_message = span_atom(r, &f[L_ERR_MESSAGE]);
+	why = span_reasons(s, &f[L_ASSERTIONS]);
+	x->reasons = atom(r, why);
+	free(why);
+	if (r->keep_output)
+		x->output = span_str(&f[L_OUTPUT]);
+	if (r->keep_raw) {
+		if (r->nraw++)
+			bm_buf_addc(&r->raw, ',');
+		put_line(s, &r->raw, line, len);
+		spill_raw(r);
+	}
+	return 1;
 }

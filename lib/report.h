@@ -29,8 +29,9 @@ struct bm_rres {
 	long trial, repeat, step;
 	char status;		/* 'p' pass, 'f' fail, 'e' error */
 	double latency_ms;	/* NAN when absent */
-	char *error_message;	/* owned; NULL when absent */
-	char *reasons;		/* failed assertions' reasons, "; "-joined */
+	const char *error_message;	/* interned; NULL when absent */
+	const char *reasons;	/* failed assertions' reasons, "; "-joined,
+				   interned (they repeat) */
 	char *output;		/* owned; kept only with keep_output */
 };
 
@@ -75,6 +76,18 @@ void bm_report_init(struct bm_report *r, const char *title);
 void bm_report_free(struct bm_report *r);
 /* Take rec (the report frees it); which BM_REC_ kind it was. */
 int bm_report_add(struct bm_report *r, cJSON *rec);
+/*
+ * The fast path for millions of results: a result line's fields picked
+ * out with lib/scan.h, no tree built.  1 when the line was taken (a
+ * result, or a result of unknown status, counted as ignored); 0 when the
+ * caller is to parse it and bm_report_add it (other types, invalid JSON
+ * for the caller's message, keep_raw).  One scanner per thread.
+ */
+struct bm_report_scan;
+struct bm_report_scan *bm_report_scan_new(void);
+void bm_report_scan_free(struct bm_report_scan *s);
+int bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
+    const char *line, size_t len);
 /*
  * Read the last n runs (by started_at) up to and including run until
  * (NULL: the latest) from db, with per-model pass rate, p95 latency and

@@ -408,6 +408,8 @@ bm-report: 1 records of other types ignored" ]
 	# A failed cell shows its answer and the failed assertion.
 	[ "$(jq -c '.cell.pre' <<<"$r")" = '["16 </script><b>&amp;"]' ]
 	[[ "$(jq -r '.cell.text' <<<"$r")" == *'expected "15", got "16 </script><b>&amp;"'* ]]
+	# By keyboard: one cell in the tab order, arrows move, Enter opens.
+	[ "$(jq -c '.cellkeys | [.tabbable, .after_right, .after_end, .last, .now, .selected, .title == .want]' <<<"$r")" = '[1,1,4,4,1,1,true]' ]
 	[ "$(jq -c '.sort' <<<"$r")" = '{"up":[2,2,2],"down":[2,2,2]}' ]
 	# Readable at phone width: nothing wider than the screen.
 	[ "$(jq -c '[.width_390, .width_1280]' <<<"$r")" = '[390,1280]' ]

@@ -267,6 +267,37 @@ try {
 		    p.textContent) };
 	})()`);
 
+	// The heat map by keyboard: one cell in the tab order, arrows move
+	// it, Enter opens the cell's answers.
+	out.cellkeys = await evaluate(`(() => {
+		document.getElementById('t-cases').click();
+		const cells = [...document.querySelectorAll('#cells rect')];
+		if (cells.length < 2)
+			return null;
+		const data = JSON.parse(document.getElementById('bm-data')
+		    .textContent);
+		const tabbable = cells.filter((r) => r.tabIndex === 0).length;
+		cells[0].focus();
+		const key = (k) => document.activeElement.dispatchEvent(
+		    new KeyboardEvent('keydown', { key: k, bubbles: true }));
+		key('ArrowRight');
+		const after_right = cells.indexOf(document.activeElement);
+		key('End');
+		const after_end = cells.indexOf(document.activeElement);
+		key('Home');
+		key('ArrowRight');
+		key('Enter');
+		const c = data.cells[1];
+		const info = document.getElementById('cell-info');
+		return { tabbable, after_right, after_end, last: cells.length - 1,
+		    now: cells.indexOf(document.activeElement),
+		    selected: cells.indexOf(document.querySelector(
+		    '#cells rect.sel')),
+		    title: info.querySelector('h3') &&
+		    info.querySelector('h3').textContent,
+		    want: data.cases[c[0]][0] };
+	})()`);
+
 	// Sorting the runs table by its "pass" column, twice.
 	out.sort = await evaluate(`(() => {
 		document.getElementById('t-runs').click();
