@@ -8,20 +8,17 @@
  * committed to push_outbox, then sent in batches that upsert on natural
  * keys, and deleted only after the remote confirmed it: a push killed at
  * any moment and run again leaves every record there exactly once.
+ * The outbox is lib/outbox.[ch]; the targets are lib/push.[ch].
  */
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 
-#include "buf.h"
 #include "cli.h"
 #include "clock.h"
 #include "db.h"
@@ -408,10 +405,10 @@ main(int argc, char **argv)
 	}
 	/*
 	 * A push writes the outbox, reads it back and deletes it: a page
-	 * cache of 32 MB (SQLite's default is 2 MB) keeps those pages in
+	 * cache of 16 MB (SQLite's default is 2 MB) keeps those pages in
 	 * memory instead of re-reading them from the WAL.
 	 */
-	if (bm_db_exec(db, "PRAGMA cache_size = -32768", &e) < 0) {
+	if (bm_db_exec(db, "PRAGMA cache_size = -16384", &e) < 0) {
 		bm_error_print(&e);
 		return 2;
 	}

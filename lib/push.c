@@ -226,11 +226,30 @@ copy_text(struct bm_buf *b, const char *s)
 	}
 }
 
+/* COPY data on its way: sent in pieces as the outbox is read. */
+struct copy_out {
+	struct bm_pg *pg;
+	struct bm_buf buf;
+	struct bm_error *e;
+	int failed;		/* a piece failed: e says why */
+};
+
+/* Send what cp holds (a no-op after a failure). */
+static void
+copy_flush(struct copy_out *cp)
+{
+	if (!cp->failed && cp->buf.len > 0 &&
+	    bm_pg_copy_put(cp->pg, cp->buf.s, cp->buf.len, cp->e) < 0)
+		cp->failed = 1;
+	bm_buf_reset(&cp->buf);
+}
+
 /* bm_outbox_rows' callback: one COPY line (NULL is \N). */
 static void
 copy_row(void *arg, int ncols, const char *const *vals)
 {
-	struct bm_buf *b = arg;
+	struct copy_out *cp = arg;
+	struct bm_buf *b = &cp->buf;
 	int i;
 
 	for (i = 0; i < ncols; i++) {
@@ -242,6 +261,8 @@ copy_row(void *arg, int ncols, const char *const *vals)
 			bm_buf_add(b, "\\N", 2);
 	}
 	bm_buf_addc(b, '\n');
+	if (b->len >= 256 * 1024)
+		copy_flush(cp);
 }
 
 /* Send b in one transaction; 0 and *written, or -1 with e and f. */
@@ -249,10 +270,10 @@ static int
 pg_send(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
     long long *written, long *snapver, struct push_fault *f, struct bm_error *e)
 {
-	struct bm_buf data = BM_BUF_INIT;
+	struct copy_out cp = { NULL, BM_BUF_INIT, NULL, 0 };
 	char *sql = NULL, *v;
 	long i;
-	int rc = -1;
+	int rc = -1, local = 0, copying = 0;
 
 	if (pg_open(t, f, e) < 0)
 		return -1;
@@ -277,22 +298,33 @@ pg_send(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
 	 * whole remote table for every batch (and, pricing that, spend a
 	 * second compiling it with JIT).
 	 */
-	/* The COPY data first (5,000 results are about 5 MB). */
-	if (bm_outbox_rows(db, t->name, b, copy_row, &data, e) < 0) {
-		f->retry = 0;
-		goto out;
-	}
+	/*
+	 * The COPY data streams from the outbox query in pieces of 256 kB,
+	 * so the server parses one while the next is read.  A local error
+	 * ends the COPY and rolls the transaction back.
+	 */
+	cp.pg = t->pg;
+	cp.e = e;
 	sql = xasprintf("COPY bm_push_%s (%s) FROM STDIN", b->kind->table,
 	    b->kind->cols);
 	if (bm_pg_exec(t->pg, "BEGIN", 0, NULL, NULL, NULL, e) < 0 ||
 	    bm_pg_exec(t->pg, "SET LOCAL enable_hashjoin = off;"
 	    " SET LOCAL enable_mergejoin = off; SET LOCAL jit = off", 0,
 	    NULL, NULL, NULL, e) < 0 ||
-	    bm_pg_copy_begin(t->pg, sql, e) < 0 ||
-	    bm_pg_copy_put(t->pg, data.s, data.len, e) < 0)
+	    bm_pg_copy_begin(t->pg, sql, e) < 0)
 		goto fail;
+	copying = 1;
 	free(sql);
+	sql = NULL;
+	if (bm_outbox_rows(db, t->name, b, copy_row, &cp, e) < 0) {
+		local = 1;
+		goto fail;
+	}
+	copy_flush(&cp);
+	if (cp.failed)
+		goto fail;
 	sql = pg_upsert_sql(b->kind);
+	copying = 0;
 	if (bm_pg_copy_end(t->pg, NULL, e) < 0 ||
 	    bm_pg_exec(t->pg, sql, 0, NULL, written, NULL, e) < 0 ||
 	    bm_pg_exec(t->pg, "COMMIT", 0, NULL, NULL, NULL, e) < 0)
@@ -300,16 +332,20 @@ pg_send(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
 	rc = 0;
 	goto out;
 fail:
-	f->retry = bm_pg_broken(t->pg) || pg_transient(bm_pg_sqlstate(t->pg));
+	f->retry = !local && (bm_pg_broken(t->pg) ||
+	    pg_transient(bm_pg_sqlstate(t->pg)));
 	if (!bm_pg_broken(t->pg)) {
 		struct bm_error ignored = BM_ERROR_INIT;
 
+		/* Inside a COPY, end it first (its rows are rolled back). */
+		if (copying && bm_pg_copy_end(t->pg, NULL, &ignored) < 0)
+			bm_error_clear(&ignored);
 		bm_pg_exec(t->pg, "ROLLBACK", 0, NULL, NULL, NULL, &ignored);
 		bm_error_clear(&ignored);
 	}
 out:
 	free(sql);
-	bm_buf_free(&data);
+	bm_buf_free(&cp.buf);
 	return rc;
 }
 
@@ -513,7 +549,7 @@ sqlite_open(struct bm_push *t, struct bm_db *db, struct bm_error *e)
 		return -1;
 	bm_db_bind_text(st, 1, t->base);
 	if (bm_db_step(st, e) < 0 ||
-	    bm_db_exec(db, "PRAGMA dst.cache_size = -32768", e) < 0)
+	    bm_db_exec(db, "PRAGMA dst.cache_size = -16384", e) < 0)
 		return -1;
 	t->sqlite_attached = 1;
 	return 0;
