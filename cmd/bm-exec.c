@@ -371,7 +371,7 @@ on_result(void *user, const struct bm_sched_step *s,
     const struct bm_sched_outcome *o)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_answer a;
+	struct bm_answer a = { .exit_code = -1 };
 	const struct bm_model *m = s->t->model;
 	double latency = bm_clock_ms() - s->attempt_ms;
 	char fin[BM_CLOCK_TIME_LEN + 1];

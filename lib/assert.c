@@ -569,14 +569,22 @@ score_entities(const cJSON *v, const char *out, int *pass, cJSON *result)
  */
 static int
 score_one(const char *t, const cJSON *v, const struct bm_answer *a,
-    int *pass, double *score, cJSON *result, struct bm_error *e)
+    const struct bm_verdict *ext, int *pass, double *score, cJSON *result,
+    struct bm_error *e)
 {
 	const char *out = a->output ? a->output : "";
 	char *want, *got;
 	cJSON *j;
 
 	*score = -1;
-	if (strcmp(t, "equals") == 0 || strcmp(t, "starts-with") == 0) {
+	if (strcmp(t, "judge") == 0 || strcmp(t, "exec") == 0) {
+		if (!ext || !ext->known) {
+			bm_error_set(e, NULL, 0, 0, "%s: no verdict", t);
+			return -1;
+		}
+		*pass = ext->pass;
+		*score = ext->score;
+	} else if (strcmp(t, "equals") == 0 || strcmp(t, "starts-with") == 0) {
 		want = text_of(v);
 		got = trimmed(out);
 		*pass = *t == 'e' ? strcmp(got, want) == 0 :
@@ -618,15 +626,28 @@ score_one(const char *t, const cJSON *v, const struct bm_answer *a,
 	return 0;
 }
 
+const cJSON *
+bm_assert_type(const cJSON *spec)
+{
+	const cJSON *k, *type = NULL;
+
+	cJSON_ArrayForEach(k, spec)
+		if (strcmp(k->string, "weight") != 0 &&
+		    strcmp(k->string, "not") != 0)
+			type = k;
+	return type;
+}
+
 int
 bm_assert_score(const cJSON *expect, const struct bm_answer *a,
     cJSON *result, struct bm_error *e)
 {
-	const cJSON *spec, *k, *type, *w, *neg;
+	const cJSON *spec, *type, *w, *neg;
 	const cJSON *where;
+	const struct bm_verdict *ext;
 	cJSON *list, *item;
 	double sum = 0, wsum = 0, weight, score;
-	int all = 1, pass;
+	int all = 1, pass, i = 0;
 
 	cJSON_DeleteItemFromObjectCaseSensitive(result, "assertions");
 	cJSON_DeleteItemFromObjectCaseSensitive(result, "score");
@@ -634,13 +655,11 @@ bm_assert_score(const cJSON *expect, const struct bm_answer *a,
 	cJSON_ArrayForEach(spec, expect) {
 		if (bm_assert_check(spec, &where, e) < 0)
 			return -1;
-		type = NULL;
-		cJSON_ArrayForEach(k, spec)
-			if (strcmp(k->string, "weight") != 0 &&
-			    strcmp(k->string, "not") != 0)
-				type = k;
-		if (score_one(type->string, type, a, &pass, &score, result,
-		    e) < 0)
+		type = bm_assert_type(spec);
+		ext = a->verdicts ? &a->verdicts[i] : NULL;
+		i++;
+		if (score_one(type->string, type, a, ext, &pass, &score,
+		    result, e) < 0)
 			return -1;
 		neg = cJSON_GetObjectItemCaseSensitive(spec, "not");
 		if (cJSON_IsTrue(neg)) {
@@ -656,6 +675,11 @@ bm_assert_score(const cJSON *expect, const struct bm_answer *a,
 		cJSON_AddStringToObject(item, "type", type->string);
 		cJSON_AddBoolToObject(item, "pass", pass);
 		cJSON_AddNumberToObject(item, "score", score);
+		if (ext && ext->known && ext->agreement >= 0)
+			cJSON_AddNumberToObject(item, "agreement",
+			    ext->agreement);
+		if (ext && ext->known && ext->reason && !pass)
+			cJSON_AddStringToObject(item, "reason", ext->reason);
 		cJSON_AddItemToArray(list, item);
 	}
 	cJSON_AddNumberToObject(result, "score",

@@ -12,13 +12,32 @@
 
 #include "err.h"
 
+/*
+ * A verdict reached outside this file: a judge's (another model call) or
+ * an exec scorer's (a child process).  bm-exec obtains them and hands
+ * them in, one slot per entry of the expect list.
+ */
+struct bm_verdict {
+	int known;		/* 0: not obtained (the entry cannot score) */
+	int pass;
+	double score;		/* 0..1 */
+	const char *reason;	/* why, for a person; NULL: none */
+	double agreement;	/* panels: share agreeing; < 0: not a panel */
+};
+
 /* What an assertion is checked against. */
 struct bm_answer {
 	const char *output;	/* the answer text ("" when none) */
 	double latency_ms;	/* < 0 when unknown */
 	long completion_tokens;	/* < 0 when unknown */
 	int exit_code;		/* exec providers; -1 when not applicable */
+	/* judge and exec entries: verdicts[i] for expect entry i; NULL:
+	 * none obtained */
+	const struct bm_verdict *verdicts;
 };
+
+/* The type node of a checked spec (its key is the type name). */
+const cJSON *bm_assert_type(const cJSON *spec);
 
 /*
  * Check one spec.  0, or -1 with e (no position) and *where the node at
@@ -33,8 +52,8 @@ int bm_assert_check(const cJSON *spec, const cJSON **where,
  * Adds to result: "assertions" [{"type":T,"pass":B,"score":S,...}],
  * "score" (the weighted mean), and for entities "metrics"
  * {precision, recall, f1}.  Returns 1 when every assertion passed, 0 when
- * one failed, -1 with e when one cannot be evaluated here (judge and exec
- * are bm-exec's, through its own hooks).
+ * one failed, -1 with e when one cannot be evaluated here (a judge or
+ * exec entry whose verdict a->verdicts does not hold).
  */
 int bm_assert_score(const cJSON *expect, const struct bm_answer *a,
     cJSON *result, struct bm_error *e);

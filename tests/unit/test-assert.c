@@ -37,7 +37,7 @@ static int
 score(const char *expect, const char *output, double *s, cJSON **res)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_answer a = { output, 120.0, 7, 0 };
+	struct bm_answer a = { output, 120.0, 7, 0, NULL };
 	cJSON *x = cJSON_Parse(expect), *r = cJSON_CreateObject();
 	int rc;
 
