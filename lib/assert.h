@@ -49,13 +49,23 @@ int bm_assert_check(const cJSON *spec, const cJSON **where,
 
 /*
  * Score answer a against the expect list (NULL or empty: pass, score 1).
- * Adds to result: "assertions" [{"type":T,"pass":B,"score":S,...}],
- * "score" (the weighted mean), and for entities "metrics"
- * {precision, recall, f1}.  Returns 1 when every assertion passed, 0 when
+ * Adds to result: "assertions" [{"type":T,"pass":B,"score":S,...}] where
+ * a failed entry has "reason" (`expected "4", got "5"`, bm-exec(1)
+ * ASSERTIONS) and an entities entry "missing" and "extra"; "score" (the
+ * weighted mean), and for entities "metrics" {precision, recall, f1, tp,
+ * fp, fn}.  Returns 1 when every assertion passed, 0 when
  * one failed, -1 with e when one cannot be evaluated here (a judge or
  * exec entry whose verdict a->verdicts does not hold).
  */
 int bm_assert_score(const cJSON *expect, const struct bm_answer *a,
     cJSON *result, struct bm_error *e);
+
+/*
+ * Check every assertion of case record kase (its expect, or each step's)
+ * before it runs: 0, or -1 and e naming the benchmark and the entry,
+ * "sum-two-numbers: expect[1]: regex: missing closing parenthesis at
+ * offset 3", "story: step 1: expect[0]: unknown assertion 'regx'".
+ */
+int bm_assert_check_case(const cJSON *kase, struct bm_error *e);
 
 #endif

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "config.h"
 #include "hash.h"
+#include "price.h"
 #include "suggest.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -648,6 +649,54 @@ parse_providers(struct ctx *x, const cJSON *sec)
 /* ------------------------------------------------------------------------ */
 /* Models */
 
+/* The price table's vendor for a provider type, or NULL. */
+static const char *
+vendor_of(const struct bm_provider *p)
+{
+	if (p && p->type == BM_PROVIDER_OPENAI)
+		return "openai";
+	if (p && p->type == BM_PROVIDER_ANTHROPIC)
+		return "anthropic";
+	return NULL;
+}
+
+/*
+ * The built-in prices (price.h): a models: entry of an openai or anthropic
+ * provider without price: gets its model's list price; c->listed holds one
+ * model per table row, for references such as openai:gpt-4o-mini that
+ * name no entry.
+ */
+static void
+add_prices(struct bm_config *c)
+{
+	struct bm_model *m;
+	const char *v;
+	long k;
+	size_t i;
+
+	for (i = 0; i < c->nmodels; i++) {
+		m = &c->models[i];
+		v = vendor_of(bm_config_provider(c, m->provider));
+		if (m->has_price || !v || (k = bm_price_find(v, m->model)) < 0)
+			continue;
+		m->has_price = 1;
+		m->price_input = bm_prices[k].input;
+		m->price_output = bm_prices[k].output;
+	}
+	c->listed = xcalloc(bm_nprices, sizeof(*c->listed));
+	for (i = 0; i < bm_nprices; i++) {
+		m = &c->listed[i];
+		m->name = xstrdup(bm_prices[i].model);
+		m->provider = xstrdup(bm_prices[i].vendor);
+		m->model = xstrdup(bm_prices[i].model);
+		m->has_price = 1;
+		m->price_input = bm_prices[i].input;
+		m->price_output = bm_prices[i].output;
+		m->chars_per_token = 4;
+	}
+	c->nlisted = bm_nprices;
+}
+
 static int
 parse_price(struct ctx *x, const cJSON *node, struct bm_model *m)
 {
@@ -1073,6 +1122,7 @@ bm_config_load(const char *path, struct bm_error *e)
 
 	if (path == NULL) {
 		add_builtins(c);
+		add_prices(c);
 		return c;
 	}
 	c->path = xstrdup(path);
@@ -1100,6 +1150,7 @@ bm_config_load(const char *path, struct bm_error *e)
 			goto fail;
 	}
 	add_builtins(c);
+	add_prices(c);
 	bm_yaml_doc_free(doc);
 	bm_yaml_close(y);
 	bm_buf_free(&data);
@@ -1142,6 +1193,12 @@ bm_config_free(struct bm_config *c)
 		free_list(c->providers[i].env, c->providers[i].nenv);
 	}
 	free(c->providers);
+	for (i = 0; i < c->nlisted; i++) {
+		free(c->listed[i].name);
+		free(c->listed[i].provider);
+		free(c->listed[i].model);
+	}
+	free(c->listed);
 	for (i = 0; i < c->nmodels; i++) {
 		free(c->models[i].name);
 		free(c->models[i].provider);
@@ -1232,6 +1289,7 @@ bm_config_resolve(const struct bm_config *c, const char *ref,
 	const char **names, *colon, *rest;
 	char *prov, *msg;
 	size_t i;
+	long k;
 
 	memset(t, 0, sizeof(*t));
 	t->chars_per_token = 4;
@@ -1296,13 +1354,18 @@ bm_config_resolve(const struct bm_config *c, const char *ref,
 		t->api_model = rest;
 		break;
 	}
-	/* openai:gpt-4o-mini picks up the context and price of its entry. */
+	/* openai:gpt-4o-mini picks up the context and price of its entry,
+	 * else the built-in price of its model. */
 	for (i = 0; i < c->nmodels; i++)
 		if (strcmp(c->models[i].provider, t->provider->name) == 0 &&
 		    strcmp(c->models[i].model, t->api_model) == 0) {
 			target_model(t, &c->models[i]);
-			break;
+			return 0;
 		}
+	if (vendor_of(t->provider) && (k = bm_price_find(
+	    vendor_of(t->provider), t->api_model)) >= 0 &&
+	    (size_t)k < c->nlisted)
+		target_model(t, &c->listed[k]);
 	return 0;
 }
 

@@ -75,6 +75,10 @@ struct bm_config {
 	struct bm_selection *batches;
 	size_t nbatches;
 	char *default_profile;	/* default_profile:, or NULL */
+	/* one model per row of the built-in price table (price.h), for
+	 * openai:MODEL and anthropic:MODEL with no models: entry */
+	struct bm_model *listed;
+	size_t nlisted;
 };
 
 /* A model reference resolved to what to call. */

@@ -402,3 +402,32 @@ PY
 	[ "$(jq -r 'select(.type == "case_stat") | .label' <<<"$output" | sort | uniq -c | tr -s ' ')" = " 11 regressed
  1 stable-pass" ]
 }
+
+@test "bm-stats: f1.micro sums the entities' tp, fp, fn; macro is the mean f1" {
+	mkdir b
+	cat >b/e.yml <<'Y'
+prompt: "{{a}}"
+vars: [{a: "aspirin, ibuprofen", gold: [aspirin, ibuprofen, naproxen]},
+       {a: "a, x", gold: [a]}]
+expect: [{entities: {expected: [aspirin, ibuprofen, naproxen]}}]
+---
+name: other
+prompt: "no entities"
+Y
+	# trial 0: tp 2, fp 0, fn 1 (f1 0.8); the second document has none
+	bm-ingest -q --no-db -m echo: b | bm-exec -q --no-db >r1.jsonl
+	sed -i 's/expected: \[aspirin, ibuprofen, naproxen\]/expected: [a]/' b/e.yml
+	bm-ingest -q --no-db -m echo: b | bm-exec -q --no-db >r2.jsonl
+	# tp 2+1, fp 0+1, fn 1+0 from trial 0 of r1 and trial 1 of r2
+	{ jq -c 'select(.trial == 0 and .metrics)' r1.jsonl
+	  jq -c 'select(.trial == 1 and .metrics)' r2.jsonl
+	  jq -c 'select(.metrics == null)' r1.jsonl; } >results.jsonl
+	[ "$(jq -c '.metrics | [.tp, .fp, .fn, .f1]' results.jsonl)" = '[2,0,1,0.8]
+[1,1,0,0.6666666666666666]
+[null,null,null,null]' ]
+	run --separate-stderr bm-stats --no-db results.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.n, .f1.micro, .f1.macro]' <<<"$output")" = \
+	    "[3,0.75,$(python3 -c 'print((0.8 + 2 / 3) / 2)')]" ]
+}

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "err.h"
 #include "hash.h"
+#include "price.h"
 #include "xalloc.h"
 #include "tap.h"
 
@@ -145,8 +146,10 @@ test_full(void)
 		ok(m->params == NULL, "no params");
 		m = &c->models[1];
 		is(m->model, "gpt-4o", "judge model id");
-		ok(!m->has_price && m->context == 0,
-		    "judge: no price, no context");
+		/* No price: in bm.yml: the built-in table's (price.h). */
+		ok(m->has_price && m->price_input == 2.50 &&
+		    m->price_output == 10.00 && m->context == 0,
+		    "judge: gpt-4o's built-in price, no context");
 		m = &c->models[2];
 		is(m->model, "llama3.2:1b", "quoted model id");
 		ok(m->chars_per_token == 3.5, "chars_per_token");
@@ -625,6 +628,46 @@ test_exec_model(void)
 	bm_config_free(c);
 }
 
+/* The built-in price table (price.h): lookups and default references. */
+static void
+test_prices(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_config *c = bm_config_load(NULL, &e);
+	struct bm_target t;
+
+	ok(bm_price_find("openai", "gpt-4o-mini") >= 0, "price: listed");
+	is_int(bm_price_find("openai", "gpt-4o-mini-2024-07-18"),
+	    bm_price_find("openai", "gpt-4o-mini"), "price: a dated id");
+	is_int(bm_price_find("anthropic", "claude-3-5-haiku-latest"),
+	    bm_price_find("anthropic", "claude-3-5-haiku"),
+	    "price: -latest");
+	is_int(bm_price_find("anthropic", "claude-sonnet-4-5-20250929"),
+	    bm_price_find("anthropic", "claude-sonnet-4-5"),
+	    "price: sonnet 4.5 is not sonnet 4");
+	is_int(bm_price_find("openai", "gpt-4o-minimal"), -1,
+	    "price: a longer id is another model");
+	is_int(bm_price_find("openai", "claude-3-haiku"), -1,
+	    "price: per vendor");
+	if (c && bm_config_resolve(c, "openai:gpt-4o", &t, &e) == 0)
+		ok(t.model && t.model->has_price &&
+		    t.model->price_input == 2.50 &&
+		    t.model->price_output == 10.00 && t.context == 0 &&
+		    t.chars_per_token == 4, "openai:gpt-4o is priced");
+	else
+		ok(0, "openai:gpt-4o resolves");
+	if (c && bm_config_resolve(c, "openai:llama-3", &t, &e) == 0)
+		ok(t.model == NULL, "an unlisted model has no price");
+	else
+		ok(0, "openai:llama-3 resolves");
+	if (c && bm_config_resolve(c, "ollama:gpt-4o", &t, &e) == 0)
+		ok(t.model == NULL, "other provider types have none");
+	else
+		ok(0, "ollama:gpt-4o resolves");
+	bm_error_clear(&e);
+	bm_config_free(c);
+}
+
 int
 main(void)
 {
@@ -646,6 +689,7 @@ main(void)
 	test_defaults();
 	test_expand();
 	test_exec_model();
+	test_prices();
 
 	if (chdir(tmpdir) == 0)
 		unlink("bm.yml");
