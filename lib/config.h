@@ -75,6 +75,10 @@ struct bm_config {
 	struct bm_selection *batches;
 	size_t nbatches;
 	char *default_profile;	/* default_profile:, or NULL */
+	/* judge: the judges of judge assertions that name none */
+	char **judges;		/* model references; model: is one */
+	size_t njudges;
+	char *judge_template;	/* the rubric prompt; NULL: the default */
 };
 
 /* A model reference resolved to what to call. */
