@@ -376,7 +376,9 @@ on_result(void *user, const struct bm_sched_step *s,
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_answer a = { .exit_code = -1 };
 	const struct bm_model *m = s->t->model;
-	double latency = bm_clock_ms() - s->attempt_ms;
+	/* Judges and scorers may take a while: not the model's latency. */
+	double latency = (s->answered_ms > 0 ? s->answered_ms :
+	    bm_clock_ms()) - s->attempt_ms;
 	char fin[BM_CLOCK_TIME_LEN + 1];
 	enum bm_class cls = o->cls;
 	const char *msg = o->msg;
@@ -392,6 +394,7 @@ on_result(void *user, const struct bm_sched_step *s,
 		a.completion_tokens = ct;
 		a.exit_code = s->t->provider->type == BM_PROVIDER_EXEC ?
 		    o->exit_code : -1;
+		a.verdicts = o->verdicts;
 		/* bm_assert_score adds assertions, score and metrics. */
 		rc = bm_assert_score(s->expect, &a, sc, &e);
 		if (rc < 0) {
@@ -429,6 +432,16 @@ on_result(void *user, const struct bm_sched_step *s,
 	    (m ? m->price_input : 0) + (double)(ct > 0 ? ct : 0) *
 	    (m ? m->price_output : 0)) / 1e6,
 	    m && m->has_price && (pt >= 0 || ct >= 0) && !o->cached);
+	if (o->judges > 0) {
+		/* The judges' tokens and cost, apart from the model's. */
+		u = cJSON_AddObjectToObject(r, "judge_usage");
+		cJSON_AddNumberToObject(u, "prompt_tokens",
+		    (double)o->judge_prompt_tokens);
+		cJSON_AddNumberToObject(u, "completion_tokens",
+		    (double)o->judge_completion_tokens);
+		add_num(r, "judge_cost_usd", o->judge_cost_usd,
+		    o->judge_priced);
+	}
 	if (rc < 0 || cls != BM_CLASS_NONE) {
 		cJSON_Delete(sc);
 		sc = cJSON_CreateObject();
@@ -488,6 +501,61 @@ bad_assertion(cJSON *rec, const char *msg)
 		on_result(NULL, &v, &o);
 	}
 	cJSON_Delete(rec);
+}
+
+/*
+ * An exec scorer's stdin: the result record of s as it would be written,
+ * without assertions and score.
+ */
+static char *
+on_record(void *user, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o)
+{
+	const struct bm_model *m = s->t->model;
+	long pt = o->reply.prompt_tokens, ct = o->reply.completion_tokens;
+	cJSON *r = result_new(s), *u;
+	char *json;
+
+	(void)user;
+	cJSON_AddNullToObject(r, "error");
+	if (o->reply.output)
+		cJSON_AddStringToObject(r, "output", o->reply.output);
+	else
+		cJSON_AddNullToObject(r, "output");
+	add_num(r, "latency_ms", ms3((s->answered_ms > 0 ? s->answered_ms :
+	    bm_clock_ms()) - s->attempt_ms), s->attempts > 0);
+	add_num(r, "ttft_ms", ms3(s->ttft_ms), s->ttft_ms >= 0);
+	cJSON_AddNumberToObject(r, "attempts", s->attempts);
+	if (pt >= 0 || ct >= 0) {
+		u = cJSON_AddObjectToObject(r, "usage");
+		add_num(u, "prompt_tokens", (double)pt, pt >= 0);
+		add_num(u, "completion_tokens", (double)ct, ct >= 0);
+	} else {
+		cJSON_AddNullToObject(r, "usage");
+	}
+	add_num(r, "cost_usd", ((double)(pt > 0 ? pt : 0) *
+	    (m ? m->price_input : 0) + (double)(ct > 0 ? ct : 0) *
+	    (m ? m->price_output : 0)) / 1e6,
+	    m && m->has_price && (pt >= 0 || ct >= 0) && !o->cached);
+	cJSON_AddStringToObject(r, "started_at", s->started_at);
+	bm_runs_shape(r);
+	cJSON_DeleteItemFromObjectCaseSensitive(r, "status");
+	cJSON_DeleteItemFromObjectCaseSensitive(r, "score");
+	cJSON_DeleteItemFromObjectCaseSensitive(r, "assertions");
+	cJSON_DeleteItemFromObjectCaseSensitive(r, "metrics");
+	cJSON_DeleteItemFromObjectCaseSensitive(r, "finished_at");
+	json = bm_json_print(r);
+	cJSON_Delete(r);
+	return json;
+}
+
+/* A warning from the scheduler (a judge that is the model under test). */
+static void
+on_warning(void *user, const char *msg)
+{
+	(void)user;
+	unshow();
+	bm_warnf("%s", msg);
 }
 
 /* An input line: a case for the scheduler; other records pass on. */
@@ -988,7 +1056,8 @@ main(int argc, char **argv)
 	struct bm_sched_hooks h = { .line = on_line, .warn = on_warn,
 	    .retry = on_retry, .result = on_result, .turn = on_turn,
 	    .idle = on_idle, .stored = on_stored,
-	    .child_stderr = on_child_stderr };
+	    .child_stderr = on_child_stderr, .record = on_record,
+	    .warning = on_warning };
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_cli cli;
 	struct bm_db *db = NULL;

@@ -37,7 +37,11 @@ static const char *const type_names[] = {
 };
 
 static const char *const top_keys[] = {
-	"providers", "models", "profiles", "batches", "default_profile", NULL
+	"providers", "models", "profiles", "batches", "default_profile",
+	"judge", NULL
+};
+static const char *const judge_keys[] = {
+	"model", "models", "template", NULL
 };
 static const char *const provider_keys[] = {
 	"type", "base_url", "api_key_env", "command", "max_concurrency", "rpm",
@@ -1078,6 +1082,34 @@ read_file(const char *path, struct bm_buf *b, struct bm_error *e)
 	return 0;
 }
 
+/* judge: {model: M | models: [A, B, C], template: T} */
+static int
+parse_judge(struct ctx *x, const cJSON *node)
+{
+	const cJSON *m, *ms, *t;
+
+	if (node == NULL || cJSON_IsNull(node))
+		return 0;
+	if (check_map(x, node, "judge") == -1 ||
+	    bm_yaml_check_keys(x->doc, x->path, node, judge_keys, x->e) == -1)
+		return -1;
+	m = cJSON_GetObjectItemCaseSensitive(node, "model");
+	ms = cJSON_GetObjectItemCaseSensitive(node, "models");
+	t = cJSON_GetObjectItemCaseSensitive(node, "template");
+	if (m && ms)
+		return bm_yaml_error(x->e, x->doc, x->path, ms, 0,
+		    "judge: model and models exclude each other");
+	if ((m || ms) && get_strlist(x, m ? m : ms, m ? "model" : "models",
+	    &x->c->judges, &x->c->njudges) == -1)
+		return -1;
+	if (ms && x->c->njudges == 0)
+		return bm_yaml_error(x->e, x->doc, x->path, ms, 0,
+		    "models: expected at least one model");
+	if (t && get_str(x, t, "template", &x->c->judge_template) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 parse_root(struct ctx *x, const cJSON *root)
 {
@@ -1100,6 +1132,9 @@ parse_root(struct ctx *x, const cJSON *root)
 	    cJSON_GetObjectItemCaseSensitive(root, "profiles")) == -1 ||
 	    parse_batches(x,
 	    cJSON_GetObjectItemCaseSensitive(root, "batches")) == -1)
+		return -1;
+	if (parse_judge(x, cJSON_GetObjectItemCaseSensitive(root, "judge")) ==
+	    -1)
 		return -1;
 	v = cJSON_GetObjectItemCaseSensitive(root, "default_profile");
 	if (v && !cJSON_IsNull(v)) {
@@ -1209,6 +1244,8 @@ bm_config_free(struct bm_config *c)
 	free_sels(c->profiles, c->nprofiles);
 	free_sels(c->batches, c->nbatches);
 	free(c->default_profile);
+	free_list(c->judges, c->njudges);
+	free(c->judge_template);
 	free(c->path);
 	free(c);
 }

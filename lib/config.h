@@ -79,6 +79,11 @@ struct bm_config {
 	 * openai:MODEL and anthropic:MODEL with no models: entry */
 	struct bm_model *listed;
 	size_t nlisted;
+
+	/* judge: the judges of judge assertions that name none */
+	char **judges;		/* model references; model: is one */
+	size_t njudges;
+	char *judge_template;	/* the rubric prompt; NULL: the default */
 };
 
 /* A model reference resolved to what to call. */

@@ -17,7 +17,9 @@
 #include "buf.h"
 #include "http.h"
 #include "jsonl.h"
+#include "judge.h"
 #include "limit.h"
+#include "map.h"
 #include "sched.h"
 #include "spawn.h"
 #include "xalloc.h"
@@ -36,11 +38,52 @@ struct prov {
 	int down;		/* --give-up: its cases end at once */
 };
 
-enum jstate { J_WAITING, J_RUNNING };
+/*
+ * A job waits (for its turn, a limit or a backoff), runs one attempt, or,
+ * once its step is answered, is scoring: its sub-requests (judges asked,
+ * exec scorers run) are jobs of their own, right after it in the list, so
+ * that they go through the same limits, attempts and retries.
+ */
+enum jstate { J_WAITING, J_RUNNING, J_SCORING };
+
+/* What a job is: a case's step, or a sub-request scoring one. */
+enum jkind { K_STEP, K_JUDGE, K_SCORER };
+
+/* Per expect entry of a step being scored. */
+struct entry {
+	struct bm_judge_vote *votes;	/* its judges' (a scorer's) verdicts */
+	size_t nvotes;
+	char *reason;			/* a prior verdict's, copied */
+};
+
+/* A step in its scoring phase: the answer, kept until the verdicts are in. */
+struct scoring {
+	struct bm_sched_outcome o;
+	struct bm_verdict *v;		/* one per expect entry */
+	struct entry *e;
+	int n;
+	long pending;			/* sub-requests not done */
+	enum bm_class cls;		/* the first sub-request error, or 0 */
+	char *msg;
+	char *rec;			/* the record exec scorers read */
+	int judges, priced;
+	long pt, ct;
+	double cost;
+};
 
 /* One case being worked on: a plain case or a sequence of steps. */
 struct job {
 	struct job *prev, *next;
+	enum jkind kind;
+	struct job *parent;	/* sub-requests: the job they score */
+	int entry;		/* sub-requests: the expect entry */
+	char *cmd;		/* K_SCORER: the command */
+	char *judge;		/* K_JUDGE: the model reference */
+	struct scoring *sc;	/* J_SCORING */
+	int scored;		/* the step's verdicts are in */
+	double answered_ms;	/* ms, monotonic: the answer came */
+	int err_lines;		/* stderr lines of a child handed on */
+	long err_dropped;	/* and not */
 	cJSON *kase;
 	struct bm_target t;
 	struct prov *pv;
@@ -70,6 +113,9 @@ struct bm_sched {
 	struct prov **provs;	/* pointers: jobs keep them */
 	size_t nprovs;
 	struct prov none;	/* of jobs whose model did not resolve */
+	struct prov scorers;	/* of exec scorers: -j alone limits them */
+	long nsubs;		/* sub-requests alive */
+	struct bm_map *warned;	/* warnings given */
 	struct job *jobs, *tail;	/* alive, in input order */
 	long ahead;		/* jobs alive at most */
 	struct bm_sched_stats st;
@@ -89,7 +135,14 @@ struct bm_sched {
 	size_t nfds, fdcap;
 };
 
+/* At most this many stderr lines of a child are handed on per attempt. */
+#define ERR_LINES 5
+
 static void next_step(struct bm_sched *s, struct job *j);
+static int score_begin(struct bm_sched *s, struct job *j,
+    struct bm_sched_outcome *o);
+static void sub_done(struct bm_sched *s, struct job *k,
+    struct bm_sched_outcome *o);
 
 /* Merge b's keys into the object into (b's win); returns into. */
 static cJSON *
@@ -192,6 +245,7 @@ view(const struct job *j, struct bm_sched_step *v)
 	v->attempt_ms = j->attempt_ms;
 	v->ttft_ms = j->ttft;
 	v->started_at = j->started_at;
+	v->answered_ms = j->answered_ms;
 }
 
 /* Hand the result of j's current step to the caller. */
@@ -225,6 +279,28 @@ landed(struct bm_sched *s, struct job *j)
 }
 
 static void
+scoring_free(struct scoring *sc)
+{
+	size_t k;
+	int i;
+
+	if (!sc)
+		return;
+	for (i = 0; i < sc->n; i++) {
+		for (k = 0; k < sc->e[i].nvotes; k++)
+			bm_judge_vote_free(&sc->e[i].votes[k]);
+		free(sc->e[i].votes);
+		free(sc->e[i].reason);
+	}
+	bm_reply_free(&sc->o.reply);
+	free(sc->e);
+	free(sc->v);
+	free(sc->msg);
+	free(sc->rec);
+	free(sc);
+}
+
+static void
 job_free(struct bm_sched *s, struct job *j)
 {
 	if (j->prev)
@@ -235,10 +311,17 @@ job_free(struct bm_sched *s, struct job *j)
 		j->next->prev = j->prev;
 	else
 		s->tail = j->prev;
-	s->st.alive--;
-	cJSON_Delete(j->kase);
+	if (j->parent) {
+		s->nsubs--;	/* the case is its parent's */
+	} else {
+		s->st.alive--;
+		cJSON_Delete(j->kase);
+	}
+	scoring_free(j->sc);
 	cJSON_Delete(j->messages);
 	cJSON_Delete(j->params);
+	free(j->cmd);
+	free(j->judge);
 	free(j);
 }
 
@@ -250,8 +333,19 @@ job_free(struct bm_sched *s, struct job *j)
 static void
 step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 {
-	enum bm_class cls = finish(s, j, o);
+	enum bm_class cls;
 	char *msg;
+
+	if (j->parent) {
+		sub_done(s, j, o);
+		return;
+	}
+	if (o->cls == BM_CLASS_NONE && j->answered_ms == 0)
+		j->answered_ms = bm_clock_ms();
+	/* Judges and exec scorers first: the result waits for them. */
+	if (o->cls == BM_CLASS_NONE && !j->scored && score_begin(s, j, o))
+		return;
+	cls = finish(s, j, o);
 
 	if (j->step + 1 < j->nsteps && cls == BM_CLASS_NONE) {
 		say(j->messages, "assistant", o->reply.output);
@@ -289,6 +383,305 @@ step_error(struct bm_sched *s, struct job *j, enum bm_class cls,
 	step_done(s, j, &o);
 }
 
+/* --- scoring: judges and exec scorers ------------------------------------ */
+
+/* A sub-request of p's step for expect entry i, placed after job at. */
+static struct job *
+sub_new(struct bm_sched *s, struct job *p, enum jkind kind, int i,
+    struct job *at)
+{
+	struct job *k = xcalloc(1, sizeof(*k));
+
+	k->kind = kind;
+	k->parent = p;
+	k->entry = i;
+	k->kase = p->kase;
+	k->step = p->step;
+	k->nsteps = p->nsteps;
+	k->ttft = -1;
+	k->state = J_WAITING;
+	k->prev = at;
+	k->next = at->next;
+	if (at->next)
+		at->next->prev = k;
+	else
+		s->tail = k;
+	at->next = k;
+	s->nsubs++;
+	p->sc->pending++;
+	s->kick = 1;
+	return k;
+}
+
+/* Give msg to the warning hook, once per run. */
+static void
+warn_once(struct bm_sched *s, const char *msg)
+{
+	if (!s->h.warning || bm_map_get(s->warned, msg))
+		return;
+	bm_map_put(s->warned, msg, s);
+	s->h.warning(s->h.user, msg);
+}
+
+/* Ask judge entry i (type node type) of j's step; returns the last job. */
+static struct job *
+ask_judges(struct bm_sched *s, struct job *j, int i, const cJSON *type,
+    const struct bm_sched_step *v, struct job *at)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct scoring *sc = j->sc;
+	struct bm_verdict pv = { 0 };
+	struct job *k;
+	const char **m;
+	char *prompt, *msg;
+	size_t n, x;
+
+	pv.agreement = -1;
+	if (s->h.prior_verdict && s->h.prior_verdict(s->h.user, v, i,
+	    &pv) == 1) {
+		sc->e[i].reason = pv.reason ? xstrdup(pv.reason) : NULL;
+		pv.reason = sc->e[i].reason;
+		pv.known = 1;
+		sc->v[i] = pv;
+		return at;
+	}
+	m = bm_judge_models(type, s->o.cfg, &n);
+	prompt = bm_judge_prompt(s->o.cfg ? s->o.cfg->judge_template : NULL,
+	    bm_judge_question(j->messages), sc->o.reply.output,
+	    bm_judge_rubric(type));
+	sc->e[i].votes = xcalloc(n ? n : 1, sizeof(*sc->e[i].votes));
+	for (x = 0; x < n; x++) {
+		k = sub_new(s, j, K_JUDGE, i, at);
+		k->judge = xstrdup(m[x]);
+		k->messages = cJSON_CreateArray();
+		say(k->messages, "user", prompt);
+		if (!s->o.cfg || bm_config_resolve(s->o.cfg, m[x], &k->t,
+		    &e) < 0) {
+			/* judges_check let it pass: the case is at fault */
+			k->pv = &s->none;
+			step_error(s, k, BM_CLASS_CONFIG, e.msg ? e.msg :
+			    "no configuration", 0);	/* frees k */
+			bm_error_clear(&e);
+			continue;
+		}
+		at = k;
+		k->pv = prov_of(s, k->t.provider);
+		k->params = step_params(&k->t, NULL, NULL);
+		k->est = bm_estimate_tokens(k->messages,
+		    k->t.chars_per_token) + max_tokens(k->params);
+		if (k->t.provider == j->t.provider && k->t.api_model &&
+		    j->t.api_model && strcmp(k->t.api_model,
+		    j->t.api_model) == 0) {
+			msg = xasprintf("judge model %s is the model under"
+			    " test", m[x]);
+			warn_once(s, msg);
+			free(msg);
+		}
+	}
+	free(prompt);
+	free(m);
+	return at;
+}
+
+/* Run exec entry i (type node type) of j's step; returns the last job. */
+static struct job *
+run_scorer(struct bm_sched *s, struct job *j, int i, const cJSON *type,
+    const struct bm_sched_step *v, struct job *at)
+{
+	struct scoring *sc = j->sc;
+	struct job *k;
+
+	if (!sc->rec)
+		sc->rec = s->h.record ? s->h.record(s->h.user, v, &sc->o) :
+		    bm_json_print(j->kase);
+	k = sub_new(s, j, K_SCORER, i, at);
+	k->cmd = xstrdup(type->valuestring);
+	k->t = j->t;		/* the step's timeout */
+	k->pv = &s->scorers;
+	return k;
+}
+
+/* Every verdict of p's step is in: score and write it. */
+static void
+score_end(struct bm_sched *s, struct job *p)
+{
+	struct scoring *sc = p->sc;
+	struct bm_sched_outcome o;
+	int i;
+
+	p->sc = NULL;
+	for (i = 0; i < sc->n; i++)
+		if (sc->e[i].nvotes > 0)
+			bm_judge_panel(sc->e[i].votes, sc->e[i].nvotes,
+			    &sc->v[i]);
+	o = sc->o;
+	sc->o.reply.output = NULL;	/* step_done frees it */
+	o.verdicts = sc->v;
+	o.judges = sc->judges;
+	o.judge_prompt_tokens = sc->pt;
+	o.judge_completion_tokens = sc->ct;
+	o.judge_cost_usd = sc->cost;
+	o.judge_priced = sc->priced;
+	if (sc->cls != BM_CLASS_NONE) {
+		o.cls = sc->cls;
+		o.msg = sc->msg;
+	}
+	p->scored = 1;
+	step_done(s, p, &o);
+	scoring_free(sc);
+}
+
+/* Sub-request k is over: free it; the last one ends the scoring. */
+static void
+sub_release(struct bm_sched *s, struct job *k)
+{
+	struct job *p = k->parent;
+
+	job_free(s, k);
+	if (--p->sc->pending == 0)
+		score_end(s, p);
+}
+
+/* Note the first error of p's scoring: why (malloc'd) of class cls. */
+static void
+sub_error(struct scoring *sc, enum bm_class cls, char *why)
+{
+	if (sc->cls == BM_CLASS_NONE) {
+		sc->cls = cls;
+		sc->msg = why;
+	} else {
+		free(why);
+	}
+}
+
+/*
+ * Sub-request k ended with outcome o (an answer, or an error after its
+ * retries): a judge's vote, or the error that ends the step.
+ */
+static void
+sub_done(struct bm_sched *s, struct job *k, struct bm_sched_outcome *o)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct scoring *sc = k->parent->sc;
+	struct entry *en = &sc->e[k->entry];
+	const struct bm_model *m = k->t.model;
+	const char *what = k->kind == K_JUDGE ? "judge" : "exec scorer";
+	const char *who = k->kind == K_JUDGE ? k->judge : k->cmd;
+	long pt, ct;
+
+	if (o->cls == BM_CLASS_CANCELLED) {
+		sub_error(sc, o->cls, xstrdup(o->msg ? o->msg : ""));
+	} else if (o->cls != BM_CLASS_NONE) {
+		sub_error(sc, k->kind == K_JUDGE ? BM_CLASS_JUDGE :
+		    BM_CLASS_EXEC, xasprintf("%s %s: %s: %s", what, who,
+		    bm_class_name(o->cls), o->msg ? o->msg : ""));
+	} else {
+		pt = o->reply.prompt_tokens > 0 ? o->reply.prompt_tokens : 0;
+		ct = o->reply.completion_tokens > 0 ?
+		    o->reply.completion_tokens : 0;
+		sc->judges++;
+		sc->pt += pt;
+		sc->ct += ct;
+		if (m && m->has_price)
+			sc->cost += ((double)pt * m->price_input +
+			    (double)ct * m->price_output) / 1e6;
+		else
+			sc->priced = 0;
+		if (bm_judge_parse(o->reply.output, &en->votes[en->nvotes],
+		    &e) == 0)
+			en->nvotes++;
+		else
+			sub_error(sc, BM_CLASS_JUDGE, xasprintf("judge %s: %s",
+			    who, e.msg));
+		bm_error_clear(&e);
+	}
+	bm_reply_free(&o->reply);
+	sub_release(s, k);
+}
+
+/*
+ * j's step is answered with o: ask its judges and run its exec scorers
+ * (sub-requests), unless their verdicts are known.  1 when the step is
+ * scoring (j then owns the answer), 0 when it has nothing to ask.
+ */
+static int
+score_begin(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
+{
+	const cJSON *spec, *type;
+	struct bm_sched_step v;
+	struct scoring *sc = NULL;
+	struct job *at = j;
+	int i = -1, n;
+
+	n = cJSON_IsArray(j->expect) ? cJSON_GetArraySize(j->expect) : 0;
+	cJSON_ArrayForEach(spec, j->expect) {
+		i++;
+		type = bm_assert_type(spec);
+		if (!type || (strcmp(type->string, "judge") != 0 &&
+		    (strcmp(type->string, "exec") != 0 ||
+		    !cJSON_IsString(type))))
+			continue;
+		if (!sc) {
+			sc = j->sc = xcalloc(1, sizeof(*sc));
+			sc->o = *o;
+			sc->n = n;
+			sc->v = xcalloc((size_t)n, sizeof(*sc->v));
+			sc->e = xcalloc((size_t)n, sizeof(*sc->e));
+			sc->priced = 1;
+			sc->pending = 1;	/* until every one is asked */
+			j->state = J_SCORING;
+			view(j, &v);
+		}
+		if (*type->string == 'j')
+			at = ask_judges(s, j, i, type, &v, at);
+		else
+			at = run_scorer(s, j, i, type, &v, at);
+	}
+	if (!sc)
+		return 0;
+	if (--sc->pending == 0)
+		score_end(s, j);
+	return 1;
+}
+
+/*
+ * Can every judge of expect be asked?  NULL, or why not (malloc'd): no
+ * judge named, a model that does not resolve, a key that is not set.
+ */
+static char *
+judges_check(struct bm_sched *s, const cJSON *expect)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_target t;
+	const cJSON *spec, *type;
+	const char **m;
+	char *msg = NULL;
+	size_t k, n;
+
+	cJSON_ArrayForEach(spec, expect) {
+		type = bm_assert_type(spec);
+		if (!type || strcmp(type->string, "judge") != 0)
+			continue;
+		m = bm_judge_models(type, s->o.cfg, &n);
+		if (!m)
+			return xstrdup("judge: no judge model (give the"
+			    " assertion a model: or bm.yml a judge:)");
+		for (k = 0; k < n && !msg && s->o.cfg; k++) {
+			if (bm_config_resolve(s->o.cfg, m[k], &t, &e) < 0)
+				msg = xasprintf("judge: %s", e.msg);
+			else if (t.provider->api_key_env &&
+			    !bm_config_api_key(t.provider))
+				msg = xasprintf("judge model %s: %s is not"
+				    " set", m[k], t.provider->api_key_env);
+			bm_error_clear(&e);
+		}
+		free(m);
+		if (msg)
+			return msg;
+	}
+	return NULL;
+}
+
 /*
  * Set up j's current step: the conversation, parameters and expectations;
  * then skip it if the resumed run finished it, refuse it if it cannot fit
@@ -305,6 +698,8 @@ next_step(struct bm_sched *s, struct job *j)
 	j->attempts = 0;
 	j->ttft = -1;
 	j->started_at[0] = '\0';
+	j->answered_ms = 0;
+	j->scored = 0;
 	if (j->steps)
 		st = cJSON_GetArrayItem(j->steps, (int)j->step);
 	cJSON_Delete(j->params);
@@ -345,6 +740,11 @@ next_step(struct bm_sched *s, struct job *j)
 	}
 	if (j->pv->key_missing) {
 		msg = xasprintf("%s is not set", j->t.provider->api_key_env);
+		step_error(s, j, BM_CLASS_CONFIG, msg, 0);
+		free(msg);
+		return;
+	}
+	if ((msg = judges_check(s, j->expect))) {
 		step_error(s, j, BM_CLASS_CONFIG, msg, 0);
 		free(msg);
 		return;
@@ -610,20 +1010,33 @@ drop_for(struct bm_sched *s, const struct bm_provider *p)
 	return (const char *const *)s->drop;
 }
 
-/* Start one attempt at j's step. */
+/* Start one attempt at j's step (or sub-request). */
 static void
 start(struct bm_sched *s, struct job *j)
 {
 	struct bm_error e = BM_ERROR_INIT;
+	static const struct bm_provider no_keys;
 	const char *cmd;
 	char *in;
 
 	j->attempts++;
 	j->attempt_ms = bm_clock_ms();
 	j->ttft = -1;
+	j->err_lines = 0;
+	j->err_dropped = 0;
 	if (!j->started_at[0])
 		bm_clock_rfc3339(j->started_at);
-	switch (j->t.provider->type) {
+	if (j->kind == K_SCORER) {
+		/* No key of any provider: a scorer is no provider. */
+		in = j->parent->sc->rec;
+		if (bm_spawn_env(j->cmd, in, strlen(in), drop_for(s,
+		    &no_keys), 1, &j->child, &e) < 0) {
+			step_error(s, j, BM_CLASS_EXEC, e.msg, 0);
+			bm_error_clear(&e);
+			return;
+		}
+		j->has_child = 1;
+	} else switch (j->t.provider->type) {
 	case BM_PROVIDER_ECHO: {
 		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
 		    .exit_code = -1 };
@@ -702,7 +1115,7 @@ answered(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	bm_breaker_record(&j->pv->brk, 1, bm_clock_ms());
 	j->pv->last_ok = bm_clock_ms();
 	bm_window_success(&j->pv->win);
-	if (s->h.cache_put) {
+	if (s->h.cache_put && !j->parent) {
 		view(j, &v);
 		s->h.cache_put(s->h.user, &v, &o->reply);
 	}
@@ -751,16 +1164,19 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 	answered(s, j, &o);
 }
 
-/* Hand the complete lines of a child's stderr (all, at the end) over. */
+/*
+ * Hand the complete lines of a child's stderr (all, at the end) over: at
+ * most ERR_LINES an attempt, then how many more there were.
+ */
 static void
 child_lines(struct bm_sched *s, struct job *j, int all)
 {
 	struct bm_buf *b = &j->child.err;
 	struct bm_sched_step v;
-	char *nl, *p;
+	char *nl, *p, more[64];
 	size_t off = 0;
 
-	if (!s->h.child_stderr || b->len == 0)
+	if (!s->h.child_stderr)
 		return;
 	view(j, &v);
 	while (off < b->len) {
@@ -774,16 +1190,81 @@ child_lines(struct bm_sched *s, struct job *j, int all)
 			bm_buf_addc(b, '\0');	/* may move b->s */
 			p = b->s + off;
 		}
-		s->h.child_stderr(s->h.user, &v, p);
+		if (j->err_lines < ERR_LINES) {
+			s->h.child_stderr(s->h.user, &v, p);
+			j->err_lines++;
+		} else {
+			j->err_dropped++;
+		}
 		off += strlen(p) + 1;
 	}
-	if (off >= b->len) {
+	if (all && j->err_dropped > 0) {
+		snprintf(more, sizeof(more), "(%ld more lines on stderr)",
+		    j->err_dropped);
+		s->h.child_stderr(s->h.user, &v, more);
+		j->err_dropped = 0;
+	}
+	if (b->len == 0) {
+		/* nothing left */
+	} else if (off >= b->len) {
 		bm_buf_reset(b);
 	} else {
 		memmove(b->s, b->s + off, b->len - off);
 		b->len -= off;
 		b->s[b->len] = '\0';
 	}
+}
+
+/* The most bytes an answer of j's provider may have. */
+static size_t
+max_bytes(const struct job *j)
+{
+	return j->t.provider->max_response_bytes > 0 ?
+	    (size_t)j->t.provider->max_response_bytes : 16 << 20;
+}
+
+/* Has the expect list an entry of type t? */
+static int
+has_type(const cJSON *expect, const char *t)
+{
+	const cJSON *spec, *type;
+
+	cJSON_ArrayForEach(spec, expect)
+		if ((type = bm_assert_type(spec)) &&
+		    strcmp(type->string, t) == 0)
+			return 1;
+	return 0;
+}
+
+/* An exec scorer made progress or timed out: its verdict, or an error. */
+static void
+scorer_step(struct bm_sched *s, struct job *k, double now)
+{
+	struct scoring *sc = k->parent->sc;
+	struct entry *en = &sc->e[k->entry];
+	struct bm_buf how = BM_BUF_INIT;
+	char *msg = NULL;
+	int code;
+
+	if (now - k->attempt_ms >= timeout_s(s, k) * 1000) {
+		bm_spawn_kill(&k->child);
+		msg = xasprintf("exec scorer %s: no verdict within %g s",
+		    k->cmd, timeout_s(s, k));
+	} else if (!bm_spawn_step(&k->child)) {
+		return;
+	} else if ((code = bm_spawn_describe(&k->child, &how)) < 0) {
+		msg = xasprintf("exec scorer %s %s", k->cmd, bm_buf_str(&how));
+	} else {
+		en->votes = xcalloc(1, sizeof(*en->votes));
+		bm_judge_exec(bm_buf_str(&k->child.out),
+		    bm_buf_str(&k->child.err), code == 0, &en->votes[0]);
+		en->nvotes = 1;
+	}
+	bm_buf_free(&how);
+	if (msg)
+		sub_error(sc, BM_CLASS_EXEC, msg);
+	landed(s, k);
+	sub_release(s, k);
 }
 
 /* A child made progress or timed out. */
@@ -808,11 +1289,23 @@ child_step(struct bm_sched *s, struct job *j, double now)
 	}
 	if (!bm_spawn_step(&j->child)) {
 		child_lines(s, j, 0);
+		if (j->child.out.len > max_bytes(j)) {
+			/* As an HTTP answer too big: not kept. */
+			bm_spawn_kill(&j->child);
+			child_lines(s, j, 1);
+			msg = xasprintf("exec %s: answer larger than %zu bytes",
+			    j->t.api_model, max_bytes(j));
+			landed(s, j);
+			failed(s, j, BM_CLASS_PARSE, msg, 0, NULL);
+			free(msg);
+		}
 		return;
 	}
 	child_lines(s, j, 1);
 	o.exit_code = bm_spawn_describe(&j->child, &how);
-	if (how.len > 0) {
+	/* With an exit-code assertion, an exit status is an answer. */
+	if (how.len > 0 && !(o.exit_code > 0 && has_type(j->expect,
+	    "exit-code"))) {
 		msg = xasprintf("exec %s %s", j->t.api_model, bm_buf_str(&how));
 		bm_buf_free(&how);
 		landed(s, j);
@@ -820,7 +1313,16 @@ child_step(struct bm_sched *s, struct job *j, double now)
 		free(msg);
 		return;
 	}
+	bm_buf_free(&how);
 	n = j->child.out.len;
+	if (n > max_bytes(j)) {
+		msg = xasprintf("exec %s: answer larger than %zu bytes",
+		    j->t.api_model, max_bytes(j));
+		landed(s, j);
+		failed(s, j, BM_CLASS_PARSE, msg, 0, NULL);
+		free(msg);
+		return;
+	}
 	if (n > 0 && j->child.out.s[n - 1] == '\n')
 		n--;
 	if (memchr(bm_buf_str(&j->child.out), '\0', n)) {
@@ -974,8 +1476,8 @@ wait_events(struct bm_sched *s, double wait, struct bm_error *e)
 	struct job *j;
 	char drain[64];
 
-	if (s->fdcap < 2 + 3 * (size_t)s->st.alive) {
-		s->fdcap = 2 + 3 * (size_t)s->st.alive + 16;
+	if (s->fdcap < 2 + 3 * (size_t)(s->st.alive + s->nsubs)) {
+		s->fdcap = 2 + 3 * (size_t)(s->st.alive + s->nsubs) + 16;
 		s->fds = xreallocarray(s->fds, s->fdcap, sizeof(*s->fds));
 	}
 	s->nfds = 0;
@@ -1044,7 +1546,9 @@ bm_sched_run(struct bm_sched *s, struct bm_error *e)
 		now = bm_clock_ms();
 		for (j = s->jobs; j; j = next) {
 			next = j->next;
-			if (j->has_child)
+			if (j->has_child && j->kind == K_SCORER)
+				scorer_step(s, j, now);
+			else if (j->has_child)
 				child_step(s, j, now);
 		}
 	}
@@ -1249,6 +1753,10 @@ bm_sched_new(const struct bm_sched_opts *o, const struct bm_sched_hooks *h,
 	s->drop = xcalloc(o->cfg ? o->cfg->nproviders + 1 : 1,
 	    sizeof(*s->drop));
 	s->wake[0] = s->wake[1] = -1;
+	s->warned = bm_map_new();
+	s->scorers.max = o->jobs;
+	bm_window_init(&s->scorers.win, o->jobs);
+	bm_breaker_init(&s->scorers.brk, 5, o->backoff_ms * 10);
 	s->http = bm_http_new(o->jobs + 16);
 	if (!s->http) {
 		bm_error_set(e, NULL, 0, 0, "cannot start libcurl");
@@ -1277,6 +1785,7 @@ bm_sched_free(struct bm_sched *s)
 		job_free(s, s->jobs);
 	}
 	bm_http_free(s->http);
+	bm_map_free(s->warned, NULL);
 	for (i = 0; i < s->nprovs; i++)
 		free(s->provs[i]);
 	free(s->provs);

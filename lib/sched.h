@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "assert.h"
 #include "provider.h"
 
 struct bm_sched;
@@ -36,6 +37,8 @@ struct bm_sched_step {
 	double attempt_ms;		/* ms, monotonic: the last one began */
 	double ttft_ms;			/* ms to the first token; < 0: none */
 	const char *started_at;		/* RFC 3339: the first attempt began */
+	double answered_ms;		/* ms, monotonic: the answer came;
+					 * 0: not yet */
 };
 
 /* How a step ended: an answer, or an error of class cls. */
@@ -47,6 +50,18 @@ struct bm_sched_outcome {
 	int exit_code;			/* exec providers; else -1 */
 	int cached;			/* answered by the cache_get hook */
 	int repaired;			/* invalid UTF-8 became U+FFFD */
+	/*
+	 * Scoring (bm-exec(1) JUDGES): the verdicts of the judge and exec
+	 * entries of the step's expect, one slot per entry (NULL: none
+	 * obtained), and what the judges' calls took: judges is how many
+	 * answered, their tokens summed (unknown counts as 0) and their
+	 * cost (judge_priced: every judge model has a price).
+	 */
+	const struct bm_verdict *verdicts;
+	int judges;
+	long judge_prompt_tokens, judge_completion_tokens;
+	double judge_cost_usd;
+	int judge_priced;
 };
 
 /* What the scheduler asks of its caller; NULL hooks are skipped. */
@@ -85,6 +100,23 @@ struct bm_sched_hooks {
 	/* A line an exec child wrote on its stderr (without the newline). */
 	void (*child_stderr)(void *user, const struct bm_sched_step *s,
 	    const char *line);
+	/*
+	 * A verdict known already for judge entry i of s's expect (re-scoring
+	 * without asking again)?  1 and *v filled (v->reason is copied), and
+	 * no judge is asked; NULL hook or 0: the judges are asked.
+	 */
+	int (*prior_verdict)(void *user, const struct bm_sched_step *s, int i,
+	    struct bm_verdict *v);
+	/*
+	 * The result record of step s answered with o, as it would be
+	 * written but without assertions and score (an exec scorer's stdin);
+	 * malloc'd JSON.  NULL hook: the case record is given instead.
+	 */
+	char *(*record)(void *user, const struct bm_sched_step *s,
+	    const struct bm_sched_outcome *o);
+	/* Something a person should know ("judge model M is the model
+	 * under test"); each message is given once per run. */
+	void (*warning)(void *user, const char *msg);
 };
 
 /* Settings. */

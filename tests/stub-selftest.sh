@@ -44,7 +44,7 @@ pid=$!
 i=0
 while [ ! -s "$T/port" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
 U=http://127.0.0.1:$(cat "$T/port")
-echo "1..43"
+echo "1..48"
 
 # post PATH JSON [curl options...]: the body, status code on the last line.
 post() {
@@ -272,6 +272,32 @@ case $code in
 "200 0."[0-7]*) ok "Expect: 100-continue is answered at once" ;;
 *) notok "Expect: 100-continue is answered at once" "got $code" ;;
 esac
+
+# --- judges -------------------------------------------------------------------
+post /v1/chat/completions "$(oa 'Rubric: ok? [[judge=pass]]')" >/dev/null
+check "judge=pass: a JSON verdict" 'true 1 the rubric is met' \
+    "$(jq -r '.choices[0].message.content | fromjson |
+    [.pass, .score, .reason] | join(" ")' "$T/body")"
+post /v1/chat/completions "$(oa 'ok? [[judge=fail]]')" >/dev/null
+check "judge=fail: a failing verdict" 'false 0 the rubric is not met' \
+    "$(jq -r '.choices[0].message.content | fromjson |
+    [.pass, .score, .reason] | join(" ")' "$T/body")"
+post /v1/chat/completions "$(oa 'ok? [[judge=garbage]]')" >/dev/null
+a=$(jq -r '.choices[0].message.content' "$T/body")
+post /v1/chat/completions "$(oa 'ok? [[judge=words]]')" >/dev/null
+check "judge=garbage and judge=words" 'I cannot decide.|Verdict: PASS, score 0.8' \
+    "$a|$(jq -r '.choices[0].message.content' "$T/body")"
+post /v1/chat/completions "$(oa '[[judge=pass]] [[judge-fail-model=gpt-x]]')" \
+    >/dev/null
+a=$(jq -r '.choices[0].message.content | fromjson | .pass' "$T/body")
+post /v1/chat/completions "$(oa '[[judge=pass]] [[judge-fail-model=other]]')" \
+    >/dev/null
+check "judge-fail-model: only that model dissents" 'false true' \
+    "$a $(jq -r '.choices[0].message.content | fromjson | .pass' "$T/body")"
+code=$(post /v1/chat/completions "$(oa '[[judge=maybe]]')")
+check "judge: a bad value is a 400" \
+    '400 llmstub: bad directive [[judge=maybe]]: expected pass, fail, garbage or words' \
+    "$code $(jq -r .error.message "$T/body")"
 
 kill -TERM "$pid"
 wait "$pid"

@@ -36,6 +36,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "err.h"
+#include "map.h"
 #include "xalloc.h"
 
 static const char usage[] =
@@ -113,8 +114,7 @@ struct counter {
 struct table {
 	struct counter *v;
 	size_t len, cap;
-	size_t *slot;		/* index + 1 into v; 0 is empty */
-	size_t nslot;
+	struct bm_map *index;	/* key -> index + 1 into v */
 };
 
 /* What the directives of one message ask for; -1 or NULL when unset. */
@@ -130,6 +130,20 @@ struct dirs {
 	int fault;		/* 0 or one of F_* */
 	long sse_delay;
 	long usage_p, usage_c;
+	int judge;		/* 0 or one of J_*: answer as a judge */
+	char *judge_fail;	/* [[judge-fail-model=M]]: M votes fail */
+};
+
+enum { J_PASS = 1, J_FAIL, J_GARBAGE, J_WORDS };
+
+/* The answers of a judge, by J_*. */
+static const char *const judge_says[] = {
+	NULL,
+	"{\"pass\": true, \"score\": 1, \"reason\": \"the rubric is met\"}",
+	"{\"pass\": false, \"score\": 0, \"reason\": \"the rubric is not"
+	    " met\"}",
+	"I cannot decide.",
+	"Verdict: PASS, score 0.8"
 };
 
 enum { F_HANG = 1, F_RESET, F_GARBAGE, F_TRUNCATE, F_NUL, F_BADUTF8 };
@@ -160,46 +174,24 @@ static int parse(struct conn *);
 
 /* --- counters ------------------------------------------------------------ */
 
-static size_t
-hash(const char *s)
-{
-	size_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* Add one to key's counter and return the new count. */
 static long
 table_bump(struct table *t, const char *key)
 {
-	size_t i, j;
+	uintptr_t i;
 
-	if (2 * (t->len + 1) > t->nslot) {
-		t->nslot = t->nslot ? 2 * t->nslot : 64;
-		free(t->slot);
-		t->slot = xcalloc(t->nslot, sizeof(*t->slot));
-		for (j = 0; j < t->len; j++) {
-			i = hash(t->v[j].key) & (t->nslot - 1);
-			while (t->slot[i])
-				i = (i + 1) & (t->nslot - 1);
-			t->slot[i] = j + 1;
-		}
-	}
-	i = hash(key) & (t->nslot - 1);
-	while (t->slot[i]) {
-		if (strcmp(t->v[t->slot[i] - 1].key, key) == 0)
-			return ++t->v[t->slot[i] - 1].n;
-		i = (i + 1) & (t->nslot - 1);
-	}
+	if (!t->index)
+		t->index = bm_map_new();
+	i = (uintptr_t)bm_map_get(t->index, key);
+	if (i)
+		return ++t->v[i - 1].n;
 	if (t->len == t->cap) {
 		t->cap = t->cap ? 2 * t->cap : 64;
 		t->v = xreallocarray(t->v, t->cap, sizeof(*t->v));
 	}
 	t->v[t->len].key = xstrdup(key);
 	t->v[t->len].n = 1;
-	t->slot[i] = ++t->len;
+	bm_map_put(t->index, key, (void *)(uintptr_t)++t->len);
 	return 1;
 }
 
@@ -211,7 +203,7 @@ table_free(struct table *t)
 	for (i = 0; i < t->len; i++)
 		free(t->v[i].key);
 	free(t->v);
-	free(t->slot);
+	bm_map_free(t->index, NULL);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -681,6 +673,7 @@ dirs_free(struct dirs *d)
 	bm_buf_free(&d->text);
 	free(d->answer);
 	free(d->error_code);
+	free(d->judge_fail);
 }
 
 static int
@@ -749,6 +742,27 @@ dir_apply(struct dirs *d, const char *key, const char *v, struct bm_buf *err)
 			    " bad-utf8", v);
 			return -1;
 		}
+		return 0;
+	}
+	if (strcmp(key, "judge") == 0) {
+		if (strcmp(v, "pass") == 0)
+			d->judge = J_PASS;
+		else if (strcmp(v, "fail") == 0)
+			d->judge = J_FAIL;
+		else if (strcmp(v, "garbage") == 0)
+			d->judge = J_GARBAGE;
+		else if (strcmp(v, "words") == 0)
+			d->judge = J_WORDS;
+		else {
+			bm_buf_addf(err, "llmstub: bad directive [[judge=%s]]: "
+			    "expected pass, fail, garbage or words", v);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "judge-fail-model") == 0 && *v != '\0') {
+		free(d->judge_fail);
+		d->judge_fail = xstrdup(v);
 		return 0;
 	}
 	if (strcmp(key, "usage") == 0) {
@@ -1344,7 +1358,11 @@ model_request(struct conn *c, enum vendor v, cJSON *body, unsigned long n)
 	a.v = v;
 	a.n = n;
 	a.model = model->valuestring;
-	if (d.answer)
+	if (d.judge_fail && strcmp(d.judge_fail, a.model) == 0)
+		a.text = judge_says[J_FAIL];
+	else if (d.judge)
+		a.text = judge_says[d.judge];
+	else if (d.answer)
 		a.text = d.answer;
 	else if (arithmetic(bm_buf_str(&d.text), &computed) == 0)
 		a.text = computed.s;

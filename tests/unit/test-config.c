@@ -668,6 +668,40 @@ test_prices(void)
 	bm_config_free(c);
 }
 
+/* judge: the judges of judge assertions (issue 13). */
+static void
+test_judge(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_config *c;
+
+	c = load_str("judge: {model: gpt-4o, template: \"Q {{question}}\"}\n",
+	    &e);
+	ok(c && c->njudges == 1 && strcmp(c->judges[0], "gpt-4o") == 0,
+	    "judge: model");
+	is(c ? c->judge_template : NULL, "Q {{question}}", "judge: template");
+	bm_config_free(c);
+	c = load_str("judge: {models: [a, b, c]}\n", &e);
+	ok(c && c->njudges == 3 && strcmp(c->judges[2], "c") == 0 &&
+	    !c->judge_template, "judge: models, a panel");
+	bm_config_free(c);
+	c = load_str("providers: {}\n", &e);
+	ok(c && c->njudges == 0 && !c->judges, "no judge");
+	bm_config_free(c);
+	err_is("judge: {model: a, models: [b]}\n",
+	    "bm.yml:1:27: judge: model and models exclude each other",
+	    "judge: model and models");
+	err_is("judge: {modle: a}\n",
+	    "bm.yml:1:9: unknown key 'modle' (did you mean 'model'?)",
+	    "judge: unknown key");
+	err_is("judge: {models: []}\n",
+	    "bm.yml:1:17: models: expected at least one model",
+	    "judge: an empty panel");
+	err_is("judge: gpt-4o\n", "bm.yml:1:8: judge: expected a mapping",
+	    "judge: a scalar");
+	bm_error_clear(&e);
+}
+
 int
 main(void)
 {
@@ -682,6 +716,7 @@ main(void)
 		printf("Bail out! no temporary directory or no %s\n", fixtures);
 		return 1;
 	}
+	test_judge();
 	test_full();
 	test_resolve();
 	test_extends();
