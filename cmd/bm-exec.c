@@ -967,6 +967,19 @@ rescore_commit(struct bm_rescore *rs)
 		out_failed();
 }
 
+/*
+ * --rescore: the input has nothing to read now: commit, so that no write
+ * transaction is held while waiting for a slow writer.
+ */
+static void
+rescore_idle(struct bm_rescore *rs)
+{
+	struct pollfd p = { 0, POLLIN, 0 };
+
+	if (bm_rescore_pending(rs) > 0 && poll(&p, 1, 0) == 0)
+		rescore_commit(rs);
+}
+
 /* --rescore: the summary on stderr. */
 static void
 rescore_summary(const struct bm_rescore_tally *t, const char *from)
@@ -1024,11 +1037,13 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 	X.last_commit = bm_clock_ms();
 	bm_jsonl_open(&in, stdin, NULL);
 	while (!X.signals && !X.write_failed && !X.db_failed &&
-	    (rc = bm_jsonl_next(&in, &rec, &e)) != 0) {
+	    (rescore_idle(rs), rc = bm_jsonl_next(&in, &rec, &e)) != 0) {
 		if (rc < 0) {
-			bm_error_print(&e);
+			/* A signal interrupts the read: no message for it. */
+			if (!X.signals)
+				bm_error_print(&e);
+			X.bad_lines += !X.signals;
 			bm_error_clear(&e);
-			X.bad_lines++;
 			continue;
 		}
 		if (strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",

@@ -203,6 +203,36 @@ $usage" ]
 	[ ! -e bm.db ]
 }
 
+@test "bm-exec --rescore: committed while the input waits; a signal stops it, exit 130" {
+	stub
+	cases 3 '. + 1' >in.jsonl
+	bm-exec -q --run-id r-base <in.jsonl >/dev/null
+	mkfifo fifo
+	# The writer keeps the pipe open until told.
+	{ cat in.jsonl; for i in $(seq 600); do [ -e go ] && break; sleep "$TICK"; done; } >fifo &
+	writer=$!
+	bm-exec --run-id r-new --rescore r-base <fifo >out.jsonl 2>err.txt &
+	pid=$!
+	for i in $(seq 600); do
+		[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-new'" 2>/dev/null)" = 3 ] && break
+		sleep "$TICK"
+	done
+	# Stored and printed before the input ended.
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-new'")" = 3 ]
+	for i in $(seq 600); do [ "$(wc -l <out.jsonl)" = 3 ] && break; sleep "$TICK"; done
+	[ "$(jq -sc 'map(.status)' out.jsonl)" = '["pass","pass","pass"]' ]
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	touch go
+	wait "$writer"
+	[ "$rc" -eq 130 ]
+	[ "$(cat err.txt)" = "bm-exec: run r-new: re-scoring run r-base" ]
+	[ "$(wc -l <out.jsonl)" = 3 ]
+	[ "$(sqlite3 bm.db "SELECT status, pid IS NULL, rescored_from FROM runs WHERE id = 'r-new'")" = "interrupted|1|r-base" ]
+	[ "$(requests)" = 3 ]
+}
+
 # A stored result of run r-j with a judge entry, written as bm-exec with
 # judges writes it.
 judged_run() {
