@@ -34,6 +34,7 @@
 #include "jsonl.h"
 #include "map.h"
 #include "provider.h"
+#include "rescore.h"
 #include "runs.h"
 #include "sched.h"
 #include "xalloc.h"
@@ -43,7 +44,8 @@ static const char usage[] =
     "[--stream]\n"
     "               [--run-id ID | --resume RUN] [--grace S] [--backoff S]\n"
     "               [--dry-run] [--cache] [--progress] [--status-interval S]\n"
-    "               [--give-up S] [--no-db] [--db PATH] [--config PATH]\n";
+    "               [--give-up S] [--rescore RUN] [--rejudge] [--no-db]\n"
+    "               [--db PATH] [--config PATH]\n";
 static const struct bm_cli_opt options[] = {
 	{ "-j, --jobs N", "at most N requests in flight (default 8)" },
 	{ "--retries N", "retries of a retryable failure" },
@@ -58,6 +60,8 @@ static const struct bm_cli_opt options[] = {
 	{ "--progress", "the progress line even when stderr is no terminal" },
 	{ "--status-interval S", "seconds between -v status lines" },
 	{ "--give-up S", "end a dead provider's cases after S seconds" },
+	{ "--rescore RUN", "score RUN's stored answers again, no request" },
+	{ "--rejudge", "with --rescore: ask the judges again" },
 	BM_CLI_HELP_NO_DB, BM_CLI_HELP_DB, BM_CLI_HELP_CONFIG,
 	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
 	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
@@ -66,7 +70,8 @@ static const struct bm_cli_opt options[] = {
 enum {
 	OPT_RETRIES = BM_CLI_OPT_PROGRAM, OPT_TIMEOUT, OPT_STREAM, OPT_RUN_ID,
 	OPT_RESUME, OPT_GRACE, OPT_BACKOFF, OPT_DRY_RUN, OPT_CACHE,
-	OPT_PROGRESS, OPT_STATUS_INTERVAL, OPT_GIVE_UP
+	OPT_PROGRESS, OPT_STATUS_INTERVAL, OPT_GIVE_UP, OPT_RESCORE,
+	OPT_REJUDGE
 };
 
 
@@ -188,7 +193,8 @@ out_failed(void)
 		return;
 	X.write_failed = 1;
 	X.write_errno = errno;
-	bm_sched_stop(X.sched, X.grace_s * 1000);
+	if (X.sched)
+		bm_sched_stop(X.sched, X.grace_s * 1000);
 }
 
 /*
@@ -1030,6 +1036,198 @@ prescan(void)
 	return bad || X.signals ? -1 : fd;
 }
 
+/*
+ * --rescore and --rejudge against the other options: --rejudge needs
+ * --rescore; --resume, --cache and --dry-run make no sense with it (no
+ * request is made, and the run is a new one); it reads the database.
+ */
+static void
+rescore_check(struct bm_cli *cli, const char *rescore, int rejudge,
+    const char *resume)
+{
+	if (rejudge && !rescore)
+		bm_cli_usage_error(cli, "--rejudge needs --rescore");
+	if (!rescore)
+		return;
+	if (resume || X.cache || X.dry_run)
+		bm_cli_usage_error(cli, "--rescore and %s exclude each other",
+		    resume ? "--resume" : X.cache ? "--cache" : "--dry-run");
+	if (cli->no_db)
+		bm_cli_usage_error(cli, "--rescore needs the database");
+	if (rejudge) {
+		/* Judges are asked through the scheduler, which --rescore
+		 * does not use yet. */
+		bm_errorf("--rejudge: asking judges again is not supported"
+		    " yet");
+		exit(2);
+	}
+}
+
+/* --rescore: commit the batch and print it (printed even if not stored). */
+static void
+rescore_commit(struct bm_rescore *rs)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *lines;
+	size_t len;
+
+	if (bm_rescore_commit(rs, &e) < 0 && !X.db_failed) {
+		bm_error_print(&e);
+		X.db_failed = 1;
+	}
+	bm_error_clear(&e);
+	X.last_commit = bm_clock_ms();
+	lines = bm_rescore_take(rs, &len);
+	if (len > 0 && !X.write_failed && (fwrite(lines, 1, len, stdout) !=
+	    len || fflush(stdout) == EOF))
+		out_failed();
+}
+
+/*
+ * --rescore: the input has nothing to read now: commit, so that no write
+ * transaction is held while waiting for a slow writer.
+ */
+static void
+rescore_idle(struct bm_rescore *rs)
+{
+	struct pollfd p = { 0, POLLIN, 0 };
+
+	if (bm_rescore_pending(rs) > 0 && poll(&p, 1, 0) == 0)
+		rescore_commit(rs);
+}
+
+/* --rescore: the summary on stderr. */
+static void
+rescore_summary(const struct bm_rescore_tally *t, const char *from)
+{
+	struct bm_buf b = BM_BUF_INIT;
+	int i;
+
+	if (t->unanswered > 0)
+		bm_notef("%ld case%s %s not answered by run %s; not run",
+		    t->unanswered, t->unanswered == 1 ? "" : "s",
+		    t->unanswered == 1 ? "was" : "were", from);
+	if (t->errors == 0)
+		return;
+	for (i = 1; i <= BM_CLASS_CONFIG; i++)
+		if (t->by_class[i])
+			bm_buf_addf(&b, "%s%s %ld", b.len ? ", " : "",
+			    bm_class_name((enum bm_class)i), t->by_class[i]);
+	bm_warnf("%ld of %ld results ended in error (%s)", t->errors, t->done,
+	    bm_buf_str(&b));
+	bm_buf_free(&b);
+}
+
+/*
+ * bm-exec --rescore RUN (lib/rescore.h): RUN's stored answers scored
+ * against the case stream's expectations, with no request, as a new run;
+ * one case at a time, committed every 1,000 results or 250 ms, each line
+ * printed once committed.  Returns the exit status.
+ */
+static int
+rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
+    char **argv)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_jsonl in;
+	struct bm_rescore *rs = NULL;
+	struct bm_db *db;
+	char *from = NULL, *id = NULL;
+	const char *status;
+	cJSON *rec;
+	int rc;
+
+	db = bm_db_open(cli->db, &e);
+	if (db)
+		bm_db_set_busy_timeout(db, X.busy_ms);
+	if (!db || bm_runs_resolve(db, spec, &from, &e) < 0)
+		goto fail;
+	id = run_id ? xstrdup(run_id) : bm_runs_new_id();
+	X.runs = bm_runs_begin(db, id, argc, argv, X.cfg->path ?
+	    X.cfg->sha256 : NULL, NULL, 0, &e);
+	if (!X.runs || bm_runs_set_origin(X.runs, from, &e) < 0 ||
+	    !(rs = bm_rescore_open(db, X.runs, id, from, X.busy_ms, &e)))
+		goto fail;
+	bm_runs_busy_timeout(X.runs, X.busy_ms);
+	bm_notef("run %s: re-scoring run %s", id, from);
+	X.last_commit = bm_clock_ms();
+	bm_jsonl_open(&in, stdin, NULL);
+	while (!X.signals && !X.write_failed && !X.db_failed &&
+	    (rescore_idle(rs), rc = bm_jsonl_next(&in, &rec, &e)) != 0) {
+		if (rc < 0) {
+			/* A signal interrupts the read: no message for it. */
+			if (!X.signals)
+				bm_error_print(&e);
+			X.bad_lines += !X.signals;
+			bm_error_clear(&e);
+			continue;
+		}
+		if (strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
+		    "case") != 0) {
+			out(in.line, (size_t)in.len);
+		} else if (bm_sched_check(rec, &e) < 0) {
+			bm_errorf("<stdin>:%ld: %s", in.lineno, e.msg);
+			bm_error_clear(&e);
+			X.bad_lines++;
+		} else if ((rc = bm_rescore_case(rs, rec, &e)) < 0) {
+			bm_error_print(&e);
+			bm_error_clear(&e);
+			X.db_failed = 1;
+		} else if (rc == 0) {
+			bm_debugf(1, "case %s: not answered by run %s",
+			    bm_json_str(rec, "case_id"), from);
+		}
+		cJSON_Delete(rec);
+		if (bm_rescore_pending(rs) >= 1000 || (X.db_failed ||
+		    (bm_rescore_tally(rs)->cases % 64 == 0 && bm_clock_ms() -
+		    X.last_commit >= 250)))
+			rescore_commit(rs);
+	}
+	bm_jsonl_close(&in);
+	rescore_commit(rs);
+	bm_rescore_stream(rs, X.stream);
+	if (!X.db_failed && bm_runs_set_stream(X.runs, X.stream, &e) < 0) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		X.db_failed = 1;
+	}
+	rescore_summary(bm_rescore_tally(rs), from);
+	rc = bm_rescore_tally(rs)->errors > 0;
+	bm_rescore_free(rs);
+	status = X.db_failed ? "failed" : X.signals || X.write_failed ?
+	    "interrupted" : "finished";
+	if (bm_runs_end(X.runs, status, &e) < 0 || bm_db_close(db, &e) < 0) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		X.db_failed = 1;
+	}
+	X.runs = NULL;
+	free(from);
+	free(id);
+	if (bm_jsonl_finish(stdout) < 0 || X.write_failed) {
+		bm_errorf("stdout: %s", strerror(X.write_errno ? X.write_errno :
+		    errno ? errno : EIO));
+		return 2;
+	}
+	if (X.db_failed)
+		return 2;
+	if (X.signals)
+		return 130;
+	return rc || X.bad_lines ? 1 : 0;
+fail:
+	bm_error_print(&e);
+	bm_error_clear(&e);
+	if (X.runs)
+		(void)bm_runs_end(X.runs, "failed", &e);
+	bm_error_clear(&e);
+	X.runs = NULL;
+	if (db)
+		bm_db_close(db, NULL);
+	free(from);
+	free(id);
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1049,6 +1247,8 @@ main(int argc, char **argv)
 		{ "status-interval", required_argument, NULL,
 		    OPT_STATUS_INTERVAL },
 		{ "give-up", required_argument, NULL, OPT_GIVE_UP },
+		{ "rescore", required_argument, NULL, OPT_RESCORE },
+		{ "rejudge", no_argument, NULL, OPT_REJUDGE },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bm_sched_opts so = { .jobs = 8, .retries = -1,
@@ -1062,11 +1262,11 @@ main(int argc, char **argv)
 	struct bm_cli cli;
 	struct bm_db *db = NULL;
 	struct sigaction sa;
-	const char *resume = NULL, *status;
+	const char *resume = NULL, *rescore = NULL, *status;
 	char *run_id = NULL;
 	size_t i;
 	long missing;
-	int opt, rc = 0;
+	int opt, rc = 0, rejudge = 0;
 
 	/* First of all, so that no signal is lost (a flag until the loop). */
 	memset(&sa, 0, sizeof(sa));
@@ -1129,6 +1329,12 @@ main(int argc, char **argv)
 			so.give_up_ms = 1000 * bm_cli_double("--give-up",
 			    optarg, 0, 1e6);
 			break;
+		case OPT_RESCORE:
+			rescore = optarg;
+			break;
+		case OPT_REJUDGE:
+			rejudge = 1;
+			break;
 		default:
 			bm_cli_option(&cli, opt, optarg);
 		}
@@ -1142,6 +1348,7 @@ main(int argc, char **argv)
 		    " other");
 	if (run_id && bm_runs_check_id(run_id, &e) < 0)
 		bm_cli_usage_error(&cli, "--run-id: %s", e.msg);
+	rescore_check(&cli, rescore, rejudge, resume);
 	if ((resume || X.cache) && cli.no_db)
 		bm_cli_usage_error(&cli, "%s needs the database",
 		    resume ? "--resume" : "--cache");
@@ -1155,6 +1362,12 @@ main(int argc, char **argv)
 	 * (an exec provider's child, say). */
 	for (i = 0; i < X.cfg->nproviders; i++)
 		(void)bm_config_api_key(&X.cfg->providers[i]);
+	if (rescore) {
+		rc = rescore_run(&cli, rescore, run_id, argc, argv);
+		bm_config_free(X.cfg);
+		free(run_id);
+		return rc;
+	}
 	if (X.dry_run) {
 		rc = dry_run();
 		bm_config_free(X.cfg);

@@ -669,3 +669,17 @@ bm_runs_busy_timeout(struct bm_runs *r, int ms)
 	r->busy_ms = ms;
 	bm_db_set_busy_timeout(r->db, ms);
 }
+
+int
+bm_runs_set_origin(struct bm_runs *r, const char *from, struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+
+	st = bm_db_prepare(r->db, "UPDATE runs SET rescored_from = ? WHERE"
+	    " id = ?", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, from);
+	bm_db_bind_text(st, 2, r->id);
+	return bm_db_step(st, e) < 0 ? -1 : 0;
+}

@@ -115,6 +115,10 @@ long bm_runs_missing(struct bm_runs *r, const struct bm_map *ids,
  */
 void bm_runs_shape(cJSON *r);
 
+/* Record that the run re-scores run from (runs.rescored_from); 0, -1. */
+int bm_runs_set_origin(struct bm_runs *r, const char *from,
+    struct bm_error *e);
+
 /* SHA-256 key of a request: provider, model, messages and params. */
 void bm_runs_cache_key(const char *provider, const char *model,
     const cJSON *messages, const cJSON *params, char key[65]);

@@ -1,0 +1,405 @@
+/* rescore.c: score the answers a run stored against new expectations. */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assert.h"
+#include "buf.h"
+#include "clock.h"
+#include "hash.h"
+#include "jsonl.h"
+#include "provider.h"
+#include "rescore.h"
+#include "xalloc.h"
+
+struct bm_rescore {
+	struct bm_db *db;
+	struct bm_runs *runs;
+	char *from, *run_id;
+	int busy_ms;
+	struct bm_verdict *v;	/* one per expect entry, reused */
+	size_t nv;
+	struct bm_buf batch;	/* the open batch's lines */
+	struct bm_buf taken;	/* the lines last handed out */
+	long pending;		/* results in the batch */
+	int failed;		/* the database failed: store no more */
+	struct bm_buf ids;	/* "case_id\n" of every case scored */
+	struct bm_rescore_tally t;
+};
+
+/* What a result keeps of the stored one: the answer and how it came. */
+static const char *const carried[] = {
+	"error", "output", "latency_ms", "ttft_ms", "attempts", "usage",
+	"cost_usd", "cached", "output_repaired", "judge_usage",
+	"judge_cost_usd", "exit_code", "started_at", "finished_at", NULL
+};
+
+static const char sql[] = "SELECT record FROM results WHERE run_id = ?"
+    " AND case_id = ? AND step = ?";
+
+struct bm_rescore *
+bm_rescore_open(struct bm_db *db, struct bm_runs *r, const char *run_id,
+    const char *from, int busy_ms, struct bm_error *e)
+{
+	struct bm_rescore *rs;
+
+	/* INSERT OR REPLACE with triggers keeps a statement journal per
+	 * row: in memory, not in a temporary file. */
+	if (bm_db_exec(db, "PRAGMA temp_store = MEMORY", e) < 0 ||
+	    !bm_db_prepare(db, sql, e))
+		return NULL;
+	rs = xcalloc(1, sizeof(*rs));
+	rs->db = db;
+	rs->runs = r;
+	rs->run_id = xstrdup(run_id);
+	rs->from = xstrdup(from);
+	rs->busy_ms = busy_ms;
+	return rs;
+}
+
+void
+bm_rescore_free(struct bm_rescore *rs)
+{
+	if (!rs)
+		return;
+	if (rs->pending > 0)
+		bm_runs_rollback(rs->runs);
+	free(rs->from);
+	free(rs->run_id);
+	free(rs->v);
+	bm_buf_free(&rs->batch);
+	bm_buf_free(&rs->taken);
+	bm_buf_free(&rs->ids);
+	free(rs);
+}
+
+/* The stored record of case_id's step: 1 and *rec, 0 none, -1 with e. */
+static int
+stored(struct bm_rescore *rs, const char *case_id, long step, cJSON **rec,
+    struct bm_error *e)
+{
+	struct bm_db_stmt *st = bm_db_prepare(rs->db, sql, e);
+	const char *text;
+	int rc;
+
+	*rec = NULL;
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, rs->from);
+	bm_db_bind_text(st, 2, case_id);
+	bm_db_bind_int(st, 3, step);
+	rc = bm_db_step(st, e);
+	if (rc != 1)
+		return rc;
+	text = bm_db_col_text(st, 0);
+	*rec = text ? cJSON_Parse(text) : NULL;
+	bm_db_reset(st);
+	if (!cJSON_IsObject(*rec)) {
+		cJSON_Delete(*rec);
+		*rec = NULL;
+		bm_error_set(e, bm_db_path(rs->db), 0, 0, "run %s: case %s:"
+		    " step %ld: the stored result is not a JSON object",
+		    rs->from, case_id, step);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * The verdicts of expect's judge and exec entries, from the entries the
+ * stored result's assertions list has at the same positions with the
+ * same types.  A stored entry is after its spec's `not:`: the verdict is
+ * the inverse when that spec had one.  When the stored result names its
+ * expect list (plain cases do), the spec must be the same (the rubric, the
+ * command): a verdict on another question is no verdict.
+ */
+static const struct bm_verdict *
+verdicts(struct bm_rescore *rs, const cJSON *expect, const cJSON *old)
+{
+	const cJSON *was = cJSON_GetObjectItemCaseSensitive(old, "assertions");
+	const cJSON *olds = cJSON_GetObjectItemCaseSensitive(old, "expect");
+	const cJSON *spec, *type, *ent, *ospec, *otype;
+	struct bm_verdict *v;
+	size_t n = (size_t)cJSON_GetArraySize(expect), i = 0;
+	double d;
+	int neg;
+
+	if (n > rs->nv) {
+		rs->v = xreallocarray(rs->v, n, sizeof(*rs->v));
+		rs->nv = n;
+	}
+	cJSON_ArrayForEach(spec, expect) {
+		v = &rs->v[i];
+		memset(v, 0, sizeof(*v));
+		v->agreement = -1;
+		type = bm_assert_type(spec);
+		ent = cJSON_GetArrayItem(was, (int)i);
+		ospec = cJSON_IsArray(olds) ? cJSON_GetArrayItem(olds,
+		    (int)i) : NULL;
+		otype = ospec ? bm_assert_type(ospec) : NULL;
+		i++;
+		if (!type || (strcmp(type->string, "judge") != 0 &&
+		    strcmp(type->string, "exec") != 0) ||
+		    !cJSON_IsObject(ent) || !bm_json_str(ent, "type") ||
+		    strcmp(bm_json_str(ent, "type"), type->string) != 0 ||
+		    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(ent,
+		    "pass")))
+			continue;
+		if (cJSON_IsArray(olds) && (!otype ||
+		    strcmp(otype->string, type->string) != 0 ||
+		    !cJSON_Compare(otype, type, 1)))
+			continue;
+		neg = ospec && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		    ospec, "not"));
+		v->known = 1;
+		v->pass = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ent,
+		    "pass")) != neg;
+		d = bm_json_numor(ent, "score", v->pass != neg ? 1 : 0);
+		v->score = neg ? 1 - d : d;
+		v->reason = bm_json_str(ent, "reason");
+		v->agreement = bm_json_numor(ent, "agreement", -1);
+	}
+	return rs->v;
+}
+
+/* The result record's fields that come from the case, as bm-exec's. */
+static cJSON *
+from_case(const cJSON *kase, long step, const char *run_id)
+{
+	cJSON *r = cJSON_CreateObject();
+	const cJSON *it;
+
+	cJSON_AddStringToObject(r, "type", "result");
+	cJSON_AddStringToObject(r, "run_id", run_id);
+	cJSON_ArrayForEach(it, kase) {
+		if (strcmp(it->string, "type") == 0 ||
+		    strcmp(it->string, "run_id") == 0 ||
+		    strcmp(it->string, "messages") == 0 ||
+		    strcmp(it->string, "steps") == 0 ||
+		    strcmp(it->string, "system") == 0 ||
+		    strcmp(it->string, "step") == 0)
+			continue;
+		cJSON_AddItemToObject(r, it->string, cJSON_Duplicate(it, 1));
+	}
+	cJSON_AddNumberToObject(r, "step", (double)step);
+	return r;
+}
+
+/*
+ * Score step `step` of kase against the answer RUN stored for it: 1 and
+ * *result, 0 when RUN has no result for that step, -1 with e.
+ */
+static int
+step_result(struct bm_rescore *rs, const cJSON *kase, long step,
+    cJSON **result, struct bm_error *e)
+{
+	struct bm_error se = BM_ERROR_INIT;
+	struct bm_answer a = { .exit_code = -1 };
+	const char *cid = bm_json_str(kase, "case_id");
+	const cJSON *expect, *steps, *u;
+	cJSON *old, *r, *sc, *it, *err;
+	size_t i;
+	int rc;
+
+	*result = NULL;
+	rc = stored(rs, cid ? cid : "", step, &old, e);
+	if (rc != 1)
+		return rc;
+	r = from_case(kase, step, rs->run_id);
+	steps = cJSON_GetObjectItemCaseSensitive(kase, "steps");
+	expect = cJSON_IsArray(steps) ? cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetArrayItem(steps, (int)step), "expect") :
+	    cJSON_GetObjectItemCaseSensitive(kase, "expect");
+	for (i = 0; carried[i]; i++)
+		if ((it = cJSON_DetachItemFromObjectCaseSensitive(old,
+		    carried[i])))
+			cJSON_AddItemToObject(r, carried[i], it);
+	rc = -1;
+	sc = cJSON_CreateObject();
+	if (strcmp(bm_json_str(old, "status") ? bm_json_str(old, "status") :
+	    "", "error") != 0) {
+		a.output = bm_json_str(r, "output") ? bm_json_str(r, "output") :
+		    "";
+		a.latency_ms = bm_json_numor(r, "latency_ms", -1);
+		u = cJSON_GetObjectItemCaseSensitive(r, "usage");
+		a.completion_tokens = (long)bm_json_numor(u,
+		    "completion_tokens", -1);
+		a.exit_code = (int)bm_json_numor(r, "exit_code", -1);
+		a.verdicts = cJSON_IsArray(expect) ? verdicts(rs, expect,
+		    old) : NULL;
+		rc = bm_assert_score(expect, &a, sc, &se);
+	}
+	if (rc < 0 && se.msg) {
+		/* As bm-exec's: a verdict that cannot be reached. */
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "error");
+		err = cJSON_AddObjectToObject(r, "error");
+		cJSON_AddStringToObject(err, "class", "judge");
+		cJSON_AddStringToObject(err, "message", se.msg);
+		cJSON_AddNullToObject(err, "http_status");
+	}
+	cJSON_AddStringToObject(r, "status", rc < 0 ? "error" : rc ? "pass" :
+	    "fail");
+	if (rc < 0) {
+		cJSON_Delete(sc);
+		sc = cJSON_CreateObject();
+		cJSON_AddNullToObject(sc, "score");
+		cJSON_AddArrayToObject(sc, "assertions");
+	}
+	while ((it = sc->child)) {
+		cJSON_DetachItemViaPointer(sc, it);
+		cJSON_AddItemToObject(r, it->string, it);
+	}
+	cJSON_Delete(sc);
+	if (rc >= 0 && !cJSON_GetObjectItemCaseSensitive(r, "error"))
+		cJSON_AddNullToObject(r, "error");
+	bm_runs_shape(r);
+	cJSON_Delete(old);
+	bm_error_clear(&se);
+	*result = r;
+	return 1;
+}
+
+/*
+ * Try f (bm_runs_try_begin or bm_runs_try_commit) until the file is not
+ * busy, for busy_ms at most; 0, or -1 with e.
+ */
+static int
+retry(struct bm_rescore *rs, int (*f)(struct bm_runs *, struct bm_error *),
+    struct bm_error *e)
+{
+	double t0 = bm_clock_ms();
+	int rc;
+
+	while ((rc = f(rs->runs, e)) == 0 && bm_clock_ms() - t0 < rs->busy_ms)
+		poll(NULL, 0, 50);
+	if (rc == 0)
+		bm_error_set(e, bm_db_path(rs->db), 0, 0, "database is locked"
+		    " (tried for %g s)", rs->busy_ms / 1000.0);
+	return rc == 1 ? 0 : -1;
+}
+
+/* Count result r. */
+static void
+count(struct bm_rescore *rs, const cJSON *r)
+{
+	const char *cls = bm_json_str(cJSON_GetObjectItemCaseSensitive(r,
+	    "error"), "class"), *st = bm_json_str(r, "status");
+	int i;
+
+	rs->t.done++;
+	if (strcmp(st ? st : "", "pass") == 0) {
+		rs->t.pass++;
+	} else if (strcmp(st ? st : "", "fail") == 0) {
+		rs->t.fail++;
+	} else {
+		rs->t.errors++;
+		for (i = 1; cls && i <= BM_CLASS_CONFIG; i++)
+			if (strcmp(cls, bm_class_name((enum bm_class)i)) == 0)
+				rs->t.by_class[i]++;
+		if (cls && strcmp(cls, "cancelled") == 0)
+			rs->t.cancelled++;
+	}
+}
+
+/* The database failed: nothing more is stored. */
+static int
+failed(struct bm_rescore *rs)
+{
+	bm_runs_rollback(rs->runs);
+	rs->failed = 1;
+	return -1;
+}
+
+int
+bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
+    struct bm_error *e)
+{
+	const char *cid = bm_json_str(kase, "case_id");
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(kase, "steps");
+	long k, n = cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
+	size_t off;
+	cJSON *r;
+	int rc;
+
+	if (rs->failed) {
+		bm_error_set(e, bm_db_path(rs->db), 0, 0, "the database"
+		    " failed earlier");
+		return -1;
+	}
+	/* The lookups read in the batch's write transaction. */
+	if (!bm_db_in_tx(rs->db) && retry(rs, bm_runs_try_begin, e) < 0)
+		return failed(rs);
+	rs->t.cases++;
+	if (cid)
+		bm_buf_addf(&rs->ids, "%s\n", cid);
+	for (k = 0; k < n; k++) {
+		rc = step_result(rs, kase, k, &r, e);
+		if (rc < 0)
+			return failed(rs);
+		if (rc == 0 && k == 0) {
+			rs->t.unanswered++;
+			return 0;
+		}
+		if (rc == 0)	/* later steps, after an error: never asked */
+			break;
+		count(rs, r);
+		off = rs->batch.len;
+		bm_json_put(&rs->batch, r);
+		rc = bm_runs_add(rs->runs, r, bm_buf_str(&rs->batch) + off, e);
+		bm_buf_addc(&rs->batch, '\n');
+		rs->pending++;
+		cJSON_Delete(r);
+		if (rc < 0)
+			return failed(rs);
+	}
+	return 1;
+}
+
+long
+bm_rescore_pending(const struct bm_rescore *rs)
+{
+	return rs->pending;
+}
+
+int
+bm_rescore_commit(struct bm_rescore *rs, struct bm_error *e)
+{
+	int rc = 0;
+
+	if (!rs->failed && bm_db_in_tx(rs->db) &&
+	    (rc = retry(rs, bm_runs_try_commit, e)) < 0)
+		(void)failed(rs);
+	rs->pending = 0;
+	bm_buf_add(&rs->taken, rs->batch.s, rs->batch.len);
+	bm_buf_reset(&rs->batch);
+	return rc;
+}
+
+const char *
+bm_rescore_take(struct bm_rescore *rs, size_t *len)
+{
+	const char *s;
+
+	if (rs->batch.len > 0) {
+		/* Not stored (the database failed): handed out as is. */
+		bm_buf_add(&rs->taken, rs->batch.s, rs->batch.len);
+		bm_buf_reset(&rs->batch);
+		rs->pending = 0;
+	}
+	*len = rs->taken.len;
+	s = bm_buf_str(&rs->taken);
+	rs->taken.len = 0;
+	return s;
+}
+
+const struct bm_rescore_tally *
+bm_rescore_tally(const struct bm_rescore *rs)
+{
+	return &rs->t;
+}
+
+void
+bm_rescore_stream(const struct bm_rescore *rs, char out[65])
+{
+	bm_hash_sha256(bm_buf_str(&rs->ids), rs->ids.len, out);
+}

@@ -1,0 +1,290 @@
+#!/usr/bin/env bats
+# bm-exec --rescore RUN: the answers RUN stored, scored against a new case
+# stream's expectations, with no model request (the stub's counters prove
+# it), as a new run whose runs row records rescored_from.
+load helper
+
+STUB="$BM_BUILDDIR/tests/stub/llmstub"
+# Poll interval of the bounded waits (never a wait for time).
+TICK=0.05
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
+	unset BM_CONFIG OPENAI_BASE_URL ANTHROPIC_BASE_URL OLLAMA_HOST
+	export OPENAI_API_KEY=sk-rescore
+}
+
+teardown() {
+	if [ -n "${STUB_PID:-}" ]; then
+		kill "$STUB_PID" 2>/dev/null || true
+		wait "$STUB_PID" 2>/dev/null || true
+	fi
+}
+
+# Start the stub; sets PORT and the base URL.
+stub() {
+	[ -x "$STUB" ] || skip "llmstub not built"
+	"$STUB" -P port -l stub.log &
+	STUB_PID=$!
+	local i
+	for i in $(seq 600); do
+		[ -s port ] && break
+		sleep "$TICK"
+	done
+	PORT=$(cat port)
+	export OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1"
+}
+
+# Model requests the stub has answered so far.
+requests() {
+	curl -sf "http://127.0.0.1:$PORT/stats" | jq .requests
+}
+
+# cases N WANT: N cases "What is i + 1?" expecting equals WANT(i), a jq
+# expression of i (the stub answers the sum).
+cases() {
+	jq -cn --argjson n "$1" "range(\$n) | {type:\"case\",
+	    case_id:(\"c\" + (. | tostring)),benchmark_id:\"b0\",
+	    benchmark:\"t\",model:\"openai:m\",variant:null,trial:0,repeat:0,
+	    messages:[{role:\"user\",content:\"What is \(.) + 1?\"}],
+	    expect:[{equals:($2 | tostring)}]}"
+}
+
+# The base run r-base: 1,000 cases, every one passing.
+base() {
+	stub
+	cases 1000 '. + 1' >in.jsonl
+	bm-exec -q -j 16 --run-id r-base <in.jsonl >base.jsonl
+	[ "$(jq -s 'map(select(.status == "pass")) | length' base.jsonl)" = 1000 ]
+}
+
+@test "bm-exec --rescore: 1,000 results, no request, a new run rescored from RUN" {
+	base
+	before=$(requests)
+	[ "$before" = 1000 ]
+	# Ten expectations changed: those ten now fail.
+	cases 1000 'if . < 10 then . + 2 else . + 1 end' >new.jsonl
+	run --separate-stderr bm-exec -j 16 --run-id r-new --rescore r-base <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-new: re-scoring run r-base" ]
+	[ "$(requests)" = "$before" ]
+	[ "$(jq -s 'length' <<<"$output")" = 1000 ]
+	[ "$(jq -s 'map(select(.status == "fail")) | map(.case_id) | sort | join(",")' <<<"$output")" = '"c0,c1,c2,c3,c4,c5,c6,c7,c8,c9"' ]
+	[ "$(jq -sc 'map(select(.case_id == "c3")) | .[0] | [.run_id, .output, .score, .expect, (.assertions | map([.type, .pass, .score]))]' <<<"$output")" = '["r-new","4",0,[{"equals":"5"}],[["equals",false,0]]]' ]
+	# The answer and how it came are the stored ones.
+	[ "$(jq -sc 'map(select(.case_id == "c500")) | .[0] | [.output, .latency_ms, .attempts, .usage, .started_at, .finished_at]' base.jsonl)" = \
+	    "$(jq -sc 'map(select(.case_id == "c500")) | .[0] | [.output, .latency_ms, .attempts, .usage, .started_at, .finished_at]' <<<"$output")" ]
+	[ "$(sqlite3 bm.db "SELECT count(*), sum(status = 'pass'), sum(status = 'fail') FROM results WHERE run_id = 'r-new'")" = "1000|990|10" ]
+	run --separate-stderr bm-runs show r-new
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.id, .status, .rescored_from, .results, .pass, .fail, .error]' <<<"$output")" = '["r-new","finished","r-base",1000,990,10,0]' ]
+	# The stream digest is the one bm-exec records for these case ids.
+	[ "$(sqlite3 bm.db "SELECT count(DISTINCT stream_sha256) FROM runs WHERE stream_sha256 IS NOT NULL")" = 1 ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM runs WHERE stream_sha256 IS NOT NULL AND pid IS NULL")" = 2 ]
+}
+
+@test "bm-exec --rescore: stored errors stay errors; unanswered cases are counted, not run" {
+	stub
+	{
+		cases 3 '. + 1'
+		jq -cn '{type:"case",case_id:"bad",benchmark_id:"b0",benchmark:"t",
+		    model:"openai:m",messages:[{role:"user",content:"[[status=400]]"}],
+		    expect:[{contains:"x"}]}'
+	} >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-base <in.jsonl
+	[ "$status" -eq 1 ]
+	before=$(requests)
+	{
+		cat in.jsonl
+		cases 5 '. + 1' | tail -n 2 | sed 's/"c3"/"n3"/; s/"c4"/"n4"/'
+		echo '{"type":"note","text":"passed on"}'
+	} >new.jsonl
+	run --separate-stderr bm-exec --run-id r-new --rescore r-base <new.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-exec: run r-new: re-scoring run r-base
+bm-exec: 2 cases were not answered by run r-base; not run
+bm-exec: warning: 1 of 4 results ended in error (bad_request 1)" ]
+	[ "$(requests)" = "$before" ]
+	[ "$(jq -sc 'map(select(.type == "result")) | map([.case_id, .status]) | sort' <<<"$output")" = '[["bad","error"],["c0","pass"],["c1","pass"],["c2","pass"]]' ]
+	[ "$(jq -sc 'map(select(.type == "note"))' <<<"$output")" = '[{"type":"note","text":"passed on"}]' ]
+	[ "$(jq -c 'select(.case_id == "bad") | [.error.class, .error.http_status, .score, .assertions]' <<<"$output")" = '["bad_request",400,null,[]]' ]
+	[ "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-base' AND case_id = 'bad'" | jq -c .error)" = \
+	    "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-new' AND case_id = 'bad'" | jq -c .error)" ]
+	# -v names them.
+	run --separate-stderr bm-exec -v --run-id r-v --rescore r-base <new.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-exec: run r-v: re-scoring run r-base
+bm-exec: case n3: not answered by run r-base
+bm-exec: case n4: not answered by run r-base
+bm-exec: 2 cases were not answered by run r-base; not run
+bm-exec: warning: 1 of 4 results ended in error (bad_request 1)" ]
+}
+
+@test "bm-exec --rescore: a sequence is scored per step" {
+	stub
+	jq -cn '{type:"case",case_id:"s1",benchmark_id:"b",benchmark:"seq",
+	    model:"openai:m",steps:[
+	    {prompt:"What is 1 + 1?",expect:[{equals:"2"}]},
+	    {prompt:"What is 2 + 2?"},{prompt:"What is 3 + 3?",expect:[{equals:"7"}]}]}' >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-s <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -sc 'map([.step, .status])' <<<"$output")" = '[[0,"pass"],[1,"pass"],[2,"fail"]]' ]
+	before=$(requests)
+	jq -cn '{type:"case",case_id:"s1",benchmark_id:"b",benchmark:"seq",
+	    model:"openai:m",steps:[
+	    {prompt:"What is 1 + 1?",expect:[{equals:"3"}]},
+	    {prompt:"What is 2 + 2?",expect:[{regex:"^4$"}]},
+	    {prompt:"What is 3 + 3?",expect:[{equals:"6"}]}]}' >new.jsonl
+	run --separate-stderr bm-exec -q --run-id r-s2 --rescore r-s <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(requests)" = "$before" ]
+	[ "$(jq -sc 'map([.step, .status, .output, (.assertions | map(.type))])' <<<"$output")" = '[[0,"fail","2",["equals"]],[1,"pass","4",["regex"]],[2,"pass","6",["equals"]]]' ]
+	[ "$(sqlite3 bm.db "SELECT group_concat(step || status) FROM results WHERE run_id = 'r-s2'")" = "0fail,1pass,2pass" ]
+}
+
+@test "bm-exec --rescore: RUN as last, a label, a prefix; an unknown RUN exits 2" {
+	stub
+	cases 2 '. + 1' >in.jsonl
+	bm-exec -q --run-id r-base-1 <in.jsonl >/dev/null
+	bm-runs -q label r-base-1 golden
+	cases 2 '. + 2' >new.jsonl
+	run --separate-stderr bm-exec --run-id r-a --rescore last <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-a: re-scoring run r-base-1" ]
+	[ "$(jq -sc 'map(.status)' <<<"$output")" = '["fail","fail"]' ]
+	run --separate-stderr bm-exec --run-id r-b --rescore golden <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-b: re-scoring run r-base-1" ]
+	run --separate-stderr bm-exec --run-id r-c --rescore r-base <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-c: re-scoring run r-base-1" ]
+	# last~1 is r-b's run now, re-scored again: a chain.
+	run --separate-stderr bm-exec -q --run-id r-d --rescore last~1 <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -sc 'map(.status)' <<<"$output")" = '["pass","pass"]' ]
+	[ "$(sqlite3 bm.db "SELECT id || '<' || rescored_from FROM runs WHERE rescored_from IS NOT NULL ORDER BY rowid")" = "r-a<r-base-1
+r-b<r-base-1
+r-c<r-base-1
+r-d<r-b" ]
+	run --separate-stderr bm-exec --rescore nope <new.jsonl
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-exec: $BM_DB: no run 'nope'" ]
+	run --separate-stderr bm-exec --rescore r- <new.jsonl
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: $BM_DB: run 'r-' is ambiguous: 5 runs match (r-d, r-c, r-b, r-a, r-base-1)" ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM runs")" = 5 ]
+}
+
+@test "bm-exec --rescore: usage errors" {
+	usage=$(bm-exec -h 2>&1 | sed -n '/^$/q;p')
+	run --separate-stderr bm-exec --rejudge </dev/null
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "bm-exec: --rejudge needs --rescore
+$usage" ]
+	for o in --resume=r-x --cache --dry-run; do
+		run --separate-stderr bm-exec --rescore last "$o" </dev/null
+		[ "$status" -eq 2 ]
+		[ "$stderr" = "bm-exec: --rescore and ${o%=*} exclude each other
+$usage" ]
+	done
+	run --separate-stderr bm-exec --no-db --rescore last </dev/null
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: --rescore needs the database
+$usage" ]
+	run --separate-stderr bm-exec --rescore last --run-id 'a b' </dev/null
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: --run-id: a run id has no blanks or control characters
+$usage" ]
+	[ ! -e bm.db ]
+}
+
+@test "bm-exec --rescore: committed while the input waits; a signal stops it, exit 130" {
+	stub
+	cases 3 '. + 1' >in.jsonl
+	bm-exec -q --run-id r-base <in.jsonl >/dev/null
+	mkfifo fifo
+	# The writer keeps the pipe open until told.
+	{ cat in.jsonl; for i in $(seq 600); do [ -e go ] && break; sleep "$TICK"; done; } >fifo &
+	writer=$!
+	bm-exec --run-id r-new --rescore r-base <fifo >out.jsonl 2>err.txt &
+	pid=$!
+	for i in $(seq 600); do
+		[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-new'" 2>/dev/null)" = 3 ] && break
+		sleep "$TICK"
+	done
+	# Stored and printed before the input ended.
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-new'")" = 3 ]
+	for i in $(seq 600); do [ "$(wc -l <out.jsonl)" = 3 ] && break; sleep "$TICK"; done
+	[ "$(jq -sc 'map(.status)' out.jsonl)" = '["pass","pass","pass"]' ]
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	touch go
+	wait "$writer"
+	[ "$rc" -eq 130 ]
+	[ "$(cat err.txt)" = "bm-exec: run r-new: re-scoring run r-base" ]
+	[ "$(wc -l <out.jsonl)" = 3 ]
+	[ "$(sqlite3 bm.db "SELECT status, pid IS NULL, rescored_from FROM runs WHERE id = 'r-new'")" = "interrupted|1|r-base" ]
+	[ "$(requests)" = 3 ]
+}
+
+# A stored result of run r-j with a judge entry, written as bm-exec with
+# judges writes it.
+judged_run() {
+	# A real run first: the file and its schema.
+	echo '{"type":"case","case_id":"e","model":"echo:","messages":[{"role":"user","content":"hi"}]}' |
+	    bm-exec -q --run-id r-seed >/dev/null
+	sqlite3 bm.db "INSERT INTO runs (id, started_at, finished_at, status)
+	    VALUES ('r-j', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z', 'finished')"
+	rec='{"type":"result","run_id":"r-j","case_id":"j1","benchmark_id":"b0","benchmark":"t","model":"openai:m","variant":null,"trial":0,"repeat":0,"step":0,"status":"fail","error":null,"output":"Paris is in Spain","latency_ms":12.5,"ttft_ms":null,"attempts":1,"usage":{"prompt_tokens":7,"completion_tokens":4},"cost_usd":null,"score":0.5,"assertions":[{"type":"contains","pass":true,"score":1},{"type":"judge","pass":false,"score":0.2,"reason":"Paris is in France","agreement":0.6666666666666666}],"metrics":null,"started_at":"2026-01-01T00:00:00.100Z","finished_at":"2026-01-01T00:00:00.200Z","expect":[{"contains":"Spain"},{"judge":{"rubric":"correct geography"}}],"judge_usage":{"prompt_tokens":50,"completion_tokens":9}}'
+	sqlite3 bm.db "INSERT INTO results (run_id, case_id, step, model, status, output, record)
+	    VALUES ('r-j', 'j1', 0, 'openai:m', 'fail', 'Paris is in Spain', '$rec')"
+}
+
+@test "bm-exec --rescore: a judge entry's stored verdict is reused, not asked again" {
+	judged_run
+	jq -cn '{type:"case",case_id:"j1",benchmark_id:"b0",benchmark:"t",
+	    model:"openai:m",messages:[{role:"user",content:"Where is Paris?"}],
+	    expect:[{contains:"Spain"},{judge:{rubric:"correct geography"}}]}' >new.jsonl
+	run --separate-stderr bm-exec -q --run-id r-j2 --rescore r-j <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.status, .score, .assertions, .judge_usage, .latency_ms, .usage]' <<<"$output")" = \
+	    '["fail",0.6,[{"type":"contains","pass":true,"score":1},{"type":"judge","pass":false,"score":0.2,"agreement":0.6666666666666666,"reason":"Paris is in France"}],{"prompt_tokens":50,"completion_tokens":9},12.5,{"prompt_tokens":7,"completion_tokens":4}]' ]
+	# not: inverts the stored verdict's meaning, not the verdict.
+	jq -cn '{type:"case",case_id:"j1",benchmark_id:"b0",benchmark:"t",
+	    model:"openai:m",messages:[{role:"user",content:"Where is Paris?"}],
+	    expect:[{contains:"Paris"},{judge:{rubric:"correct geography"},not:true}]}' >neg.jsonl
+	run --separate-stderr bm-exec -q --run-id r-j3 --rescore r-j <neg.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.status, (.assertions | map([.type, .pass, .score]))]' <<<"$output")" = \
+	    '["pass",[["contains",true,1],["judge",true,0.8]]]' ]
+	# A judge the stored result never asked (another rubric): no verdict,
+	# an error.
+	jq -cn '{type:"case",case_id:"j1",benchmark_id:"b0",benchmark:"t",
+	    model:"openai:m",messages:[{role:"user",content:"Where is Paris?"}],
+	    expect:[{contains:"Spain"},{judge:{rubric:"brief"}}]}' >moved.jsonl
+	run --separate-stderr bm-exec -q --run-id r-j4 --rescore r-j <moved.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.status, .error, .score, .assertions, .output]' <<<"$output")" = \
+	    '["error",{"class":"judge","message":"judge: no verdict","http_status":null},null,[],"Paris is in Spain"]' ]
+}
+
+@test "bm-exec --rescore --rejudge: judges are asked again" {
+	skip "needs the judge through lib/sched (issue 13 item 3): enable after the judge merge"
+	stub
+	judged_run
+	jq -cn '{type:"case",case_id:"j1",benchmark_id:"b0",benchmark:"t",
+	    model:"openai:m",messages:[{role:"user",content:"Where is Paris?"}],
+	    expect:[{judge:{rubric:"correct geography"}}]}' >new.jsonl
+	run --separate-stderr bm-exec -q --run-id r-j2 --rescore r-j --rejudge <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(requests)" = 1 ]
+}
