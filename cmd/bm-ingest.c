@@ -809,9 +809,9 @@ version_record(void *arg, const struct bm_catalog_version *v)
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_yaml_doc *doc = NULL;
 	struct bm_bench *b = NULL;
-	struct bm_buf rec = BM_BUF_INIT;
 	struct bm_yaml *y;
 	const cJSON *where;
+	cJSON *rec;
 
 	y = bm_yaml_open(v->content, strlen(v->content), v->path);
 	if (bm_yaml_next(y, &doc, &e) == 1)
@@ -819,24 +819,22 @@ version_record(void *arg, const struct bm_catalog_version *v)
 	if (b) {
 		b->doc = v->doc;
 		memcpy(b->sha256, v->sha256, sizeof(b->sha256) - 1);
-		bm_bench_record(&rec, b);
-		rec.len--;	/* the closing brace */
-		bm_buf_adds(&rec, ",\"first_seen_at\":");
-		bm_json_put_str(&rec, v->first_seen_at);
-		bm_buf_adds(&rec, ",\"retired_at\":");
+		rec = bm_bench_record_tree(b);
+		cJSON_AddStringToObject(rec, "first_seen_at",
+		    v->first_seen_at);
 		if (v->retired_at)
-			bm_json_put_str(&rec, v->retired_at);
+			cJSON_AddStringToObject(rec, "retired_at",
+			    v->retired_at);
 		else
-			bm_buf_adds(&rec, "null");
-		bm_buf_addc(&rec, '}');
-		if (bm_jsonl_write_raw(stdout, rec.s, rec.len) < 0)
+			cJSON_AddNullToObject(rec, "retired_at");
+		if (bm_jsonl_write(stdout, rec) < 0)
 			in->werr = 1;
+		cJSON_Delete(rec);
 	} else {
 		bm_errorf("%s: version %.12s: stored YAML unreadable", v->id,
 		    v->sha256);
 		in->ninvalid++;
 	}
-	bm_buf_free(&rec);
 	bm_bench_free(b);
 	bm_yaml_doc_free(doc);
 	bm_yaml_close(y);

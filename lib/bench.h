@@ -73,6 +73,8 @@ size_t bm_bench_ntrials(const struct bm_bench *b);
 int bm_bench_write_record(FILE *f, const struct bm_bench *b);
 /* The same record into o (reset first), without a newline. */
 void bm_bench_record(struct bm_buf *o, const struct bm_bench *b);
+/* The same record as a new tree (caller frees), to add fields to. */
+cJSON *bm_bench_record_tree(const struct bm_bench *b);
 
 /* One case as handed to a bm_bench_case_fn. */
 struct bm_case {
