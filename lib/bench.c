@@ -255,24 +255,17 @@ bm_bench_ntrials(const struct bm_bench *b)
  * model and repeat only its case_id, model and repeat nodes change.
  */
 
-/* A string node that points at s (not copied, not freed). */
+/*
+ * A string member that points at s (not copied, not freed: what it
+ * points at outlives the tree), or null when s is NULL.
+ */
 static cJSON *
-add_ref(cJSON *obj, const char *key, const char *s)
+add_str_ref(cJSON *obj, const char *key, const char *s)
 {
-	cJSON *n = cJSON_CreateStringReference(s);
+	cJSON *n = s ? cJSON_CreateStringReference(s) : cJSON_CreateNull();
 
-	cJSON_AddItemToObject(obj, key, n);
+	cJSON_AddItemToObjectCS(obj, key, n);
 	return n;
-}
-
-/* s as a string node, or null when s is NULL. */
-static void
-add_str_or_null(cJSON *obj, const char *key, const char *s)
-{
-	if (s)
-		cJSON_AddStringToObject(obj, key, s);
-	else
-		cJSON_AddNullToObject(obj, key);
 }
 
 /* {{var}} rendered in every string of n (vars: a trial's vars). */
@@ -318,14 +311,16 @@ bm_bench_record_tree(const struct bm_bench *b)
 {
 	cJSON *r = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(r, "type", "benchmark");
-	cJSON_AddStringToObject(r, "id", b->id);
-	cJSON_AddStringToObject(r, "name", b->name);
-	cJSON_AddStringToObject(r, "path", b->path);
-	cJSON_AddNumberToObject(r, "doc", b->doc);
-	cJSON_AddStringToObject(r, "content_sha256", b->sha256);
-	add_copy(r, "tags", bm_bench_tags(b), NULL, NULL, NULL);
-	add_str_or_null(r, "description", bm_bench_description(b));
+	/* References to b's strings and tags: bm-hash prints one a file. */
+	add_str_ref(r, "type", "benchmark");
+	add_str_ref(r, "id", b->id);
+	add_str_ref(r, "name", b->name);
+	add_str_ref(r, "path", b->path);
+	cJSON_AddItemToObjectCS(r, "doc", cJSON_CreateNumber(b->doc));
+	add_str_ref(r, "content_sha256", b->sha256);
+	cJSON_AddItemToObjectCS(r, "tags",
+	    cJSON_CreateArrayReference(bm_bench_tags(b)->child));
+	add_str_ref(r, "description", bm_bench_description(b));
 	return r;
 }
 
@@ -449,14 +444,14 @@ case_tree(struct case_tree *ct, const struct bm_bench *b, const cJSON *v,
 	cJSON *c = cJSON_CreateObject();
 
 	ct->root = c;
-	cJSON_AddStringToObject(c, "type", "case");
-	ct->case_id = add_ref(c, "case_id", "");
-	cJSON_AddStringToObject(c, "benchmark_id", b->id);
-	cJSON_AddStringToObject(c, "benchmark", b->name);
+	add_str_ref(c, "type", "case");
+	ct->case_id = add_str_ref(c, "case_id", "");
+	add_str_ref(c, "benchmark_id", b->id);
+	add_str_ref(c, "benchmark", b->name);
 	/* The version that runs (DESIGN.md §4). */
-	cJSON_AddStringToObject(c, "content_sha256", b->sha256);
-	ct->model = add_ref(c, "model", "");
-	add_str_or_null(c, "variant", v ? v->string : NULL);
+	add_str_ref(c, "content_sha256", b->sha256);
+	ct->model = add_str_ref(c, "model", "");
+	add_str_ref(c, "variant", v ? v->string : NULL);
 	cJSON_AddNumberToObject(c, "trial", trial);
 	ct->repeat = cJSON_AddNumberToObject(c, "repeat", 0);
 	/* A variant's prompt replaces the document's sequence and back. */
@@ -526,4 +521,45 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 	bm_buf_free(&line);
 	bm_buf_free(&tmp);
 	return rc;
+}
+
+/* --- positions ----------------------------------------------------------- */
+
+void
+bm_bench_prompt_at(const struct bm_yaml_doc *doc, const struct bm_bench *b,
+    long *line, long *col)
+{
+	const char *keys[] = { "prompt", "sequence", "variants" };
+	const cJSON *at = NULL;
+	size_t i;
+
+	for (i = 0; i < 3 && !at; i++)
+		at = get(b->root, keys[i]);
+	if (!doc || !at || bm_yaml_where(doc, at, 1, line, col) < 0) {
+		*line = b->line;
+		*col = 1;
+	}
+}
+
+struct bm_bench *
+bm_bench_reparse(const char *path, const char *text, size_t len, int index,
+    struct bm_yaml_doc **doc)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_bench *b = NULL;
+	struct bm_yaml *y = bm_yaml_open(text, len, path);
+	const cJSON *where;
+
+	*doc = NULL;
+	while (bm_yaml_next(y, doc, &e) == 1 && (*doc)->index < index) {
+		bm_yaml_doc_free(*doc);
+		*doc = NULL;
+	}
+	if (*doc && !(b = bm_bench_identify(*doc, path, NULL, &where, &e))) {
+		bm_yaml_doc_free(*doc);
+		*doc = NULL;
+	}
+	bm_yaml_close(y);
+	bm_error_clear(&e);
+	return b;
 }
