@@ -11,7 +11,6 @@
  */
 #include <sys/stat.h>
 
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,7 @@
 #include "err.h"
 #include "jsonl.h"
 #include "map.h"
-#include "suggest.h"
+#include "select.h"
 #include "walk.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -95,13 +94,7 @@ static const struct option longopts[] = {
 
 struct ingest {
 	struct bm_config *config;
-	char **models;			/* -m, --profile or --batch */
-	size_t nmodels;
-	char **tags;			/* --tag and the batch's tags */
-	size_t ntags;
-	const char *glob;		/* --name */
-	long repeat;			/* 0: the benchmark's own */
-	unsigned long shard_k, shard_n;	/* 0-based K; N = 0: none */
+	struct bm_select sel;		/* models, --tag, --name, --shard */
 	const char *shard;		/* --shard as given */
 	int from_db, check, list, cases;
 	struct bm_catalog *cat;		/* NULL: --no-db or --check */
@@ -111,7 +104,7 @@ struct ingest {
 	long nvalid, nnew, nupdated, nunchanged, ninvalid;
 	long nomodel;			/* valid benchmarks without a model */
 	long nretired;			/* gone from the paths read */
-	struct scope *scope;		/* what this run read */
+	struct bm_catalog_scope *scope;	/* what this run read */
 	long ntagged, nnamed, nselected;	/* by --tag, --name, both */
 	long long ncases, nexpanded;	/* in our shard, in all */
 	struct bm_reader reader;	/* the files, one after another */
@@ -142,76 +135,16 @@ skipped(void *arg, const struct bm_error *e)
 	bm_warnf("%s", bm_error_str(e));
 }
 
-static void
-push(char ***v, size_t *n, const char *s)
-{
-	*v = xreallocarray(*v, *n + 1, sizeof(**v));
-	(*v)[(*n)++] = xstrdup(s);
-}
-
 /* --profile or --batch: its models, repeat and tags, or exit 2. */
 static void
 use_selection(struct ingest *in, const char *kind, const char *name)
 {
-	const struct bm_selection *s;
-	const struct bm_selection *all;
-	const char **names;
-	char *hint;
-	size_t i, n;
+	struct bm_error e = BM_ERROR_INIT;
 
-	s = *kind == 'p' ? bm_config_profile(in->config, name) :
-	    bm_config_batch(in->config, name);
-	if (!s) {
-		all = *kind == 'p' ? in->config->profiles : in->config->batches;
-		n = *kind == 'p' ? in->config->nprofiles :
-		    in->config->nbatches;
-		names = xcalloc(n + 1, sizeof(*names));
-		for (i = 0; i < n; i++)
-			names[i] = all[i].name;
-		hint = bm_suggest_hint(name, names);
-		free(names);
-		bm_errorf("unknown %s '%s'%s", kind, name, hint);
-		free(hint);
+	if (bm_select_use(&in->sel, kind, name, &e) < 0) {
+		bm_error_print(&e);
 		exit(2);
 	}
-	for (i = 0; i < s->nmodels; i++)
-		push(&in->models, &in->nmodels, s->models[i]);
-	for (i = 0; i < s->ntags; i++)
-		push(&in->tags, &in->ntags, s->tags[i]);
-	if (!in->repeat)
-		in->repeat = s->repeat;
-}
-
-static void
-parse_shard(struct ingest *in, const char *arg)
-{
-	const char *slash = strchr(arg, '/');
-	char *k = slash ? xstrndup(arg, (size_t)(slash - arg)) : NULL;
-	long kk, nn;
-
-	if (!slash || bm_cli_parse_long(k, 1, 1L << 30, &kk) < 0 ||
-	    bm_cli_parse_long(slash + 1, 1, 1L << 30, &nn) < 0 || kk > nn) {
-		free(k);
-		bm_die(2, "--shard: invalid shard '%s' (want K/N with "
-		    "1 <= K <= N)", arg);
-	}
-	free(k);
-	in->shard = arg;
-	in->shard_k = (unsigned long)kk - 1;
-	in->shard_n = (unsigned long)nn;
-}
-
-/* Does the case fall in our shard?  First 8 hex digits mod N. */
-static int
-in_shard(const struct ingest *in, const char *case_id)
-{
-	char head[9];
-
-	if (!in->shard_n)
-		return 1;
-	memcpy(head, case_id, 8);
-	head[8] = '\0';
-	return strtoul(head, NULL, 16) % in->shard_n == in->shard_k;
 }
 
 /*
@@ -269,120 +202,43 @@ emit_case(void *arg, const struct bm_case *c)
 	struct ingest *in = arg;
 
 	in->nexpanded++;
-	if (!in_shard(in, c->case_id))
+	if (!bm_select_in_shard(&in->sel, c->case_id))
 		return 0;
 	in->ncases++;
 	return output(in, c->json, c->len);
 }
 
-/* Borrowed copies of n model references, NULL-ended. */
-static const char **
-borrow(char *const *models, size_t n)
-{
-	const char **v = xcalloc(n + 1, sizeof(*v));
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v[i] = models[i];
-	return v;
-}
-
-/* Do a and b name the same model (as written, or once resolved)? */
-static int
-same_model(const struct ingest *in, const char *a, const char *b)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct bm_target ta, tb;
-	int same;
-
-	if (strcmp(a, b) == 0)
-		return 1;
-	same = bm_config_resolve(in->config, a, &ta, &e) == 0 &&
-	    bm_config_resolve(in->config, b, &tb, &e) == 0 &&
-	    ta.provider == tb.provider &&
-	    strcmp(ta.api_model, tb.api_model) == 0;
-	bm_error_clear(&e);
-	return same;
-}
-
 /*
- * The models for b's cases (DESIGN.md §10): those asked for (-m,
- * --profile, --batch or bm.yml's default_profile), restricted to b's
- * models: when it has any; none asked for, b's models: (checked against
- * bm.yml).  0 with *out (possibly none: b's models: excludes them all);
- * 1 when there is no model at all (told once, at the end); -1 with a
- * problem reported, or without doc (a stored benchmark: no positions)
- * nothing reported.
+ * A benchmark to take, and its YAML for the positions of its problems:
+ * doc when it was parsed; else (one taken from the catalog unchanged)
+ * text, parsed again only when a message needs a position.
  */
-static int
-models_for(struct ingest *in, struct bm_yaml_doc *doc,
-    const struct bm_bench *b, const char ***out, size_t *n)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	const cJSON *list;
-	struct bm_target t;
-	const char **v, **own;
-	char *msg;
-	size_t i, k, nown;
+struct source {
+	struct bm_bench *b;
+	struct bm_yaml_doc *doc;
+	const char *text;
+	size_t len;
+	int stored;			/* b is the catalog's, unchanged */
+	struct bm_bench *again;		/* b parsed again from text */
+};
 
-	*out = NULL;
-	*n = 0;
-	if (in->nmodels) {
-		own = bm_bench_models(b, &nown);
-		v = borrow(in->models, in->nmodels);
-		for (i = 0; i < in->nmodels; i++) {
-			for (k = 0; k < nown; k++)
-				if (same_model(in, in->models[i], own[k]))
-					break;
-			if (!nown || k < nown)
-				v[(*n)++] = in->models[i];
-		}
-		v[*n] = NULL;
-		free(own);
-		*out = v;
-		return 0;
-	}
-	v = bm_bench_models(b, n);
-	if (!*n) {
-		free(v);
-		return 1;
-	}
-	list = cJSON_GetObjectItemCaseSensitive(b->root, "models");
-	for (i = 0; i < *n; i++) {
-		if (bm_config_resolve(in->config, v[i], &t, &e) == 0)
-			continue;
-		if (!doc)
-			break;
-		msg = xstrdup(e.msg);
-		bm_yaml_error(&e, doc, b->path, cJSON_IsArray(list) ?
-		    cJSON_GetArrayItem(list, (int)i) : list, 0, "models: %s",
-		    msg);
-		free(msg);
-		report(in, &e);
-	}
-	bm_error_clear(&e);
-	if (in->bad || i < *n) {
-		free(v);
-		return -1;
-	}
-	*out = v;
-	return 0;
+/* b's document, parsed, and the benchmark whose nodes it places. */
+static const struct bm_yaml_doc *
+where(struct source *src, const struct bm_bench **b)
+{
+	if (!src->doc && !src->again)
+		src->again = bm_bench_reparse(src->b->path, src->text,
+		    src->len, 0, &src->doc);
+	*b = src->again ? src->again : src->b;
+	return src->doc;
 }
 
-/* Where b's prompt (or sequence, or variants) starts in doc. */
 static void
-prompt_at(const struct bm_yaml_doc *doc, const struct bm_bench *b,
-    long *line, long *col)
+source_free(struct source *src)
 {
-	const char *keys[] = { "prompt", "sequence", "variants" };
-	const cJSON *at = NULL;
-	size_t i;
-
-	for (i = 0; i < 3 && !at; i++)
-		at = cJSON_GetObjectItemCaseSensitive(b->root, keys[i]);
-	if (!at || bm_yaml_where(doc, at, 1, line, col) < 0) {
-		*line = b->line;
-		*col = 1;
+	if (src->again) {
+		bm_bench_free(src->again);
+		bm_yaml_doc_free(src->doc);
 	}
 }
 
@@ -394,10 +250,8 @@ static char *
 locate(const char *path, int index)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_yaml_doc *doc = NULL;
-	struct bm_bench *b = NULL;
-	struct bm_yaml *y;
-	const cJSON *where;
+	struct bm_yaml_doc *doc;
+	struct bm_bench *b;
 	long line = 1, col = 1;
 	char *data;
 	size_t len;
@@ -406,17 +260,11 @@ locate(const char *path, int index)
 		bm_error_clear(&e);
 		return xasprintf("%s:1:1", path);
 	}
-	y = bm_yaml_open(data, len, path);
-	while (bm_yaml_next(y, &doc, &e) == 1 && doc->index < index) {
+	if ((b = bm_bench_reparse(path, data, len, index, &doc))) {
+		bm_bench_prompt_at(doc, b, &line, &col);
+		bm_bench_free(b);
 		bm_yaml_doc_free(doc);
-		doc = NULL;
 	}
-	if (doc && (b = bm_bench_identify(doc, path, NULL, &where, &e)))
-		prompt_at(doc, b, &line, &col);
-	bm_bench_free(b);
-	bm_yaml_doc_free(doc);
-	bm_yaml_close(y);
-	bm_error_clear(&e);
 	free(data);
 	return xasprintf("%s:%ld:%ld", path, line, col);
 }
@@ -437,34 +285,35 @@ first_free(void *p)
 	free(f);
 }
 
-/*
- * A second document with the same prompt: name both places.  doc is NULL
- * for a stored benchmark, which takes_stored() lets through only when it
- * is first.
- */
+/* A second document with the same prompt: name both places. */
 static int
-duplicate(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b)
+duplicate(struct ingest *in, struct source *src)
 {
 	struct bm_error e = BM_ERROR_INIT;
+	struct bm_bench *b = src->b;
 	struct first *f = bm_map_get(in->seen, b->id);
-	char *where;
+	const struct bm_yaml_doc *doc;
+	const struct bm_bench *at;
+	char *place;
 	long line, col;
 
 	if (!f) {
+		/* Its place now if at hand, else when a second one comes. */
 		f = xcalloc(1, sizeof(*f));
 		f->path = xstrdup(b->path);
 		f->doc = b->doc;
-		if (doc)
-			prompt_at(doc, b, &f->line, &f->col);
+		if (src->doc)
+			bm_bench_prompt_at(src->doc, b, &f->line, &f->col);
 		bm_map_put(in->seen, b->id, f);
 		return 0;
 	}
-	where = f->line ? xasprintf("%s:%ld:%ld", f->path, f->line, f->col) :
+	place = f->line ? xasprintf("%s:%ld:%ld", f->path, f->line, f->col) :
 	    locate(f->path, f->doc);
-	prompt_at(doc, b, &line, &col);
+	doc = where(src, &at);
+	bm_bench_prompt_at(doc, at, &line, &col);
 	bm_error_set(&e, b->path, line, col, "duplicate prompt: same "
-	    "benchmark id %s as %s", b->id, where);
-	free(where);
+	    "benchmark id %s as %s", b->id, place);
+	free(place);
 	report(in, &e);
 	bm_error_clear(&e);
 	return 1;
@@ -494,46 +343,27 @@ list(struct ingest *in, const struct bm_bench *b)
 	(void)output(in, rec.s, rec.len);
 }
 
-/*
- * Can stored benchmark b be taken as it is?  Not when it would have a
- * problem to report (a prompt seen before, a model bm.yml does not
- * know): that needs its YAML, for the positions.
- */
-static int
-takes_stored(struct ingest *in, const struct bm_bench *b)
-{
-	const char **models;
-	size_t n;
-
-	if (bm_map_get(in->seen, b->id))
-		return 0;
-	if (in->cases && models_for(in, NULL, b, &models, &n) < 0)
-		return 0;
-	if (in->cases)
-		free(models);
-	return 1;
-}
-
-/*
- * Catalog, selection, output for one valid benchmark.  doc is NULL for a
- * stored benchmark that takes_stored() let through: it has nothing to
- * report.
- */
+/* Catalog, selection, output for one valid benchmark. */
 static void
-take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
-    int stored)
+take(struct ingest *in, struct source *src)
 {
 	struct bm_error e = BM_ERROR_INIT;
+	struct bm_bench *b = src->b;
+	const struct bm_yaml_doc *doc;
+	const struct bm_bench *at;
 	const char **models = NULL;
 	size_t nmodels = 0;
 	int st, mrc = 0, tag, name;
 
-	if (duplicate(in, doc, b))
+	if (duplicate(in, src))
 		return;
 	if (in->cases) {
-		mrc = models_for(in, doc, b, &models, &nmodels);
-		if (mrc < 0)
+		mrc = bm_select_models(&in->sel, b, &models, &nmodels);
+		if (mrc < 0) {
+			doc = where(src, &at);
+			bm_select_report_models(&in->sel, doc, at, report, in);
 			return;
+		}
 	}
 	in->nvalid++;
 	if (mrc == 1) {
@@ -544,7 +374,7 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	if (in->dbpath)
 		open_catalog(in);
 	/* The catalog first (it takes b's prompt and text): see output(). */
-	st = stored ? BM_CATALOG_UNCHANGED : in->cat ?
+	st = src->stored ? BM_CATALOG_UNCHANGED : in->cat ?
 	    bm_catalog_put(in->cat, b, &e) : -2;
 	if (st == -1) {
 		bm_error_print(&e);
@@ -552,8 +382,8 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 	}
 	in->nnew += st == BM_CATALOG_NEW;
 	in->nupdated += st == BM_CATALOG_UPDATED;
-	tag = bm_bench_has_tag(b, in->tags, in->ntags);
-	name = !in->glob || fnmatch(in->glob, b->name, 0) == 0;
+	tag = bm_select_tagged(&in->sel, b);
+	name = bm_select_named(&in->sel, b);
 	in->ntagged += tag;
 	in->nnamed += name;
 	in->nselected += tag && name;
@@ -561,9 +391,8 @@ take(struct ingest *in, struct bm_yaml_doc *doc, struct bm_bench *b,
 		if (in->list)
 			list(in, b);
 		else
-			bm_bench_cases(b, models, nmodels,
-			    in->repeat ? in->repeat : b->repeat, emit_case,
-			    in);
+			bm_bench_cases(b, models, nmodels, in->sel.repeat ?
+			    in->sel.repeat : b->repeat, emit_case, in);
 	}
 	free(models);
 	/* Held lines wait at most as long as a catalog transaction. */
@@ -585,6 +414,7 @@ documents(struct ingest *in, const char *path, const char *data, size_t len,
 	const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	struct bm_yaml *y = bm_yaml_open(data, len, shown);
 	struct bm_yaml_doc *doc;
+	struct source src;
 	struct bm_bench *b;
 	char *dflt;
 	int rc, ndocs = 0;
@@ -608,7 +438,9 @@ documents(struct ingest *in, const char *path, const char *data, size_t len,
 		if (rc == 0) {
 			if (name)
 				b->doc = doc_index;
-			take(in, doc, b, name != NULL);
+			src = (struct source){ .b = b, .doc = doc,
+			    .stored = name != NULL };
+			take(in, &src);
 			bm_bench_free(b);
 		}
 		in->ninvalid += in->bad;
@@ -646,49 +478,31 @@ binary(struct ingest *in, const char *path, const char *data, size_t len)
 	return 1;
 }
 
-/*
- * A stored benchmark from its checked tree, without YAML; 0 when it must
- * be read from its YAML after all (to report a problem at its position).
- */
-static int
-stored(struct ingest *in, const struct bm_catalog_doc *d)
+/* A benchmark taken from the catalog unchanged; text is its YAML. */
+static void
+stored(struct ingest *in, struct bm_bench *b, const char *text, size_t len)
 {
-	struct bm_bench *b = bm_bench_stored(d->tree, d->id, d->sha256,
-	    d->name, d->path, d->doc);
-	int ok = b && takes_stored(in, b);
+	struct source src = { .b = b, .text = text, .len = len, .stored = 1 };
 
-	if (ok) {
-		in->bad = 0;
-		take(in, NULL, b, 1);
-	}
+	in->bad = 0;
+	take(in, &src);
+	in->ninvalid += in->bad;
+	source_free(&src);
 	bm_bench_free(b);
-	return ok;
 }
 
 static int
 stored_doc(void *arg, const struct bm_catalog_doc *d)
 {
 	struct ingest *in = arg;
+	struct bm_bench *b = bm_catalog_bench(d);
+	size_t len = strlen(d->content);
 
-	if (!stored(in, d))
-		documents(in, d->path, d->content, strlen(d->content),
-		    d->name, d->doc);
+	if (b)
+		stored(in, b, d->content, len);
+	else
+		documents(in, d->path, d->content, len, d->name, d->doc);
 	return in->werr;
-}
-
-/*
- * A file that is exactly one stored document, unchanged since it was
- * checked (same content_sha256, same place): taken from the catalog.
- */
-static int
-unchanged(struct ingest *in, const char *path, const char *data, size_t len)
-{
-	const struct bm_catalog_doc *d;
-
-	if (!in->cat || strcmp(path, "-") == 0)
-		return 0;
-	d = bm_catalog_file(in->cat, path, data, len);
-	return d ? stored(in, d) : 0;
 }
 
 /* One file (regular: known to be one), read ahead by pf, else here. */
@@ -697,6 +511,7 @@ file(struct ingest *in, const char *path, int regular,
     struct bm_prefetch *pf)
 {
 	struct bm_error e = BM_ERROR_INIT;
+	struct bm_bench *b;
 	const char *data;
 	size_t len;
 	int rc;
@@ -716,7 +531,12 @@ file(struct ingest *in, const char *path, int regular,
 		in->ninvalid++;
 		return;
 	}
-	if (!binary(in, path, data, len) && !unchanged(in, path, data, len))
+	if (binary(in, path, data, len))
+		return;
+	b = in->cat ? bm_catalog_file(in->cat, path, data, len) : NULL;
+	if (b)
+		stored(in, b, data, len);
+	else
 		documents(in, path, data, len, NULL, 0);
 }
 
@@ -783,13 +603,14 @@ nothing(const struct ingest *in)
 	if (in->check || in->nvalid == in->nomodel)
 		return rc;
 	/* The filter that selects nothing alone, else all of them. */
-	tags = in->ntags && !in->ntagged;
-	name = in->glob && !in->nnamed;
+	tags = in->sel.ntags && !in->ntagged;
+	name = in->sel.glob && !in->nnamed;
 	both = !tags && !name;
-	for (i = 0; i < in->ntags && (tags || both); i++)
-		bm_buf_addf(&f, "%s--tag %s", i ? " " : "", in->tags[i]);
-	if (in->glob && (name || both))
-		bm_buf_addf(&f, "%s--name %s", f.len ? " " : "", in->glob);
+	for (i = 0; i < in->sel.ntags && (tags || both); i++)
+		bm_buf_addf(&f, "%s--tag %s", i ? " " : "", in->sel.tags[i]);
+	if (in->sel.glob && (name || both))
+		bm_buf_addf(&f, "%s--name %s", f.len ? " " : "",
+		    in->sel.glob);
 	if (!in->nselected && f.len) {
 		bm_warnf("%s: no benchmark selected", bm_buf_str(&f));
 		rc = rc ? rc : 1;
@@ -809,9 +630,9 @@ version_record(void *arg, const struct bm_catalog_version *v)
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_yaml_doc *doc = NULL;
 	struct bm_bench *b = NULL;
-	struct bm_buf rec = BM_BUF_INIT;
 	struct bm_yaml *y;
 	const cJSON *where;
+	cJSON *rec;
 
 	y = bm_yaml_open(v->content, strlen(v->content), v->path);
 	if (bm_yaml_next(y, &doc, &e) == 1)
@@ -819,24 +640,22 @@ version_record(void *arg, const struct bm_catalog_version *v)
 	if (b) {
 		b->doc = v->doc;
 		memcpy(b->sha256, v->sha256, sizeof(b->sha256) - 1);
-		bm_bench_record(&rec, b);
-		rec.len--;	/* the closing brace */
-		bm_buf_adds(&rec, ",\"first_seen_at\":");
-		bm_json_put_str(&rec, v->first_seen_at);
-		bm_buf_adds(&rec, ",\"retired_at\":");
+		rec = bm_bench_record_tree(b);
+		cJSON_AddStringToObject(rec, "first_seen_at",
+		    v->first_seen_at);
 		if (v->retired_at)
-			bm_json_put_str(&rec, v->retired_at);
+			cJSON_AddStringToObject(rec, "retired_at",
+			    v->retired_at);
 		else
-			bm_buf_adds(&rec, "null");
-		bm_buf_addc(&rec, '}');
-		if (bm_jsonl_write_raw(stdout, rec.s, rec.len) < 0)
+			cJSON_AddNullToObject(rec, "retired_at");
+		if (bm_jsonl_write(stdout, rec) < 0)
 			in->werr = 1;
+		cJSON_Delete(rec);
 	} else {
 		bm_errorf("%s: version %.12s: stored YAML unreadable", v->id,
 		    v->sha256);
 		in->ninvalid++;
 	}
-	bm_buf_free(&rec);
 	bm_bench_free(b);
 	bm_yaml_doc_free(doc);
 	bm_yaml_close(y);
@@ -860,36 +679,14 @@ list_versions(struct ingest *in, const char *db, const char *key)
 	}
 }
 
-/* The files read by this run and the directories walked, for retire. */
-struct scope {
-	struct bm_map *read;		/* path -> &clean or &tainted */
-	char **dirs;			/* "dir/" of each directory walked */
-	size_t ndirs;
-};
-
-static int clean, tainted;
-
-/*
- * Is d's document gone: its file was read whole without a problem and
- * no longer holds it, or its file is no longer under a directory walked
- * without a problem?
- */
+/* Is d's document gone from the paths read?  Not when it was taken. */
 static int
 gone(void *arg, const struct bm_catalog_doc *d)
 {
 	struct ingest *in = arg;
-	const struct scope *sc = in->scope;
-	const int *state = bm_map_get(sc->read, d->path);
-	size_t i;
 
-	if (bm_map_get(in->seen, d->id))
-		return 0;
-	if (state)
-		return state == &clean;
-	for (i = 0; i < sc->ndirs; i++)
-		if (strncmp(d->path, sc->dirs[i], strlen(sc->dirs[i])) == 0)
-			return 1;
-	return 0;
+	return !bm_map_get(in->seen, d->id) &&
+	    bm_catalog_scope_gone(in->scope, d);
 }
 
 /* Retire what is gone from the paths read: see bm_catalog_retire. */
@@ -932,7 +729,6 @@ main(int argc, char **argv)
 	struct bm_prefetch *pf;
 	const char *profile = NULL, *batch = NULL, *versions = NULL;
 	int opt, bfill = 0, bar = isatty(2), status = 0;
-	static struct scope scope;
 	const char *arg;
 	struct stat st;
 	long bad;
@@ -946,15 +742,26 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "m:", longopts,
 	    NULL)) != -1) {
 		switch (opt) {
-		case 'm': push(&in.models, &in.nmodels, optarg); break;
+		case 'm':
+			bm_select_push(&in.sel.models, &in.sel.nmodels, optarg);
+			break;
 		case OPT_PROFILE: profile = optarg; break;
 		case OPT_BATCH: batch = optarg; break;
 		case OPT_REPEAT:
-			in.repeat = bm_cli_long("--repeat", optarg, 1, 1000000);
+			in.sel.repeat = bm_cli_long("--repeat", optarg, 1,
+			    1000000);
 			break;
-		case OPT_TAG: push(&in.tags, &in.ntags, optarg); break;
-		case OPT_NAME: in.glob = optarg; break;
-		case OPT_SHARD: parse_shard(&in, optarg); break;
+		case OPT_TAG:
+			bm_select_push(&in.sel.tags, &in.sel.ntags, optarg);
+			break;
+		case OPT_NAME: in.sel.glob = optarg; break;
+		case OPT_SHARD:
+			if (bm_select_shard(&in.sel, optarg, &e) < 0) {
+				bm_error_print(&e);
+				return 2;
+			}
+			in.shard = optarg;
+			break;
 		case OPT_FROM_DB: in.from_db = 1; break;
 		case OPT_CHECK: in.check = 1; break;
 		case OPT_LIST: in.list = 1; break;
@@ -976,6 +783,7 @@ main(int argc, char **argv)
 	in.cases = !in.check && !in.list && !bfill && !versions;
 
 	in.config = bm_config_load(cli.config, &e);
+	in.sel.config = in.config;
 	if (!in.config) {
 		bm_error_print(&e);
 		return 2;
@@ -985,10 +793,12 @@ main(int argc, char **argv)
 	if (batch)
 		use_selection(&in, "batch", batch);
 	/* bm.yml's default_profile stands in for a missing --profile. */
-	if (!profile && !batch && !in.nmodels && in.config->default_profile)
+	if (!profile && !batch && !in.sel.nmodels &&
+	    in.config->default_profile)
 		use_selection(&in, "profile", in.config->default_profile);
-	for (i = 0; i < in.nmodels; i++)
-		if (bm_config_resolve(in.config, in.models[i], &t, &e) < 0) {
+	for (i = 0; i < in.sel.nmodels; i++)
+		if (bm_config_resolve(in.config, in.sel.models[i], &t,
+		    &e) < 0) {
 			bm_error_print(&e);
 			return 2;
 		}
@@ -1017,8 +827,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	} else {
-		in.scope = &scope;
-		scope.read = bm_map_new();
+		in.scope = bm_catalog_scope_new();
 		for (i = optind; i < (size_t)argc || i == (size_t)optind; i++) {
 			arg = i < (size_t)argc ? argv[i] : "benchmarks";
 			if (bm_walk(arg, &files, &e) < 0) {
@@ -1027,11 +836,7 @@ main(int argc, char **argv)
 				in.ninvalid++;
 			} else if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
 				/* Walked whole: what is not found is gone. */
-				scope.dirs = xreallocarray(scope.dirs,
-				    scope.ndirs + 1, sizeof(*scope.dirs));
-				scope.dirs[scope.ndirs++] = xasprintf("%s%s",
-				    arg, strchr(arg, '\0')[-1] == '/' ? "" :
-				    "/");
+				bm_catalog_scope_dir(in.scope, arg);
 			}
 			if (i >= (size_t)argc)
 				break;
@@ -1042,8 +847,8 @@ main(int argc, char **argv)
 			progress(bar, start, i, files.n);
 			bad = in.ninvalid;
 			file(&in, files.paths[i], files.regular[i], pf);
-			bm_map_put(scope.read, files.paths[i],
-			    bad == in.ninvalid ? &clean : &tainted);
+			bm_catalog_scope_file(in.scope, files.paths[i],
+			    bad == in.ninvalid);
 		}
 		retire(&in);
 		bm_prefetch_free(pf);
@@ -1064,19 +869,11 @@ out:
 		return 2;
 	}
 	bm_map_free(in.seen, first_free);
-	bm_map_free(scope.read, NULL);
-	for (i = 0; i < scope.ndirs; i++)
-		free(scope.dirs[i]);
-	free(scope.dirs);
+	bm_catalog_scope_free(in.scope);
 	bm_buf_free(&in.held);
 	bm_files_free(&files);
 	bm_reader_free(&in.reader);
-	for (i = 0; i < in.nmodels; i++)
-		free(in.models[i]);
-	for (i = 0; i < in.ntags; i++)
-		free(in.tags[i]);
-	free(in.models);
-	free(in.tags);
+	bm_select_free(&in.sel);
 	bm_config_free(in.config);
 	return status > 1 || in.ninvalid == 0 ? status : 1;
 }

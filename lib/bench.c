@@ -1,8 +1,9 @@
 /*
  * bench.c: benchmark documents: identity, {{var}} rendering, and the case
- * matrix.  A case line is assembled from a part printed once per (variant,
- * trial) and the few fields that change per model and repeat, so a million
- * cases cost string copies, not trees.  The checks are in check.c.
+ * matrix.  Records are built as cJSON trees and printed by bm_json_put; a
+ * case's tree is built once per (variant, trial) and only its per-model
+ * and per-repeat nodes change, so a million cases cost one print each.
+ * The checks are in check.c.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -184,7 +185,7 @@ bm_bench_free(struct bm_bench *b)
 const cJSON *
 bm_bench_tags(const struct bm_bench *b)
 {
-	static cJSON none = { NULL, NULL, NULL, cJSON_Array, NULL, 0, 0, NULL };
+	static const cJSON none = { .type = cJSON_Array };
 	const cJSON *t = get(b->root, "tags");
 
 	return cJSON_IsArray(t) ? t : &none;
@@ -246,95 +247,101 @@ bm_bench_ntrials(const struct bm_bench *b)
 	return n > 0 ? (size_t)n : 1;
 }
 
-/* --- cases --------------------------------------------------------------- */
+/* --- records ------------------------------------------------------------- */
 
 /*
- * A case line is printed straight from the document's nodes, byte for
- * byte as cJSON_PrintUnformatted would print the tree it describes, but
- * without building that tree.
+ * Records are cJSON trees in the field order of DESIGN.md §4, printed by
+ * bm_json_put.  A case's tree is built once per (variant, trial); per
+ * model and repeat only its case_id, model and repeat nodes change.
  */
 
-struct render {
-	const cJSON *vars;
-	struct bm_buf *tmp;
-};
-
-static void
-put_rendered(struct bm_buf *o, const char *s, void *arg)
+/*
+ * A string member that points at s (not copied, not freed: what it
+ * points at outlives the tree), or null when s is NULL.
+ */
+static cJSON *
+add_str_ref(cJSON *obj, const char *key, const char *s)
 {
-	struct render *r = arg;
+	cJSON *n = s ? cJSON_CreateStringReference(s) : cJSON_CreateNull();
 
-	bm_buf_reset(r->tmp);
-	bm_bench_render(s, r->vars, r->tmp);
-	bm_json_put_str(o, bm_buf_str(r->tmp));
+	cJSON_AddItemToObjectCS(obj, key, n);
+	return n;
 }
 
-/* node as JSON, {{var}} rendered in its strings when vars is set. */
+/* {{var}} rendered in every string of n (vars: a trial's vars). */
 static void
-put(struct bm_buf *o, const cJSON *node, const cJSON *vars,
-    struct bm_buf *tmp)
+render_tree(cJSON *n, const cJSON *vars, struct bm_buf *tmp)
 {
-	struct render r = { vars, tmp };
+	cJSON *c;
 
-	bm_json_put_with(o, node, vars ? put_rendered : NULL, &r);
+	if (cJSON_IsString(n) && strstr(n->valuestring, "{{")) {
+		bm_buf_reset(tmp);
+		bm_bench_render(n->valuestring, vars, tmp);
+		cJSON_SetValuestring(n, bm_buf_str(tmp));
+	}
+	cJSON_ArrayForEach(c, n)
+		render_tree(c, vars, tmp);
 }
 
-/* "key": after a comma, unless it is an object's first member. */
+/*
+ * Add a copy of node as key, {{var}} rendered when vars is set; when
+ * node is NULL, empty ("[]", "{}" or "null"), or nothing when empty is
+ * NULL too.
+ */
 static void
-put_key(struct bm_buf *o, const char *key)
+add_copy(cJSON *obj, const char *key, const cJSON *node, const char *empty,
+    const cJSON *vars, struct bm_buf *tmp)
 {
-	if (o->len == 0 || o->s[o->len - 1] != '{')
-		bm_buf_addc(o, ',');
-	bm_json_put_str(o, key);
-	bm_buf_addc(o, ':');
-}
+	cJSON *c;
 
-/* "key": then node rendered, or empty when node is NULL. */
-static void
-put_field(struct bm_buf *o, const char *key, const cJSON *node,
-    const char *empty, const cJSON *vars, struct bm_buf *tmp)
-{
-	put_key(o, key);
 	if (node)
-		put(o, node, vars, tmp);
+		c = cJSON_Duplicate(node, 1);
+	else if (!empty)
+		return;
 	else
-		bm_buf_adds(o, empty);
+		c = *empty == '[' ? cJSON_CreateArray() : *empty == '{' ?
+		    cJSON_CreateObject() : cJSON_CreateNull();
+	if (vars)
+		render_tree(c, vars, tmp);
+	cJSON_AddItemToObject(obj, key, c);
+}
+
+cJSON *
+bm_bench_record_tree(const struct bm_bench *b)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	/* References to b's strings and tags: bm-hash prints one a file. */
+	add_str_ref(r, "type", "benchmark");
+	add_str_ref(r, "id", b->id);
+	add_str_ref(r, "name", b->name);
+	add_str_ref(r, "path", b->path);
+	cJSON_AddItemToObjectCS(r, "doc", cJSON_CreateNumber(b->doc));
+	add_str_ref(r, "content_sha256", b->sha256);
+	cJSON_AddItemToObjectCS(r, "tags",
+	    cJSON_CreateArrayReference(bm_bench_tags(b)->child));
+	add_str_ref(r, "description", bm_bench_description(b));
+	return r;
 }
 
 int
 bm_bench_write_record(FILE *f, const struct bm_bench *b)
 {
-	/* One buffer for every record, as in bm_jsonl_write. */
-	static struct bm_buf buf;
+	cJSON *r = bm_bench_record_tree(b);
+	int rc = bm_jsonl_write(f, r);
 
-	bm_bench_record(&buf, b);
-	return bm_jsonl_write_raw(f, bm_buf_str(&buf), buf.len);
+	cJSON_Delete(r);
+	return rc;
 }
 
 void
 bm_bench_record(struct bm_buf *o, const struct bm_bench *b)
 {
-	const char *d = bm_bench_description(b);
+	cJSON *r = bm_bench_record_tree(b);
 
 	bm_buf_reset(o);
-	bm_buf_adds(o, "{\"type\":\"benchmark\",\"id\":");
-	bm_json_put_str(o, b->id);
-	bm_buf_adds(o, ",\"name\":");
-	bm_json_put_str(o, b->name);
-	bm_buf_adds(o, ",\"path\":");
-	bm_json_put_str(o, b->path);
-	bm_buf_adds(o, ",\"doc\":");
-	bm_json_put_long(o, b->doc);
-	bm_buf_adds(o, ",\"content_sha256\":");
-	bm_json_put_str(o, b->sha256);
-	bm_buf_adds(o, ",\"tags\":");
-	bm_json_put(o, bm_bench_tags(b));
-	bm_buf_adds(o, ",\"description\":");
-	if (d)
-		bm_json_put_str(o, d);
-	else
-		bm_buf_adds(o, "null");
-	bm_buf_addc(o, '}');
+	bm_json_put(o, r);
+	cJSON_Delete(r);
 }
 
 /* A field of variant v if it has it, else of the document. */
@@ -346,66 +353,122 @@ pick(const cJSON *root, const cJSON *v, const char *key)
 	return x ? x : get(root, key);
 }
 
+/* A sequence's steps, each {prompt, system when set, expect, params}. */
+static void
+add_steps(cJSON *c, const cJSON *seq, const cJSON *vars, struct bm_buf *tmp)
+{
+	cJSON *steps = cJSON_AddArrayToObject(c, "steps"), *s;
+	const cJSON *step, *obj;
+
+	cJSON_ArrayForEach(step, seq) {
+		obj = cJSON_IsObject(step) ? step : NULL;
+		s = cJSON_CreateObject();
+		add_copy(s, "prompt", cJSON_IsString(step) ? step :
+		    get(step, "prompt"), "null", vars, tmp);
+		add_copy(s, "system", get(obj, "system"), NULL, vars, tmp);
+		add_copy(s, "expect", get(obj, "expect"), "[]", vars, tmp);
+		add_copy(s, "params", get(obj, "params"), "{}", NULL, tmp);
+		cJSON_AddItemToArray(steps, s);
+	}
+}
+
+/* A prompt's messages: the system message when there is one, the user's. */
+static void
+add_messages(cJSON *c, const cJSON *sys, const cJSON *prompt,
+    const cJSON *vars, struct bm_buf *tmp)
+{
+	cJSON *msgs = cJSON_AddArrayToObject(c, "messages"), *m;
+
+	if (sys) {
+		m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role", "system");
+		add_copy(m, "content", sys, "null", vars, tmp);
+		cJSON_AddItemToArray(msgs, m);
+	}
+	m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "role", "user");
+	add_copy(m, "content", prompt, "null", vars, tmp);
+	cJSON_AddItemToArray(msgs, m);
+}
+
+/* The document's params, variant v's overriding them key by key. */
+static void
+add_params(cJSON *c, const cJSON *root, const cJSON *v)
+{
+	const cJSON *vps = v ? get(v, "params") : NULL, *p, *x;
+	cJSON *params = cJSON_AddObjectToObject(c, "params");
+
+	cJSON_ArrayForEach(p, get(root, "params")) {
+		x = get(vps, p->string);
+		add_copy(params, p->string, x ? x : p, NULL, NULL, NULL);
+	}
+	cJSON_ArrayForEach(p, vps)
+		if (!get(get(root, "params"), p->string))
+			add_copy(params, p->string, p, NULL, NULL, NULL);
+}
+
+/* The nodes of a case tree that change per model and repeat. */
+struct case_tree {
+	cJSON *root, *case_id, *model, *repeat;
+};
+
 /*
- * The per-(variant, trial) part of a case: messages or steps and so on,
- * from the first field's comma to the closing brace.
+ * Print once what every case of the tree shares: each member but those
+ * that change becomes raw JSON, copied as it is per case.
  */
 static void
-case_body(const struct bm_bench *bn, const cJSON *v, const cJSON *vars,
-    struct bm_buf *o, struct bm_buf *tmp)
+freeze(struct case_tree *ct)
 {
-	const cJSON *root = bn->root, *sys = pick(root, v, "system");
-	const cJSON *prompt, *seq, *step, *x, *p, *vps;
+	cJSON *m, *raw;
+	char *s;
 
+	for (m = ct->root->child; m; m = m->next) {
+		if (m == ct->case_id || m == ct->model || m == ct->repeat)
+			continue;
+		s = bm_json_print(m);
+		raw = cJSON_CreateRaw(s);
+		free(s);
+		cJSON_ReplaceItemInObjectCaseSensitive(ct->root, m->string,
+		    raw);
+		m = raw;
+	}
+}
+
+/* The case of variant v (NULL: none) and trial t of vars. */
+static void
+case_tree(struct case_tree *ct, const struct bm_bench *b, const cJSON *v,
+    long trial, const cJSON *vars, struct bm_buf *tmp)
+{
+	const cJSON *root = b->root, *sys = pick(root, v, "system");
+	const cJSON *prompt, *seq;
+	cJSON *c = cJSON_CreateObject();
+
+	ct->root = c;
+	add_str_ref(c, "type", "case");
+	ct->case_id = add_str_ref(c, "case_id", "");
+	add_str_ref(c, "benchmark_id", b->id);
+	add_str_ref(c, "benchmark", b->name);
+	/* The version that runs (DESIGN.md §4). */
+	add_str_ref(c, "content_sha256", b->sha256);
+	ct->model = add_str_ref(c, "model", "");
+	add_str_ref(c, "variant", v ? v->string : NULL);
+	cJSON_AddNumberToObject(c, "trial", trial);
+	ct->repeat = cJSON_AddNumberToObject(c, "repeat", 0);
 	/* A variant's prompt replaces the document's sequence and back. */
 	prompt = v && get(v, "prompt") ? get(v, "prompt") :
 	    v && get(v, "sequence") ? NULL : get(root, "prompt");
 	seq = prompt ? NULL : pick(root, v, "sequence");
 	if (seq) {
-		put_field(o, "system", sys, "null", vars, tmp);
-		bm_buf_adds(o, ",\"steps\":[");
-		cJSON_ArrayForEach(step, seq) {
-			if (step != seq->child)
-				bm_buf_addc(o, ',');
-			x = cJSON_IsString(step) ? step : get(step, "prompt");
-			bm_buf_adds(o, "{\"prompt\":");
-			put(o, x, vars, tmp);
-			x = cJSON_IsObject(step) ? get(step, "system") : NULL;
-			if (x)
-				put_field(o, "system", x, NULL, vars, tmp);
-			x = cJSON_IsObject(step) ? get(step, "expect") : NULL;
-			put_field(o, "expect", x, "[]", vars, tmp);
-			x = cJSON_IsObject(step) ? get(step, "params") : NULL;
-			put_field(o, "params", x, "{}", NULL, tmp);
-			bm_buf_addc(o, '}');
-		}
-		bm_buf_addc(o, ']');
+		add_copy(c, "system", sys, "null", vars, tmp);
+		add_steps(c, seq, vars, tmp);
 	} else {
-		bm_buf_adds(o, ",\"messages\":[");
-		if (sys) {
-			bm_buf_adds(o, "{\"role\":\"system\",\"content\":");
-			put(o, sys, vars, tmp);
-			bm_buf_adds(o, "},");
-		}
-		bm_buf_adds(o, "{\"role\":\"user\",\"content\":");
-		put(o, prompt, vars, tmp);
-		bm_buf_adds(o, "}]");
+		add_messages(c, sys, prompt, vars, tmp);
 	}
-	put_field(o, "expect", pick(root, v, "expect"), "[]", vars, tmp);
-	put_field(o, "vars", vars, "{}", NULL, tmp);
-	/* Variant params override the document's key by key. */
-	vps = v ? get(v, "params") : NULL;
-	bm_buf_adds(o, ",\"params\":{");
-	cJSON_ArrayForEach(p, get(root, "params")) {
-		x = get(vps, p->string);
-		put_field(o, p->string, x ? x : p, NULL, NULL, tmp);
-	}
-	cJSON_ArrayForEach(p, vps)
-		if (!get(get(root, "params"), p->string))
-			put_field(o, p->string, p, NULL, NULL, tmp);
-	bm_buf_addc(o, '}');
-	put_field(o, "tags", bm_bench_tags(bn), "[]", NULL, tmp);
-	bm_buf_addc(o, '}');
+	add_copy(c, "expect", pick(root, v, "expect"), "[]", vars, tmp);
+	add_copy(c, "vars", vars, "{}", NULL, tmp);
+	add_params(c, root, v);
+	add_copy(c, "tags", bm_bench_tags(b), "[]", NULL, tmp);
+	freeze(ct);
 }
 
 int
@@ -418,9 +481,9 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 	const cJSON *trials = get(b->root, "vars");
 	const cJSON *v, *t;
 	struct bm_buf line = BM_BUF_INIT, tmp = BM_BUF_INIT;
-	struct bm_buf body = BM_BUF_INIT, head = BM_BUF_INIT;
+	struct case_tree ct;
 	struct bm_case c;
-	size_t i, mark;
+	size_t i;
 	long r;
 	int rc = 0;
 
@@ -428,64 +491,75 @@ bm_bench_cases(const struct bm_bench *b, const char *const *models,
 	c.bench = b;
 	/* Room for a typical case at once, not by doubling from 64 bytes. */
 	bm_buf_grow(&line, 2048);
-	bm_buf_grow(&body, 2048);
-	bm_buf_grow(&head, 512);
 	v = variants ? variants->child : NULL;
 	do {
 		c.variant = v ? v->string : NULL;
 		c.trial = 0;
 		t = trials ? trials->child : &empty;
 		for (; t && rc == 0; t = t->next, c.trial++) {
-			bm_buf_reset(&body);
-			case_body(b, v, t, &body, &tmp);
-			/* What the cases of this (variant, trial) share. */
-			bm_buf_reset(&head);
-			bm_buf_adds(&head, ",\"benchmark_id\":\"");
-			bm_buf_adds(&head, b->id);
-			bm_buf_adds(&head, "\",\"benchmark\":");
-			bm_json_put_str(&head, b->name);
-			/* The version that runs (DESIGN.md §4). */
-			bm_buf_adds(&head, ",\"content_sha256\":\"");
-			bm_buf_adds(&head, b->sha256);
-			bm_buf_addc(&head, '"');
-			mark = head.len;
+			case_tree(&ct, b, v, c.trial, t, &tmp);
 			for (i = 0; i < nmodels && rc == 0; i++) {
 				c.model = models[i];
-				head.len = mark;
-				bm_buf_adds(&head, ",\"model\":");
-				bm_json_put_str(&head, c.model);
-				bm_buf_adds(&head, ",\"variant\":");
-				if (c.variant)
-					bm_json_put_str(&head, c.variant);
-				else
-					bm_buf_adds(&head, "null");
-				bm_buf_adds(&head, ",\"trial\":");
-				bm_json_put_long(&head, c.trial);
-				bm_buf_adds(&head, ",\"repeat\":");
+				ct.model->valuestring = (char *)c.model;
 				for (r = 0; r < repeat && rc == 0; r++) {
 					c.repeat = r;
 					bm_hash_case_id(b->id, c.variant,
 					    c.trial, c.model, r, c.case_id);
+					ct.case_id->valuestring = c.case_id;
+					cJSON_SetNumberValue(ct.repeat, r);
 					bm_buf_reset(&line);
-					bm_buf_adds(&line, "{\"type\":\"case\","
-					    "\"case_id\":\"");
-					bm_buf_add(&line, c.case_id,
-					    BM_HASH_CASE_ID_LEN);
-					bm_buf_addc(&line, '"');
-					bm_buf_add(&line, head.s, head.len);
-					bm_json_put_long(&line, r);
-					bm_buf_add(&line, body.s, body.len);
+					bm_json_put(&line, ct.root);
 					c.json = line.s;
 					c.len = line.len;
 					rc = fn(arg, &c);
 				}
 			}
+			cJSON_Delete(ct.root);
 		}
 		v = v ? v->next : NULL;
 	} while (v && rc == 0);
 	bm_buf_free(&line);
 	bm_buf_free(&tmp);
-	bm_buf_free(&body);
-	bm_buf_free(&head);
 	return rc;
+}
+
+/* --- positions ----------------------------------------------------------- */
+
+void
+bm_bench_prompt_at(const struct bm_yaml_doc *doc, const struct bm_bench *b,
+    long *line, long *col)
+{
+	const char *keys[] = { "prompt", "sequence", "variants" };
+	const cJSON *at = NULL;
+	size_t i;
+
+	for (i = 0; i < 3 && !at; i++)
+		at = get(b->root, keys[i]);
+	if (!doc || !at || bm_yaml_where(doc, at, 1, line, col) < 0) {
+		*line = b->line;
+		*col = 1;
+	}
+}
+
+struct bm_bench *
+bm_bench_reparse(const char *path, const char *text, size_t len, int index,
+    struct bm_yaml_doc **doc)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_bench *b = NULL;
+	struct bm_yaml *y = bm_yaml_open(text, len, path);
+	const cJSON *where;
+
+	*doc = NULL;
+	while (bm_yaml_next(y, doc, &e) == 1 && (*doc)->index < index) {
+		bm_yaml_doc_free(*doc);
+		*doc = NULL;
+	}
+	if (*doc && !(b = bm_bench_identify(*doc, path, NULL, &where, &e))) {
+		bm_yaml_doc_free(*doc);
+		*doc = NULL;
+	}
+	bm_yaml_close(y);
+	bm_error_clear(&e);
+	return b;
 }

@@ -73,6 +73,8 @@ size_t bm_bench_ntrials(const struct bm_bench *b);
 int bm_bench_write_record(FILE *f, const struct bm_bench *b);
 /* The same record into o (reset first), without a newline. */
 void bm_bench_record(struct bm_buf *o, const struct bm_bench *b);
+/* The same record as a new tree (caller frees), to add fields to. */
+cJSON *bm_bench_record_tree(const struct bm_bench *b);
 
 /* One case as handed to a bm_bench_case_fn. */
 struct bm_case {
@@ -111,5 +113,19 @@ const char *bm_bench_next_var(const char *s, const char **end,
     const char **name, size_t *len);
 /* The var of the trial vars named by name[0..len), or NULL. */
 const cJSON *bm_bench_var(const cJSON *vars, const char *name, size_t len);
+
+/*
+ * Where b's prompt (or sequence, or variants) starts in doc, b's parsed
+ * document; b's first line when doc is NULL or does not place it.
+ */
+void bm_bench_prompt_at(const struct bm_yaml_doc *doc,
+    const struct bm_bench *b, long *line, long *col);
+/*
+ * Document index of text (read from path) identified again, for the
+ * positions of a stored benchmark: the benchmark, whose nodes *doc
+ * places (free both), or NULL when there is none there.
+ */
+struct bm_bench *bm_bench_reparse(const char *path, const char *text,
+    size_t len, int index, struct bm_yaml_doc **doc);
 
 #endif

@@ -172,7 +172,14 @@ fail:
 	return NULL;
 }
 
-const struct bm_catalog_doc *
+struct bm_bench *
+bm_catalog_bench(const struct bm_catalog_doc *d)
+{
+	return bm_bench_stored(d->tree, d->id, d->sha256, d->name, d->path,
+	    d->doc);
+}
+
+struct bm_bench *
 bm_catalog_file(struct bm_catalog *c, const char *path, const char *data,
     size_t len)
 {
@@ -180,14 +187,15 @@ bm_catalog_file(struct bm_catalog *c, const char *path, const char *data,
 	char sha[BM_HASH_SHA256_LEN + 1];
 
 	/* Nothing stored: no file can be unchanged, none needs a hash. */
-	if (!c->nstored)
+	if (!c->nstored || strcmp(path, "-") == 0)
 		return NULL;
 	bm_hash_sha256(data, len, sha);
 	d = bm_map_get(c->shas, sha);
 	/* An older version of a benchmark updated since is not current. */
 	if (!d || bm_map_get(c->ids, d->id) != d || d->retired)
 		return NULL;
-	return d->doc == 0 && strcmp(d->path, path) == 0 ? d : NULL;
+	return d->doc == 0 && strcmp(d->path, path) == 0 ?
+	    bm_catalog_bench(d) : NULL;
 }
 
 /* --- writes, on their own thread ---------------------------------------- */
@@ -858,4 +866,67 @@ bm_catalog_versions(struct bm_catalog *c, const char *key,
 fail:
 	free(id);
 	return -1;
+}
+
+/* --- what a run read, for bm_catalog_retire ------------------------------ */
+
+struct bm_catalog_scope {
+	struct bm_map *read;		/* path -> &clean or &tainted */
+	char **dirs;			/* "dir/" of each directory walked */
+	size_t ndirs;
+};
+
+static int clean, tainted;
+
+struct bm_catalog_scope *
+bm_catalog_scope_new(void)
+{
+	struct bm_catalog_scope *s = xcalloc(1, sizeof(*s));
+
+	s->read = bm_map_new();
+	return s;
+}
+
+void
+bm_catalog_scope_file(struct bm_catalog_scope *s, const char *path,
+    int whole)
+{
+	bm_map_put(s->read, path, whole ? &clean : &tainted);
+}
+
+void
+bm_catalog_scope_dir(struct bm_catalog_scope *s, const char *dir)
+{
+	s->dirs = xreallocarray(s->dirs, s->ndirs + 1, sizeof(*s->dirs));
+	s->dirs[s->ndirs++] = xasprintf("%s%s", dir,
+	    strchr(dir, '\0')[-1] == '/' ? "" : "/");
+}
+
+int
+bm_catalog_scope_gone(const struct bm_catalog_scope *s,
+    const struct bm_catalog_doc *d)
+{
+	const int *state = bm_map_get(s->read, d->path);
+	size_t i;
+
+	if (state)
+		return state == &clean;
+	for (i = 0; i < s->ndirs; i++)
+		if (strncmp(d->path, s->dirs[i], strlen(s->dirs[i])) == 0)
+			return 1;
+	return 0;
+}
+
+void
+bm_catalog_scope_free(struct bm_catalog_scope *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	bm_map_free(s->read, NULL);
+	for (i = 0; i < s->ndirs; i++)
+		free(s->dirs[i]);
+	free(s->dirs);
+	free(s);
 }

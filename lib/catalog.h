@@ -58,7 +58,7 @@ int bm_catalog_dirty(const struct bm_catalog *c);
 /* Free; writes not yet flushed are dropped or rolled back. */
 void bm_catalog_close(struct bm_catalog *c);
 
-/* A stored document, as bm_catalog_docs and bm_catalog_file give it. */
+/* A stored document, as bm_catalog_docs gives it. */
 struct bm_catalog_doc {
 	const char *id;
 	const char *name;
@@ -66,7 +66,7 @@ struct bm_catalog_doc {
 	int doc;		/* its index in its file */
 	const char *sha256;	/* content_sha256 */
 	const char *tree;	/* the checked document as JSON, or NULL */
-	const char *content;	/* the YAML text; NULL from bm_catalog_file */
+	const char *content;	/* the YAML text */
 	int retired;		/* retired_at is set: its document is gone */
 };
 
@@ -80,13 +80,19 @@ typedef int bm_catalog_doc_fn(void *arg, const struct bm_catalog_doc *d);
 int bm_catalog_docs(struct bm_catalog *c, const char *path,
     bm_catalog_doc_fn *fn, void *arg, struct bm_error *e);
 /*
- * The stored benchmark that is the whole of this file (path's document 0,
- * current, its content_sha256 that of data), or NULL: then the file must
- * be read.  Hashes data only when the catalog had documents at open.
- * Valid until bm_catalog_close.
+ * The one "skip parsing" decision.  The stored benchmark d, from its
+ * checked tree (caller frees), or NULL when it must be parsed from its
+ * YAML (a row stored without a tree).
  */
-const struct bm_catalog_doc *bm_catalog_file(struct bm_catalog *c,
-    const char *path, const char *data, size_t len);
+struct bm_bench *bm_catalog_bench(const struct bm_catalog_doc *d);
+/*
+ * The stored benchmark that is the whole of this file (path's document 0,
+ * current, its content_sha256 that of data) as bm_catalog_bench gives
+ * it, or NULL: then the file must be parsed.  Never stdin ("-").  Hashes
+ * data only when the catalog had documents at open.
+ */
+struct bm_bench *bm_catalog_file(struct bm_catalog *c, const char *path,
+    const char *data, size_t len);
 /* Non-zero when any stored document (not retired) has this path. */
 int bm_catalog_has_path(struct bm_catalog *c, const char *path);
 
@@ -110,6 +116,26 @@ typedef int bm_catalog_gone_fn(void *arg, const struct bm_catalog_doc *d);
  */
 int bm_catalog_retire(struct bm_catalog *c, bm_catalog_gone_fn *gone,
     void *arg, long *n, struct bm_error *e);
+
+/*
+ * What a run read, for its gone function: the files (read whole without
+ * a problem, or not) and the directories walked whole.
+ */
+struct bm_catalog_scope;
+struct bm_catalog_scope *bm_catalog_scope_new(void);
+/* path was read; whole: without a problem, so all it holds is known. */
+void bm_catalog_scope_file(struct bm_catalog_scope *s, const char *path,
+    int whole);
+/* dir was walked whole: a file not found under it is gone. */
+void bm_catalog_scope_dir(struct bm_catalog_scope *s, const char *dir);
+/*
+ * Is d's document gone: its file was read whole and no longer holds it
+ * (d was not taken from it), or its file is no longer under a directory
+ * walked?  For a document taken in the run, the caller says no first.
+ */
+int bm_catalog_scope_gone(const struct bm_catalog_scope *s,
+    const struct bm_catalog_doc *d);
+void bm_catalog_scope_free(struct bm_catalog_scope *s);
 
 /* A stored version, as bm_catalog_versions gives it. */
 struct bm_catalog_version {

@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "hash.h"
+#include "jsonl.h"
 #include "xalloc.h"
 
 /*
@@ -271,8 +272,17 @@ bm_hash_case_id(const char *benchmark_id, const char *variant, long trial,
 	struct bm_buf b = BM_BUF_INIT;
 	char full[BM_HASH_SHA256_LEN + 1];
 
-	bm_buf_addf(&b, "%s\x1f%s\x1f%ld\x1f%s\x1f%ld", benchmark_id,
-	    variant ? variant : "", trial, model, repeat);
+	/* "%s\x1f%s\x1f%ld\x1f%s\x1f%ld", without printf: once per case. */
+	bm_buf_grow(&b, 128);
+	bm_buf_adds(&b, benchmark_id);
+	bm_buf_addc(&b, '\x1f');
+	bm_buf_adds(&b, variant ? variant : "");
+	bm_buf_addc(&b, '\x1f');
+	bm_json_put_long(&b, trial);
+	bm_buf_addc(&b, '\x1f');
+	bm_buf_adds(&b, model);
+	bm_buf_addc(&b, '\x1f');
+	bm_json_put_long(&b, repeat);
 	bm_hash_sha256(b.s, b.len, full);
 	memcpy(out, full, BM_HASH_CASE_ID_LEN);
 	out[BM_HASH_CASE_ID_LEN] = '\0';

@@ -140,32 +140,41 @@ bm_json_put_str(struct bm_buf *o, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	const unsigned char *run;
+	size_t n = strlen((const char *)p);
+	const unsigned char *last = p + n;
+	char *w;
 
-	bm_buf_addc(o, '"');
-	for (;;) {
-		for (run = p; *p >= 32 && *p != '"' && *p != '\\'; p++)
-			;
-		bm_buf_add(o, run, (size_t)(p - run));
-		if (!*p)
-			break;
-		bm_buf_addc(o, '\\');
-		switch (*p) {
-		case '"': bm_buf_addc(o, '"'); break;
-		case '\\': bm_buf_addc(o, '\\'); break;
-		case '\b': bm_buf_addc(o, 'b'); break;
-		case '\f': bm_buf_addc(o, 'f'); break;
-		case '\n': bm_buf_addc(o, 'n'); break;
-		case '\r': bm_buf_addc(o, 'r'); break;
-		case '\t': bm_buf_addc(o, 't'); break;
-		default:
-			bm_buf_adds(o, "u00");
-			bm_buf_addc(o, hex[*p >> 4]);
-			bm_buf_addc(o, hex[*p & 15]);
+	/* Room for s unescaped and the quotes; more only at an escape. */
+	bm_buf_grow(o, n + 2);
+	w = o->s + o->len;
+	*w++ = '"';
+	for (; p < last; p++) {
+		if (*p >= 32 && *p != '"' && *p != '\\') {
+			*w++ = (char)*p;
+			continue;
 		}
-		p++;
+		o->len = (size_t)(w - o->s);
+		bm_buf_grow(o, 6 + (size_t)(last - p) + 1);
+		w = o->s + o->len;
+		*w++ = '\\';
+		switch (*p) {
+		case '"': *w++ = '"'; break;
+		case '\\': *w++ = '\\'; break;
+		case '\b': *w++ = 'b'; break;
+		case '\f': *w++ = 'f'; break;
+		case '\n': *w++ = 'n'; break;
+		case '\r': *w++ = 'r'; break;
+		case '\t': *w++ = 't'; break;
+		default:
+			memcpy(w, "u00", 3);
+			w[3] = hex[*p >> 4];
+			w[4] = hex[*p & 15];
+			w += 5;
+		}
 	}
-	bm_buf_addc(o, '"');
+	*w++ = '"';
+	o->len = (size_t)(w - o->s);
+	o->s[o->len] = '\0';
 }
 
 void
@@ -224,6 +233,8 @@ bm_json_put_with(struct bm_buf *o, const cJSON *node, bm_json_str_fn *str,
 		bm_buf_addc(o, cJSON_IsArray(node) ? ']' : '}');
 	} else if (cJSON_IsNumber(node) && put_whole(o, node->valuedouble)) {
 		;
+	} else if (cJSON_IsRaw(node)) {
+		bm_buf_adds(o, node->valuestring);	/* printed already */
 	} else if (cJSON_PrintPreallocated((cJSON *)node, num, sizeof(num),
 	    0)) {
 		bm_buf_adds(o, num);	/* other numbers, booleans, null */

@@ -41,6 +41,7 @@ setup() {
 @test "bm-ingest: a sequence has steps, not messages" {
 	run --separate-stderr bm-ingest --no-db -m echo: --name lighthouse-story "$IN/good"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 valid benchmarks, 0 invalid; 1 case" ]
 	[ "$(jq -c '[.system, (.steps | length), .steps[1].expect[0].judge.model, has("messages")]' <<<"$output")" = '[null,2,"judge",false]' ]
 }
 
@@ -54,6 +55,7 @@ setup() {
 @test "bm-ingest: a second document is named <stem>-2" {
 	run --separate-stderr bm-ingest --no-db --list "$IN/good/pair.yaml"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 2 valid benchmarks, 0 invalid" ]
 	[ "$(printf '%s\n' "$output" | jq -c '[.name, .doc]' | tr '\n' ' ')" = '["pair",0] ["pair-2",1] ' ]
 }
 
@@ -119,6 +121,21 @@ bm-ingest: 2 valid benchmarks, 1 invalid" ]
 @test "bm-ingest: invalid documents are skipped, valid ones emitted, stdout stays JSON lines" {
 	run --separate-stderr bm-ingest -m echo: "$IN"
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: $IN/bad/bad-regex.yml:3:12: regex: missing closing parenthesis at offset 4
+bm-ingest: $IN/bad/bad-regex.yml:4:9: jq: syntax error, unexpected '|'
+bm-ingest: $IN/bad/bad-regex.yml:5:5: unknown assertion 'regx' (did you mean 'regex'?)
+bm-ingest: $IN/bad/binary.yml:2:1: binary data (NUL byte), not YAML
+bm-ingest: $IN/bad/empty.yml:1:1: empty file
+bm-ingest: $IN/bad/placeholder.yml:1:9: placeholder {{b}} names no var of trial 1
+bm-ingest: $IN/bad/syntax.yml:2:1: found unexpected end of stream while scanning a quoted scalar started at 1:9
+bm-ingest: $IN/bad/types.yml:1:7: name: expected a slug ([a-z0-9][a-z0-9._-]*)
+bm-ingest: $IN/bad/types.yml:4:7: tags: expected a list of strings
+bm-ingest: $IN/bad/types.yml:2:9: prompt: expected a string
+bm-ingest: $IN/bad/types.yml:3:9: repeat: expected a whole number from 1 to 1000000
+bm-ingest: $IN/bad/unknown-key.yml:2:1: unknown key 'promt' (did you mean 'prompt'?)
+bm-ingest: $IN/bad/unknown-key.yml:4:1: unknown key 'tagz' (did you mean 'tags'?)
+bm-ingest: $IN/good/pair.yaml:1:1: duplicate prompt: same benchmark id 9a0bfa1e6f95c9c69451eff68cd38846 as $IN/bad/dup.yml:2:1
+bm-ingest: 5 valid benchmarks (5 new, 0 updated, 0 unchanged), 8 invalid; 9 cases" ]
 	[ "$(printf '%s\n' "$stderr" | tail -1)" = "bm-ingest: 5 valid benchmarks (5 new, 0 updated, 0 unchanged), 8 invalid; 9 cases" ]
 	printf '%s\n' "$output" | jq -e -s 'length == 9 and all(.type == "case")' >/dev/null
 	[ "$(sqlite3 "$BM_DB" 'select count(*) from benchmarks')" = 5 ]
@@ -127,6 +144,7 @@ bm-ingest: 2 valid benchmarks, 1 invalid" ]
 @test "bm-ingest: documents from stdin" {
 	run --separate-stderr bm-ingest --no-db -m echo: - < "$IN/good/pair.yaml"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 2 valid benchmarks, 0 invalid; 2 cases" ]
 	[ "$(printf '%s\n' "$output" | jq -r .benchmark | tr '\n' ' ')" = "stdin stdin-2 " ]
 	run --separate-stderr bm-ingest --no-db --check - <<<'promt: x'
 	[ "$status" -eq 1 ]
@@ -167,6 +185,7 @@ bm-ingest: 0 valid benchmarks, 1 invalid" ]
 	[ "$output" = "$(cat first)" ]
 	[ "$stderr" = "bm-ingest: 5 valid benchmarks (0 new, 0 updated, 5 unchanged), 0 invalid; 28 cases" ]
 	run --separate-stderr bm-ingest --list b
+	[ "$stderr" = "bm-ingest: 5 valid benchmarks (0 new, 0 updated, 5 unchanged), 0 invalid" ]
 	[ "$output" = "$(bm-ingest --no-db --list b 2>/dev/null)" ]
 	# a new file with a stored prompt names the stored one's place
 	sed 's/^description: .*/description: again/' b/math.yml > b/plus.yml
@@ -181,6 +200,7 @@ bm-ingest: 5 valid benchmarks (0 new, 0 updated, 5 unchanged), 1 invalid; 9 case
 	printf 'models:\n  judge: {provider: echo, model: judge}\n' > bm.yml
 	run --separate-stderr bm-ingest m.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 1 valid benchmark (1 new, 0 updated, 0 unchanged), 0 invalid; 1 case" ]
 	printf 'models:\n  jduge: {provider: echo, model: judge}\n' > bm.yml
 	run --separate-stderr bm-ingest m.yml
 	[ "$status" -eq 1 ]
@@ -197,6 +217,7 @@ bm-ingest: 0 valid benchmarks (0 new, 0 updated, 0 unchanged), 1 invalid; 0 case
 	# --from-db gives one file's documents in their order in the file
 	run --separate-stderr bm-ingest --list --from-db
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 3 valid benchmarks, 0 invalid" ]
 	[ "$(jq -r '[.doc, .name] | @tsv' <<<"$output")" = "0	a
 1	a-2
 2	a-3" ]
@@ -213,6 +234,7 @@ bm-ingest: 0 valid benchmarks (0 new, 0 updated, 0 unchanged), 1 invalid; 0 case
 	for k in 1 2 3; do
 		run --separate-stderr bm-ingest --no-db -m echo: -m echo:a -m echo:b --repeat 5 --shard $k/3 "$IN/good"
 		[ "$status" -eq 0 ]
+		[ "$stderr" = "bm-ingest: 5 valid benchmarks, 0 invalid; ${#lines[@]} cases" ]
 		printf '%s\n' "$output" | jq -r .case_id > shard$k
 		# the rule of DESIGN.md §10
 		while read -r id; do [ $(( 16#${id:0:8} % 3 )) -eq $((k - 1)) ]; done < shard$k
@@ -224,6 +246,7 @@ bm-ingest: 0 valid benchmarks (0 new, 0 updated, 0 unchanged), 1 invalid; 0 case
 	[ "$stderr" = "bm-ingest: --shard: invalid shard '0/3' (want K/N with 1 <= K <= N)" ]
 	run --separate-stderr bm-ingest --no-db -m echo: --shard 4/3 "$IN/good"
 	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-ingest: --shard: invalid shard '4/3' (want K/N with 1 <= K <= N)" ]
 }
 
 @test "bm-ingest --from-db equals reading the files" {
@@ -233,6 +256,7 @@ bm-ingest: 0 valid benchmarks (0 new, 0 updated, 0 unchanged), 1 invalid; 0 case
 	[ "$stderr" = "bm-ingest: 5 valid benchmarks, 0 invalid; 9 cases" ]
 	[ "$output" = "$(cat files.jsonl)" ]
 	run --separate-stderr bm-ingest --from-db -m echo: "$IN/good"
+	[ "$stderr" = "bm-ingest: 5 valid benchmarks, 0 invalid; 9 cases" ]
 	[ "$output" = "$(cat files.jsonl)" ]
 	bm-ingest --list "$IN/good" > list1 2>/dev/null
 	bm-ingest --list --from-db > list2 2>/dev/null
@@ -263,9 +287,11 @@ bm-ingest: 1 valid benchmark, 0 invalid; 0 cases" ]
 	YML
 	run --separate-stderr bm-ingest --no-db --profile light --name sum-two-numbers "$IN/good"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 valid benchmarks, 0 invalid; 8 cases" ]
 	[ "$(printf '%s\n' "$output" | wc -l)" = 8 ]
 	run --separate-stderr bm-ingest --no-db --batch quick "$IN/good"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 valid benchmarks, 0 invalid; 2 cases" ]
 	[ "$(printf '%s\n' "$output" | jq -r '[.benchmark, .model] | join(" ")' | tr '\n' ',')" = "lighthouse-story echo:,lighthouse-story judge," ]
 	run --separate-stderr bm-ingest --no-db --profile ligth "$IN/good"
 	[ "$status" -eq 2 ]
@@ -281,6 +307,7 @@ bm-ingest: 0 valid benchmarks, 1 invalid; 0 cases" ]
 	cd "$BM_SRCDIR/examples"
 	run --separate-stderr bm-ingest --no-db benchmarks
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 15 valid benchmarks, 0 invalid; 42 cases" ]
 	default=$output
 	default_err=$stderr
 	run --separate-stderr bm-ingest --no-db --profile light benchmarks
@@ -294,6 +321,7 @@ bm-ingest: 0 valid benchmarks, 1 invalid; 0 cases" ]
 	# -m replaces the default profile, tags and all
 	run --separate-stderr bm-ingest --no-db -m echo: benchmarks
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 15 valid benchmarks, 0 invalid; 33 cases" ]
 	[ "$(printf '%s\n' "$output" | jq -sc 'map(.tags | index("smoke") != null) | unique')" = '[false,true]' ]
 }
 
@@ -305,6 +333,7 @@ bm-ingest: 0 valid benchmarks, 1 invalid; 0 cases" ]
 	[ ! -e "$BM_DB" ]
 	run --separate-stderr bm-ingest --no-db -m echo: "$IN/good"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 5 valid benchmarks, 0 invalid; 9 cases" ]
 	[ ! -e "$BM_DB" ]
 }
 
@@ -495,6 +524,7 @@ bm-ingest: 2 valid benchmarks, 0 invalid; 0 cases" ]
 	[ "$stderr" = "bm-ingest: 2 valid benchmarks, 0 invalid; 3 cases" ]
 	run --separate-stderr bm-ingest --no-db -m echo:a m.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 2 valid benchmarks, 0 invalid; 1 case" ]
 	[ "$(printf '%s\n' "$output" | jq -r '[.benchmark, .model] | join(" ")' | tr '\n' ,)" = "m-2 echo:a," ]
 	printf 'prompt: hi\nmodels: ["echo:b"]\n' >one.yml
 	run --separate-stderr bm-ingest --no-db one.yml
@@ -514,6 +544,7 @@ bm-ingest: 0 valid benchmarks, 1 invalid" ]
 @test "bm-ingest: each case carries content_sha256, the version that runs" {
 	run --separate-stderr bm-ingest --no-db -m echo: "$IN/good/pair.yaml"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 2 valid benchmarks, 0 invalid; 2 cases" ]
 	[ "$(printf '%s\n' "$output" | jq -r .content_sha256 | tr '\n' ' ')" = "$(bm-hash "$IN/good/pair.yaml" | jq -r .content_sha256 | tr '\n' ' ')" ]
 }
 
@@ -535,11 +566,13 @@ bm-ingest: 0 valid benchmarks, 1 invalid" ]
 	bm-ingest -m echo: b >files.jsonl 2>/dev/null
 	run --separate-stderr bm-ingest --from-db -m echo:
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 3 valid benchmarks, 0 invalid; 6 cases" ]
 	[ "$output" = "$(cat files.jsonl)" ]
 	# back again: no longer retired
 	cp "$IN/good/story.yml" b/sub/
 	run --separate-stderr bm-ingest --list b/sub/story.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-ingest: 1 valid benchmark (0 new, 0 updated, 1 unchanged), 0 invalid" ]
 	[ "$(sqlite3 "$BM_DB" "select name from benchmarks where retired_at is not null" | tr '\n' ' ')" = "pair-2 " ]
 }
 
@@ -550,6 +583,9 @@ bm-ingest: 0 valid benchmarks, 1 invalid" ]
 	printf 'prompt: [broken\n' >>b/pair.yaml
 	run --separate-stderr bm-ingest --list b
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-ingest: b/pair.yaml:7:1: duplicate key 'prompt' (first at 4:1)
+bm-ingest: b/pair.yaml:8:1: did not find expected ',' or ']' while parsing a flow sequence started at 7:9
+bm-ingest: 1 valid benchmark (0 new, 0 updated, 1 unchanged), 2 invalid" ]
 	[ "$(sqlite3 "$BM_DB" "select count(*) from benchmarks where retired_at is not null")" = 0 ]
 }
 
@@ -566,6 +602,7 @@ bm-ingest: 0 valid benchmarks, 1 invalid" ]
 	id=$(bm-hash v.yml | jq -r .id)
 	run --separate-stderr bm-ingest --versions "$id"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(printf '%s\n' "$output" | jq -r .id | sort -u)" = "$id" ]
 	run --separate-stderr bm-ingest --versions nosuch
 	[ "$status" -eq 2 ]
