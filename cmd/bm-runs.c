@@ -639,7 +639,7 @@ main(int argc, char **argv)
 
 	if (strcmp(cmd->name, "list") == 0) {
 		f = (struct bm_history_filter){ O.n, O.since ? O.since_at :
-		    NULL, O.model, O.status };
+		    NULL, O.model, O.status, NULL, 0 };
 		out = bm_history_list(db, &f, &e);
 		if (!out)
 			fail(&e);

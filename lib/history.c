@@ -132,13 +132,19 @@ bm_history_list(struct bm_db *db, const struct bm_history_filter *f,
 	st = bm_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs AS r WHERE"
 	    " (?1 IS NULL OR r.started_at >= ?1) AND (?2 IS NULL OR EXISTS"
 	    " (SELECT 1 FROM run_models AS x WHERE x.run_id = r.id AND"
-	    " x.model = ?2)) ORDER BY r.started_at DESC, r.rowid DESC"
-	    " LIMIT ?3", e);
+	    " x.model = ?2)) AND (?4 IS NULL OR r.started_at < (SELECT"
+	    " started_at FROM runs WHERE id = ?4) OR (r.started_at = (SELECT"
+	    " started_at FROM runs WHERE id = ?4) AND r.rowid <= (SELECT"
+	    " rowid FROM runs WHERE id = ?4))) AND (?5 = 0 OR EXISTS"
+	    " (SELECT 1 FROM run_models AS y WHERE y.run_id = r.id))"
+	    " ORDER BY r.started_at DESC, r.rowid DESC LIMIT ?3", e);
 	if (!st)
 		return NULL;
 	bm_db_bind_text(st, 1, f->since);
 	bm_db_bind_text(st, 2, f->model);
 	bm_db_bind_int(st, 3, f->status ? -1 : f->limit);
+	bm_db_bind_text(st, 4, f->until);
+	bm_db_bind_int(st, 5, f->with_results != 0);
 	out = cJSON_CreateArray();
 	while ((f->limit < 0 || n < f->limit) &&
 	    (rc = bm_db_step(st, e)) == 1) {

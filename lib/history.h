@@ -21,6 +21,8 @@ struct bm_history_filter {
 	const char *since;	/* started_at >= since (bm_history_when) */
 	const char *model;	/* runs with results of this model */
 	const char *status;	/* this effective status */
+	const char *until;	/* run id: it and the runs started before */
+	int with_results;	/* only runs with results (run_models rows) */
 };
 
 /*

@@ -1,9 +1,11 @@
 /*
- * html.c: bm-report's dashboard, one self-contained HTML file.  Every
- * chart is SVG written here; the page's small script only switches tabs,
- * sorts the runs table and shows a heat-map cell's answers from the JSON
- * embedded in the page.  A Content-Security-Policy forbids every request,
- * and every text from a record goes through bm_report_xml.
+ * html.c: bm-report's dashboard, one self-contained HTML file in ASCII.
+ * Every chart but the heat map is SVG written here; the page's small
+ * script switches tabs, sorts the runs table, builds the heat map from
+ * the JSON embedded in the page when its tab is first shown and shows a
+ * cell's answers.  A Content-Security-Policy forbids every request, and
+ * every text from a record goes through bm_report_xml here, or the
+ * page's own escape.
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +22,9 @@
 #define CASES_MAX 5000		/* heat-map rows */
 #define CELL 14			/* heat-map cell, px */
 #define LABEL_W 280		/* heat-map label column, px */
+#define LABEL_MAX 44		/* bytes of a heat-map label shown */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const char css[] =
 ":root{--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;"
@@ -102,10 +107,34 @@ static const char css[] =
 static const char js[] =
 "(function(){\n"
 "var tabs=[].slice.call(document.querySelectorAll('[role=tab]'));\n"
-"function lazy(p){[].forEach.call(p.querySelectorAll("
-"'script[type=\"text/x-bm-svg\"]'),function(s){document.getElementById("
-"s.getAttribute('data-into')).innerHTML=s.textContent;"
-"s.parentNode.removeChild(s);});cellkeys();}\n"
+/* The embedded data, parsed when first needed (not at load). */
+"var data=null;function D(){return data||(data=JSON.parse("
+"document.getElementById('bm-data').textContent));}\n"
+"function xe(s){return String(s).replace(/[&<>\"']/g,function(c){"
+"return '&#'+c.charCodeAt(0)+';';});}\n"
+/* At most m bytes of UTF-8, cut on a character, then an ellipsis. */
+"function clip(s,m){var b=new TextEncoder().encode(s);if(b.length<=m)"
+"return s;while(m>0&&(b[m]&192)===128)m--;"
+"return new TextDecoder().decode(b.subarray(0,m))+'\\u2026';}\n"
+/*
+ * The heat map, built from the data when its tab is first shown: the
+ * n-th rect of #cells is data.cells[n].
+ */
+"function heatmap(){var box=document.getElementById('heat-box');"
+"if(!box||box.firstChild)return;var d=D(),L=" STR(LABEL_W) ",C=" STR(CELL)
+",w=L+d.runs.length*C+4,h=18+d.cases.length*C,s=['<svg id=\"heat\" "
+"width=\"'+w+'\" height=\"'+h+'\" viewBox=\"0 0 '+w+' '+h+'\" "
+"role=\"img\" aria-label=\"cases by run\">'];"
+"d.runs.forEach(function(r,k){s.push('<text x=\"'+(L+k*C+(C>>1))+"
+"'\" y=\"12\" text-anchor=\"middle\">'+(k+1)+'<title>'+xe(r)+"
+"'</title></text>');});d.cases.forEach(function(c,k){var l=clip(c[0],"
+STR(LABEL_MAX) ");s.push('<text x=\"'+(L-6)+'\" y=\"'+(29+k*C)+"
+"'\" text-anchor=\"end\"'+(c[1]?' class=\"fl\">\\u25c6 ':'>')+xe(l)+"
+"(l!==c[0]?'<title>'+xe(c[0])+'</title>':'')+'</text>');});"
+"s.push('<g id=\"cells\">');d.cells.forEach(function(c){"
+"s.push('<rect class=\"'+c[2]+'\" x=\"'+(L+c[1]*C)+'\" y=\"'+"
+"(18+c[0]*C)+'\"/>');});s.push('</g></svg>');box.innerHTML=s.join('');}\n"
+"function lazy(p){if(p.id==='p-cases'){heatmap();cellkeys();}}\n"
 /* One heat-map cell in the tab order (roving tabindex: arrows move). */
 "function cellkeys(){var g=document.getElementById('cells');"
 "if(!g||g.getAttribute('data-keys'))return;g.setAttribute('data-keys',1);"
@@ -133,7 +162,7 @@ static const char js[] =
 "'data-v'),nx=parseFloat(x),ny=parseFloat(y),d=(!isNaN(nx)&&!isNaN(ny))?"
 "nx-ny:String(x).localeCompare(String(y));return asc?d:-d;});"
 "rows.forEach(function(r){tb.appendChild(r);});});});\n"
-"var data=JSON.parse(document.getElementById('bm-data').textContent);\n"
+
 "var heat=document.getElementById('heat-box'),sel=null,"
 "names={p:'pass',f:'fail',e:'error'};\n"
 "function el(p,tag,text,cls){var x=document.createElement(tag);"
@@ -152,7 +181,7 @@ static const char js[] =
 "var r=cellof(e);if(r)open(r);});\n"
 "function open(r){var g=r.parentNode,k=[].indexOf.call(g.children,r);"
 "if(sel)sel.classList.remove('sel');sel=r;"
-"sel.classList.add('sel');var c=data.cells[+k],"
+"sel.classList.add('sel');var data=D(),c=data.cells[+k],"
 "info=document.getElementById('cell-info');info.textContent='';"
 "el(info,'h3',data.cases[c[0]][0]);el(info,'p','run '+data.runs[c[1]],"
 "'muted');c[3].forEach(function(x){el(info,'h4',names[x[0]]+"
@@ -168,19 +197,100 @@ esc(struct bm_buf *o, const char *s)
 	bm_report_xml(o, s);
 }
 
-/* JSON for a <script> element: "<" never appears as itself. */
+/*
+ * The code point of the UTF-8 sequence at s (n > 0 bytes left) in *cp,
+ * and its length; a byte that starts no valid sequence is U+FFFD, one
+ * byte long.
+ */
+static size_t
+utf8(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	static const unsigned long min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len, i;
+	unsigned long c;
+
+	len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 :
+	    (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (len == 1) {
+		*cp = s[0];
+		return 1;
+	}
+	*cp = 0xfffd;
+	if (len == 0 || len > n)
+		return 1;
+	c = s[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 1;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 1;
+	*cp = c;
+	return len;
+}
+
+/*
+ * Write s as ASCII: every other character as a character reference
+ * (markup), or, json, as \u escapes (a surrogate pair past U+FFFF).  A
+ * page in ASCII is decoded and parsed by the browser as 8-bit text, a
+ * third faster than UTF-8 with a few non-ASCII characters in it.
+ */
+static void
+put_ascii(struct bm_buf *o, const char *s, size_t n, int json)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, j;
+	unsigned long c;
+
+	while (i < n) {
+		for (j = i; j < n && p[j] < 0x80; j++)
+			;
+		bm_buf_add(o, s + i, j - i);
+		if (j == n)
+			break;
+		i = j + utf8(p + j, n - j, &c);
+		if (!json)
+			bm_buf_addf(o, "&#x%lx;", c);
+		else if (c < 0x10000)
+			bm_buf_addf(o, "\\u%04lx", c);
+		else
+			bm_buf_addf(o, "\\u%04lx\\u%04lx",
+			    0xd800 + ((c - 0x10000) >> 10),
+			    0xdc00 + ((c - 0x10000) & 0x3ff));
+	}
+}
+
+/* Write o to f as ASCII markup; empty o. */
+static void
+flush_ascii(FILE *f, struct bm_buf *o)
+{
+	struct bm_buf t = BM_BUF_INIT;
+
+	put_ascii(&t, o->s, o->len, 0);
+	fwrite(t.s, 1, t.len, f);
+	bm_buf_free(&t);
+	bm_buf_reset(o);
+}
+
+/*
+ * JSON for a <script> element, in ASCII: "<" never appears as itself,
+ * nor does anything flush_ascii would change.
+ */
 static void
 put_data(struct bm_buf *o, const cJSON *j)
 {
-	struct bm_buf t = BM_BUF_INIT;
+	struct bm_buf t = BM_BUF_INIT, a = BM_BUF_INIT;
 	const char *p, *q;
 
 	bm_json_put(&t, j);
-	for (p = bm_buf_str(&t); (q = strchr(p, '<')) != NULL; p = q + 1) {
+	put_ascii(&a, t.s, t.len, 1);
+	for (p = bm_buf_str(&a); (q = strchr(p, '<')) != NULL; p = q + 1) {
 		bm_buf_add(o, p, (size_t)(q - p));
 		bm_buf_adds(o, "\\u003c");
 	}
 	bm_buf_adds(o, p);
+	bm_buf_free(&a);
 	bm_buf_free(&t);
 }
 
@@ -626,6 +736,7 @@ regressions(struct bm_buf *o, const struct bm_report *r)
  */
 struct heat {
 	struct bm_map *rows, *cols, *cells;
+	struct bm_map *input;		/* the runs of the input's results */
 	cJSON *cases, *runs, *list;	/* the page's data */
 	size_t nrows, ncols;
 	long dropped;			/* results past CASES_MAX rows */
@@ -657,6 +768,22 @@ worse(int a, int b)
 	return strchr(rank, b) > strchr(rank, a) ? b : a;
 }
 
+/* A column for run (NULL: "-"); its index. */
+static size_t
+heat_col(struct heat *h, const char *run)
+{
+	void *v;
+
+	if (!run)
+		run = "-";
+	if (!(v = bm_map_get(h->cols, run))) {
+		v = (void *)(++h->ncols);
+		bm_map_put(h->cols, run, v);
+		cJSON_AddItemToArray(h->runs, cJSON_CreateString(run));
+	}
+	return (size_t)v - 1;
+}
+
 static void
 heat_add(struct heat *h, const struct bm_rres *x)
 {
@@ -683,12 +810,7 @@ heat_add(struct heat *h, const struct bm_rres *x)
 		free(out);
 	}
 	row = (size_t)v - 1;
-	if (!(v = bm_map_get(h->cols, run))) {
-		v = (void *)(++h->ncols);
-		bm_map_put(h->cols, run, v);
-		cJSON_AddItemToArray(h->runs, cJSON_CreateString(run));
-	}
-	col = (size_t)v - 1;
+	col = heat_col(h, run);
 	ck = xasprintf("%zu,%zu", row, col);
 	if (!(cell = bm_map_get(h->cells, ck))) {
 		cell = cJSON_CreateArray();
@@ -727,6 +849,32 @@ heat_add(struct heat *h, const struct bm_rres *x)
 		cJSON_AddItemToArray(one, cJSON_CreateNull());
 	}
 	cJSON_AddItemToArray(cJSON_GetArrayItem(cell, 3), one);
+}
+
+/*
+ * With --history, the columns are first the history's runs that have
+ * results here (stored, or in the input), oldest first, then the input's
+ * other runs as they come.
+ */
+static void
+heat_history(struct heat *h, const struct bm_report *r)
+{
+	struct bm_map *has = bm_map_new();
+	const char *id;
+	size_t i;
+
+	h->input = bm_map_new();
+	for (i = 0; i < r->nres; i++)
+		bm_map_put(h->input, r->res[i].run_id ? r->res[i].run_id :
+		    "-", (void *)1);
+	for (i = 0; i < r->nhres; i++)
+		bm_map_put(has, r->hres[i].run_id, (void *)1);
+	for (i = 0; i < r->nhist; i++) {
+		id = bm_json_str(r->hist[i].run, "id");
+		if (id && (bm_map_get(has, id) || bm_map_get(h->input, id)))
+			heat_col(h, id);
+	}
+	bm_map_free(has, NULL);
 }
 
 /* Mark flaky rows: both outcomes in one row, or a case_stat says so. */
@@ -776,10 +924,8 @@ static void
 cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 {
 	struct heat h;
-	const cJSON *c, *cell;
 	char *mixed;
-	size_t i, k = 0;
-	int w, ht;
+	size_t i;
 
 	memset(&h, 0, sizeof(h));
 	h.rows = bm_map_new();
@@ -788,8 +934,13 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 	h.cases = cJSON_AddArrayToObject(data, "cases");
 	h.runs = cJSON_AddArrayToObject(data, "runs");
 	h.list = cJSON_AddArrayToObject(data, "cells");
+	heat_history(&h, r);
 	for (i = 0; i < r->nres; i++)
 		heat_add(&h, &r->res[i]);
+	/* The history's stored results, but of runs the input has. */
+	for (i = 0; i < r->nhres; i++)
+		if (!bm_map_get(h.input, r->hres[i].run_id))
+			heat_add(&h, &r->hres[i]);
 	mixed = xcalloc(h.nrows + 1, 1);
 	heat_flaky(&h, r, mixed);
 	bm_buf_adds(o, "<h2>Cases</h2>");
@@ -808,57 +959,14 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 	    "var(--pass)\"></span>pass<span style=\"background:var(--fail)\">"
 	    "</span>fail<span style=\"background:var(--err)\"></span>error"
 	    "</p>");
-	w = LABEL_W + (int)h.ncols * CELL + 4;
-	ht = 18 + (int)h.nrows * CELL;
 	/*
-	 * The heat map is thousands of elements: it is written as the text
-	 * of a script element, which the parser does not build into nodes,
-	 * and the page puts it in place when the tab is first shown, so it
-	 * costs nothing until then.  Record text in it is escaped as
-	 * everywhere, so it cannot close that element.
+	 * The heat map is thousands of elements: the page builds it from
+	 * the embedded data (cases, runs, cells) when the tab is first
+	 * shown, so it costs nothing at load, and the page carries no
+	 * second copy of it as markup.
 	 */
-	bm_buf_adds(o, "<div class=\"scroll\" id=\"heat-box\"></div>"
-	    "<script type=\"text/x-bm-svg\" data-into=\"heat-box\">");
-	bm_buf_addf(o, "<svg id=\"heat\" width=\"%d\" "
-	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\""
-	    "cases by run\">", w, ht, w, ht);
-	cJSON_ArrayForEach(c, h.runs) {
-		bm_buf_addf(o, "<text x=\"%d\" y=\"12\" text-anchor=\"middle\">"
-		    "%zu<title>", LABEL_W + (int)k * CELL + CELL / 2, k + 1);
-		esc(o, c->valuestring);
-		bm_buf_adds(o, "</title></text>");
-		k++;
-	}
-	k = 0;
-	cJSON_ArrayForEach(c, h.cases) {
-		char *lab = clip(c->child->valuestring, 44);
-
-		bm_buf_addf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s>"
-		    "%s", LABEL_W - 6, 18 + (int)k * CELL + 11,
-		    mixed[k] == 3 ? " class=\"fl\"" : "",
-		    mixed[k] == 3 ? "\u25c6 " : "");
-		esc(o, lab);
-		/* The whole label, where it had to be cut. */
-		if (strcmp(lab, c->child->valuestring) != 0) {
-			bm_buf_adds(o, "<title>");
-			esc(o, c->child->valuestring);
-			bm_buf_adds(o, "</title>");
-		}
-		bm_buf_adds(o, "</text>");
-		free(lab);
-		k++;
-	}
-	/* The n-th rect of #cells is data.cells[n]: no index attribute. */
-	bm_buf_adds(o, "<g id=\"cells\">");
-	cJSON_ArrayForEach(cell, h.list) {
-		bm_buf_addf(o, "<rect class=\"%s\" x=\"%d\" y=\"%d\"/>",
-		    cJSON_GetArrayItem(cell, 2)->valuestring,
-		    LABEL_W + (int)cJSON_GetArrayItem(cell, 1)->valuedouble *
-		    CELL, 18 + (int)cJSON_GetArrayItem(cell, 0)->valuedouble *
-		    CELL);
-	}
-	bm_buf_adds(o, "</g>");
-	bm_buf_adds(o, "</svg></script><div id=\"cell-info\" "
+	bm_buf_adds(o, "<div class=\"scroll\" id=\"heat-box\"></div>");
+	bm_buf_adds(o, "<div id=\"cell-info\" "
 	    "aria-live=\"polite\">"
 	    "<p class=\"muted\">No cell selected.</p></div>");
 out:
@@ -866,6 +974,7 @@ out:
 	bm_map_free(h.rows, NULL);
 	bm_map_free(h.cols, NULL);
 	bm_map_free(h.cells, NULL);
+	bm_map_free(h.input, NULL);
 }
 
 /* --- runs ------------------------------------------------------------ */
@@ -1091,8 +1200,7 @@ bm_render_html(FILE *f, const struct bm_report *r)
 	open_panel(&o, 3);
 	regressions(&o, r);
 	bm_buf_adds(&o, "</section>\n");
-	fwrite(o.s, 1, o.len, f);
-	bm_buf_reset(&o);
+	flush_ascii(f, &o);
 	open_panel(&o, 4);
 	cases(&o, r, data);
 	bm_buf_adds(&o, "</section>\n");
@@ -1109,7 +1217,7 @@ bm_render_html(FILE *f, const struct bm_report *r)
 	put_data(&o, data);
 	bm_buf_addf(&o, "</script>\n<script>\n%s</script>\n</body></html>\n",
 	    js);
-	fwrite(o.s, 1, o.len, f);
+	flush_ascii(f, &o);
 	bm_buf_free(&o);
 	cJSON_Delete(data);
 	free(v);

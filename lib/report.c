@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "history.h"
 #include "jsonl.h"
 #include "map.h"
 #include "report.h"
@@ -49,6 +50,7 @@ bm_report_free(struct bm_report *r)
 		free(r->res[i].output);
 	}
 	free(r->res);
+	free(r->hres);
 	for (i = 0; i < r->nhist; i++) {
 		cJSON_Delete(r->hist[i].run);
 		cJSON_Delete(r->hist[i].models);
@@ -382,66 +384,39 @@ figures(const cJSON *stat)
 	return o;
 }
 
-static void
-put_text(cJSON *o, const char *k, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, k, v);
-	else
-		cJSON_AddNullToObject(o, k);
-}
-
-/* The runs of the history, newest first, as run records. */
+/*
+ * The runs of the history, newest first, as run records: bm-runs' own
+ * (lib/history) with models counted, and the fields the report shows.
+ */
 static int
 history_runs(struct bm_db *db, long n, const char *until, cJSON *out,
     struct bm_error *e)
 {
-	struct bm_db_stmt *st;
-	cJSON *run;
-	int rc;
+	static const char *const keys[] = { "type", "id", "label",
+		"started_at", "finished_at", "status", "git_sha", "host",
+		"models", "cases", "pass", "fail", "error", "cancelled",
+		"cost_usd" };
+	struct bm_history_filter f = { n, NULL, NULL, NULL, until, 1 };
+	cJSON *list, *rec, *run, *v;
+	size_t i;
 
-	st = bm_db_prepare(db, "SELECT r.id, r.label, r.started_at,"
-	    " r.finished_at, r.status, r.git_sha, r.host,"
-	    " count(*), sum(m.cases), sum(m.pass), sum(m.fail), sum(m.error),"
-	    " sum(m.cancelled), sum(m.cost_usd)"
-	    " FROM runs r JOIN run_models m ON m.run_id = r.id"
-	    " WHERE ?1 IS NULL OR r.started_at < (SELECT started_at FROM runs"
-	    "   WHERE id = ?1) OR (r.started_at = (SELECT started_at FROM runs"
-	    "   WHERE id = ?1) AND r.rowid <= (SELECT rowid FROM runs"
-	    "   WHERE id = ?1))"
-	    " GROUP BY r.id ORDER BY r.started_at DESC, r.rowid DESC"
-	    " LIMIT ?2", e);
-	if (!st)
+	if (!(list = bm_history_list(db, &f, e)))
 		return -1;
-	bm_db_bind_text(st, 1, until);
-	bm_db_bind_int(st, 2, n);
-	while ((rc = bm_db_step(st, e)) == 1) {
+	cJSON_ArrayForEach(rec, list) {
 		run = cJSON_CreateObject();
-		cJSON_AddStringToObject(run, "type", "run");
-		put_text(run, "id", bm_db_col_text(st, 0));
-		put_text(run, "label", bm_db_col_text(st, 1));
-		put_text(run, "started_at", bm_db_col_text(st, 2));
-		put_text(run, "finished_at", bm_db_col_text(st, 3));
-		put_text(run, "status", bm_db_col_text(st, 4));
-		put_text(run, "git_sha", bm_db_col_text(st, 5));
-		put_text(run, "host", bm_db_col_text(st, 6));
-		cJSON_AddNumberToObject(run, "models",
-		    (double)bm_db_col_int(st, 7));
-		cJSON_AddNumberToObject(run, "cases",
-		    (double)bm_db_col_int(st, 8));
-		cJSON_AddNumberToObject(run, "pass",
-		    (double)bm_db_col_int(st, 9));
-		cJSON_AddNumberToObject(run, "fail",
-		    (double)bm_db_col_int(st, 10));
-		cJSON_AddNumberToObject(run, "error",
-		    (double)bm_db_col_int(st, 11));
-		cJSON_AddNumberToObject(run, "cancelled",
-		    (double)bm_db_col_int(st, 12));
-		cJSON_AddNumberToObject(run, "cost_usd",
-		    bm_db_col_double(st, 13));
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			v = cJSON_GetObjectItemCaseSensitive(rec, keys[i]);
+			if (cJSON_IsArray(v))	/* models: their number */
+				v = cJSON_CreateNumber(cJSON_GetArraySize(v));
+			else
+				v = v ? cJSON_Duplicate(v, 1) :
+				    cJSON_CreateNull();
+			cJSON_AddItemToObject(run, keys[i], v);
+		}
 		cJSON_AddItemToArray(out, run);
 	}
-	return rc < 0 ? -1 : 0;
+	cJSON_Delete(list);
+	return 0;
 }
 
 /* Fill h->models from run_models, then from the run's stats rows. */
@@ -500,6 +475,54 @@ history_models(struct bm_db *db, struct bm_hrun *h, struct bm_error *e)
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * Run id's stored results into r->hres: what identifies a case, and its
+ * status.  No answers: a page of a hundred runs could not hold them.
+ */
+static int
+history_results(struct bm_report *r, struct bm_db *db, const char *id,
+    struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+	struct bm_rres *x;
+	const char *status;
+	int rc;
+
+	st = bm_db_prepare(db, "SELECT benchmark_id, json_extract(record,"
+	    " '$.benchmark'), model, variant, trial, repeat, step, status,"
+	    " error_class, json_extract(record, '$.error.message')"
+	    " FROM results WHERE run_id = ? ORDER BY rowid", e);
+	if (!st)
+		return -1;
+	bm_db_bind_text(st, 1, id);
+	while ((rc = bm_db_step(st, e)) == 1) {
+		status = bm_db_col_text(st, 7);
+		if (!status || (strcmp(status, "pass") != 0 &&
+		    strcmp(status, "fail") != 0 && strcmp(status, "error")))
+			continue;
+		if (r->nhres == r->caphres) {
+			r->caphres = r->caphres ? 2 * r->caphres : 256;
+			r->hres = xreallocarray(r->hres, r->caphres,
+			    sizeof(*r->hres));
+		}
+		x = &r->hres[r->nhres++];
+		memset(x, 0, sizeof(*x));
+		x->run_id = atom(r, id);
+		x->benchmark_id = atom(r, bm_db_col_text(st, 0));
+		x->benchmark = atom(r, bm_db_col_text(st, 1));
+		x->model = atom(r, bm_db_col_text(st, 2));
+		x->variant = atom(r, bm_db_col_text(st, 3));
+		x->trial = (long)bm_db_col_int(st, 4);
+		x->repeat = (long)bm_db_col_int(st, 5);
+		x->step = (long)bm_db_col_int(st, 6);
+		x->status = status[0];
+		x->error_class = atom(r, bm_db_col_text(st, 8));
+		x->error_message = atom(r, bm_db_col_text(st, 9));
+		x->latency_ms = NAN;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 int
 bm_report_history(struct bm_report *r, struct bm_db *db, long n,
     const char *until, struct bm_error *e)
@@ -518,7 +541,9 @@ bm_report_history(struct bm_report *r, struct bm_db *db, long n,
 		r->nhist++;
 	}
 	for (k = 0; k < r->nhist; k++)
-		if (history_models(db, &r->hist[k], e) < 0)
+		if (history_models(db, &r->hist[k], e) < 0 ||
+		    (r->keep_output && history_results(r, db,
+		    bm_json_str(r->hist[k].run, "id"), e) < 0))
 			goto out;
 	rc = 0;
 out:

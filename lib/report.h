@@ -62,6 +62,12 @@ struct bm_report {
 	long ignored;		/* records of other types */
 	struct bm_hrun *hist;
 	size_t nhist;
+	/*
+	 * keep_output: the stored results of the history's runs, for the
+	 * heat map (case identity and status; no answers or reasons).
+	 */
+	struct bm_rres *hres;
+	size_t nhres, caphres;
 	struct bm_map *where;	/* benchmark_id -> struct bm_where */
 	struct bm_map *atoms;	/* interned strings */
 };
@@ -89,9 +95,10 @@ void bm_report_scan_free(struct bm_report_scan *s);
 int bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
     const char *line, size_t len);
 /*
- * Read the last n runs (by started_at) up to and including run until
- * (NULL: the latest) from db, with per-model pass rate, p95 latency and
- * cost from the stats table (else run_models' counts).  0 or -1 and e.
+ * Read the last n runs (by started_at) with results up to and including
+ * run until (NULL: the latest) from db, with per-model pass rate, p95
+ * latency and cost from the stats table (else run_models' counts); with
+ * keep_output, their stored results too (hres).  0 or -1 and e.
  */
 int bm_report_history(struct bm_report *r, struct bm_db *db, long n,
     const char *until, struct bm_error *e);

@@ -307,14 +307,21 @@ mkdb() {
 	[ "$(head -c 15 report.html)" = "<!DOCTYPE html>" ]
 	grep -q "<title>&lt;b&gt;T&lt;/b&gt;</title>" report.html
 	grep -q "Content-Security-Policy\" content=\"default-src 'none'" report.html
-	# Only the page's scripts (code, data, the heat map's SVG text);
-	# record text is never markup.
-	[ "$(grep -o '<script' report.html | wc -l)" -eq 3 ]
+	# Only the page's scripts (code, data: the heat map is built from
+	# the data); record text is never markup.
+	[ "$(grep -o '<script' report.html | wc -l)" -eq 2 ]
+	# ASCII only (browsers parse it as 8-bit text): other characters are
+	# references in markup, \u escapes in the data.
+	! LC_ALL=C grep -q '[^ -~[:space:]]' report.html
+	grep -q '3 cases &#xd7; 2 runs' report.html
 	! grep -q '<script>alert' report.html
-	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' report.html
 	! grep -Eq '(src|href)="?(https?:)?//' report.html
 	data=$(sed -n 's/.*<script type="application\/json" id="bm-data">\(.*\)<\/script>$/\1/p' report.html)
 	[[ "$data" != *"<"* ]]
+	[[ "$data" == *'"sum-two-numbers #0 \u00b7 openai:gpt-4o-mini"'* ]]
+	# The heat map's labels come from the data, escaped by the page
+	# (the Chromium test reads them back as text).
+	[[ "$data" == *'"\u003cscript>alert(1)\u003c/script> / tools #0'* ]]
 	[ "$(jq -c '[(.stat|length), (.cells|length), (.cases|length), (.runs|length)]' <<<"$data")" = '[2,5,3,2]' ]
 	[ "$(jq -r '.cells[] | select(.[2] == "f") | .[3][0][1]' <<<"$data")" = '16 </script><b>&amp;' ]
 	# No temporary file is left next to it.
@@ -364,6 +371,34 @@ bm-report: 1 records of other types ignored" ]
 	[ "$(jq -c '[.history[].id]' <<<"$output")" = '["r-3"]' ]
 }
 
+@test "bm-report: with --history the heat map's columns are the stored runs, then the input's" {
+	mkdb
+	# heat FILE: the page's cases, runs and cells (row, column, status,
+	# results' statuses and answers).
+	heat() {
+		sed -n 's/.*<script type="application\/json" id="bm-data">\(.*\)<\/script>$/\1/p' "$1" |
+		    jq -c '[.cases, .runs, [.cells[] | [.[0], .[1], .[2], [.[3][] | .[0:2]]]]]'
+	}
+	run --separate-stderr bm-report -f html -o h.html --history 3 < /dev/null
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	# r-4 has no results; a case is benchmark, variant, trial and model,
+	# so c1 and c2 of m/a share a row (the cell takes the worse status).
+	[ "$(heat h.html)" = '[[["sum-two-numbers #0 · m/a",true],["sum-two-numbers #0 · m/b",true]],["r-1","r-2","r-3"],[[0,0,"f",[["p",null],["f",null]]],[1,0,"p",[["p",null]]],[0,1,"p",[["p",null],["p",null]]],[1,1,"f",[["f",null]]],[0,2,"f",[["p",null],["f",null]]],[1,2,"p",[["p",null]]]]]' ]
+	run --separate-stderr bm-report -f html -o h.html --history 1 < /dev/null
+	[ "$(heat h.html | jq -c '.[1]')" = '["r-3"]' ]
+	# A run of the input takes its column from the input (answers and
+	# all), not from the database; the input's other runs come last.
+	printf '%s\n' '{"type":"result","run_id":"r-3","case_id":"c1","benchmark":"sum-two-numbers","model":"m/b","variant":null,"trial":0,"repeat":0,"step":0,"status":"fail","output":"5"}' \
+	    '{"type":"result","run_id":"r-9","case_id":"c1","benchmark":"sum-two-numbers","model":"m/b","variant":null,"trial":0,"repeat":0,"step":0,"status":"pass","output":"4"}' > in.jsonl
+	run --separate-stderr bm-report -f html -o h.html --history 2 in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(heat h.html)" = '[[["sum-two-numbers #0 · m/b",true],["sum-two-numbers #0 · m/a",false]],["r-2","r-3","r-9"],[[0,1,"f",[["f","5"]]],[0,2,"p",[["p","4"]]],[1,0,"p",[["p",null],["p",null]]],[0,0,"f",[["f",null]]]]]' ]
+	# Without --history, the input's runs alone.
+	run --separate-stderr bm-report -f html -o h.html in.jsonl
+	[ "$(heat h.html | jq -c '.[1]')" = '["r-3","r-9"]' ]
+}
+
 @test "bm-report: --run reads a run's stored stats and results" {
 	mkdb
 	run --separate-stderr bm-report -f json --run r-3
@@ -400,7 +435,9 @@ bm-report: 1 records of other types ignored" ]
 	[ "$(jq -c '[.requests, .console_errors, .exceptions]' <<<"$r")" = '[[],[],[]]' ]
 	# Bars, rows and cells equal the data.
 	[ "$(jq -c '.dom | [.bars, .stat_rates, .snap_rows, .cmp_rows, .reg_rows, .run_rows, .trend_series, .data_history]' <<<"$r")" = '[[72.16,85],[0.7216,0.85],2,1,1,3,4,3]' ]
-	[ "$(jq -c '.dom | [.heat_before_tab, .heat_cells, .data_cells, .heat_match, .flaky, .data_flaky, .scripts]' <<<"$r")" = '[0,5,5,true,2,2,2]' ]
+	# The heat map: the input's 5 cells, and 6 of the history's runs r-1
+	# to r-3 in the database (2 cases, both flaky), r-1 to r-3 first.
+	[ "$(jq -c '.dom | [.heat_before_tab, .heat_cells, .data_cells, .heat_match, .flaky, .data_flaky, .scripts]' <<<"$r")" = '[0,11,11,true,4,4,2]' ]
 	[ "$(jq -r '.dom.heat_labels[2]' <<<"$r")" = "◆ <script>alert(1)</script> / tools #0 · anth…" ]
 	# Each tab shows its panel alone, by click and by keyboard.
 	[ "$(jq -c '.tabs.click' <<<"$r")" = '[["p-snapshot"],["p-trends"],["p-comparison"],["p-regressions"],["p-cases"],["p-runs"]]' ]
@@ -409,7 +446,7 @@ bm-report: 1 records of other types ignored" ]
 	[ "$(jq -c '.cell.pre' <<<"$r")" = '["16 </script><b>&amp;"]' ]
 	[[ "$(jq -r '.cell.text' <<<"$r")" == *'expected "15", got "16 </script><b>&amp;"'* ]]
 	# By keyboard: one cell in the tab order, arrows move, Enter opens.
-	[ "$(jq -c '.cellkeys | [.tabbable, .after_right, .after_end, .last, .now, .selected, .title == .want]' <<<"$r")" = '[1,1,4,4,1,1,true]' ]
+	[ "$(jq -c '.cellkeys | [.tabbable, .after_right, .after_end, .last, .now, .selected, .title == .want]' <<<"$r")" = '[1,1,10,10,1,1,true]' ]
 	[ "$(jq -c '.sort' <<<"$r")" = '{"up":[2,2,2],"down":[2,2,2]}' ]
 	# Readable at phone width: nothing wider than the screen.
 	[ "$(jq -c '[.width_390, .width_1280]' <<<"$r")" = '[390,1280]' ]

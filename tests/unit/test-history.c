@@ -79,7 +79,7 @@ main(void)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_history_counts c;
-	struct bm_history_filter f = { -1, NULL, NULL, NULL };
+	struct bm_history_filter f = { -1, NULL, NULL, NULL, NULL, 0 };
 	char path[] = "/tmp/test-history-XXXXXX", *ids[2], *s;
 	char ago[BM_CLOCK_TIME_LEN + 1], now[BM_CLOCK_TIME_LEN + 1];
 	struct bm_db *db;
@@ -201,7 +201,7 @@ main(void)
 	ok(bm_history_rm(db, ids, 2, 0, NULL, NULL, &out, &c, &e) == 0 &&
 	    cJSON_GetArraySize(out) == 2, "a removal");
 	cJSON_Delete(out);
-	f = (struct bm_history_filter){ -1, NULL, NULL, NULL };
+	f = (struct bm_history_filter){ -1, NULL, NULL, NULL, NULL, 0 };
 	out = bm_history_list(db, &f, &e);
 	is_int(cJSON_GetArraySize(out), 2, "two runs are left");
 	cJSON_Delete(out);
