@@ -32,6 +32,7 @@
 #include "err.h"
 #include "hash.h"
 #include "jsonl.h"
+#include "judge.h"
 #include "map.h"
 #include "provider.h"
 #include "rescore.h"
@@ -907,35 +908,19 @@ struct nokey {
 	struct bm_map *seen;
 };
 
-/*
- * One line of the case stream, read ahead: count its results, digest its
- * case id, note a model whose provider's key is unset.
- */
+/* Note model when its provider's key is unset. */
 static void
-scan_line(const char *line, struct bm_buf *ids, struct nokey **nk,
-    size_t *nnk)
+note_key(const char *model, struct nokey **nk, size_t *nnk)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_target t;
-	const char *id, *model;
-	const cJSON *steps;
-	cJSON *rec = cJSON_Parse(line);
 	size_t i;
 
-	if (!rec || strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
-	    "case") != 0)
-		goto out;
-	steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
-	X.total += cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
-	if ((id = bm_json_str(rec, "case_id"))) {
-		bm_buf_addf(ids, "%s\n", id);
-		if (X.ids)
-			bm_map_put(X.ids, id, X.ids);
+	if (bm_config_resolve(X.cfg, model, &t, &e) < 0 ||
+	    !t.provider->api_key_env || bm_config_api_key(t.provider)) {
+		bm_error_clear(&e);
+		return;
 	}
-	model = bm_json_str(rec, "model");
-	if (!model || bm_config_resolve(X.cfg, model, &t, &e) < 0 ||
-	    !t.provider->api_key_env || bm_config_api_key(t.provider))
-		goto out;
 	for (i = 0; i < *nnk; i++)
 		if (strcmp((*nk)[i].var, t.provider->api_key_env) == 0)
 			break;
@@ -951,8 +936,59 @@ scan_line(const char *line, struct bm_buf *ids, struct nokey **nk,
 		bm_buf_addf(&(*nk)[i].models, "%s%s",
 		    (*nk)[i].models.len ? ", " : "", model);
 	}
+}
+
+/* Note the judges of expect whose providers' keys are unset. */
+static void
+note_judge_keys(const cJSON *expect, struct nokey **nk, size_t *nnk)
+{
+	const cJSON *spec, *type;
+	const char **m;
+	size_t k, n;
+
+	cJSON_ArrayForEach(spec, expect) {
+		type = bm_assert_type(spec);
+		if (!type || strcmp(type->string, "judge") != 0)
+			continue;
+		m = bm_judge_models(type, X.cfg, &n);
+		for (k = 0; k < n; k++)
+			note_key(m[k], nk, nnk);
+		free(m);
+	}
+}
+
+/*
+ * One line of the case stream, read ahead: count its results, digest its
+ * case id, note a model (or judge) whose provider's key is unset.
+ */
+static void
+scan_line(const char *line, struct bm_buf *ids, struct nokey **nk,
+    size_t *nnk)
+{
+	const char *id, *model;
+	const cJSON *steps, *st;
+	cJSON *rec = cJSON_Parse(line);
+
+	if (!rec || strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
+	    "case") != 0)
+		goto out;
+	steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
+	X.total += cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
+	if ((id = bm_json_str(rec, "case_id"))) {
+		bm_buf_addf(ids, "%s\n", id);
+		if (X.ids)
+			bm_map_put(X.ids, id, X.ids);
+	}
+	if ((model = bm_json_str(rec, "model")))
+		note_key(model, nk, nnk);
+	note_judge_keys(cJSON_GetObjectItemCaseSensitive(rec, "expect"), nk,
+	    nnk);
+	if (!cJSON_IsArray(steps))
+		steps = NULL;
+	cJSON_ArrayForEach(st, steps)
+		note_judge_keys(cJSON_GetObjectItemCaseSensitive(st, "expect"),
+		    nk, nnk);
 out:
-	bm_error_clear(&e);
 	cJSON_Delete(rec);
 }
 

@@ -1250,8 +1250,14 @@ scorer_step(struct bm_sched *s, struct job *k, double now)
 		bm_spawn_kill(&k->child);
 		msg = xasprintf("exec scorer %s: no verdict within %g s",
 		    k->cmd, timeout_s(s, k));
-	} else if (!bm_spawn_step(&k->child)) {
+	} else if (!bm_spawn_step(&k->child) &&
+	    k->child.out.len + k->child.err.len <= max_bytes(k)) {
 		return;
+	} else if (!k->child.exited) {
+		/* As an answer too big: not kept. */
+		bm_spawn_kill(&k->child);
+		msg = xasprintf("exec scorer %s: output larger than %zu bytes",
+		    k->cmd, max_bytes(k));
 	} else if ((code = bm_spawn_describe(&k->child, &how)) < 0) {
 		msg = xasprintf("exec scorer %s %s", k->cmd, bm_buf_str(&how));
 	} else {

@@ -199,21 +199,34 @@ bm-exec: warning: judge model m is the model under test" ]
 	[ "$(jq -s 'map(.status) | unique' -c <<<"$output")" = '["pass"]' ]
 }
 
-@test "judge: no judge, an unknown judge or a judge without its key: config errors, no request" {
+@test "judge: no judge or an unknown judge: config errors, no request" {
 	EXTRA=' ' stub
 	{
 		case_rec n1 m 'What is 1 + 1?' '[{"judge":"ok?"}]'
 		case_rec n2 m 'What is 1 + 1?' '[{"judge":{"rubric":"ok?","model":"nope"}}]'
-		case_rec n3 m 'What is 1 + 1?' '[{"judge":{"rubric":"ok?","model":"keyless"}}]'
 	} >in.jsonl
 	run_exec
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "bm-exec: run r-j
-bm-exec: warning: 3 of 3 results ended in error (config 3)" ]
+bm-exec: warning: 2 of 2 results ended in error (config 2)" ]
 	[ "$(jq -c '[.case_id, .status, .error.class, .error.message, .output]' \
 	    <<<"$output")" = '["n1","error","config","judge: no judge model (give the assertion a model: or bm.yml a judge:)",null]
-["n2","error","config","judge: unknown model '"'"'nope'"'"'",null]
-["n3","error","config","judge model keyless: JUDGE_KEY is not set",null]' ]
+["n2","error","config","judge: unknown model '"'"'nope'"'"'",null]' ]
+	[ "$(stat requests)" -eq 0 ]
+}
+
+@test "judge: a judge whose API key is unset stops the run before any request" {
+	EXTRA='judge: {model: judge}' stub
+	{
+		case_rec u1 m 'What is 1 + 1?' '[{"judge":{"rubric":"ok?","model":"keyless"}}]'
+		jq -cn '{type:"case",case_id:"u2",benchmark_id:"b",benchmark:"t",
+		    model:"m",variant:null,trial:0,repeat:0,steps:[{prompt:"a"},
+		    {prompt:"b",expect:[{judge:{rubric:"x",model:"keyless"}}]}]}'
+	} >in.jsonl
+	run_exec
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: JUDGE_KEY is not set (needed by keyless)" ]
+	[ "$output" = "" ]
 	[ "$(stat requests)" -eq 0 ]
 }
 
@@ -240,6 +253,7 @@ bm-exec: warning: 3 of 3 results ended in error (config 3)" ]
 	case_rec k1 m 'What is 2 + 2?' '[{"judge":"four? [[judge=pass]]"}]' >in.jsonl
 	run --separate-stderr bm-exec --run-id r-1 --cache --config bm.yml <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-1" ]
 	run --separate-stderr bm-exec --run-id r-2 --cache --config bm.yml <in.jsonl
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "bm-exec: run r-2" ]

@@ -118,6 +118,48 @@ sched(const struct bm_config *cfg, const struct bm_sched_hooks *h,
 	return bm_sched_new(&o, h, &e);
 }
 
+/* Scoring: verdicts as the result hook receives them. */
+static enum bm_class
+on_scored(void *user, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o)
+{
+	int i;
+
+	(void)user;
+	bm_buf_addf(&got, "%s/%ld:%s:%s:judges %d", cid(s), s->step,
+	    o->cls ? bm_class_name(o->cls) : "ok",
+	    o->cls ? o->msg : o->reply.output, o->judges);
+	for (i = 0; o->verdicts && i < cJSON_GetArraySize(s->expect); i++)
+		bm_buf_addf(&got, " [%d %d %g %s]", o->verdicts[i].known,
+		    o->verdicts[i].pass, o->verdicts[i].score,
+		    o->verdicts[i].reason ? o->verdicts[i].reason : "-");
+	bm_buf_addc(&got, '\n');
+	return o->cls;
+}
+
+/* Entry 0 of case p1 has a verdict already; nothing else has. */
+static int
+on_prior(void *user, const struct bm_sched_step *s, int i,
+    struct bm_verdict *v)
+{
+	(void)user;
+	if (strcmp(cid(s), "p1") != 0 || i != 0)
+		return 0;
+	v->pass = 0;
+	v->score = 0.25;
+	v->reason = "stored";
+	return 1;
+}
+
+static char *
+on_record(void *user, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o)
+{
+	(void)user;
+	return xasprintf("{\"case_id\":\"%s\",\"output\":\"%s\"}\n",
+	    cid(s), o->reply.output);
+}
+
 int
 main(void)
 {
@@ -235,6 +277,30 @@ main(void)
 	is_int(est[1].completion, 9, "the step's max_tokens wins");
 	free(est);
 	cJSON_Delete(rec);
+
+	/* Scoring: a prior verdict, an exec scorer fed the record, a judge. */
+	bm_buf_reset(&got);
+	h.result = on_scored;
+	h.prior_verdict = on_prior;
+	h.record = on_record;
+	h.cache_get = NULL;
+	S = sched(cfg, &h, "{\"case_id\":\"p1\",\"model\":\"echo:\","
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"expect\":[{\"judge\":{\"rubric\":\"r\",\"model\":\"echo:\"}},"
+	    "{\"exec\":\"jq -e '.output == \\\"hi\\\"' >/dev/null\"},"
+	    "{\"judge\":{\"rubric\":\"r\",\"model\":\"exec:echo FAIL 0.1\"}}]}\n"
+	    "{\"case_id\":\"p2\",\"model\":\"echo:\","
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"expect\":[{\"judge\":{\"rubric\":\"r\","
+	    "\"model\":\"exec:echo so-so\"}}]}\n", &fd);
+	ok(bm_sched_run(S, &e) == 0, "run with scoring");
+	is(sorted(), "p1/0:ok:hi:judges 1 [1 0 0.25 stored] [1 1 1 -]"
+	    " [1 0 0.1 -]\n"
+	    "p2/0:judge:judge exec:echo so-so: no verdict in the judge's"
+	    " answer \"so-so\":judges 1 [0 0 0 -]\n",
+	    "prior verdict used, scorer run, judges asked; garbage: judge");
+	bm_sched_free(S);
+	close(fd);
 
 	bm_buf_free(&got);
 	bm_config_free(cfg);
