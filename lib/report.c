@@ -478,7 +478,10 @@ history_models(struct bm_db *db, struct bm_hrun *h, struct bm_error *e)
 /*
  * Run id's stored results into r->hres: what identifies a case, and its
  * status.  No answers: a page of a hundred runs could not hold them.
+ * At most HRES_MAX in all: the heat map draws 5000 cases.
  */
+#define HRES_MAX 250000
+
 static int
 history_results(struct bm_report *r, struct bm_db *db, const char *id,
     struct bm_error *e)
@@ -486,7 +489,7 @@ history_results(struct bm_report *r, struct bm_db *db, const char *id,
 	struct bm_db_stmt *st;
 	struct bm_rres *x;
 	const char *status;
-	int rc;
+	int rc = 0;
 
 	st = bm_db_prepare(db, "SELECT benchmark_id, json_extract(record,"
 	    " '$.benchmark'), model, variant, trial, repeat, step, status,"
@@ -495,7 +498,7 @@ history_results(struct bm_report *r, struct bm_db *db, const char *id,
 	if (!st)
 		return -1;
 	bm_db_bind_text(st, 1, id);
-	while ((rc = bm_db_step(st, e)) == 1) {
+	while (r->nhres < HRES_MAX && (rc = bm_db_step(st, e)) == 1) {
 		status = bm_db_col_text(st, 7);
 		if (!status || (strcmp(status, "pass") != 0 &&
 		    strcmp(status, "fail") != 0 && strcmp(status, "error")))
@@ -520,6 +523,7 @@ history_results(struct bm_report *r, struct bm_db *db, const char *id,
 		x->error_message = atom(r, bm_db_col_text(st, 9));
 		x->latency_ms = NAN;
 	}
+	bm_db_reset(st);
 	return rc < 0 ? -1 : 0;
 }
 
