@@ -1,8 +1,10 @@
 /*
- * outbox.c: push_outbox (outbox.h).  Records are built by SQLite itself
- * (json_object over the local rows), so queuing a run of 100,000 results
- * is one INSERT ... SELECT per table, and the record of a row is the same
- * text every time it is queued.
+ * outbox.c: push_outbox (outbox.h).  Queuing a run is one INSERT ...
+ * SELECT per table.  Results and the catalog are queued by key alone (an
+ * empty record) and read back from their local tables when they are
+ * sent, so a push of 100,000 results writes keys, not 100,000 copies of
+ * them; the other records are built by SQLite (json_object), the same
+ * text every time they are queued.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +28,19 @@
 
 const struct bm_outbox_kind bm_outbox_kinds[] = {
 	{ "benchmark", "bm_benchmarks", "benchmarks", "id", BENCH_COLS,
-	    "tags", 0 },
+	    "tags", 0, 1 },
 	{ "benchmark_version", "bm_benchmark_versions", "benchmark_versions",
-	    "benchmark_id,content_sha256", VERSION_COLS, "", 0 },
-	{ "run", "bm_runs", "runs", "id", RUN_COLS, "", 1 },
+	    "benchmark_id,content_sha256", VERSION_COLS, "", 0, 1 },
+	/* --env rewrites the run's environment: its record is kept. */
+	{ "run", "bm_runs", "runs", "id", RUN_COLS, "", 1, 0 },
 	{ "result", "bm_results", "results", "run_id,case_id,step",
-	    RESULT_COLS, "record", 1 },
+	    RESULT_COLS, "record", 1, 1 },
 	{ "stat", "bm_stats", "stats", "run_id,group_key", STAT_COLS,
-	    "group_key,record", 1 },
+	    "group_key,record", 1, 0 },
 	/* Through the bm_snapshot function, never a plain upsert. */
 	{ "snapshot", "bm_snapshots", NULL, "run_id,model,environment",
-	    SNAP_COLS, "metrics", 1 },
-	{ NULL, NULL, NULL, NULL, NULL, NULL, 0 }
+	    SNAP_COLS, "metrics", 1, 0 },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, 0 }
 };
 
 const struct bm_outbox_kind *
@@ -103,19 +106,12 @@ bm_outbox_target(const char *url)
 /* Queue SQL: ?1 target, ?2 run id, ?3 environment, ?4 commit sha. */
 static const char *const queue_sql[] = {
 	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'benchmark', json_array(id), json_object('id', id,"
-	" 'name', name, 'prompt', prompt, 'content', content,"
-	" 'content_sha256', content_sha256, 'path', path, 'doc', doc,"
-	" 'tags', json(tags), 'description', description,"
-	" 'created_at', created_at, 'updated_at', updated_at,"
-	" 'retired_at', retired_at) FROM benchmarks"
+	" SELECT ?1, 'benchmark', json_array(id), '' FROM benchmarks"
 	" WHERE id IN " RUN_BENCHES UPSERT,
 
 	"INSERT INTO push_outbox (target, kind, key, record)"
 	" SELECT ?1, 'benchmark_version', json_array(benchmark_id,"
-	" content_sha256), json_object('benchmark_id', benchmark_id,"
-	" 'content_sha256', content_sha256, 'content', content,"
-	" 'first_seen_at', first_seen_at) FROM benchmark_versions"
+	" content_sha256), '' FROM benchmark_versions"
 	" WHERE benchmark_id IN " RUN_BENCHES UPSERT,
 
 	"INSERT INTO push_outbox (target, kind, key, record)"
@@ -127,16 +123,8 @@ static const char *const queue_sql[] = {
 	" 'stream_sha256', stream_sha256) FROM runs WHERE id = ?2" UPSERT,
 
 	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'result', json_array(run_id, case_id, step),"
-	" json_object('run_id', run_id, 'case_id', case_id, 'step', step,"
-	" 'benchmark_id', benchmark_id, 'model', model, 'variant', variant,"
-	" 'trial', trial, 'repeat', repeat, 'status', status,"
-	" 'content_sha256', content_sha256, 'error_class', error_class,"
-	" 'latency_ms', latency_ms, 'ttft_ms', ttft_ms,"
-	" 'prompt_tokens', prompt_tokens,"
-	" 'completion_tokens', completion_tokens, 'cost_usd', cost_usd,"
-	" 'score', score, 'output', output, 'record', json(record),"
-	" 'created_at', created_at) FROM results WHERE run_id = ?2" UPSERT,
+	" SELECT ?1, 'result', json_array(run_id, case_id, step), ''"
+	" FROM results WHERE run_id = ?2" UPSERT,
 
 	"INSERT INTO push_outbox (target, kind, key, record)"
 	" SELECT ?1, 'stat', json_array(run_id, json(group_key)),"
@@ -327,7 +315,9 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 			    sizeof(*b->runs));
 		}
 		b->ids[b->n] = bm_db_col_int(st, 0);
-		b->records[b->n] = xstrdup(bm_db_col_text(st, 2));
+		/* Other kinds' rows are read when sent (bm_outbox_rows). */
+		b->records[b->n] = k->local ? NULL :
+		    xstrdup(bm_db_col_text(st, 2));
 		run = k->run ? bm_db_col_text(st, 3) : NULL;
 		b->runs[b->n] = run ? xstrdup(run) : NULL;
 		b->last = b->ids[b->n];
@@ -479,18 +469,135 @@ bm_outbox_pending(struct bm_db *db, const char *target, struct bm_error *e)
 	return n;
 }
 
+/* Is column c (n bytes) one of the comma-separated list? */
+static int
+in_list(const char *list, const char *c, size_t n)
+{
+	size_t m;
+
+	for (; *list; list += m + (list[m] == ',')) {
+		m = strcspn(list, ",");
+		if (m == n && strncmp(list, c, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Append column c (n bytes) of the record: o.record's, or the local l's. */
+static void
+row_col(struct bm_buf *q, const struct bm_outbox_kind *k, const char *c,
+    size_t n)
+{
+	if (k->compact)
+		bm_buf_addf(q, "CASE WHEN o.record = '' THEN l.%.*s ELSE ",
+		    (int)n, c);
+	bm_buf_addf(q, "json_extract(o.record, '$.%.*s')", (int)n, c);
+	if (k->compact)
+		bm_buf_adds(q, " END");
+}
+
+/*
+ * Append the record as JSON: o.record, or (empty) NULL and the local
+ * row's columns as JSON values (json_quote; JSON columns as they are),
+ * which bm_outbox_rows joins into an object.
+ */
+static void
+row_json(struct bm_buf *q, const struct bm_outbox_kind *k)
+{
+	const char *p;
+	size_t n;
+
+	if (!k->compact) {
+		bm_buf_adds(q, "o.record");
+		return;
+	}
+	bm_buf_adds(q, "nullif(o.record, '')");
+	for (p = k->cols; *p; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		bm_buf_addf(q, ", %s(l.%.*s)", in_list(k->json, p, n) ? "" :
+		    "json_quote", (int)n, p);
+	}
+}
+
+const char *
+bm_outbox_rows_sql(const struct bm_outbox_kind *k, int json)
+{
+	/* Built once per kind and mode from the kinds table's names. */
+	static char *sql[2][sizeof(bm_outbox_kinds) /
+	    sizeof(bm_outbox_kinds[0])];
+	struct bm_buf q = BM_BUF_INIT;
+	size_t i = (size_t)(k - bm_outbox_kinds), n, key;
+	const char *p;
+
+	if (sql[!!json][i])
+		return sql[!!json][i];
+	bm_buf_adds(&q, "SELECT ");
+	if (json)
+		row_json(&q, k);
+	else
+		for (p = k->cols; *p; p += n + (p[n] == ',')) {
+			n = strcspn(p, ",");
+			if (p != k->cols)
+				bm_buf_adds(&q, ", ");
+			row_col(&q, k, p, n);
+		}
+	bm_buf_adds(&q, " FROM main.push_outbox o");
+	if (k->compact) {
+		/* The local row of an empty record, by its natural key. */
+		bm_buf_addf(&q, " LEFT JOIN main.%s l ON o.record = ''",
+		    k->local);
+		for (p = k->keys, key = 0; *p; p += n + (p[n] == ','), key++) {
+			n = strcspn(p, ",");
+			bm_buf_addf(&q, " AND l.%.*s = json_extract(o.key,"
+			    " '$[%zu]')", (int)n, p, key);
+		}
+	}
+	/*
+	 * The batch is every record of target and kind between its first
+	 * and last id (bm_outbox_next stops at another kind); a local row
+	 * deleted since it was queued is not sent.
+	 */
+	bm_buf_adds(&q, " WHERE o.id BETWEEN ?1 AND ?2 AND +o.target = ?3"
+	    " AND +o.kind = ?4");
+	if (k->compact)
+		bm_buf_addf(&q, " AND (o.record <> '' OR l.%.*s IS NOT NULL)",
+		    (int)strcspn(k->keys, ","), k->keys);
+	bm_buf_adds(&q, " ORDER BY o.id");
+	sql[!!json][i] = bm_buf_detach(&q, NULL);
+	return sql[!!json][i];
+}
+
+/* Join a local row's JSON values (vals) into an object in b. */
+static const char *
+row_object(struct bm_buf *b, const char *cols, const char *const *vals)
+{
+	const char *p;
+	size_t n;
+	int c = 0;
+
+	bm_buf_reset(b);
+	bm_buf_addc(b, '{');
+	for (p = cols; *p; p += n + (p[n] == ','), c++) {
+		n = strcspn(p, ",");
+		bm_buf_adds(b, c ? ",\"" : "\"");
+		bm_buf_add(b, p, n);
+		bm_buf_add(b, "\":", 2);
+		bm_buf_adds(b, vals[c] ? vals[c] : "null");
+	}
+	bm_buf_addc(b, '}');
+	return b->s;
+}
+
 int
 bm_outbox_rows(struct bm_db *db, const char *target,
-    const struct bm_outbox_batch *b, bm_outbox_row_fn *fn, void *arg,
-    struct bm_error *e)
+    const struct bm_outbox_batch *b, int json, bm_outbox_row_fn *fn,
+    void *arg, struct bm_error *e)
 {
-	/* Built once per kind from the kinds table's constant names. */
-	static char *sql[sizeof(bm_outbox_kinds) / sizeof(bm_outbox_kinds[0])];
-	const char *vals[32];
+	const char *vals[33];
 	struct bm_db_stmt *st;
-	struct bm_buf q = BM_BUF_INIT;
-	size_t i = (size_t)(b->kind - bm_outbox_kinds), n;
+	struct bm_buf obj = BM_BUF_INIT;
 	const char *p;
+	size_t n;
 	int ncols = 0, c, r;
 
 	for (p = b->kind->cols; *p; p += n + (p[n] == ',')) {
@@ -502,24 +609,13 @@ bm_outbox_rows(struct bm_db *db, const char *target,
 		    b->kind->table);
 		return -1;
 	}
-	if (!sql[i]) {
-		bm_buf_adds(&q, "SELECT ");
-		for (p = b->kind->cols; *p; p += n + (p[n] == ',')) {
-			n = strcspn(p, ",");
-			bm_buf_addf(&q, "%sjson_extract(record, '$.%.*s')",
-			    p == b->kind->cols ? "" : ", ", (int)n, p);
-		}
-		/*
-		 * The batch is every record of target and kind between its
-		 * first and last id (bm_outbox_next stops at another kind).
-		 */
-		bm_buf_adds(&q, " FROM push_outbox WHERE id BETWEEN ?1 AND ?2"
-		    " AND +target = ?3 AND +kind = ?4 ORDER BY id");
-		sql[i] = bm_buf_detach(&q, NULL);
-	}
+	/* json: the record, then (compact) the local row's values. */
+	if (json)
+		ncols = b->kind->compact ? ncols + 1 : 1;
 	if (b->n == 0)
 		return 0;
-	if (!(st = bm_db_prepare(db, sql[i], e)))
+	st = bm_db_prepare(db, bm_outbox_rows_sql(b->kind, json), e);
+	if (!st)
 		return -1;
 	bm_db_bind_int(st, 1, b->ids[0]);
 	bm_db_bind_int(st, 2, b->ids[b->n - 1]);
@@ -528,7 +624,10 @@ bm_outbox_rows(struct bm_db *db, const char *target,
 	while ((r = bm_db_step(st, e)) == 1) {
 		for (c = 0; c < ncols; c++)
 			vals[c] = bm_db_col_text(st, c);
-		fn(arg, ncols, vals);
+		if (json && ncols > 1 && !vals[0])
+			vals[0] = row_object(&obj, b->kind->cols, vals + 1);
+		fn(arg, json ? 1 : ncols, vals);
 	}
+	bm_buf_free(&obj);
 	return r;
 }

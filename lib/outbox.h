@@ -5,7 +5,9 @@
  * it is deleted only in the local transaction that follows the remote's
  * confirmation, which also records the pushes row of a run once nothing
  * of it is left.  A record is the remote row as a JSON object whose keys
- * are the remote table's columns.
+ * are the remote table's columns, or empty: the row is then read from the
+ * local table by its key when it is sent (a compact kind queued by
+ * bm_outbox_queue_run; a row deleted since is not sent).
  */
 #ifndef BM_OUTBOX_H
 #define BM_OUTBOX_H
@@ -22,6 +24,7 @@ struct bm_outbox_kind {
 	const char *cols;	/* every column, keys first, comma-separated */
 	const char *json;	/* the columns holding JSON (comma-separated) */
 	int run;		/* key[0] is a run id */
+	int compact;		/* a run queues keys, not records */
 };
 
 /* The kinds in the order they are sent; a NULL kind ends the list. */
@@ -62,7 +65,7 @@ struct bm_outbox_batch {
 	const struct bm_outbox_kind *kind;
 	long n, cap;
 	long long *ids;
-	char **records;		/* JSON objects, the remote's columns */
+	char **records;		/* snapshots' records (JSON), else NULL */
 	char **runs;		/* the run each belongs to, or NULL */
 	long long last;		/* the highest id read so far */
 };
@@ -95,11 +98,18 @@ int bm_outbox_fail(struct bm_db *db, const struct bm_outbox_batch *b,
 typedef void bm_outbox_row_fn(void *arg, int ncols, const char *const *vals);
 /*
  * Call fn for each record of b, in order, with its columns as text
- * (objects and arrays as compact JSON), as SQLite extracts them.  0 or -1.
+ * (objects and arrays as JSON text), or with json, with one column: the
+ * record as a JSON object.  0 or -1.
  */
 int bm_outbox_rows(struct bm_db *db, const char *target,
-    const struct bm_outbox_batch *b, bm_outbox_row_fn *fn, void *arg,
-    struct bm_error *e);
+    const struct bm_outbox_batch *b, int json, bm_outbox_row_fn *fn,
+    void *arg, struct bm_error *e);
+/*
+ * The query bm_outbox_rows runs for kind k: ?1 and ?2 the batch's first
+ * and last id, ?3 the target, ?4 the kind; the outbox is main.push_outbox
+ * (alias o), the local table main.LOCAL.  Cached: do not free.
+ */
+const char *bm_outbox_rows_sql(const struct bm_outbox_kind *k, int json);
 /* Free what b holds, keeping b->kind and b->last. */
 void bm_outbox_batch_clear(struct bm_outbox_batch *b);
 

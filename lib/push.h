@@ -8,6 +8,7 @@
 #ifndef BM_PUSH_H
 #define BM_PUSH_H
 
+#include "buf.h"
 #include "db.h"
 #include "err.h"
 #include "outbox.h"
@@ -30,7 +31,7 @@ struct bm_push {
 	char *name;		/* url without a password: outbox, messages */
 	char *base;		/* PostgREST: .../rest/v1; sqlite: the path */
 	const char *key;	/* PostgREST key, from the environment */
-	long batch;		/* rows per batch; 0: 5000 (PostgREST 500) */
+	long batch;		/* rows per batch; 0: 5000 (PostgREST 1000) */
 	long retries;		/* retries of a batch (default 3) */
 	double backoff_ms;	/* first retry delay (default 500) */
 	/* Called for each snapshot the remote numbered, or NULL. */
@@ -43,6 +44,9 @@ struct bm_push {
 	struct bm_http *http;
 	int sqlite_attached, rest_checked;
 	long rest_per;		/* PostgREST rows per request (413 halves) */
+	struct bm_buf rest_json;	/* a batch's records, kept for reuse */
+	size_t *rest_end;	/* where each ends */
+	long rest_n, rest_cap;
 };
 
 /*
