@@ -29,7 +29,8 @@ static const char *const entity_keys[] = {
 	"expected", "match", "min_f1", NULL
 };
 
-static const char *const judge_keys[] = { "rubric", "model", NULL };
+static const char *const judge_keys[] = { "rubric", "model", "models",
+	NULL };
 
 /* A compiled program, keyed by its source text. */
 struct cached {
@@ -263,7 +264,7 @@ check_entities(const cJSON *v, const cJSON **where, struct bm_error *e)
 static int
 check_judge(const cJSON *v, const cJSON **where, struct bm_error *e)
 {
-	const cJSON *r, *m;
+	const cJSON *r, *m, *ms, *x;
 
 	if (cJSON_IsString(v) && *v->valuestring)
 		return 0;	/* the rubric alone */
@@ -280,6 +281,18 @@ check_judge(const cJSON *v, const cJSON **where, struct bm_error *e)
 	if (m && (!cJSON_IsString(m) || !*m->valuestring))
 		return fail(m, where, e,
 		    "judge: model must be a model reference");
+	ms = cJSON_GetObjectItemCaseSensitive(v, "models");
+	if (ms && m)
+		return fail(ms, where, e,
+		    "judge: give model or models, not both");
+	if (ms && cJSON_GetArraySize(ms) == 0)
+		return fail(ms, where, e,
+		    "judge: models must be a list of model references");
+	cJSON_ArrayForEach(x, ms)
+		if (!cJSON_IsArray(ms) || !cJSON_IsString(x) ||
+		    !*x->valuestring)
+			return fail(ms, where, e, "judge: models must be a"
+			    " list of model references");
 	return 0;
 }
 
@@ -1038,12 +1051,12 @@ bm_assert_score(const cJSON *expect, const struct bm_answer *a,
 		cJSON_AddStringToObject(item, "type", type->string);
 		cJSON_AddBoolToObject(item, "pass", o.pass);
 		cJSON_AddNumberToObject(item, "score", o.score);
-		if (!o.pass)
-			cJSON_AddStringToObject(item, "reason",
-			    bm_buf_str(&why));
 		if (ext && ext->known && ext->agreement >= 0)
 			cJSON_AddNumberToObject(item, "agreement",
 			    ext->agreement);
+		if (!o.pass)
+			cJSON_AddStringToObject(item, "reason",
+			    bm_buf_str(&why));
 		while (o.more && (it = o.more->child)) {
 			cJSON_DetachItemViaPointer(o.more, it);
 			cJSON_AddItemToObject(item, it->string, it);

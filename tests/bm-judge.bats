@@ -276,7 +276,7 @@ bm-exec: case 3f2a9c1d: oops
 bm-exec: warning: 1 of 3 results ended in error (exec 1)" ]
 	[ "$(jq -c '[.case_id, .status, .output, .assertions, .error.message]' \
 	    <<<"$output" | sort)" = '["3f2a9c1d","pass","out",[{"type":"exit-code","pass":true,"score":1}],null]
-["3f2a9c1e","fail","out",[{"type":"exit-code","pass":false,"score":0}],null]
+["3f2a9c1e","fail","out",[{"type":"exit-code","pass":false,"score":0,"reason":"exit code 4, expected 3"}],null]
 ["3f2a9c1f","error",null,[],"exec echo out; exit 4 exited with status 4"]' ]
 }
 
