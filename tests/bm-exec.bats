@@ -78,6 +78,7 @@ burst_of_two_then_two_a_second() {
 @test "bm-exec --version and a bad option" {
 	run --separate-stderr bm-exec --version
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "bm-exec 0.1.0" ]
 	run --separate-stderr bm-exec -j x
 	[ "$status" -eq 2 ]
@@ -87,12 +88,27 @@ burst_of_two_then_two_a_second() {
 	[ "$stderr" = "bm-exec: -j: 0 is out of range (1 to 100000)" ]
 	run --separate-stderr bm-exec --resume r-1 --no-db
 	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: --resume needs the database
+usage: bm-exec [-q] [-v] [-j N] [--retries N] [--timeout S] [--stream]
+               [--run-id ID | --resume RUN] [--grace S] [--backoff S]
+               [--dry-run] [--cache] [--progress] [--status-interval S]
+               [--give-up S] [--no-db] [--db PATH] [--config PATH]" ]
 	[ "${stderr%%$'\n'*}" = "bm-exec: --resume needs the database" ]
 	run --separate-stderr bm-exec --run-id ''
 	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: --run-id: a run id has 1 to 200 bytes
+usage: bm-exec [-q] [-v] [-j N] [--retries N] [--timeout S] [--stream]
+               [--run-id ID | --resume RUN] [--grace S] [--backoff S]
+               [--dry-run] [--cache] [--progress] [--status-interval S]
+               [--give-up S] [--no-db] [--db PATH] [--config PATH]" ]
 	[ "${stderr%%$'\n'*}" = "bm-exec: --run-id: a run id has 1 to 200 bytes" ]
 	run --separate-stderr bm-exec --run-id 'a b'
 	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: --run-id: a run id has no blanks or control characters
+usage: bm-exec [-q] [-v] [-j N] [--retries N] [--timeout S] [--stream]
+               [--run-id ID | --resume RUN] [--grace S] [--backoff S]
+               [--dry-run] [--cache] [--progress] [--status-interval S]
+               [--give-up S] [--no-db] [--db PATH] [--config PATH]" ]
 	[ "${stderr%%$'\n'*}" = "bm-exec: --run-id: a run id has no blanks or control characters" ]
 }
 
@@ -133,6 +149,7 @@ burst_of_two_then_two_a_second() {
 	case_rec c1 openai:m "[[status=429]][[retry-after=1]][[fail-first=1]] What is 1 + 1?" '[{"equals":"2"}]' >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --backoff 0.001 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.status,.attempts]' <<<"$output")" = '["pass",2]' ]
 	gap=$(jq -s '.[1].t_ms - .[0].t_ms' stub.log)
 	[ "$(jq -n "$gap >= 1000")" = true ]
@@ -146,6 +163,7 @@ burst_of_two_then_two_a_second() {
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --backoff 0.01 --retries 2 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'sort_by(.case_id) | map([.status,.attempts,.error.class])' <<<"$output")" = '[["pass",3,null],["error",3,"server"]]' ]
 	[ "$(seen "[[status=503]] never")" = 3 ]
 	# A provider's retries: count unless --retries says otherwise.
@@ -155,8 +173,10 @@ burst_of_two_then_two_a_second() {
 	EOF
 	case_rec c3 flaky:m "[[status=503]] again" >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --backoff 0.01 <in.jsonl
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.error.class,.attempts]' <<<"$output")" = '["server",2]' ]
 	run --separate-stderr bm-exec -q --no-db --backoff 0.01 --retries 0 <in.jsonl
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.error.class,.attempts]' <<<"$output")" = '["server",1]' ]
 	[ "$(seen "[[status=503]] again")" = 3 ]
 }
@@ -171,6 +191,7 @@ burst_of_two_then_two_a_second() {
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --timeout 0.5 --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'sort_by(.case_id) | map(.error.class)' <<<"$output")" = '["timeout","parse","context_length","connection"]' ]
 	[ "$(jq -s 'map(select(.case_id=="c1"))[0].latency_ms < 1500' <<<"$output")" = true ]
 }
@@ -180,6 +201,7 @@ burst_of_two_then_two_a_second() {
 	for i in $(seq 30); do case_rec "a$i" openai:m "A $i"; done >in.jsonl
 	run --separate-stderr bm-exec -q --no-db -j 3 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(.in_flight) | max' stub.log)" = 3 ]
 	cat >bm.yml <<-EOF
 	providers:
@@ -189,6 +211,7 @@ burst_of_two_then_two_a_second() {
 	for i in $(seq 12); do case_rec "b$i" slow:m "B $i"; done >in.jsonl
 	run --separate-stderr bm-exec -q --no-db -j 8 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(.in_flight) | max' stub.log)" = 2 ]
 	[ "$(grep -c . <<<"$output")" = 12 ]
 }
@@ -201,6 +224,7 @@ burst_of_two_then_two_a_second() {
 	    {prompt:"What is 2 + 2?"},{prompt:"What is 3 + 3?",expect:[{equals:"7"}]}]}' >in.jsonl
 	run --separate-stderr bm-exec -q --run-id r-s <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map([.step,.status,.output])' <<<"$output")" = '[[0,"pass","2"],[1,"pass","4"],[2,"fail","6"]]' ]
 	[ "$(jq -sc '.[2].body.messages' stub.log)" = '[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 1 + 1?"},{"role":"assistant","content":"2"},{"role":"user","content":"What is 2 + 2?"},{"role":"assistant","content":"4"},{"role":"user","content":"What is 3 + 3?"}]' ]
 	[ "$(sqlite3 bm.db "SELECT group_concat(step) FROM results WHERE run_id='r-s'")" = "0,1,2" ]
@@ -217,6 +241,7 @@ burst_of_two_then_two_a_second() {
 	    params:{max_tokens:1}}' >in.jsonl
 	run --separate-stderr bm-exec -q --no-db <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.error.class,.error.message,.attempts]' <<<"$output")" = '["context_length","estimated 11 tokens (prompt and max_tokens 1) exceed the context of 10",0]' ]
 	[ ! -s stub.log ]
 }
@@ -234,6 +259,7 @@ burst_of_two_then_two_a_second() {
 	[ "$(wc -l <done1)" -lt 40 ]
 	run --separate-stderr bm-exec -q --resume r-k -j 4 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(.case_id) | unique | length' <<<"$output")" = 40 ]
 	[ "$(grep -c . <<<"$output")" = 40 ]
 	[ "$(sqlite3 bm.db "SELECT count(*), count(DISTINCT case_id), sum(status='pass') FROM results WHERE run_id='r-k'")" = "40|40|40" ]
@@ -274,6 +300,10 @@ bm-exec: to resume: bm-exec --resume r-i < the same cases" ]
 	} >in.jsonl
 	run --separate-stderr bm-exec -v --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$(sed -e 's/^bm-exec: run r-.*/bm-exec: run RUN/' -e '/^bm-exec: [0-9]*\/3 done: /d' <<<"$stderr" | LC_ALL=C sort)" = "bm-exec: case c2: auth: HTTP 401: llmstub: simulated HTTP 401
+bm-exec: case c3: parse: response is not a JSON object
+bm-exec: run RUN
+bm-exec: warning: 2 of 3 results ended in error (auth 1, parse 1)" ]
 	grep -q "$KEY" stub.log
 	! grep -q "$KEY" <<<"$output$stderr" || false
 	# An exec child does not get other providers' keys (least
@@ -281,6 +311,9 @@ bm-exec: to resume: bm-exec --resume r-i < the same cases" ]
 	case_rec e1 "exec:printenv OPENAI_API_KEY" "x" >in.jsonl
 	run --separate-stderr bm-exec -v --cache <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$(sed -e 's/^bm-exec: run r-.*/bm-exec: run RUN/' -e '/^bm-exec: [0-9]*\/1 done: /d' <<<"$stderr")" = "bm-exec: run RUN
+bm-exec: case e1: exec: exec printenv OPENAI_API_KEY exited with status 1
+bm-exec: warning: 1 of 1 results ended in error (exec 1)" ]
 	[ "$(jq -c '[.error.class, .error.message, .output]' <<<"$output")" = '["exec","exec printenv OPENAI_API_KEY exited with status 1",null]' ]
 	! grep -q "$KEY" <<<"$output$stderr" || false
 	! grep -aq "$KEY" bm.db bm.db-wal 2>/dev/null || false
@@ -323,6 +356,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	start=$(date +%s)
 	run --separate-stderr bm-exec -q --no-db --timeout 0.5 --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ $(( $(date +%s) - start )) -lt 5 ]
 	[ "$(jq -sc 'sort_by(.case_id) | map([.error.class,.error.message])' <<<"$output")" = '[["exec","exec exit 3 exited with status 3"],["timeout","exec sleep '"$s & sleep $s"': no answer within 0.5 s"]]' ]
 	! pgrep -fx "sleep $s" >/dev/null || false
@@ -333,6 +367,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	case_rec c1 openai:m "[[sse-delay=50]] What is 4 + 4?" '[{"equals":"8"}]' >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --stream <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.status,.output,.ttft_ms > 0,.ttft_ms <= .latency_ms]' <<<"$output")" = '["pass","8",true,true]' ]
 	[ "$(jq -s '.[0].body.stream' stub.log)" = true ]
 }
@@ -352,6 +387,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --no-db <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'sort_by(.case_id) | map([.status,.output])' <<<"$output")" = '[["pass","10"],["pass","12"]]' ]
 	[ "$(jq -sc 'map(.path) | sort' stub.log)" = '["/api/chat","/v1/messages"]' ]
 }
@@ -361,8 +397,10 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	case_rec c1 openai:m "What is 7 + 7?" >in.jsonl
 	run --separate-stderr bm-exec -q --cache <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	run --separate-stderr bm-exec -q --cache <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.output,.cached]' <<<"$output")" = '["14",true]' ]
 	[ "$(jq -s length stub.log)" = 1 ]
 }
@@ -391,6 +429,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	case_rec c1 openai:m "[[status=429]][[retry-after-date=2]][[fail-first=1]] What is 2 + 5?" '[{"equals":"7"}]' >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --backoff 0.001 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.status,.attempts]' <<<"$output")" = '["pass",2]' ]
 	# An HTTP date has whole seconds: at least one of the two asked for.
 	[ "$(jq -s '.[1].t_ms - .[0].t_ms >= 1000' stub.log)" = true ]
@@ -405,6 +444,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	for i in $(seq 6); do case_rec "r$i" slow:m "R $i"; done >in.jsonl
 	run --separate-stderr bm-exec -q --no-db -j 8 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	# rpm 120: a burst of 2, then 2 a second.
 	burst_of_two_then_two_a_second
 }
@@ -414,6 +454,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	for i in $(seq 8); do case_rec "w$i" openai:m "[[status=429]][[retry-after=0]][[fail-first=1]] What is $i + 1?"; done >in.jsonl
 	run --separate-stderr bm-exec -q --no-db -j 8 --backoff 0.05 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(select(.status=="pass")) | length' <<<"$output")" = 8 ]
 	[ "$(jq -s length stub.log)" = 16 ]
 }
@@ -501,6 +542,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	for i in $(seq 6); do case_rec "v$i" openai:m "What is $i + 2?"; done >in.jsonl
 	run --separate-stderr bm-exec -v --no-db -j 1 --status-interval 0.3 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$(grep -v '^bm-exec: [0-9]*/6 done' <<<"$stderr" | sed 's/^bm-exec: run r-.*/bm-exec: run RUN/')" = "bm-exec: run RUN" ]
 	[[ "$stderr" != *$'\r'* && "$stderr" != *$'\e'* ]]
 	grep '^bm-exec: [0-9]*/6 done' <<<"$stderr" >status
 	[ "$(wc -l <status)" -ge 3 ]
@@ -514,6 +556,7 @@ bm-exec: <stdin>:6: case z: message 0 has no role" ]
 	[ "$stderr" = "bm-exec: run r-x" ]
 	run --separate-stderr bm-exec --status-interval 0 <in.jsonl
 	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: --status-interval: 0 is out of range (0.01 to 86400)" ]
 }
 
 @test "bm-exec: a second signal (SIGINT, then SIGTERM) cancels at once" {
@@ -550,12 +593,14 @@ bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	    {prompt:"What is 3 + 3?",expect:[{equals:"6"}]}]}' >in.jsonl
 	run --separate-stderr bm-exec -q --run-id r-q --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map([.step,.status,.error.class])' <<<"$output")" = '[[0,"pass",null],[1,"error","server"],[2,"error","server"]]' ]
 	# The stored answer, not a fresh one, is what the resumed steps see.
 	sqlite3 bm.db "UPDATE results SET output='TWO', record=json_set(record,'\$.output','TWO') WHERE run_id='r-q' AND step=0"
 	: >stub.log
 	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map([.step,.status,.output,.run_id])' <<<"$output")" = '[[0,"pass","TWO","r-q"],[1,"pass","4","r-q"],[2,"pass","6","r-q"]]' ]
 	[ "$(jq -s 'map(select(.path != "/stats")) | length' stub.log)" = 2 ]
 	[ "$(jq -sc '.[0].body.messages' stub.log)" = '[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 1 + 1?"},{"role":"assistant","content":"TWO"},{"role":"user","content":"[[fail-first=1]] What is 2 + 2?"}]' ]
@@ -565,6 +610,7 @@ bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	: >stub.log
 	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(grep -c . <<<"$output")" = 3 ]
 	[ ! -s stub.log ]
 }
@@ -577,6 +623,7 @@ bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --no-db -j 4 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(select(.status=="pass")) | length' <<<"$output")" = 12 ]
 	# Four 429s take the window from 4 to 1: the next request goes out
 	# alone, the one after it with one more, then up to 4 again.
@@ -596,6 +643,7 @@ bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	done >in.jsonl
 	run --separate-stderr bm-exec -q --no-db -j 8 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	burst_of_two_then_two_a_second
 }
 
@@ -605,6 +653,7 @@ bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	case_rec c1 openai:gpt-4o-mini "What is 3 + 4?" '[{"equals":"7"}]' >in.jsonl
 	run --separate-stderr bm-exec -q --no-db <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.status,.output]' <<<"$output")" = '["pass","7"]' ]
 	[ "$(jq -c '[.path, .headers.authorization, .body.model]' stub.log)" = "[\"/v1/chat/completions\",\"Bearer $KEY\",\"gpt-4o-mini\"]" ]
 	# Unset, the key is a setup error found before any request: one
@@ -631,6 +680,7 @@ bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	fields='["type","run_id","case_id","benchmark_id","benchmark","model","variant","trial","repeat","step","status","error","output","latency_ms","ttft_ms","attempts","usage","cost_usd","score","assertions","metrics","started_at","finished_at"]'
 	# In this order, then the case's other fields.
 	[ "$(jq -sc --argjson f "$fields" 'map(keys_unsorted[:($f|length)] == $f) | unique' <<<"$output")" = '[true]' ]
@@ -745,6 +795,8 @@ bm-exec: to resume: bm-exec --resume r-d < the same cases" ]
 	until_true grep -q '"case_id":"f1"' out2
 	kill -9 $pid
 	wait $pid || true
+	[ "$(cat err)" = "" ]
+	[ "$(cat err2)" = "" ]
 }
 
 @test "bm-exec: a database locked past the busy timeout stops the spending; results stay on stdout; exit 2" {
@@ -809,9 +861,11 @@ bm-exec: cannot store results: no more requests are sent; results go to stdout o
 	for i in $(seq 6); do case_rec "o$i" openai:m "O $i"; done >in.jsonl
 	run --separate-stderr bm-exec -q --resume r- <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(grep -c '"pass"' <<<"$output")" = 6 ]
 	run --separate-stderr bm-exec -q --resume last <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(sqlite3 bm.db "SELECT status, pid IS NULL, resumed FROM runs WHERE id = 'r-o'")" = "finished|1|2" ]
 }
 
@@ -852,6 +906,7 @@ bm-exec: cannot store results: no more requests are sent; results go to stdout o
 	# each would need 160 probes if a failing case were the probe.
 	run --separate-stderr timeout 60 bm-exec -q --no-db -j 8 --backoff 0.05 --give-up 0 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(select(.status == "pass")) | length' <<<"$output")" = 200 ]
 	[ "$(jq -s 'map(select(.error.class == "server")) | length' <<<"$output")" = 40 ]
 	# Every failing case had its retries, no more.
@@ -866,6 +921,8 @@ bm-exec: cannot store results: no more requests are sent; results go to stdout o
 	for i in $(seq 30); do case_rec "z$i" dead:m "Z $i"; done >in.jsonl
 	run --separate-stderr timeout 60 bm-exec -v --no-db --run-id r-z -j 2 --backoff 0.02 --give-up 0.5 --status-interval 0.05 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$(grep -v -e '^bm-exec: [0-9]*/30 done' -e '^bm-exec: case z[0-9]*: connection: ' <<<"$stderr")" = "bm-exec: run r-z
+bm-exec: warning: 30 of 30 results ended in error (connection 30)" ]
 	[ "$(jq -s 'length' <<<"$output")" = 30 ]
 	[ "$(jq -sc 'map(.error.class) | unique' <<<"$output")" = '["connection"]' ]
 	[ "$(jq -s 'map(select(.error.message == "dead is down: no success for 0.5 s (the last error was connection); not sent")) | length' <<<"$output")" -gt 15 ]
@@ -906,6 +963,7 @@ bm-exec: cannot store results: no more requests are sent; results go to stdout o
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --no-db --retries 0 <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'sort_by(.case_id) | map([.case_id, .status, .error.class, (.error.message | length < 4200)])' <<<"$output")" = \
 	    '[["m1","error","parse",true],["m2","pass",null,true],["m3","pass",null,true],["m4","error","bad_request",true]]' ]
 	[ "$(jq -r 'select(.case_id == "m1") | .error.message' <<<"$output")" = "answer larger than 1000 bytes" ]
@@ -915,6 +973,7 @@ bm-exec: cannot store results: no more requests are sent; results go to stdout o
 	for i in $(seq 6); do case_rec "q$i" echo: "Q $i"; done >in.jsonl
 	run --separate-stderr bm-exec -q --run-id r-q <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(sqlite3 bm.db "SELECT length(stream_sha256), status FROM runs WHERE id = 'r-q'")" = "64|finished" ]
 	head -n 4 in.jsonl >part.jsonl
 	run --separate-stderr bm-exec --resume r-q <part.jsonl
@@ -926,6 +985,7 @@ bm-exec: to resume: bm-exec --resume r-q < the same cases" ]
 	[ "$(sqlite3 bm.db "SELECT status FROM runs WHERE id = 'r-q'")" = interrupted ]
 	run --separate-stderr bm-exec -q --resume r-q <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(sqlite3 bm.db "SELECT status, resumed FROM runs WHERE id = 'r-q'")" = "finished|2" ]
 	# Nothing to run: no run, nothing written.
 	run --separate-stderr bm-exec </dev/null
@@ -940,6 +1000,7 @@ bm-exec: to resume: bm-exec --resume r-q < the same cases" ]
 	t0=$(date +%s%N)
 	run --separate-stderr bm-exec -q --run-id r-e <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	# Four steps, each committed before the next: far from 3 x 1 s.
 	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]
 	[ "$(jq -sc 'map(.output)' <<<"$output")" = '["one","two","three","four"]' ]
