@@ -817,6 +817,7 @@ dry_run(void)
 	struct bm_sched_est *steps;
 	cJSON *rec;
 	long tok;
+	char *why;
 	size_t i;
 	int rc, bad = 0, k, n;
 
@@ -862,10 +863,11 @@ dry_run(void)
 		for (k = 0; k < n; k++) {
 			tok = steps[k].prompt + steps[k].completion;
 			if (t.context > 0 && tok > t.context) {
-				bm_errorf("<stdin>:%ld: case %s: step %d:"
-				    " estimated %ld tokens exceed the context"
-				    " of %ld", r.lineno, cid, k, tok,
-				    t.context);
+				why = bm_sched_context_msg(steps[k].prompt,
+				    steps[k].completion, t.context);
+				bm_errorf("<stdin>:%ld: case %s: step %d: %s",
+				    r.lineno, cid, k, why);
+				free(why);
 				bad = 1;
 			}
 		}

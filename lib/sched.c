@@ -731,9 +731,7 @@ next_step(struct bm_sched *s, struct job *j)
 	mt = max_tokens(j->params);
 	j->est = bm_estimate_tokens(j->messages, j->t.chars_per_token) + mt;
 	if (j->t.context > 0 && j->est > j->t.context) {
-		msg = xasprintf("estimated %ld tokens (prompt and max_tokens"
-		    " %ld) exceed the context of %ld", j->est, mt,
-		    j->t.context);
+		msg = bm_sched_context_msg(j->est - mt, mt, j->t.context);
 		step_error(s, j, BM_CLASS_CONTEXT_LENGTH, msg, 0);
 		free(msg);
 		return;
@@ -1803,4 +1801,15 @@ bm_sched_free(struct bm_sched *s)
 	if (s->wake[1] >= 0)
 		close(s->wake[1]);
 	free(s);
+}
+
+char *
+bm_sched_context_msg(long prompt, long max_tokens, long context)
+{
+	if (max_tokens > 0)
+		return xasprintf("the prompt (about %ld tokens, estimated)"
+		    " and max_tokens %ld exceed the model's context of %ld"
+		    " tokens", prompt, max_tokens, context);
+	return xasprintf("the prompt (about %ld tokens, estimated) exceeds"
+	    " the model's context of %ld tokens", prompt, context);
 }

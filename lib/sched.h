@@ -218,6 +218,11 @@ void bm_sched_totals_add(struct bm_sched_totals **tot, size_t *n,
 /* Append the table --dry-run prints (a total row when n > 1) to b. */
 void bm_sched_totals_table(const struct bm_sched_totals *tot, size_t n,
     struct bm_buf *b);
+/*
+ * Why a step is not sent: its estimated prompt and max_tokens (0: none
+ * asked) exceed the model's context (malloc'd).
+ */
+char *bm_sched_context_msg(long prompt, long max_tokens, long context);
 /* Free totals made by bm_sched_totals_add. */
 void bm_sched_totals_free(struct bm_sched_totals *tot, size_t n);
 

@@ -245,7 +245,7 @@ usage: bm-exec [-q] [-v] [-j N] [--retries N] [--timeout S] [--stream]
 	run --separate-stderr bm-exec -q --no-db <in.jsonl
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "" ]
-	[ "$(jq -c '[.error.class,.error.message,.attempts]' <<<"$output")" = '["context_length","estimated 11 tokens (prompt and max_tokens 1) exceed the context of 10",0]' ]
+	[ "$(jq -c '[.error.class,.error.message,.attempts]' <<<"$output")" = '["context_length","the prompt (about 10 tokens, estimated) and max_tokens 1 exceed the model'"'"'s context of 10 tokens",0]' ]
 	[ ! -s stub.log ]
 }
 
