@@ -6,9 +6,7 @@
 # last user message, so a benchmark's prompt is its answer; the stub server
 # gives latency and token counts.
 load helper
-
-STUB="$BM_BUILDDIR/tests/stub/llmstub"
-TICK=0.05	# poll interval of a bounded wait, not a wait for time
+load stub
 
 setup() {
 	cd "$BATS_TEST_TMPDIR"
@@ -18,24 +16,12 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${STUB_PID:-}" ]; then
-		kill "$STUB_PID" 2>/dev/null || true
-		wait "$STUB_PID" 2>/dev/null || true
-	fi
+	stub_stop
 }
 
 # Start the stub; sets PORT and the base URLs.
 stub() {
-	local i
-	[ -x "$STUB" ] || skip "llmstub not built"
-	"$STUB" -P port &
-	STUB_PID=$!
-	for i in $(seq 600); do
-		[ -s port ] && break
-		sleep "$TICK"
-	done
-	PORT=$(cat port)
-	export OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1"
+	stub_start
 	export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
 }
 

@@ -2,8 +2,8 @@
 # bm-exec against the stub LLM server: results, error classes, retries,
 # limits, sequences, resume, signals, secrets.
 load helper
+load stub
 
-STUB="$BM_BUILDDIR/tests/stub/llmstub"
 KEY=sk-SENTINEL-7f3e9a1c
 
 setup() {
@@ -14,39 +14,12 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${STUB_PID:-}" ]; then
-		kill "$STUB_PID" 2>/dev/null || true
-		wait "$STUB_PID" 2>/dev/null || true
-	fi
+	stub_stop
 }
 
-# Start the stub (extra arguments: -d DELAY_MS); sets PORT and the base URLs.
+# Start the stub (extra arguments: -d DELAY_MS); sets PORT and the base URL.
 stub() {
-	[ -x "$STUB" ] || skip "llmstub not built"
-	"$STUB" -P port -l stub.log "$@" &
-	STUB_PID=$!
-	until_true test -s port
-	PORT=$(cat port)
-	export OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1"
-}
-
-# Poll interval of the bounded waits below (never a wait for time).
-TICK=0.05
-
-# until CMD...: run CMD every TICK until it succeeds, for at most 30 s.
-until_true() {
-	local i
-	for i in $(seq 600); do
-		"$@" && return 0
-		sleep "$TICK"
-	done
-	echo "timed out waiting for: $*" >&2
-	return 1
-}
-
-# The stub's counter FIELD (requests, in_flight, ...) is at least N.
-stub_at_least() {
-	[ "$(curl -sf "http://127.0.0.1:$PORT/stats" | jq ".$1")" -ge "$2" ]
+	stub_start "$@"
 }
 
 # The number SQL selects from bm.db is at least N.

@@ -2,8 +2,7 @@
 # bm-exec's judges (a second model call through the scheduler), panels,
 # exit-code of exec providers and exec scorers, against the stub server.
 load helper
-
-STUB="$BM_BUILDDIR/tests/stub/llmstub"
+load stub
 
 setup() {
 	cd "$BATS_TEST_TMPDIR"
@@ -13,34 +12,14 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${STUB_PID:-}" ]; then
-		kill "$STUB_PID" 2>/dev/null || true
-		wait "$STUB_PID" 2>/dev/null || true
-	fi
-}
-
-# Poll interval of the bounded waits below (never a wait for time).
-TICK=0.05
-
-until_true() {
-	local i
-	for i in $(seq 600); do
-		"$@" && return 0
-		sleep "$TICK"
-	done
-	echo "timed out waiting for: $*" >&2
-	return 1
+	stub_stop
 }
 
 # Start the stub and write bm.yml: the model m (priced 1 and 2 USD per 1M
 # tokens), the judges judge (10 and 20), judge-b and judge-c (unpriced);
 # extra lines (EXTRA) are appended.
 stub() {
-	[ -x "$STUB" ] || skip "llmstub not built"
-	"$STUB" -P port -l stub.log "$@" &
-	STUB_PID=$!
-	until_true test -s port
-	PORT=$(cat port)
+	stub_start "$@"
 	cat >bm.yml <<EOF
 providers:
   stub: {type: openai, base_url: "http://127.0.0.1:$PORT/v1", retries: 1}
