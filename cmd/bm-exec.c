@@ -439,6 +439,9 @@ on_result(void *user, const struct bm_sched_step *s,
 	    (m ? m->price_input : 0) + (double)(ct > 0 ? ct : 0) *
 	    (m ? m->price_output : 0)) / 1e6,
 	    m && m->has_price && (pt >= 0 || ct >= 0) && !o->cached);
+	/* An exec provider's exit status, so that exit-code re-scores. */
+	if (s->t->provider && s->t->provider->type == BM_PROVIDER_EXEC)
+		add_num(r, "exit_code", o->exit_code, o->exit_code >= 0);
 	if (o->judges > 0) {
 		/* The judges' tokens and cost, apart from the model's. */
 		u = cJSON_AddObjectToObject(r, "judge_usage");
@@ -1090,13 +1093,6 @@ rescore_check(struct bm_cli *cli, const char *rescore, int rejudge,
 		    resume ? "--resume" : X.cache ? "--cache" : "--dry-run");
 	if (cli->no_db)
 		bm_cli_usage_error(cli, "--rescore needs the database");
-	if (rejudge) {
-		/* Judges are asked through the scheduler, which --rescore
-		 * does not use yet. */
-		bm_errorf("--rejudge: asking judges again is not supported"
-		    " yet");
-		exit(2);
-	}
 }
 
 /* --rescore: commit the batch and print it (printed even if not stored). */
@@ -1154,6 +1150,170 @@ rescore_summary(const struct bm_rescore_tally *t, const char *from)
 	bm_buf_free(&b);
 }
 
+/* --rescore --rejudge: what the hooks share. */
+static struct {
+	struct bm_rescore *rs;
+	const char *from;
+	long unanswered;
+	struct bm_buf ids;		/* "case_id\n" of the cases replayed */
+} R;
+
+/* The class of a result record's error (none: BM_CLASS_NONE). */
+static enum bm_class
+class_of(const cJSON *r)
+{
+	const char *cls = bm_json_str(cJSON_GetObjectItemCaseSensitive(r,
+	    "error"), "class");
+	int i;
+
+	if (!cls)
+		return BM_CLASS_NONE;
+	for (i = 1; i <= BM_CLASS_CONFIG; i++)
+		if (strcmp(cls, bm_class_name((enum bm_class)i)) == 0)
+			return (enum bm_class)i;
+	return strcmp(cls, "cancelled") == 0 ? BM_CLASS_CANCELLED :
+	    BM_CLASS_CONFIG;
+}
+
+/*
+ * --rejudge: step s's stored answer instead of a request.  A stored
+ * error is copied (no judge asked) and the step skipped; so is a step
+ * RUN did not answer, with no result (counted once per case).
+ */
+static int
+on_replay(void *user, const struct bm_sched_step *s, struct bm_reply *r)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *cid = bm_json_str(s->kase, "case_id");
+	cJSON *old, *res;
+	int rc;
+
+	(void)user;
+	if (s->step == 0)
+		bm_buf_addf(&R.ids, "%s\n", cid);
+	rc = bm_rescore_stored(R.rs, s->kase, s->step, &old, &e);
+	if (rc < 0) {
+		db_failed(&e);
+		return 0;
+	}
+	if (rc == 0) {
+		if (s->step == 0) {
+			R.unanswered++;
+			unshow();
+			bm_debugf(1, "case %s: not answered by run %s", cid,
+			    R.from);
+		}
+		return 0;
+	}
+	if (bm_rescore_is_error(old)) {
+		res = bm_rescore_result(R.rs, s->kase, s->step, old, NULL);
+		X.outside++;	/* not the scheduler's result */
+		emit(res, class_of(res));
+		return 0;
+	}
+	r->output = xstrdup(bm_json_str(old, "output") ?
+	    bm_json_str(old, "output") : "");
+	cJSON_Delete(old);
+	return 1;
+}
+
+/* --rejudge: the result of s, from its stored record and outcome o. */
+static enum bm_class
+on_rejudged(void *user, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	enum bm_class cls;
+	cJSON *old, *r;
+	int rc;
+
+	rc = bm_rescore_stored(R.rs, s->kase, s->step, &old, &e);
+	if (rc < 0)
+		db_failed(&e);
+	if (rc != 1)	/* not replayed (a bad model): as a fresh run */
+		return on_result(user, s, o);
+	r = bm_rescore_result(R.rs, s->kase, s->step, old, o);
+	cls = class_of(r);
+	if (cls != BM_CLASS_NONE && bm_verbosity > 0 && (unshow(), 1))
+		bm_errorf("case %s: %s: %s", bm_json_str(s->kase, "case_id"),
+		    bm_class_name(cls), bm_json_str(
+		    cJSON_GetObjectItemCaseSensitive(r, "error"), "message"));
+	emit(r, cls);
+	return cls;
+}
+
+/* --rejudge: an exec scorer's stdin, from the stored record. */
+static char *
+on_rerecord(void *user, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	cJSON *old;
+	int rc;
+
+	rc = bm_rescore_stored(R.rs, s->kase, s->step, &old, &e);
+	if (rc < 0)
+		db_failed(&e);
+	if (rc != 1)
+		return on_record(user, s, o);
+	return bm_rescore_record(R.rs, s->kase, s->step, old);
+}
+
+/*
+ * bm-exec --rescore RUN --rejudge: the case stream runs through lib/sched
+ * as a fresh run's, but each step is answered with RUN's stored answer
+ * (the replay hook), so that the model under test is never asked while
+ * the judges are, with -j, limits and retries; exec scorers run again.
+ * Returns the exit status.
+ */
+static int
+rejudge_run(struct bm_db *db, struct bm_sched_opts *so,
+    struct bm_sched_hooks *h, const char *id)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_rescore_tally t;
+	int rc = 0;
+
+	so->cfg = X.cfg;
+	so->in_fd = 0;
+	h->replay = on_replay;
+	h->result = on_rejudged;
+	h->record = on_rerecord;
+	X.run_id = id;
+	X.db_path = bm_db_path(db);
+	X.total = -1;
+	X.sched = bm_sched_new(so, h, &e);
+	if (!X.sched) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		return 2;
+	}
+	X.t0 = X.last_commit = X.last_progress = bm_clock_ms();
+	X.out_tty = isatty(1);
+	if (bm_sched_run(X.sched, &e) < 0) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		rc = 2;
+	}
+	while (X.nq > 0 && !flush(bm_clock_ms()))
+		poll(NULL, 0, 50);
+	if (rc == 0)
+		progress(bm_clock_ms(), 1);
+	bm_hash_sha256(bm_buf_str(&R.ids), R.ids.len, X.stream);
+	bm_buf_free(&R.ids);
+	if (!X.db_failed && bm_runs_set_stream(X.runs, X.stream, &e) < 0)
+		db_failed(&e);
+	memset(&t, 0, sizeof(t));
+	t.unanswered = R.unanswered;
+	t.errors = X.errors;
+	t.done = X.done;
+	memcpy(t.by_class, X.by_class, sizeof(X.by_class));
+	rescore_summary(&t, R.from);
+	bm_sched_free(X.sched);
+	X.sched = NULL;
+	return rc ? rc : X.errors > 0;
+}
+
 /*
  * bm-exec --rescore RUN (lib/rescore.h): RUN's stored answers scored
  * against the case stream's expectations, with no request, as a new run;
@@ -1162,7 +1322,7 @@ rescore_summary(const struct bm_rescore_tally *t, const char *from)
  */
 static int
 rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
-    char **argv)
+    char **argv, struct bm_sched_opts *so, struct bm_sched_hooks *h)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_jsonl in;
@@ -1187,6 +1347,12 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 	bm_runs_busy_timeout(X.runs, X.busy_ms);
 	bm_notef("run %s: re-scoring run %s", id, from);
 	X.last_commit = bm_clock_ms();
+	if (h) {
+		R.rs = rs;
+		R.from = from;
+		rc = rejudge_run(db, so, h, id);
+		goto end;
+	}
 	bm_jsonl_open(&in, stdin, NULL);
 	while (!X.signals && !X.write_failed && !X.db_failed &&
 	    (rescore_idle(rs), rc = bm_jsonl_next(&in, &rec, &e)) != 0) {
@@ -1229,6 +1395,7 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 	}
 	rescore_summary(bm_rescore_tally(rs), from);
 	rc = bm_rescore_tally(rs)->errors > 0;
+end:
 	bm_rescore_free(rs);
 	status = X.db_failed ? "failed" : X.signals || X.write_failed ?
 	    "interrupted" : "finished";
@@ -1245,7 +1412,7 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 		    errno ? errno : EIO));
 		return 2;
 	}
-	if (X.db_failed)
+	if (X.db_failed || rc == 2)
 		return 2;
 	if (X.signals)
 		return 130;
@@ -1399,7 +1566,8 @@ main(int argc, char **argv)
 	for (i = 0; i < X.cfg->nproviders; i++)
 		(void)bm_config_api_key(&X.cfg->providers[i]);
 	if (rescore) {
-		rc = rescore_run(&cli, rescore, run_id, argc, argv);
+		rc = rescore_run(&cli, rescore, run_id, argc, argv, &so,
+		    rejudge ? &h : NULL);
 		bm_config_free(X.cfg);
 		free(run_id);
 		return rc;

@@ -118,6 +118,16 @@ struct bm_sched_hooks {
 	/* Something a person should know ("judge model M is the model
 	 * under test"); each message is given once per run. */
 	void (*warning)(void *user, const char *msg);
+	/*
+	 * --rescore --rejudge: the answer a stored run gave to step s,
+	 * instead of a request.  1 and *r filled: the step is answered
+	 * with it (scored, judges asked, then the result hook); 0: the
+	 * step is skipped, no request and no result (the caller wrote
+	 * what it needed, or nothing).  Asked after `recorded`, before
+	 * the model's context and key are checked.
+	 */
+	int (*replay)(void *user, const struct bm_sched_step *s,
+	    struct bm_reply *r);
 };
 
 /* Settings. */
