@@ -12,6 +12,7 @@
  * interrupted.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -1155,7 +1156,7 @@ static struct {
 	struct bm_rescore *rs;
 	const char *from;
 	long unanswered;
-	struct bm_buf ids;		/* "case_id\n" of the cases replayed */
+	int devnull;			/* the scheduler's input: at EOF */
 } R;
 
 /* The class of a result record's error (none: BM_CLASS_NONE). */
@@ -1190,7 +1191,7 @@ on_replay(void *user, const struct bm_sched_step *s, struct bm_reply *r)
 
 	(void)user;
 	if (s->step == 0)
-		bm_buf_addf(&R.ids, "%s\n", cid);
+		bm_rescore_add_id(R.rs, cid);
 	rc = bm_rescore_stored(R.rs, s->kase, s->step, &old, &e);
 	if (rc < 0) {
 		db_failed(&e);
@@ -1259,59 +1260,99 @@ on_rerecord(void *user, const struct bm_sched_step *s,
 	return bm_rescore_record(R.rs, s->kase, s->step, old);
 }
 
-/*
- * bm-exec --rescore RUN --rejudge: the case stream runs through lib/sched
- * as a fresh run's, but each step is answered with RUN's stored answer
- * (the replay hook), so that the model under test is never asked while
- * the judges are, with -j, limits and retries; exec scorers run again.
- * Returns the exit status.
- */
+/* --rescore: a judge entry's stored verdict (none: no verdict, no call). */
 static int
-rejudge_run(struct bm_db *db, struct bm_sched_opts *so,
-    struct bm_sched_hooks *h, const char *id)
+on_prior(void *user, const struct bm_sched_step *s, int i,
+    struct bm_verdict *v)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_rescore_tally t;
-	int rc = 0;
+	int rc;
 
+	(void)user;
+	rc = bm_rescore_prior(R.rs, s->kase, s->step, s->expect, i, v, &e);
+	if (rc < 0)
+		db_failed(&e);
+	return rc == 1 ? 1 : -1;
+}
+
+/*
+ * --rescore through lib/sched: each step is answered with RUN's stored
+ * answer (the replay hook), so the model under test is never asked.
+ * With --rejudge the judges are asked (with -j, limits and retries) and
+ * the case stream is read by the scheduler; without, the fast loop hands
+ * over the cases that have exec scorers, which run again, their judges'
+ * verdicts the stored ones.  0, or -1 after a message.
+ */
+static int
+rescore_sched(struct bm_sched_opts *so, struct bm_sched_hooks *h,
+    int rejudge)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	if (X.sched)
+		return 0;
 	so->cfg = X.cfg;
-	so->in_fd = 0;
+	if (rejudge) {
+		so->in_fd = 0;
+	} else {
+		/* The fast loop reads; the scheduler's input is over. */
+		if ((R.devnull = open("/dev/null", O_RDONLY)) < 0) {
+			bm_errorf("/dev/null: %s", strerror(errno));
+			return -1;
+		}
+		so->in_fd = R.devnull;
+		h->prior_verdict = on_prior;
+	}
 	h->replay = on_replay;
 	h->result = on_rejudged;
 	h->record = on_rerecord;
-	X.run_id = id;
-	X.db_path = bm_db_path(db);
 	X.total = -1;
 	X.sched = bm_sched_new(so, h, &e);
 	if (!X.sched) {
 		bm_error_print(&e);
 		bm_error_clear(&e);
-		return 2;
+		return -1;
 	}
-	X.t0 = X.last_commit = X.last_progress = bm_clock_ms();
+	X.t0 = X.last_progress = bm_clock_ms();
 	X.out_tty = isatty(1);
+	return 0;
+}
+
+/* Run the scheduler until its jobs are done, and store their results. */
+static int
+rescore_drain(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	int rc = 0;
+
 	if (bm_sched_run(X.sched, &e) < 0) {
 		bm_error_print(&e);
 		bm_error_clear(&e);
-		rc = 2;
+		rc = -1;
 	}
 	while (X.nq > 0 && !flush(bm_clock_ms()))
 		poll(NULL, 0, 50);
-	if (rc == 0)
-		progress(bm_clock_ms(), 1);
-	bm_hash_sha256(bm_buf_str(&R.ids), R.ids.len, X.stream);
-	bm_buf_free(&R.ids);
-	if (!X.db_failed && bm_runs_set_stream(X.runs, X.stream, &e) < 0)
-		db_failed(&e);
-	memset(&t, 0, sizeof(t));
-	t.unanswered = R.unanswered;
-	t.errors = X.errors;
-	t.done = X.done;
-	memcpy(t.by_class, X.by_class, sizeof(X.by_class));
-	rescore_summary(&t, R.from);
-	bm_sched_free(X.sched);
-	X.sched = NULL;
-	return rc ? rc : X.errors > 0;
+	return rc;
+}
+
+/* Has case record rec an exec scorer (in its expect or a step's)? */
+static int
+has_scorer(const cJSON *rec)
+{
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
+	const cJSON *st, *spec, *type, *expect;
+	int k, n = cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
+
+	for (k = 0; k < n; k++) {
+		st = cJSON_IsArray(steps) ? cJSON_GetArrayItem(steps, k) : rec;
+		expect = cJSON_GetObjectItemCaseSensitive(st, "expect");
+		cJSON_ArrayForEach(spec, expect)
+			if ((type = bm_assert_type(spec)) &&
+			    strcmp(type->string, "exec") == 0 &&
+			    cJSON_IsString(type))
+				return 1;
+	}
+	return 0;
 }
 
 /*
@@ -1322,16 +1363,19 @@ rejudge_run(struct bm_db *db, struct bm_sched_opts *so,
  */
 static int
 rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
-    char **argv, struct bm_sched_opts *so, struct bm_sched_hooks *h)
+    char **argv, struct bm_sched_opts *so, struct bm_sched_hooks *h,
+    int rejudge)
 {
 	struct bm_error e = BM_ERROR_INIT;
+	struct bm_rescore_tally t;
+	int i;
 	struct bm_jsonl in;
 	struct bm_rescore *rs = NULL;
 	struct bm_db *db;
 	char *from = NULL, *id = NULL;
 	const char *status;
 	cJSON *rec;
-	int rc;
+	int rc = 0;
 
 	db = bm_db_open(cli->db, &e);
 	if (db)
@@ -1347,10 +1391,13 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 	bm_runs_busy_timeout(X.runs, X.busy_ms);
 	bm_notef("run %s: re-scoring run %s", id, from);
 	X.last_commit = bm_clock_ms();
-	if (h) {
-		R.rs = rs;
-		R.from = from;
-		rc = rejudge_run(db, so, h, id);
+	R.rs = rs;
+	R.from = from;
+	X.run_id = id;
+	X.db_path = bm_db_path(db);
+	if (rejudge) {
+		rc = rescore_sched(so, h, 1) < 0 || rescore_drain() < 0 ? 2 :
+		    0;
 		goto end;
 	}
 	bm_jsonl_open(&in, stdin, NULL);
@@ -1371,6 +1418,18 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 			bm_errorf("<stdin>:%ld: %s", in.lineno, e.msg);
 			bm_error_clear(&e);
 			X.bad_lines++;
+		} else if (has_scorer(rec)) {
+			/* Its exec scorers run again, through lib/sched. */
+			rescore_commit(rs);
+			if (rescore_sched(so, h, 0) < 0) {
+				X.db_failed = 1;	/* exit 2 */
+			} else {
+				(void)bm_sched_add(X.sched, rec, &e);
+				rec = NULL;
+				bm_error_clear(&e);
+				if (rescore_drain() < 0)
+					X.db_failed = 1;
+			}
 		} else if ((rc = bm_rescore_case(rs, rec, &e)) < 0) {
 			bm_error_print(&e);
 			bm_error_clear(&e);
@@ -1393,9 +1452,30 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 		bm_error_clear(&e);
 		X.db_failed = 1;
 	}
-	rescore_summary(bm_rescore_tally(rs), from);
-	rc = bm_rescore_tally(rs)->errors > 0;
 end:
+	if (rejudge) {
+		bm_rescore_stream(rs, X.stream);
+		if (!X.db_failed && bm_runs_set_stream(X.runs, X.stream,
+		    &e) < 0) {
+			bm_error_print(&e);
+			bm_error_clear(&e);
+			X.db_failed = 1;
+		}
+	}
+	/* The fast loop's counts and the scheduler's. */
+	t = *bm_rescore_tally(rs);
+	t.unanswered += R.unanswered;
+	t.errors += X.errors;
+	t.done += X.done;
+	for (i = 0; i <= BM_CLASS_CONFIG; i++)
+		t.by_class[i] += X.by_class[i];
+	rescore_summary(&t, from);
+	rc = rc == 2 ? 2 : t.errors > 0;
+	if (X.sched)
+		bm_sched_free(X.sched);
+	X.sched = NULL;
+	if (R.devnull > 0)
+		close(R.devnull);
 	bm_rescore_free(rs);
 	status = X.db_failed ? "failed" : X.signals || X.write_failed ?
 	    "interrupted" : "finished";
@@ -1566,8 +1646,8 @@ main(int argc, char **argv)
 	for (i = 0; i < X.cfg->nproviders; i++)
 		(void)bm_config_api_key(&X.cfg->providers[i]);
 	if (rescore) {
-		rc = rescore_run(&cli, rescore, run_id, argc, argv, &so,
-		    rejudge ? &h : NULL);
+		rc = rescore_run(&cli, rescore, run_id, argc, argv, &so, &h,
+		    rejudge);
 		bm_config_free(X.cfg);
 		free(run_id);
 		return rc;

@@ -25,6 +25,7 @@ struct bm_rescore {
 	long pending;		/* results in the batch */
 	int failed;		/* the database failed: store no more */
 	struct bm_buf ids;	/* "case_id\n" of every case scored */
+	cJSON *prior;		/* the record bm_rescore_prior read */
 	struct bm_rescore_tally t;
 };
 
@@ -71,6 +72,7 @@ bm_rescore_free(struct bm_rescore *rs)
 	bm_buf_free(&rs->batch);
 	bm_buf_free(&rs->taken);
 	bm_buf_free(&rs->ids);
+	cJSON_Delete(rs->prior);
 	free(rs);
 }
 
@@ -501,4 +503,29 @@ bm_rescore_record(struct bm_rescore *rs, const cJSON *kase, long step,
 	json = bm_json_print(r);
 	cJSON_Delete(r);
 	return json;
+}
+
+int
+bm_rescore_prior(struct bm_rescore *rs, const cJSON *kase, long step,
+    const cJSON *expect, int i, struct bm_verdict *v, struct bm_error *e)
+{
+	const struct bm_verdict *all;
+	int rc;
+
+	cJSON_Delete(rs->prior);
+	rs->prior = NULL;
+	rc = bm_rescore_stored(rs, kase, step, &rs->prior, e);
+	if (rc != 1 || !cJSON_IsArray(expect) ||
+	    i >= cJSON_GetArraySize(expect))
+		return rc < 0 ? -1 : 0;
+	all = verdicts(rs, expect, rs->prior);
+	*v = all[i];
+	return all[i].known;
+}
+
+void
+bm_rescore_add_id(struct bm_rescore *rs, const char *case_id)
+{
+	rs->t.cases++;
+	bm_buf_addf(&rs->ids, "%s\n", case_id ? case_id : "");
 }

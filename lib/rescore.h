@@ -96,5 +96,13 @@ cJSON *bm_rescore_result(struct bm_rescore *rs, const cJSON *kase,
  */
 char *bm_rescore_record(struct bm_rescore *rs, const cJSON *kase,
     long step, cJSON *old);
+/*
+ * The stored verdict of judge entry i of expect, kase's step's: 1 and *v
+ * (valid until the next call), 0 none, -1 with e.
+ */
+int bm_rescore_prior(struct bm_rescore *rs, const cJSON *kase, long step,
+    const cJSON *expect, int i, struct bm_verdict *v, struct bm_error *e);
+/* Count a case scored outside bm_rescore_case (for bm_rescore_stream). */
+void bm_rescore_add_id(struct bm_rescore *rs, const char *case_id);
 
 #endif

@@ -435,13 +435,14 @@ ask_judges(struct bm_sched *s, struct job *j, int i, const cJSON *type,
 	const char **m;
 	char *prompt, *msg;
 	size_t n, x;
+	int rc;
 
 	pv.agreement = -1;
-	if (s->h.prior_verdict && s->h.prior_verdict(s->h.user, v, i,
-	    &pv) == 1) {
+	if (s->h.prior_verdict && (rc = s->h.prior_verdict(s->h.user, v, i,
+	    &pv)) != 0) {
 		sc->e[i].reason = pv.reason ? xstrdup(pv.reason) : NULL;
 		pv.reason = sc->e[i].reason;
-		pv.known = 1;
+		pv.known = rc == 1;
 		sc->v[i] = pv;
 		return at;
 	}

@@ -104,7 +104,8 @@ struct bm_sched_hooks {
 	 * A verdict known already for judge entry i of s's expect (re-scoring
 	 * without asking again)?  1 and *v filled (it comes zeroed, agreement
 	 * -1; v->known need not be set; v->reason is copied), and no judge
-	 * is asked; NULL hook or 0: the judges are asked.
+	 * is asked; -1: none is known and none is to be asked (the entry
+	 * has no verdict); NULL hook or 0: the judges are asked.
 	 */
 	int (*prior_verdict)(void *user, const struct bm_sched_step *s, int i,
 	    struct bm_verdict *v);

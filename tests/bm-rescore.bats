@@ -319,3 +319,67 @@ bm-exec: warning: 1 of 2 results ended in error (server 1)" ]
 	[ "$(jq -c 'select(.case_id == "j1") | [.status, .score, .judge_usage]' <<<"$output")" = \
 	    '["fail",0.6666666666666666,{"prompt_tokens":50,"completion_tokens":5}]' ]
 }
+
+# The base run r-x: an exec provider answering "out" with status 4,
+# checked by exit-code and by the exec scorer ./scorer, which logs its
+# stdin to seen.jsonl.
+exec_run() {
+	printf '#!/bin/sh\ncat >>seen.jsonl\nexit 0\n' >scorer
+	chmod +x scorer
+	jq -cn '{type:"case",case_id:"x1",benchmark_id:"b0",benchmark:"t",
+	    model:"exec:echo out; exit 4",messages:[{role:"user",content:"x"}],
+	    expect:[{"exit-code":4},{exec:"./scorer"}]}' >in.jsonl
+	bm-exec -q --run-id r-x <in.jsonl >base.jsonl
+	[ "$(jq -c '[.status, .exit_code]' base.jsonl)" = '["pass",4]' ]
+	[ "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-x'" | jq .exit_code)" = 4 ]
+	[ "$(jq -s length seen.jsonl)" = 1 ]
+}
+
+@test "bm-exec --rescore: exec scorers run again, on the stored record" {
+	exec_run
+	# A changed scorer applies: it fails now, with its reason.
+	printf '#!/bin/sh\ncat >>seen.jsonl\necho "{\\"reason\\": \\"changed\\"}"\nexit 1\n' >scorer
+	run --separate-stderr bm-exec --run-id r-x2 --rescore r-x <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-x2: re-scoring run r-x" ]
+	[ "$(jq -c '[.run_id, .status, .score, (.assertions | map([.type, .pass])), .assertions[1].reason, .output, .exit_code]' <<<"$output")" = \
+	    '["r-x2","fail",0.5,[["exit-code",true],["exec",false]],"changed","out",4]' ]
+	# Its stdin: the stored answer as the new run's result, unscored.
+	[ "$(jq -s length seen.jsonl)" = 2 ]
+	[ "$(jq -s last seen.jsonl | jq -c '[.run_id, .output, .exit_code, .attempts, has("assertions"), has("status")]')" = \
+	    '["r-x2","out",4,1,false,false]' ]
+	[ "$(jq -s last seen.jsonl | jq .latency_ms)" = "$(jq .latency_ms base.jsonl)" ]
+	[ "$(sqlite3 bm.db "SELECT rescored_from, status FROM runs WHERE id = 'r-x2'")" = "r-x|finished" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM results WHERE run_id = 'r-x2'")" = fail ]
+}
+
+@test "bm-exec --rescore: exit-code is scored again from the stored exit_code" {
+	exec_run
+	sed 's/"exit-code":4/"exit-code":3/; s|,{"exec":"./scorer"}||' in.jsonl >three.jsonl
+	run --separate-stderr bm-exec -q --run-id r-x3 --rescore r-x <three.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.status, .score, (.assertions | map([.type, .pass])), .exit_code]' <<<"$output")" = \
+	    '["fail",0,[["exit-code",false]],4]' ]
+	# No scorer in the stream: the fast loop; none ran.
+	[ "$(jq -s length seen.jsonl)" = 1 ]
+	sed 's|,{"exec":"./scorer"}||' in.jsonl >four.jsonl
+	run --separate-stderr bm-exec -q --run-id r-x4 --rescore r-x <four.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.status, .exit_code]' <<<"$output")" = '["pass",4]' ]
+}
+
+@test "bm-exec --rescore --rejudge: a sequence is scored per step, with no request" {
+	jq -cn '{type:"case",case_id:"s1",model:"echo:",steps:[
+	    {prompt:"a",expect:[{contains:"a"}]},
+	    {prompt:"b",expect:[{contains:"b"}]}]}' >in.jsonl
+	bm-exec -q --run-id r-s <in.jsonl >/dev/null
+	jq -c '.steps[1].expect = [{contains:"zzz"}]' in.jsonl >new.jsonl
+	run --separate-stderr bm-exec --run-id r-s2 --rescore r-s --rejudge <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-s2: re-scoring run r-s" ]
+	[ "$(jq -sc 'map([.step, .status, .output, .started_at])' <<<"$output")" = \
+	    "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-s' ORDER BY step" |
+	    jq -sc 'map([.step, (if .step == 1 then "fail" else .status end), .output, .started_at])')" ]
+	[ "$(sqlite3 bm.db "SELECT rescored_from FROM runs WHERE id = 'r-s2'")" = r-s ]
+}
