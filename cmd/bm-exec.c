@@ -12,6 +12,7 @@
  * interrupted.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -439,6 +440,9 @@ on_result(void *user, const struct bm_sched_step *s,
 	    (m ? m->price_input : 0) + (double)(ct > 0 ? ct : 0) *
 	    (m ? m->price_output : 0)) / 1e6,
 	    m && m->has_price && (pt >= 0 || ct >= 0) && !o->cached);
+	/* An exec provider's exit status, so that exit-code re-scores. */
+	if (s->t->provider && s->t->provider->type == BM_PROVIDER_EXEC)
+		add_num(r, "exit_code", o->exit_code, o->exit_code >= 0);
 	if (o->judges > 0) {
 		/* The judges' tokens and cost, apart from the model's. */
 		u = cJSON_AddObjectToObject(r, "judge_usage");
@@ -1092,13 +1096,6 @@ rescore_check(struct bm_cli *cli, const char *rescore, int rejudge,
 		    resume ? "--resume" : X.cache ? "--cache" : "--dry-run");
 	if (cli->no_db)
 		bm_cli_usage_error(cli, "--rescore needs the database");
-	if (rejudge) {
-		/* Judges are asked through the scheduler, which --rescore
-		 * does not use yet. */
-		bm_errorf("--rejudge: asking judges again is not supported"
-		    " yet");
-		exit(2);
-	}
 }
 
 /* --rescore: commit the batch and print it (printed even if not stored). */
@@ -1156,6 +1153,210 @@ rescore_summary(const struct bm_rescore_tally *t, const char *from)
 	bm_buf_free(&b);
 }
 
+/* --rescore --rejudge: what the hooks share. */
+static struct {
+	struct bm_rescore *rs;
+	const char *from;
+	long unanswered;
+	int devnull;			/* the scheduler's input: at EOF */
+} R;
+
+/* The class of a result record's error (none: BM_CLASS_NONE). */
+static enum bm_class
+class_of(const cJSON *r)
+{
+	const char *cls = bm_json_str(cJSON_GetObjectItemCaseSensitive(r,
+	    "error"), "class");
+	int i;
+
+	if (!cls)
+		return BM_CLASS_NONE;
+	for (i = 1; i <= BM_CLASS_CONFIG; i++)
+		if (strcmp(cls, bm_class_name((enum bm_class)i)) == 0)
+			return (enum bm_class)i;
+	return strcmp(cls, "cancelled") == 0 ? BM_CLASS_CANCELLED :
+	    BM_CLASS_CONFIG;
+}
+
+/*
+ * --rejudge: step s's stored answer instead of a request.  A stored
+ * error is copied (no judge asked) and the step skipped; so is a step
+ * RUN did not answer, with no result (counted once per case).
+ */
+static int
+on_replay(void *user, const struct bm_sched_step *s, struct bm_reply *r)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	const char *cid = bm_json_str(s->kase, "case_id");
+	cJSON *old, *res;
+	int rc;
+
+	(void)user;
+	if (s->step == 0)
+		bm_rescore_add_id(R.rs, cid);
+	rc = bm_rescore_stored(R.rs, s->kase, s->step, &old, &e);
+	if (rc < 0) {
+		db_failed(&e);
+		return 0;
+	}
+	if (rc == 0) {
+		if (s->step == 0) {
+			R.unanswered++;
+			unshow();
+			bm_debugf(1, "case %s: not answered by run %s", cid,
+			    R.from);
+		}
+		return 0;
+	}
+	if (bm_rescore_is_error(old)) {
+		res = bm_rescore_result(R.rs, s->kase, s->step, old, NULL);
+		X.outside++;	/* not the scheduler's result */
+		emit(res, class_of(res));
+		return 0;
+	}
+	r->output = xstrdup(bm_json_str(old, "output") ?
+	    bm_json_str(old, "output") : "");
+	cJSON_Delete(old);
+	return 1;
+}
+
+/* --rejudge: the result of s, from its stored record and outcome o. */
+static enum bm_class
+on_rejudged(void *user, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	enum bm_class cls;
+	cJSON *old, *r;
+	int rc;
+
+	rc = bm_rescore_stored(R.rs, s->kase, s->step, &old, &e);
+	if (rc < 0)
+		db_failed(&e);
+	if (rc != 1)	/* not replayed (a bad model): as a fresh run */
+		return on_result(user, s, o);
+	r = bm_rescore_result(R.rs, s->kase, s->step, old, o);
+	cls = class_of(r);
+	if (cls != BM_CLASS_NONE && bm_verbosity > 0 && (unshow(), 1))
+		bm_errorf("case %s: %s: %s", bm_json_str(s->kase, "case_id"),
+		    bm_class_name(cls), bm_json_str(
+		    cJSON_GetObjectItemCaseSensitive(r, "error"), "message"));
+	emit(r, cls);
+	return cls;
+}
+
+/* --rejudge: an exec scorer's stdin, from the stored record. */
+static char *
+on_rerecord(void *user, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	cJSON *old;
+	int rc;
+
+	rc = bm_rescore_stored(R.rs, s->kase, s->step, &old, &e);
+	if (rc < 0)
+		db_failed(&e);
+	if (rc != 1)
+		return on_record(user, s, o);
+	return bm_rescore_record(R.rs, s->kase, s->step, old);
+}
+
+/* --rescore: a judge entry's stored verdict (none: no verdict, no call). */
+static int
+on_prior(void *user, const struct bm_sched_step *s, int i,
+    struct bm_verdict *v)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	int rc;
+
+	(void)user;
+	rc = bm_rescore_prior(R.rs, s->kase, s->step, s->expect, i, v, &e);
+	if (rc < 0)
+		db_failed(&e);
+	return rc == 1 ? 1 : -1;
+}
+
+/*
+ * --rescore through lib/sched: each step is answered with RUN's stored
+ * answer (the replay hook), so the model under test is never asked.
+ * With --rejudge the judges are asked (with -j, limits and retries) and
+ * the case stream is read by the scheduler; without, the fast loop hands
+ * over the cases that have exec scorers, which run again, their judges'
+ * verdicts the stored ones.  0, or -1 after a message.
+ */
+static int
+rescore_sched(struct bm_sched_opts *so, struct bm_sched_hooks *h,
+    int rejudge)
+{
+	struct bm_error e = BM_ERROR_INIT;
+
+	if (X.sched)
+		return 0;
+	so->cfg = X.cfg;
+	if (rejudge) {
+		so->in_fd = 0;
+	} else {
+		/* The fast loop reads; the scheduler's input is over. */
+		if ((R.devnull = open("/dev/null", O_RDONLY)) < 0) {
+			bm_errorf("/dev/null: %s", strerror(errno));
+			return -1;
+		}
+		so->in_fd = R.devnull;
+		h->prior_verdict = on_prior;
+	}
+	h->replay = on_replay;
+	h->result = on_rejudged;
+	h->record = on_rerecord;
+	X.total = -1;
+	X.sched = bm_sched_new(so, h, &e);
+	if (!X.sched) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		return -1;
+	}
+	X.t0 = X.last_progress = bm_clock_ms();
+	X.out_tty = isatty(1);
+	return 0;
+}
+
+/* Run the scheduler until its jobs are done, and store their results. */
+static int
+rescore_drain(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	int rc = 0;
+
+	if (bm_sched_run(X.sched, &e) < 0) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		rc = -1;
+	}
+	while (X.nq > 0 && !flush(bm_clock_ms()))
+		poll(NULL, 0, 50);
+	return rc;
+}
+
+/* Has case record rec an exec scorer (in its expect or a step's)? */
+static int
+has_scorer(const cJSON *rec)
+{
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
+	const cJSON *st, *spec, *type, *expect;
+	int k, n = cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
+
+	for (k = 0; k < n; k++) {
+		st = cJSON_IsArray(steps) ? cJSON_GetArrayItem(steps, k) : rec;
+		expect = cJSON_GetObjectItemCaseSensitive(st, "expect");
+		cJSON_ArrayForEach(spec, expect)
+			if ((type = bm_assert_type(spec)) &&
+			    strcmp(type->string, "exec") == 0 &&
+			    cJSON_IsString(type))
+				return 1;
+	}
+	return 0;
+}
+
 /*
  * bm-exec --rescore RUN (lib/rescore.h): RUN's stored answers scored
  * against the case stream's expectations, with no request, as a new run;
@@ -1164,16 +1365,19 @@ rescore_summary(const struct bm_rescore_tally *t, const char *from)
  */
 static int
 rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
-    char **argv)
+    char **argv, struct bm_sched_opts *so, struct bm_sched_hooks *h,
+    int rejudge)
 {
 	struct bm_error e = BM_ERROR_INIT;
+	struct bm_rescore_tally t;
+	int i;
 	struct bm_jsonl in;
 	struct bm_rescore *rs = NULL;
 	struct bm_db *db;
 	char *from = NULL, *id = NULL;
 	const char *status;
 	cJSON *rec;
-	int rc;
+	int rc = 0;
 
 	db = bm_db_open(cli->db, &e);
 	if (db)
@@ -1189,6 +1393,15 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 	bm_runs_busy_timeout(X.runs, X.busy_ms);
 	bm_notef("run %s: re-scoring run %s", id, from);
 	X.last_commit = bm_clock_ms();
+	R.rs = rs;
+	R.from = from;
+	X.run_id = id;
+	X.db_path = bm_db_path(db);
+	if (rejudge) {
+		rc = rescore_sched(so, h, 1) < 0 || rescore_drain() < 0 ? 2 :
+		    0;
+		goto end;
+	}
 	bm_jsonl_open(&in, stdin, NULL);
 	while (!X.signals && !X.write_failed && !X.db_failed &&
 	    (rescore_idle(rs), rc = bm_jsonl_next(&in, &rec, &e)) != 0) {
@@ -1207,6 +1420,18 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 			bm_errorf("<stdin>:%ld: %s", in.lineno, e.msg);
 			bm_error_clear(&e);
 			X.bad_lines++;
+		} else if (has_scorer(rec)) {
+			/* Its exec scorers run again, through lib/sched. */
+			rescore_commit(rs);
+			if (rescore_sched(so, h, 0) < 0) {
+				X.db_failed = 1;	/* exit 2 */
+			} else {
+				(void)bm_sched_add(X.sched, rec, &e);
+				rec = NULL;
+				bm_error_clear(&e);
+				if (rescore_drain() < 0)
+					X.db_failed = 1;
+			}
 		} else if ((rc = bm_rescore_case(rs, rec, &e)) < 0) {
 			bm_error_print(&e);
 			bm_error_clear(&e);
@@ -1229,8 +1454,30 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 		bm_error_clear(&e);
 		X.db_failed = 1;
 	}
-	rescore_summary(bm_rescore_tally(rs), from);
-	rc = bm_rescore_tally(rs)->errors > 0;
+end:
+	if (rejudge) {
+		bm_rescore_stream(rs, X.stream);
+		if (!X.db_failed && bm_runs_set_stream(X.runs, X.stream,
+		    &e) < 0) {
+			bm_error_print(&e);
+			bm_error_clear(&e);
+			X.db_failed = 1;
+		}
+	}
+	/* The fast loop's counts and the scheduler's. */
+	t = *bm_rescore_tally(rs);
+	t.unanswered += R.unanswered;
+	t.errors += X.errors;
+	t.done += X.done;
+	for (i = 0; i <= BM_CLASS_CONFIG; i++)
+		t.by_class[i] += X.by_class[i];
+	rescore_summary(&t, from);
+	rc = rc == 2 ? 2 : t.errors > 0;
+	if (X.sched)
+		bm_sched_free(X.sched);
+	X.sched = NULL;
+	if (R.devnull > 0)
+		close(R.devnull);
 	bm_rescore_free(rs);
 	status = X.db_failed ? "failed" : X.signals || X.write_failed ?
 	    "interrupted" : "finished";
@@ -1247,7 +1494,7 @@ rescore_run(struct bm_cli *cli, const char *spec, char *run_id, int argc,
 		    errno ? errno : EIO));
 		return 2;
 	}
-	if (X.db_failed)
+	if (X.db_failed || rc == 2)
 		return 2;
 	if (X.signals)
 		return 130;
@@ -1401,7 +1648,8 @@ main(int argc, char **argv)
 	for (i = 0; i < X.cfg->nproviders; i++)
 		(void)bm_config_api_key(&X.cfg->providers[i]);
 	if (rescore) {
-		rc = rescore_run(&cli, rescore, run_id, argc, argv);
+		rc = rescore_run(&cli, rescore, run_id, argc, argv, &so, &h,
+		    rejudge);
 		bm_config_free(X.cfg);
 		free(run_id);
 		return rc;

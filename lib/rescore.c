@@ -10,6 +10,7 @@
 #include "jsonl.h"
 #include "provider.h"
 #include "rescore.h"
+#include "sched.h"
 #include "xalloc.h"
 
 struct bm_rescore {
@@ -24,6 +25,7 @@ struct bm_rescore {
 	long pending;		/* results in the batch */
 	int failed;		/* the database failed: store no more */
 	struct bm_buf ids;	/* "case_id\n" of every case scored */
+	cJSON *prior;		/* the record bm_rescore_prior read */
 	struct bm_rescore_tally t;
 };
 
@@ -70,6 +72,7 @@ bm_rescore_free(struct bm_rescore *rs)
 	bm_buf_free(&rs->batch);
 	bm_buf_free(&rs->taken);
 	bm_buf_free(&rs->ids);
+	cJSON_Delete(rs->prior);
 	free(rs);
 }
 
@@ -185,39 +188,74 @@ from_case(const cJSON *kase, long step, const char *run_id)
 	return r;
 }
 
-/*
- * Score step `step` of kase against the answer RUN stored for it: 1 and
- * *result, 0 when RUN has no result for that step, -1 with e.
- */
-static int
-step_result(struct bm_rescore *rs, const cJSON *kase, long step,
-    cJSON **result, struct bm_error *e)
+/* The result of kase's step with what it carries of old (taken from it). */
+static cJSON *
+carry(struct bm_rescore *rs, const cJSON *kase, long step, cJSON *old)
 {
-	struct bm_error se = BM_ERROR_INIT;
-	struct bm_answer a = { .exit_code = -1 };
-	const char *cid = bm_json_str(kase, "case_id");
-	const cJSON *expect, *steps, *u;
-	cJSON *old, *r, *sc, *it, *err;
+	cJSON *r = from_case(kase, step, rs->run_id), *it;
 	size_t i;
-	int rc;
 
-	*result = NULL;
-	rc = stored(rs, cid ? cid : "", step, &old, e);
-	if (rc != 1)
-		return rc;
-	r = from_case(kase, step, rs->run_id);
-	steps = cJSON_GetObjectItemCaseSensitive(kase, "steps");
-	expect = cJSON_IsArray(steps) ? cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetArrayItem(steps, (int)step), "expect") :
-	    cJSON_GetObjectItemCaseSensitive(kase, "expect");
 	for (i = 0; carried[i]; i++)
 		if ((it = cJSON_DetachItemFromObjectCaseSensitive(old,
 		    carried[i])))
 			cJSON_AddItemToObject(r, carried[i], it);
+	return r;
+}
+
+/* Set r's error: class cls, message msg. */
+static void
+set_error(cJSON *r, const char *cls, const char *msg)
+{
+	cJSON *err;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(r, "error");
+	err = cJSON_AddObjectToObject(r, "error");
+	cJSON_AddStringToObject(err, "class", cls);
+	cJSON_AddStringToObject(err, "message", msg ? msg : "");
+	cJSON_AddNullToObject(err, "http_status");
+}
+
+/*
+ * Score step `step` of kase against old, the record RUN stored for it
+ * (freed here); o: the scheduler's outcome (--rejudge), or NULL for the
+ * stored verdicts.
+ */
+static cJSON *
+score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
+    cJSON *old, const struct bm_sched_outcome *o)
+{
+	struct bm_error se = BM_ERROR_INIT;
+	struct bm_answer a = { .exit_code = -1 };
+	const cJSON *expect, *steps, *u;
+	cJSON *r, *sc, *it;
+	int rc;
+
+	r = carry(rs, kase, step, old);
+	steps = cJSON_GetObjectItemCaseSensitive(kase, "steps");
+	expect = cJSON_IsArray(steps) ? cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetArrayItem(steps, (int)step), "expect") :
+	    cJSON_GetObjectItemCaseSensitive(kase, "expect");
+	if (o) {
+		/* The judges' usage is the new judges'. */
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "judge_usage");
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "judge_cost_usd");
+		if (o->judges > 0) {
+			it = cJSON_AddObjectToObject(r, "judge_usage");
+			cJSON_AddNumberToObject(it, "prompt_tokens",
+			    (double)o->judge_prompt_tokens);
+			cJSON_AddNumberToObject(it, "completion_tokens",
+			    (double)o->judge_completion_tokens);
+			if (o->judge_priced)
+				cJSON_AddNumberToObject(r, "judge_cost_usd",
+				    o->judge_cost_usd);
+			else
+				cJSON_AddNullToObject(r, "judge_cost_usd");
+		}
+	}
 	rc = -1;
 	sc = cJSON_CreateObject();
 	if (strcmp(bm_json_str(old, "status") ? bm_json_str(old, "status") :
-	    "", "error") != 0) {
+	    "", "error") != 0 && (!o || o->cls == BM_CLASS_NONE)) {
 		a.output = bm_json_str(r, "output") ? bm_json_str(r, "output") :
 		    "";
 		a.latency_ms = bm_json_numor(r, "latency_ms", -1);
@@ -225,18 +263,15 @@ step_result(struct bm_rescore *rs, const cJSON *kase, long step,
 		a.completion_tokens = (long)bm_json_numor(u,
 		    "completion_tokens", -1);
 		a.exit_code = (int)bm_json_numor(r, "exit_code", -1);
-		a.verdicts = cJSON_IsArray(expect) ? verdicts(rs, expect,
-		    old) : NULL;
+		a.verdicts = o ? o->verdicts : cJSON_IsArray(expect) ?
+		    verdicts(rs, expect, old) : NULL;
 		rc = bm_assert_score(expect, &a, sc, &se);
+	} else if (o && o->cls != BM_CLASS_NONE) {
+		/* The scheduler's error (a judge's, a stop, a config). */
+		set_error(r, bm_class_name(o->cls), o->msg);
 	}
-	if (rc < 0 && se.msg) {
-		/* As bm-exec's: a verdict that cannot be reached. */
-		cJSON_DeleteItemFromObjectCaseSensitive(r, "error");
-		err = cJSON_AddObjectToObject(r, "error");
-		cJSON_AddStringToObject(err, "class", "judge");
-		cJSON_AddStringToObject(err, "message", se.msg);
-		cJSON_AddNullToObject(err, "http_status");
-	}
+	if (rc < 0 && se.msg)	/* as bm-exec's: no verdict reached */
+		set_error(r, "judge", se.msg);
 	cJSON_AddStringToObject(r, "status", rc < 0 ? "error" : rc ? "pass" :
 	    "fail");
 	if (rc < 0) {
@@ -255,7 +290,26 @@ step_result(struct bm_rescore *rs, const cJSON *kase, long step,
 	bm_runs_shape(r);
 	cJSON_Delete(old);
 	bm_error_clear(&se);
-	*result = r;
+	return r;
+}
+
+/*
+ * Score step `step` of kase against the answer RUN stored for it: 1 and
+ * *result, 0 when RUN has no result for that step, -1 with e.
+ */
+static int
+step_result(struct bm_rescore *rs, const cJSON *kase, long step,
+    cJSON **result, struct bm_error *e)
+{
+	const char *cid = bm_json_str(kase, "case_id");
+	cJSON *old;
+	int rc;
+
+	*result = NULL;
+	rc = stored(rs, cid ? cid : "", step, &old, e);
+	if (rc != 1)
+		return rc;
+	*result = score_stored(rs, kase, step, old, NULL);
 	return 1;
 }
 
@@ -402,4 +456,76 @@ void
 bm_rescore_stream(const struct bm_rescore *rs, char out[65])
 {
 	bm_hash_sha256(bm_buf_str(&rs->ids), rs->ids.len, out);
+}
+
+int
+bm_rescore_stored(struct bm_rescore *rs, const cJSON *kase, long step,
+    cJSON **rec, struct bm_error *e)
+{
+	const char *cid = bm_json_str(kase, "case_id");
+
+	return stored(rs, cid ? cid : "", step, rec, e);
+}
+
+int
+bm_rescore_is_error(const cJSON *rec)
+{
+	const char *st = bm_json_str(rec, "status");
+
+	return strcmp(st ? st : "", "error") == 0;
+}
+
+cJSON *
+bm_rescore_result(struct bm_rescore *rs, const cJSON *kase, long step,
+    cJSON *old, const struct bm_sched_outcome *o)
+{
+	return score_stored(rs, kase, step, old, o);
+}
+
+char *
+bm_rescore_record(struct bm_rescore *rs, const cJSON *kase, long step,
+    cJSON *old)
+{
+	static const char *const scored[] = {
+		"status", "score", "assertions", "metrics", "finished_at",
+		"judge_usage", "judge_cost_usd", NULL
+	};
+	cJSON *r = carry(rs, kase, step, old);
+	char *json;
+	size_t i;
+
+	cJSON_Delete(old);
+	cJSON_DeleteItemFromObjectCaseSensitive(r, "error");
+	cJSON_AddNullToObject(r, "error");
+	bm_runs_shape(r);
+	for (i = 0; scored[i]; i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(r, scored[i]);
+	json = bm_json_print(r);
+	cJSON_Delete(r);
+	return json;
+}
+
+int
+bm_rescore_prior(struct bm_rescore *rs, const cJSON *kase, long step,
+    const cJSON *expect, int i, struct bm_verdict *v, struct bm_error *e)
+{
+	const struct bm_verdict *all;
+	int rc;
+
+	cJSON_Delete(rs->prior);
+	rs->prior = NULL;
+	rc = bm_rescore_stored(rs, kase, step, &rs->prior, e);
+	if (rc != 1 || !cJSON_IsArray(expect) ||
+	    i >= cJSON_GetArraySize(expect))
+		return rc < 0 ? -1 : 0;
+	all = verdicts(rs, expect, rs->prior);
+	*v = all[i];
+	return all[i].known;
+}
+
+void
+bm_rescore_add_id(struct bm_rescore *rs, const char *case_id)
+{
+	rs->t.cases++;
+	bm_buf_addf(&rs->ids, "%s\n", case_id ? case_id : "");
 }

@@ -71,4 +71,38 @@ const struct bm_rescore_tally *bm_rescore_tally(const struct bm_rescore *rs);
 /* The digest of the case ids scored so far, as bm-exec records it. */
 void bm_rescore_stream(const struct bm_rescore *rs, char out[65]);
 
+/*
+ * --rescore --rejudge: bm-exec runs the cases through lib/sched, the
+ * stored answers given instead of requests, and builds the results here.
+ * The record RUN stored for kase's step: 1 and *rec (cJSON_Delete it),
+ * 0 none, -1 with e.
+ */
+int bm_rescore_stored(struct bm_rescore *rs, const cJSON *kase, long step,
+    cJSON **rec, struct bm_error *e);
+/* Is stored record rec an error? */
+int bm_rescore_is_error(const cJSON *rec);
+/*
+ * The result of kase's step from old, the record RUN stored for it
+ * (freed here): as bm_rescore_case makes it, but with o's verdicts (the
+ * judges asked again, the exec scorers run again) and judge usage, or
+ * o's error; o NULL: the stored verdicts (a stored error is copied).
+ */
+struct bm_sched_outcome;
+cJSON *bm_rescore_result(struct bm_rescore *rs, const cJSON *kase,
+    long step, cJSON *old, const struct bm_sched_outcome *o);
+/*
+ * An exec scorer's stdin: the result of kase's step from old (freed
+ * here) as it would be written, without assertions and score; malloc'd.
+ */
+char *bm_rescore_record(struct bm_rescore *rs, const cJSON *kase,
+    long step, cJSON *old);
+/*
+ * The stored verdict of judge entry i of expect, kase's step's: 1 and *v
+ * (valid until the next call), 0 none, -1 with e.
+ */
+int bm_rescore_prior(struct bm_rescore *rs, const cJSON *kase, long step,
+    const cJSON *expect, int i, struct bm_verdict *v, struct bm_error *e);
+/* Count a case scored outside bm_rescore_case (for bm_rescore_stream). */
+void bm_rescore_add_id(struct bm_rescore *rs, const char *case_id);
+
 #endif

@@ -435,13 +435,14 @@ ask_judges(struct bm_sched *s, struct job *j, int i, const cJSON *type,
 	const char **m;
 	char *prompt, *msg;
 	size_t n, x;
+	int rc;
 
 	pv.agreement = -1;
-	if (s->h.prior_verdict && s->h.prior_verdict(s->h.user, v, i,
-	    &pv) == 1) {
+	if (s->h.prior_verdict && (rc = s->h.prior_verdict(s->h.user, v, i,
+	    &pv)) != 0) {
 		sc->e[i].reason = pv.reason ? xstrdup(pv.reason) : NULL;
 		pv.reason = sc->e[i].reason;
-		pv.known = 1;
+		pv.known = rc == 1;
 		sc->v[i] = pv;
 		return at;
 	}
@@ -691,6 +692,8 @@ static void
 next_step(struct bm_sched *s, struct job *j)
 {
 	struct bm_sched_step v;
+	struct bm_sched_outcome ro = { .reply = { NULL, -1, -1 },
+	    .exit_code = -1 };
 	const cJSON *st = NULL;
 	char *out, *msg;
 	long mt;
@@ -711,10 +714,13 @@ next_step(struct bm_sched *s, struct job *j)
 		j->expect = cJSON_GetObjectItemCaseSensitive(j->kase, "expect");
 	}
 	view(j, &v);
-	if (s->h.recorded && s->h.recorded(s->h.user, &v, &out) == 1) {
-		/* Done in the resumed run: the caller passed it on. */
+	out = NULL;
+	if ((s->h.recorded && s->h.recorded(s->h.user, &v, &out) == 1) ||
+	    (s->h.replay && s->h.replay(s->h.user, &v, &ro.reply) == 0)) {
+		/* Done in the resumed run, or skipped in a replay: the
+		 * caller passed it on. */
 		if (j->step + 1 < j->nsteps) {
-			say(j->messages, "assistant", out);
+			say(j->messages, "assistant", out ? out : "");
 			free(out);
 			j->step++;
 			next_step(s, j);
@@ -725,7 +731,20 @@ next_step(struct bm_sched *s, struct job *j)
 		return;
 	}
 	if (s->st.stopping) {
+		bm_reply_free(&ro.reply);
 		step_error(s, j, BM_CLASS_CANCELLED, s->why, 0);
+		return;
+	}
+	if (s->h.replay) {
+		/* The stored answer: no request, so no context or key. */
+		if ((msg = judges_check(s, j->expect))) {
+			bm_reply_free(&ro.reply);
+			step_error(s, j, BM_CLASS_CONFIG, msg, 0);
+			free(msg);
+			return;
+		}
+		j->attempt_ms = bm_clock_ms();
+		step_done(s, j, &ro);
 		return;
 	}
 	mt = max_tokens(j->params);

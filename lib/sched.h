@@ -104,7 +104,8 @@ struct bm_sched_hooks {
 	 * A verdict known already for judge entry i of s's expect (re-scoring
 	 * without asking again)?  1 and *v filled (it comes zeroed, agreement
 	 * -1; v->known need not be set; v->reason is copied), and no judge
-	 * is asked; NULL hook or 0: the judges are asked.
+	 * is asked; -1: none is known and none is to be asked (the entry
+	 * has no verdict); NULL hook or 0: the judges are asked.
 	 */
 	int (*prior_verdict)(void *user, const struct bm_sched_step *s, int i,
 	    struct bm_verdict *v);
@@ -118,6 +119,16 @@ struct bm_sched_hooks {
 	/* Something a person should know ("judge model M is the model
 	 * under test"); each message is given once per run. */
 	void (*warning)(void *user, const char *msg);
+	/*
+	 * --rescore --rejudge: the answer a stored run gave to step s,
+	 * instead of a request.  1 and *r filled: the step is answered
+	 * with it (scored, judges asked, then the result hook); 0: the
+	 * step is skipped, no request and no result (the caller wrote
+	 * what it needed, or nothing).  Asked after `recorded`, before
+	 * the model's context and key are checked.
+	 */
+	int (*replay)(void *user, const struct bm_sched_step *s,
+	    struct bm_reply *r);
 };
 
 /* Settings. */

@@ -276,15 +276,110 @@ judged_run() {
 	    '["error",{"class":"judge","message":"judge: no verdict","http_status":null},null,[],"Paris is in Spain"]' ]
 }
 
+# Chat requests the stub got, per model: {"m": N, ...}.
+by_model() {
+	jq -sc 'map(select(.path == "/v1/chat/completions") | .body.model) |
+	    group_by(.) | map({(.[0]): length}) | add // {}' stub.log
+}
+
 @test "bm-exec --rescore --rejudge: judges are asked again" {
-	skip "needs the judge through lib/sched (issue 13 item 3): enable after the judge merge"
 	stub
 	judged_run
-	jq -cn '{type:"case",case_id:"j1",benchmark_id:"b0",benchmark:"t",
-	    model:"openai:m",messages:[{role:"user",content:"Where is Paris?"}],
-	    expect:[{judge:{rubric:"correct geography"}}]}' >new.jsonl
-	run --separate-stderr bm-exec -q --run-id r-j2 --rescore r-j --rejudge <new.jsonl
+	err='{"type":"result","run_id":"r-j","case_id":"j2","benchmark_id":"b0","benchmark":"t","model":"openai:m","variant":null,"trial":0,"repeat":0,"step":0,"status":"error","error":{"class":"server","message":"HTTP 500","http_status":500},"output":null,"latency_ms":3,"ttft_ms":null,"attempts":4,"usage":null,"cost_usd":null,"score":null,"assertions":[],"metrics":null,"started_at":"2026-01-01T00:00:00.100Z","finished_at":"2026-01-01T00:00:00.200Z"}'
+	sqlite3 bm.db "INSERT INTO results (run_id, case_id, step, model, status, output, record)
+	    VALUES ('r-j', 'j2', 0, 'openai:m', 'error', NULL, '$err')"
+	for c in j1 j2 n1; do
+		jq -cn --arg c "$c" '{type:"case",case_id:$c,benchmark_id:"b0",
+		    benchmark:"t",model:"openai:m",
+		    messages:[{role:"user",content:"Where is Paris?"}],
+		    expect:[{contains:"Spain"},
+		      {judge:{rubric:"correct geography [[judge=pass]] [[usage=30,3]]",model:"openai:judge"}},
+		      {judge:{rubric:"brief [[judge=fail]] [[usage=20,2]]",model:"openai:judge"}}]}'
+	done >new.jsonl
+	run --separate-stderr bm-exec -j 4 --run-id r-j2 --rescore r-j --rejudge <new.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-exec: run r-j2: re-scoring run r-j
+bm-exec: 1 case was not answered by run r-j; not run
+bm-exec: warning: 1 of 2 results ended in error (server 1)" ]
+	# The model under test never asked; the judge once per judge entry
+	# of the answered case (none for the stored error).
+	[ "$(by_model)" = '{"judge":2}' ]
+	[ "$(jq -c 'select(.case_id == "j1") | [.status, .score, (.assertions | map([.type, .pass, .score])), .assertions[2].reason, .judge_usage, .judge_cost_usd, .output, .latency_ms, .attempts, .usage]' <<<"$output")" = \
+	    '["fail",0.6666666666666666,[["contains",true,1],["judge",true,1],["judge",false,0]],"the rubric is not met",{"prompt_tokens":50,"completion_tokens":5},null,"Paris is in Spain",12.5,1,{"prompt_tokens":7,"completion_tokens":4}]' ]
+	[ "$(jq -c 'select(.case_id == "j2") | [.status, .error, .judge_usage, .attempts]' <<<"$output")" = \
+	    '["error",{"class":"server","message":"HTTP 500","http_status":500},null,4]' ]
+	[ "$(jq -sc 'map(.case_id)' <<<"$output")" = '["j1","j2"]' ] ||
+	    [ "$(jq -sc 'map(.case_id)' <<<"$output")" = '["j2","j1"]' ]
+	[ "$(sqlite3 bm.db "SELECT rescored_from, status FROM runs WHERE id = 'r-j2'")" = "r-j|finished" ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-j2'")" = 2 ]
+	# The stored verdicts, without --rejudge: no request at all.
+	run --separate-stderr bm-exec -q --run-id r-j3 --rescore r-j2 <new.jsonl
+	[ "$status" -eq 1 ]
+	[ "$(by_model)" = '{"judge":2}' ]
+	[ "$(jq -c 'select(.case_id == "j1") | [.status, .score, .judge_usage]' <<<"$output")" = \
+	    '["fail",0.6666666666666666,{"prompt_tokens":50,"completion_tokens":5}]' ]
+}
+
+# The base run r-x: an exec provider answering "out" with status 4,
+# checked by exit-code and by the exec scorer ./scorer, which logs its
+# stdin to seen.jsonl.
+exec_run() {
+	printf '#!/bin/sh\ncat >>seen.jsonl\nexit 0\n' >scorer
+	chmod +x scorer
+	jq -cn '{type:"case",case_id:"x1",benchmark_id:"b0",benchmark:"t",
+	    model:"exec:echo out; exit 4",messages:[{role:"user",content:"x"}],
+	    expect:[{"exit-code":4},{exec:"./scorer"}]}' >in.jsonl
+	bm-exec -q --run-id r-x <in.jsonl >base.jsonl
+	[ "$(jq -c '[.status, .exit_code]' base.jsonl)" = '["pass",4]' ]
+	[ "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-x'" | jq .exit_code)" = 4 ]
+	[ "$(jq -s length seen.jsonl)" = 1 ]
+}
+
+@test "bm-exec --rescore: exec scorers run again, on the stored record" {
+	exec_run
+	# A changed scorer applies: it fails now, with its reason.
+	printf '#!/bin/sh\ncat >>seen.jsonl\necho "{\\"reason\\": \\"changed\\"}"\nexit 1\n' >scorer
+	run --separate-stderr bm-exec --run-id r-x2 --rescore r-x <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-x2: re-scoring run r-x" ]
+	[ "$(jq -c '[.run_id, .status, .score, (.assertions | map([.type, .pass])), .assertions[1].reason, .output, .exit_code]' <<<"$output")" = \
+	    '["r-x2","fail",0.5,[["exit-code",true],["exec",false]],"changed","out",4]' ]
+	# Its stdin: the stored answer as the new run's result, unscored.
+	[ "$(jq -s length seen.jsonl)" = 2 ]
+	[ "$(jq -s last seen.jsonl | jq -c '[.run_id, .output, .exit_code, .attempts, has("assertions"), has("status")]')" = \
+	    '["r-x2","out",4,1,false,false]' ]
+	[ "$(jq -s last seen.jsonl | jq .latency_ms)" = "$(jq .latency_ms base.jsonl)" ]
+	[ "$(sqlite3 bm.db "SELECT rescored_from, status FROM runs WHERE id = 'r-x2'")" = "r-x|finished" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM results WHERE run_id = 'r-x2'")" = fail ]
+}
+
+@test "bm-exec --rescore: exit-code is scored again from the stored exit_code" {
+	exec_run
+	sed 's/"exit-code":4/"exit-code":3/; s|,{"exec":"./scorer"}||' in.jsonl >three.jsonl
+	run --separate-stderr bm-exec -q --run-id r-x3 --rescore r-x <three.jsonl
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
-	[ "$(requests)" = 1 ]
+	[ "$(jq -c '[.status, .score, (.assertions | map([.type, .pass])), .exit_code]' <<<"$output")" = \
+	    '["fail",0,[["exit-code",false]],4]' ]
+	# No scorer in the stream: the fast loop; none ran.
+	[ "$(jq -s length seen.jsonl)" = 1 ]
+	sed 's|,{"exec":"./scorer"}||' in.jsonl >four.jsonl
+	run --separate-stderr bm-exec -q --run-id r-x4 --rescore r-x <four.jsonl
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.status, .exit_code]' <<<"$output")" = '["pass",4]' ]
+}
+
+@test "bm-exec --rescore --rejudge: a sequence is scored per step, with no request" {
+	jq -cn '{type:"case",case_id:"s1",model:"echo:",steps:[
+	    {prompt:"a",expect:[{contains:"a"}]},
+	    {prompt:"b",expect:[{contains:"b"}]}]}' >in.jsonl
+	bm-exec -q --run-id r-s <in.jsonl >/dev/null
+	jq -c '.steps[1].expect = [{contains:"zzz"}]' in.jsonl >new.jsonl
+	run --separate-stderr bm-exec --run-id r-s2 --rescore r-s --rejudge <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-exec: run r-s2: re-scoring run r-s" ]
+	[ "$(jq -sc 'map([.step, .status, .output, .started_at])' <<<"$output")" = \
+	    "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-s' ORDER BY step" |
+	    jq -sc 'map([.step, (if .step == 1 then "fail" else .status end), .output, .started_at])')" ]
+	[ "$(sqlite3 bm.db "SELECT rescored_from FROM runs WHERE id = 'r-s2'")" = r-s ]
 }
