@@ -270,8 +270,17 @@ score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
 		/* The scheduler's error (a judge's, a stop, a config). */
 		set_error(r, bm_class_name(o->cls), o->msg);
 	}
-	if (rc < 0 && se.msg)	/* as bm-exec's: no verdict reached */
-		set_error(r, "judge", se.msg);
+	if (rc < 0 && se.msg) {
+		/* As bm-exec's: a spec that does not check is the case's
+		 * config error, else no verdict was reached. */
+		struct bm_error ce = BM_ERROR_INIT;
+
+		if (bm_assert_check_case(kase, &ce) < 0)
+			set_error(r, "config", ce.msg);
+		else
+			set_error(r, "judge", se.msg);
+		bm_error_clear(&ce);
+	}
 	cJSON_AddStringToObject(r, "status", rc < 0 ? "error" : rc ? "pass" :
 	    "fail");
 	if (rc < 0) {

@@ -3,10 +3,7 @@
 # stream's expectations, with no model request (the stub's counters prove
 # it), as a new run whose runs row records rescored_from.
 load helper
-
-STUB="$BM_BUILDDIR/tests/stub/llmstub"
-# Poll interval of the bounded waits (never a wait for time).
-TICK=0.05
+load stub
 
 setup() {
 	cd "$BATS_TEST_TMPDIR"
@@ -16,24 +13,12 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${STUB_PID:-}" ]; then
-		kill "$STUB_PID" 2>/dev/null || true
-		wait "$STUB_PID" 2>/dev/null || true
-	fi
+	stub_stop
 }
 
 # Start the stub; sets PORT and the base URL.
 stub() {
-	[ -x "$STUB" ] || skip "llmstub not built"
-	"$STUB" -P port -l stub.log &
-	STUB_PID=$!
-	local i
-	for i in $(seq 600); do
-		[ -s port ] && break
-		sleep "$TICK"
-	done
-	PORT=$(cat port)
-	export OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1"
+	stub_start
 }
 
 # Model requests the stub has answered so far.
@@ -382,4 +367,17 @@ exec_run() {
 	    "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-s' ORDER BY step" |
 	    jq -sc 'map([.step, (if .step == 1 then "fail" else .status end), .output, .started_at])')" ]
 	[ "$(sqlite3 bm.db "SELECT rescored_from FROM runs WHERE id = 'r-s2'")" = r-s ]
+}
+
+@test "bm-exec --rescore: an assertion that does not compile is the case's config error" {
+	echo '{"type":"case","case_id":"e","benchmark":"bb","model":"echo:","messages":[{"role":"user","content":"hi"}]}' >in.jsonl
+	run --separate-stderr bm-exec -q --run-id r-base <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	jq -c '.expect = [{contains: "hi"}, {regex: "(("}]' in.jsonl >new.jsonl
+	run --separate-stderr bm-exec -q --run-id r-new --rescore r-base <new.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -c '[.status, .error.class, .error.message, .output]' <<<"$output")" = \
+	    '["error","config","bb: expect[1]: regex: missing closing parenthesis at offset 2","hi"]' ]
 }
