@@ -373,6 +373,46 @@ ms3(double ms)
 	return (double)llround(ms * 1000) / 1000;
 }
 
+/* Judges and scorers may take a while: not the model's latency. */
+static double
+latency_of(const struct bm_sched_step *s)
+{
+	return (s->answered_ms > 0 ? s->answered_ms : bm_clock_ms()) -
+	    s->attempt_ms;
+}
+
+/* What the answer of step s brought: output, times, usage, cost. */
+static void
+add_answer(cJSON *r, const struct bm_sched_step *s,
+    const struct bm_sched_outcome *o, double latency)
+{
+	const struct bm_model *m = s->t->model;
+	long pt = o->reply.prompt_tokens, ct = o->reply.completion_tokens;
+	cJSON *u;
+
+	if (o->reply.output)
+		cJSON_AddStringToObject(r, "output", o->reply.output);
+	else
+		cJSON_AddNullToObject(r, "output");
+	add_num(r, "latency_ms", ms3(latency), s->attempts > 0);
+	add_num(r, "ttft_ms", ms3(s->ttft_ms), s->ttft_ms >= 0);
+	cJSON_AddNumberToObject(r, "attempts", s->attempts);
+	if (pt >= 0 || ct >= 0) {
+		u = cJSON_AddObjectToObject(r, "usage");
+		add_num(u, "prompt_tokens", (double)pt, pt >= 0);
+		add_num(u, "completion_tokens", (double)ct, ct >= 0);
+	} else {
+		cJSON_AddNullToObject(r, "usage");
+	}
+	add_num(r, "cost_usd", ((double)(pt > 0 ? pt : 0) *
+	    (m ? m->price_input : 0) + (double)(ct > 0 ? ct : 0) *
+	    (m ? m->price_output : 0)) / 1e6,
+	    m && m->has_price && (pt >= 0 || ct >= 0) && !o->cached);
+	/* An exec provider's exit status, so that exit-code re-scores. */
+	if (s->t->provider && s->t->provider->type == BM_PROVIDER_EXEC)
+		add_num(r, "exit_code", o->exit_code, o->exit_code >= 0);
+}
+
 /*
  * Step s ended with outcome o: score the answer, write the result record.
  * Returns the class recorded (a judge error when scoring failed).
@@ -383,15 +423,11 @@ on_result(void *user, const struct bm_sched_step *s,
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_answer a = { .exit_code = -1 };
-	const struct bm_model *m = s->t->model;
-	/* Judges and scorers may take a while: not the model's latency. */
-	double latency = (s->answered_ms > 0 ? s->answered_ms :
-	    bm_clock_ms()) - s->attempt_ms;
+	double latency = latency_of(s);
 	char fin[BM_CLOCK_TIME_LEN + 1];
 	enum bm_class cls = o->cls;
 	const char *msg = o->msg;
-	cJSON *r = result_new(s), *u, *sc = cJSON_CreateObject(), *it;
-	long pt = o->reply.prompt_tokens, ct = o->reply.completion_tokens;
+	cJSON *r = result_new(s), *sc = cJSON_CreateObject();
 	int rc = 0;
 
 	(void)user;
@@ -399,7 +435,7 @@ on_result(void *user, const struct bm_sched_step *s,
 	if (cls == BM_CLASS_NONE) {
 		a.output = o->reply.output ? o->reply.output : "";
 		a.latency_ms = latency;
-		a.completion_tokens = ct;
+		a.completion_tokens = o->reply.completion_tokens;
 		a.exit_code = s->t->provider->type == BM_PROVIDER_EXEC ?
 		    o->exit_code : -1;
 		a.verdicts = o->verdicts;
@@ -422,48 +458,12 @@ on_result(void *user, const struct bm_sched_step *s,
 	} else {
 		cJSON_AddNullToObject(r, "error");
 	}
-	if (o->reply.output)
-		cJSON_AddStringToObject(r, "output", o->reply.output);
-	else
-		cJSON_AddNullToObject(r, "output");
-	add_num(r, "latency_ms", ms3(latency), s->attempts > 0);
-	add_num(r, "ttft_ms", ms3(s->ttft_ms), s->ttft_ms >= 0);
-	cJSON_AddNumberToObject(r, "attempts", s->attempts);
-	if (pt >= 0 || ct >= 0) {
-		u = cJSON_AddObjectToObject(r, "usage");
-		add_num(u, "prompt_tokens", (double)pt, pt >= 0);
-		add_num(u, "completion_tokens", (double)ct, ct >= 0);
-	} else {
-		cJSON_AddNullToObject(r, "usage");
-	}
-	add_num(r, "cost_usd", ((double)(pt > 0 ? pt : 0) *
-	    (m ? m->price_input : 0) + (double)(ct > 0 ? ct : 0) *
-	    (m ? m->price_output : 0)) / 1e6,
-	    m && m->has_price && (pt >= 0 || ct >= 0) && !o->cached);
-	/* An exec provider's exit status, so that exit-code re-scores. */
-	if (s->t->provider && s->t->provider->type == BM_PROVIDER_EXEC)
-		add_num(r, "exit_code", o->exit_code, o->exit_code >= 0);
-	if (o->judges > 0) {
-		/* The judges' tokens and cost, apart from the model's. */
-		u = cJSON_AddObjectToObject(r, "judge_usage");
-		cJSON_AddNumberToObject(u, "prompt_tokens",
-		    (double)o->judge_prompt_tokens);
-		cJSON_AddNumberToObject(u, "completion_tokens",
-		    (double)o->judge_completion_tokens);
-		add_num(r, "judge_cost_usd", o->judge_cost_usd,
+	add_answer(r, s, o, latency);
+	if (o->judges > 0)
+		bm_judge_add_usage(r, o->judge_prompt_tokens,
+		    o->judge_completion_tokens, o->judge_cost_usd,
 		    o->judge_priced);
-	}
-	if (rc < 0 || cls != BM_CLASS_NONE) {
-		cJSON_Delete(sc);
-		sc = cJSON_CreateObject();
-		cJSON_AddNullToObject(sc, "score");
-		cJSON_AddArrayToObject(sc, "assertions");
-	}
-	while ((it = sc->child)) {
-		cJSON_DetachItemViaPointer(sc, it);
-		cJSON_AddItemToObject(r, it->string, it);
-	}
-	cJSON_Delete(sc);
+	bm_assert_attach(r, sc, rc >= 0 && cls == BM_CLASS_NONE);
 	if (o->cached)
 		cJSON_AddTrueToObject(r, "cached");
 	if (o->repaired)
@@ -522,32 +522,12 @@ static char *
 on_record(void *user, const struct bm_sched_step *s,
     const struct bm_sched_outcome *o)
 {
-	const struct bm_model *m = s->t->model;
-	long pt = o->reply.prompt_tokens, ct = o->reply.completion_tokens;
-	cJSON *r = result_new(s), *u;
+	cJSON *r = result_new(s);
 	char *json;
 
 	(void)user;
 	cJSON_AddNullToObject(r, "error");
-	if (o->reply.output)
-		cJSON_AddStringToObject(r, "output", o->reply.output);
-	else
-		cJSON_AddNullToObject(r, "output");
-	add_num(r, "latency_ms", ms3((s->answered_ms > 0 ? s->answered_ms :
-	    bm_clock_ms()) - s->attempt_ms), s->attempts > 0);
-	add_num(r, "ttft_ms", ms3(s->ttft_ms), s->ttft_ms >= 0);
-	cJSON_AddNumberToObject(r, "attempts", s->attempts);
-	if (pt >= 0 || ct >= 0) {
-		u = cJSON_AddObjectToObject(r, "usage");
-		add_num(u, "prompt_tokens", (double)pt, pt >= 0);
-		add_num(u, "completion_tokens", (double)ct, ct >= 0);
-	} else {
-		cJSON_AddNullToObject(r, "usage");
-	}
-	add_num(r, "cost_usd", ((double)(pt > 0 ? pt : 0) *
-	    (m ? m->price_input : 0) + (double)(ct > 0 ? ct : 0) *
-	    (m ? m->price_output : 0)) / 1e6,
-	    m && m->has_price && (pt >= 0 || ct >= 0) && !o->cached);
+	add_answer(r, s, o, latency_of(s));
 	cJSON_AddStringToObject(r, "started_at", s->started_at);
 	bm_runs_shape(r);
 	cJSON_DeleteItemFromObjectCaseSensitive(r, "status");

@@ -1115,3 +1115,21 @@ bm_assert_check_case(const cJSON *kase, struct bm_error *e)
 	} while (st && (st = st->next));
 	return 0;
 }
+
+void
+bm_assert_attach(cJSON *result, cJSON *scored, int scored_ok)
+{
+	cJSON *it;
+
+	if (!scored_ok) {
+		cJSON_Delete(scored);
+		cJSON_AddNullToObject(result, "score");
+		cJSON_AddArrayToObject(result, "assertions");
+		return;
+	}
+	while ((it = scored->child)) {
+		cJSON_DetachItemViaPointer(scored, it);
+		cJSON_AddItemToObject(result, it->string, it);
+	}
+	cJSON_Delete(scored);
+}

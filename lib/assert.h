@@ -40,6 +40,13 @@ struct bm_answer {
 const cJSON *bm_assert_type(const cJSON *spec);
 
 /*
+ * Move what bm_assert_score added to scored (score, assertions, metrics)
+ * into result and free scored; without a verdict (!scored_ok) only
+ * score null and assertions empty.
+ */
+void bm_assert_attach(cJSON *result, cJSON *scored, int scored_ok);
+
+/*
  * Check one spec.  0, or -1 with e (no position) and *where the node at
  * fault: "unknown assertion 'regx' (did you mean 'regex'?)", "regex:
  * missing closing parenthesis at offset 3", "jq: syntax error ...".

@@ -298,3 +298,18 @@ bm_judge_exec(const char *out, const char *err, int ok,
 		    xstrdup(err);
 	}
 }
+
+void
+bm_judge_add_usage(cJSON *r, long prompt_tokens, long completion_tokens,
+    double cost_usd, int priced)
+{
+	cJSON *u = cJSON_AddObjectToObject(r, "judge_usage");
+
+	cJSON_AddNumberToObject(u, "prompt_tokens", (double)prompt_tokens);
+	cJSON_AddNumberToObject(u, "completion_tokens",
+	    (double)completion_tokens);
+	if (priced)
+		cJSON_AddNumberToObject(r, "judge_cost_usd", cost_usd);
+	else
+		cJSON_AddNullToObject(r, "judge_cost_usd");
+}

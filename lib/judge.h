@@ -69,6 +69,12 @@ void bm_judge_panel(const struct bm_judge_vote *v, size_t n,
  */
 void bm_judge_exec(const char *out, const char *err, int ok,
     struct bm_judge_vote *v);
+/*
+ * Add to result r the judges' tokens (judge_usage) and cost
+ * (judge_cost_usd, null unless priced), apart from the model's.
+ */
+void bm_judge_add_usage(cJSON *r, long prompt_tokens,
+    long completion_tokens, double cost_usd, int priced);
 /* s cut to at most max bytes (on a UTF-8 boundary) with "..."; malloc'd. */
 char *bm_judge_shorten(const char *s, size_t max);
 

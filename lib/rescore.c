@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "hash.h"
 #include "jsonl.h"
+#include "judge.h"
 #include "provider.h"
 #include "rescore.h"
 #include "sched.h"
@@ -227,7 +228,7 @@ score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
 	struct bm_error se = BM_ERROR_INIT;
 	struct bm_answer a = { .exit_code = -1 };
 	const cJSON *expect, *steps, *u;
-	cJSON *r, *sc, *it;
+	cJSON *r, *sc;
 	int rc;
 
 	r = carry(rs, kase, step, old);
@@ -239,18 +240,10 @@ score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
 		/* The judges' usage is the new judges'. */
 		cJSON_DeleteItemFromObjectCaseSensitive(r, "judge_usage");
 		cJSON_DeleteItemFromObjectCaseSensitive(r, "judge_cost_usd");
-		if (o->judges > 0) {
-			it = cJSON_AddObjectToObject(r, "judge_usage");
-			cJSON_AddNumberToObject(it, "prompt_tokens",
-			    (double)o->judge_prompt_tokens);
-			cJSON_AddNumberToObject(it, "completion_tokens",
-			    (double)o->judge_completion_tokens);
-			if (o->judge_priced)
-				cJSON_AddNumberToObject(r, "judge_cost_usd",
-				    o->judge_cost_usd);
-			else
-				cJSON_AddNullToObject(r, "judge_cost_usd");
-		}
+		if (o->judges > 0)
+			bm_judge_add_usage(r, o->judge_prompt_tokens,
+			    o->judge_completion_tokens, o->judge_cost_usd,
+			    o->judge_priced);
 	}
 	rc = -1;
 	sc = cJSON_CreateObject();
@@ -283,17 +276,7 @@ score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
 	}
 	cJSON_AddStringToObject(r, "status", rc < 0 ? "error" : rc ? "pass" :
 	    "fail");
-	if (rc < 0) {
-		cJSON_Delete(sc);
-		sc = cJSON_CreateObject();
-		cJSON_AddNullToObject(sc, "score");
-		cJSON_AddArrayToObject(sc, "assertions");
-	}
-	while ((it = sc->child)) {
-		cJSON_DetachItemViaPointer(sc, it);
-		cJSON_AddItemToObject(r, it->string, it);
-	}
-	cJSON_Delete(sc);
+	bm_assert_attach(r, sc, rc >= 0);
 	if (rc >= 0 && !cJSON_GetObjectItemCaseSensitive(r, "error"))
 		cJSON_AddNullToObject(r, "error");
 	bm_runs_shape(r);
