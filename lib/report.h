@@ -50,7 +50,8 @@ struct bm_hrun {
 struct bm_report {
 	const char *title;
 	int keep_output;	/* html: keep answers for the cases tab */
-	int keep_raw;		/* json: keep each result record as read */
+	int keep_raw;		/* json: keep each result record as read
+				   (instead of res: json needs no more) */
 	/* Aggregate records by type, in input order (arrays, owned). */
 	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
 	struct bm_rres *res;
@@ -87,7 +88,7 @@ int bm_report_add(struct bm_report *r, cJSON *rec);
  * out with lib/scan.h, no tree built.  1 when the line was taken (a
  * result, or a result of unknown status, counted as ignored); 0 when the
  * caller is to parse it and bm_report_add it (other types, invalid JSON
- * for the caller's message, keep_raw).  One scanner per thread.
+ * for the caller's message).  One scanner per thread, for one report.
  */
 struct bm_report_scan;
 struct bm_report_scan *bm_report_scan_new(void);
@@ -141,5 +142,7 @@ int bm_render_html(FILE *f, const struct bm_report *r);
 
 /* s with & < > " ' as entities, for HTML and XML text and attributes. */
 void bm_report_xml(struct bm_buf *o, const char *s);
+/* v in decimal, as "%ld" prints it, without printf (hot loops). */
+void bm_report_long(struct bm_buf *o, long v);
 
 #endif
