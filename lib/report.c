@@ -46,8 +46,9 @@ bm_report_free(struct bm_report *r)
 	cJSON_Delete(r->regressions);
 	cJSON_Delete(r->case_stats);
 	cJSON_Delete(r->runs);
-	for (i = 0; r->keep_output && i < r->nres; i++)
-		free(r->res[i].output);
+	for (i = 0; i < r->narena; i++)
+		free(r->arena[i]);
+	free(r->arena);
 	free(r->res);
 	free(r->hres);
 	for (i = 0; i < r->nhist; i++) {
@@ -61,6 +62,30 @@ bm_report_free(struct bm_report *r)
 	bm_map_free(r->atoms, free);
 	bm_map_free(r->where, free_where);
 	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * A copy of s[0..n) and a NUL in the report's arena: a million answers
+ * without a million mallocs and frees.
+ */
+static char *
+keep(struct bm_report *r, const char *s, size_t n)
+{
+	size_t size = n + 1 > (1 << 20) ? n + 1 : (1 << 20);
+	char *p;
+
+	if (n + 1 > r->arena_left) {
+		r->arena = xreallocarray(r->arena, r->narena + 1,
+		    sizeof(char *));
+		r->arena[r->narena++] = r->arena_at = xmalloc(size);
+		r->arena_left = size;
+	}
+	p = r->arena_at;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	r->arena_at += n + 1;
+	r->arena_left -= n + 1;
+	return p;
 }
 
 /* One stored copy of each distinct string: models and names repeat. */
@@ -170,7 +195,7 @@ add_result(struct bm_report *r, const cJSON *rec)
 	x->reasons = atom(r, why);
 	free(why);
 	if (r->keep_output && (s = bm_json_str(rec, "output")))
-		x->output = xstrdup(s);
+		x->output = keep(r, s, strlen(s));
 	return 0;
 }
 
@@ -1121,8 +1146,13 @@ bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
 	why = span_reasons(s, &f[L_ASSERTIONS]);
 	x->reasons = atom(r, why);
 	free(why);
-	if (r->keep_output)
-		x->output = span_str(&f[L_OUTPUT]);
+	if (r->keep_output && f[L_OUTPUT].kind == BM_SPAN_STRING &&
+	    !memchr(f[L_OUTPUT].p, '\\', f[L_OUTPUT].len)) {
+		x->output = keep(r, f[L_OUTPUT].p + 1, f[L_OUTPUT].len - 2);
+	} else if (r->keep_output && (why = span_str(&f[L_OUTPUT]))) {
+		x->output = keep(r, why, strlen(why));
+		free(why);
+	}
 	return 1;
 }
 

@@ -32,7 +32,8 @@ struct bm_rres {
 	const char *error_message;	/* interned; NULL when absent */
 	const char *reasons;	/* failed assertions' reasons, "; "-joined,
 				   interned (they repeat) */
-	char *output;		/* owned; kept only with keep_output */
+	char *output;		/* kept only with keep_output (in the
+				   report's arena: not freed one by one) */
 };
 
 /* Where a benchmark's YAML document is, for annotations. */
@@ -71,6 +72,10 @@ struct bm_report {
 	size_t nhres, caphres;
 	struct bm_map *where;	/* benchmark_id -> struct bm_where */
 	struct bm_map *atoms;	/* interned strings */
+	char **arena;		/* the answers: blocks of 1 MB or more */
+	size_t narena;
+	char *arena_at;		/* free space in the last block */
+	size_t arena_left;
 };
 
 /* Record types the model keeps. */
