@@ -774,7 +774,8 @@ row_label(const struct bm_rres *x)
 	return xasprintf("%s%s%s #%ld \u00b7 %s",
 	    x->benchmark ? x->benchmark : x->benchmark_id ?
 	    x->benchmark_id : "?", x->variant ? " / " : "",
-	    x->variant ? x->variant : "", x->trial, x->model ? x->model : "-");
+	    x->variant ? x->variant : "", (long)x->trial,
+	    x->model ? x->model : "-");
 }
 
 static int
@@ -912,7 +913,7 @@ heat_flaky(struct heat *h, const struct bm_report *r, char *mixed)
 		x.benchmark_id = bm_json_str(c, "benchmark_id");
 		x.benchmark = bm_json_str(c, "benchmark");
 		x.variant = bm_json_str(c, "variant");
-		x.trial = (long)bm_json_numor(c, "trial", 0);
+		x.trial = (int)bm_json_numor(c, "trial", 0);
 		x.model = bm_json_str(c, "model");
 		key = row_key(&x);
 		if ((v = bm_map_get(h->rows, key)))

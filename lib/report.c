@@ -104,12 +104,12 @@ atom(struct bm_report *r, const char *s)
 	return p;
 }
 
-static long
+static int
 longof(const cJSON *o, const char *k)
 {
 	double d = bm_json_numor(o, k, 0);
 
-	return isfinite(d) && fabs(d) < 1e15 ? (long)d : 0;
+	return isfinite(d) && fabs(d) < 2147483648.0 ? (int)d : 0;
 }
 
 /* The failed assertions' reasons, "; "-joined, or NULL. */
@@ -305,7 +305,7 @@ char *
 bm_report_case_name(const struct bm_rres *x)
 {
 	return xasprintf("%s/%ld/%ld/%ld", x->variant ? x->variant : "-",
-	    x->trial, x->repeat, x->step);
+	    (long)x->trial, (long)x->repeat, (long)x->step);
 }
 
 /* "72.5%" of a rate; "-" when absent. */
@@ -540,9 +540,9 @@ history_results(struct bm_report *r, struct bm_db *db, const char *id,
 		x->benchmark = atom(r, bm_db_col_text(st, 1));
 		x->model = atom(r, bm_db_col_text(st, 2));
 		x->variant = atom(r, bm_db_col_text(st, 3));
-		x->trial = (long)bm_db_col_int(st, 4);
-		x->repeat = (long)bm_db_col_int(st, 5);
-		x->step = (long)bm_db_col_int(st, 6);
+		x->trial = (int)bm_db_col_int(st, 4);
+		x->repeat = (int)bm_db_col_int(st, 5);
+		x->step = (int)bm_db_col_int(st, 6);
 		x->status = status[0];
 		x->error_class = atom(r, bm_db_col_text(st, 8));
 		x->error_message = atom(r, bm_db_col_text(st, 9));
@@ -830,13 +830,13 @@ span_double(const struct bm_span *sp, double *d)
 	return 1;
 }
 
-static long
+static int
 span_long(const struct bm_span *sp)
 {
 	double d = 0;
 
 	span_double(sp, &d);
-	return isfinite(d) && fabs(d) < 1e15 ? (long)d : 0;
+	return isfinite(d) && fabs(d) < 2147483648.0 ? (int)d : 0;
 }
 
 /*

@@ -26,7 +26,8 @@ struct bm_rres {
 	const char *benchmark_id;
 	const char *variant;
 	const char *error_class;
-	long trial, repeat, step;
+	int trial, repeat, step;	/* 0 when beyond an int (a million
+					   of these: 96 bytes each) */
 	char status;		/* 'p' pass, 'f' fail, 'e' error */
 	double latency_ms;	/* NAN when absent */
 	const char *error_message;	/* interned; NULL when absent */
