@@ -128,8 +128,8 @@ add_line(struct bm_report *r, struct bm_report_scan *scan,
 		;
 	if (i == len)
 		return 0;	/* blank */
-	if (memchr(line, '\0', len) ||
-	    !bm_report_add_line(r, scan, line, len))
+	/* A NUL byte fails bm_scan_line (jsmn stops at it): parsed here. */
+	if (!bm_report_add_line(r, scan, line, len))
 		return add_parsed(r, name, lineno, line, len);
 	return 0;
 }

@@ -21,7 +21,11 @@ struct by_model {
 	size_t nmodels;
 	size_t *start;		/* nmodels + 1 */
 	size_t *order;		/* result indexes */
+	long *fails, *errs;	/* nmodels each */
+	double *secs;
 };
+
+static double secs(const struct bm_rres *x);
 
 static void
 by_model(const struct bm_report *r, struct by_model *g)
@@ -35,6 +39,12 @@ by_model(const struct bm_report *r, struct by_model *g)
 	for (i = 0; i < r->nres; i++) {
 		const char *model = r->res[i].model ? r->res[i].model : "-";
 
+		/* Models are atoms: the last one is the same pointer. */
+		if (i > 0 && model == (r->res[i - 1].model ?
+		    r->res[i - 1].model : "-")) {
+			of[i] = of[i - 1];
+			continue;
+		}
 		if (!(v = bm_map_get(m, model))) {
 			g->models = xreallocarray(g->models, g->nmodels + 1,
 			    sizeof(char *));
@@ -45,8 +55,15 @@ by_model(const struct bm_report *r, struct by_model *g)
 		of[i] = (size_t)v - 1;
 	}
 	g->start = xcalloc(g->nmodels + 1, sizeof(size_t));
-	for (i = 0; i < r->nres; i++)
+	g->fails = xcalloc(g->nmodels + 1, sizeof(long));
+	g->errs = xcalloc(g->nmodels + 1, sizeof(long));
+	g->secs = xcalloc(g->nmodels + 1, sizeof(double));
+	for (i = 0; i < r->nres; i++) {
 		g->start[of[i] + 1]++;
+		g->fails[of[i]] += r->res[i].status == 'f';
+		g->errs[of[i]] += r->res[i].status == 'e';
+		g->secs[of[i]] += secs(&r->res[i]);
+	}
 	for (k = 0; k < g->nmodels; k++)
 		g->start[k + 1] += g->start[k];
 	fillp = xcalloc(g->nmodels + 1, sizeof(size_t));
@@ -65,6 +82,9 @@ by_model_free(struct by_model *g)
 	free(g->models);
 	free(g->start);
 	free(g->order);
+	free(g->fails);
+	free(g->errs);
+	free(g->secs);
 }
 
 static double
@@ -74,19 +94,49 @@ secs(const struct bm_rres *x)
 	    x->latency_ms / 1000 : 0;
 }
 
+/*
+ * s as "%.3f" prints it: by hand when s * 1000 is clearly not halfway
+ * between two integers (the rounding is then the same), else printf.
+ */
+static void
+put_secs(struct bm_buf *o, double s)
+{
+	double v = s * 1000, f;
+	long m;
+
+	if (!(v >= 0 && v < 1e9) ||
+	    fabs((f = v - floor(v)) - 0.5) < 1e-6) {
+		bm_buf_addf(o, "%.3f", s);
+		return;
+	}
+	m = (long)floor(v) + (f > 0.5);
+	bm_report_long(o, m / 1000);
+	bm_buf_addc(o, '.');
+	bm_buf_addc(o, (char)('0' + m / 100 % 10));
+	bm_buf_addc(o, (char)('0' + m / 10 % 10));
+	bm_buf_addc(o, (char)('0' + m % 10));
+}
+
 static void
 junit_case(struct bm_buf *o, const struct bm_rres *x)
 {
-	char *name = bm_report_case_name(x);
 	const char *msg;
 
 	bm_buf_adds(o, "    <testcase classname=\"");
 	bm_report_xml(o, x->benchmark ? x->benchmark :
 	    x->benchmark_id ? x->benchmark_id : "-");
+	/* bm_report_case_name(x), written in place. */
 	bm_buf_adds(o, "\" name=\"");
-	bm_report_xml(o, name);
-	bm_buf_addf(o, "\" time=\"%.3f\"", secs(x));
-	free(name);
+	bm_report_xml(o, x->variant ? x->variant : "-");
+	bm_buf_addc(o, '/');
+	bm_report_long(o, x->trial);
+	bm_buf_addc(o, '/');
+	bm_report_long(o, x->repeat);
+	bm_buf_addc(o, '/');
+	bm_report_long(o, x->step);
+	bm_buf_adds(o, "\" time=\"");
+	put_secs(o, secs(x));
+	bm_buf_addc(o, '"');
 	if (x->status == 'p') {
 		bm_buf_adds(o, "/>\n");
 		return;
@@ -118,8 +168,8 @@ bm_render_junit(FILE *f, const struct bm_report *r)
 {
 	struct by_model g;
 	struct bm_buf o = BM_BUF_INIT;
-	long fails = 0, errs = 0, mf, me;
-	double t = 0, mt;
+	long fails = 0, errs = 0;
+	double t = 0;
 	size_t k, i;
 
 	by_model(r, &g);
@@ -134,18 +184,12 @@ bm_render_junit(FILE *f, const struct bm_report *r)
 	bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\" errors=\"%ld\""
 	    " time=\"%.3f\">\n", r->nres, fails, errs, t);
 	for (k = 0; k < g.nmodels; k++) {
-		mf = me = 0;
-		mt = 0;
-		for (i = g.start[k]; i < g.start[k + 1]; i++) {
-			mf += r->res[g.order[i]].status == 'f';
-			me += r->res[g.order[i]].status == 'e';
-			mt += secs(&r->res[g.order[i]]);
-		}
 		bm_buf_adds(&o, "  <testsuite name=\"");
 		bm_report_xml(&o, g.models[k]);
 		bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\""
 		    " errors=\"%ld\" skipped=\"0\" time=\"%.3f\">\n",
-		    g.start[k + 1] - g.start[k], mf, me, mt);
+		    g.start[k + 1] - g.start[k], g.fails[k], g.errs[k],
+		    g.secs[k]);
 		for (i = g.start[k]; i < g.start[k + 1]; i++) {
 			junit_case(&o, &r->res[g.order[i]]);
 			if (o.len > 65536) {

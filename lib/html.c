@@ -740,15 +740,32 @@ struct heat {
 	cJSON *cases, *runs, *list;	/* the page's data */
 	size_t nrows, ncols;
 	long dropped;			/* results past CASES_MAX rows */
+	struct bm_buf key;		/* heat_add's row key */
 };
+
+/* A row's key: "id\x1fvariant\x1ftrial\x1fmodel", into o (reset). */
+static const char *
+row_keyb(struct bm_buf *o, const struct bm_rres *x)
+{
+	bm_buf_reset(o);
+	bm_buf_adds(o, x->benchmark_id ? x->benchmark_id : x->benchmark ?
+	    x->benchmark : "");
+	bm_buf_addc(o, '\x1f');
+	bm_buf_adds(o, x->variant ? x->variant : "");
+	bm_buf_addc(o, '\x1f');
+	bm_report_long(o, x->trial);
+	bm_buf_addc(o, '\x1f');
+	bm_buf_adds(o, x->model ? x->model : "");
+	return bm_buf_str(o);
+}
 
 static char *
 row_key(const struct bm_rres *x)
 {
-	return xasprintf("%s\x1f%s\x1f%ld\x1f%s",
-	    x->benchmark_id ? x->benchmark_id : x->benchmark ? x->benchmark :
-	    "", x->variant ? x->variant : "", x->trial, x->model ? x->model :
-	    "");
+	struct bm_buf o = BM_BUF_INIT;
+
+	row_keyb(&o, x);
+	return bm_buf_detach(&o, NULL);
 }
 
 static char *
@@ -757,7 +774,8 @@ row_label(const struct bm_rres *x)
 	return xasprintf("%s%s%s #%ld \u00b7 %s",
 	    x->benchmark ? x->benchmark : x->benchmark_id ?
 	    x->benchmark_id : "?", x->variant ? " / " : "",
-	    x->variant ? x->variant : "", x->trial, x->model ? x->model : "-");
+	    x->variant ? x->variant : "", (long)x->trial,
+	    x->model ? x->model : "-");
 }
 
 static int
@@ -787,8 +805,9 @@ heat_col(struct heat *h, const char *run)
 static void
 heat_add(struct heat *h, const struct bm_rres *x)
 {
-	char *key = row_key(x), *ck;
-	const char *run = x->run_id ? x->run_id : "-";
+	const char *key = row_keyb(&h->key, x), *run = x->run_id ?
+	    x->run_id : "-";
+	char *ck;
 	size_t row, col;
 	cJSON *cell, *one, *arr;
 	void *v;
@@ -797,7 +816,6 @@ heat_add(struct heat *h, const struct bm_rres *x)
 	if (!(v = bm_map_get(h->rows, key))) {
 		if (h->nrows >= CASES_MAX) {
 			h->dropped++;
-			free(key);
 			return;
 		}
 		v = (void *)(++h->nrows);
@@ -822,7 +840,6 @@ heat_add(struct heat *h, const struct bm_rres *x)
 		bm_map_put(h->cells, ck, cell);
 	}
 	free(ck);
-	free(key);
 	/* The cell's status is the worst of its results. */
 	arr = cJSON_GetArrayItem(cell, 2);
 	arr->valuestring[0] = (char)worse(arr->valuestring[0], x->status);
@@ -896,7 +913,7 @@ heat_flaky(struct heat *h, const struct bm_report *r, char *mixed)
 		x.benchmark_id = bm_json_str(c, "benchmark_id");
 		x.benchmark = bm_json_str(c, "benchmark");
 		x.variant = bm_json_str(c, "variant");
-		x.trial = (long)bm_json_numor(c, "trial", 0);
+		x.trial = (int)bm_json_numor(c, "trial", 0);
 		x.model = bm_json_str(c, "model");
 		key = row_key(&x);
 		if ((v = bm_map_get(h->rows, key)))
@@ -971,6 +988,7 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 	    "<p class=\"muted\">No cell selected.</p></div>");
 out:
 	free(mixed);
+	bm_buf_free(&h.key);
 	bm_map_free(h.rows, NULL);
 	bm_map_free(h.cols, NULL);
 	bm_map_free(h.cells, NULL);

@@ -46,9 +46,9 @@ bm_report_free(struct bm_report *r)
 	cJSON_Delete(r->regressions);
 	cJSON_Delete(r->case_stats);
 	cJSON_Delete(r->runs);
-	for (i = 0; i < r->nres; i++) {
-		free(r->res[i].output);
-	}
+	for (i = 0; i < r->narena; i++)
+		free(r->arena[i]);
+	free(r->arena);
 	free(r->res);
 	free(r->hres);
 	for (i = 0; i < r->nhist; i++) {
@@ -62,6 +62,30 @@ bm_report_free(struct bm_report *r)
 	bm_map_free(r->atoms, free);
 	bm_map_free(r->where, free_where);
 	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * A copy of s[0..n) and a NUL in the report's arena: a million answers
+ * without a million mallocs and frees.
+ */
+static char *
+keep(struct bm_report *r, const char *s, size_t n)
+{
+	size_t size = n + 1 > (1 << 20) ? n + 1 : (1 << 20);
+	char *p;
+
+	if (n + 1 > r->arena_left) {
+		r->arena = xreallocarray(r->arena, r->narena + 1,
+		    sizeof(char *));
+		r->arena[r->narena++] = r->arena_at = xmalloc(size);
+		r->arena_left = size;
+	}
+	p = r->arena_at;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	r->arena_at += n + 1;
+	r->arena_left -= n + 1;
+	return p;
 }
 
 /* One stored copy of each distinct string: models and names repeat. */
@@ -80,12 +104,12 @@ atom(struct bm_report *r, const char *s)
 	return p;
 }
 
-static long
+static int
 longof(const cJSON *o, const char *k)
 {
 	double d = bm_json_numor(o, k, 0);
 
-	return isfinite(d) && fabs(d) < 1e15 ? (long)d : 0;
+	return isfinite(d) && fabs(d) < 2147483648.0 ? (int)d : 0;
 }
 
 /* The failed assertions' reasons, "; "-joined, or NULL. */
@@ -140,6 +164,13 @@ add_result(struct bm_report *r, const cJSON *rec)
 	if (!st || (strcmp(st, "pass") && strcmp(st, "fail") &&
 	    strcmp(st, "error")))
 		return -1;
+	if (r->keep_raw) {	/* json writes the results as they are */
+		if (r->nraw++)
+			bm_buf_addc(&r->raw, ',');
+		bm_json_put(&r->raw, rec);
+		spill_raw(r);
+		return 0;
+	}
 	if (r->nres == r->capres) {
 		r->capres = r->capres ? 2 * r->capres : 256;
 		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
@@ -164,13 +195,7 @@ add_result(struct bm_report *r, const cJSON *rec)
 	x->reasons = atom(r, why);
 	free(why);
 	if (r->keep_output && (s = bm_json_str(rec, "output")))
-		x->output = xstrdup(s);
-	if (r->keep_raw) {
-		if (r->nraw++)
-			bm_buf_addc(&r->raw, ',');
-		bm_json_put(&r->raw, rec);
-		spill_raw(r);
-	}
+		x->output = keep(r, s, strlen(s));
 	return 0;
 }
 
@@ -280,7 +305,7 @@ char *
 bm_report_case_name(const struct bm_rres *x)
 {
 	return xasprintf("%s/%ld/%ld/%ld", x->variant ? x->variant : "-",
-	    x->trial, x->repeat, x->step);
+	    (long)x->trial, (long)x->repeat, (long)x->step);
 }
 
 /* "72.5%" of a rate; "-" when absent. */
@@ -515,9 +540,9 @@ history_results(struct bm_report *r, struct bm_db *db, const char *id,
 		x->benchmark = atom(r, bm_db_col_text(st, 1));
 		x->model = atom(r, bm_db_col_text(st, 2));
 		x->variant = atom(r, bm_db_col_text(st, 3));
-		x->trial = (long)bm_db_col_int(st, 4);
-		x->repeat = (long)bm_db_col_int(st, 5);
-		x->step = (long)bm_db_col_int(st, 6);
+		x->trial = (int)bm_db_col_int(st, 4);
+		x->repeat = (int)bm_db_col_int(st, 5);
+		x->step = (int)bm_db_col_int(st, 6);
 		x->status = status[0];
 		x->error_class = atom(r, bm_db_col_text(st, 8));
 		x->error_message = atom(r, bm_db_col_text(st, 9));
@@ -657,9 +682,15 @@ bm_report_xml(struct bm_buf *o, const char *s)
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	const unsigned char *run;
 
+	/* 1: a byte that needs an entity (or U+FFFD, or ends s). */
+	static const unsigned char esc[256] = {
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1,
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		['&'] = 1, ['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1
+	};
+
 	for (;;) {
-		for (run = p; *p && !strchr("&<>\"'", *p) &&
-		    (*p >= 32 || *p == '\t' || *p == '\n'); p++)
+		for (run = p; !esc[*p]; p++)
 			;
 		bm_buf_add(o, run, (size_t)(p - run));
 		if (!*p)
@@ -694,6 +725,8 @@ static const char *const assertion_paths[] = { "pass", "reason", "type" };
 struct bm_report_scan {
 	struct bm_scan *line;
 	struct bm_scan *assertion;
+	const char *last[L_N];	/* each field's last atom, its text ... */
+	size_t lastlen[L_N];	/* ... this long (they repeat line by line) */
 	char num[64], numout[64];	/* put_number's last number */
 	size_t numlen;
 };
@@ -760,6 +793,27 @@ span_atom(struct bm_report *r, const struct bm_span *sp)
 	return a;
 }
 
+/*
+ * span_atom() of field k, with the field's last atom tried first: runs,
+ * models, benchmarks and variants repeat from one line to the next.
+ */
+static const char *
+field_atom(struct bm_report *r, struct bm_report_scan *s,
+    const struct bm_span *f, int k)
+{
+	const struct bm_span *sp = &f[k];
+
+	if (sp->kind != BM_SPAN_STRING)
+		return NULL;
+	if (s->last[k] && sp->len - 2 == s->lastlen[k] &&
+	    memcmp(sp->p + 1, s->last[k], s->lastlen[k]) == 0 &&
+	    !memchr(sp->p, '\\', sp->len))
+		return s->last[k];
+	s->last[k] = span_atom(r, sp);
+	s->lastlen[k] = s->last[k] ? strlen(s->last[k]) : 0;
+	return s->last[k];
+}
+
 /* A number span as cJSON reads it (strtod): 1 and *d, or 0. */
 static int
 span_double(const struct bm_span *sp, double *d)
@@ -776,13 +830,13 @@ span_double(const struct bm_span *sp, double *d)
 	return 1;
 }
 
-static long
+static int
 span_long(const struct bm_span *sp)
 {
 	double d = 0;
 
 	span_double(sp, &d);
-	return isfinite(d) && fabs(d) < 1e15 ? (long)d : 0;
+	return isfinite(d) && fabs(d) < 2147483648.0 ? (int)d : 0;
 }
 
 /*
@@ -806,7 +860,8 @@ value_end(const char *p, const char *end)
 		} else if (*p == '}' || *p == ']') {
 			if (--depth <= 0)
 				return p + 1;
-		} else if (depth == 0 && strchr(",: \t\r\n", *p)) {
+		} else if (depth == 0 && (*p == ',' || *p == ':' ||
+		    *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
 			return p;
 		}
 	}
@@ -991,10 +1046,17 @@ put_line(struct bm_report_scan *s, struct bm_buf *o, const char *p,
 		if (*p == '"') {
 			plain = 1;
 			for (q = p + 1; q < end && *q != '"'; q++) {
-				if (*q == '\\')
-					plain = 0, q++;
-				else if ((unsigned char)*q < 32)
+				if ((unsigned char)*q < 32)
 					plain = 0;
+				/*
+				 * \" \\ \b \f \n \r \t print as they
+				 * are; \/ and \uXXXX are decoded.
+				 */
+				else if (*q == '\\' && (!q[1] ||
+				    !strchr("\"\\bfnrt", q[1])))
+					plain = 0, q++;
+				else if (*q == '\\')
+					q++;
 			}
 			q++;
 			if (!plain) {
@@ -1056,6 +1118,13 @@ bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
 		r->ignored++;
 		return 1;
 	}
+	if (r->keep_raw) {	/* json writes the results as they are */
+		if (r->nraw++)
+			bm_buf_addc(&r->raw, ',');
+		put_line(s, &r->raw, line, len);
+		spill_raw(r);
+		return 1;
+	}
 	if (r->nres == r->capres) {
 		r->capres = r->capres ? 2 * r->capres : 256;
 		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
@@ -1063,27 +1132,40 @@ bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
 	x = &r->res[r->nres++];
 	memset(x, 0, sizeof(*x));
 	x->status = f[L_STATUS].p[1];
-	x->run_id = span_atom(r, &f[L_RUN_ID]);
-	x->model = span_atom(r, &f[L_MODEL]);
-	x->benchmark = span_atom(r, &f[L_BENCHMARK]);
-	x->benchmark_id = span_atom(r, &f[L_BENCHMARK_ID]);
-	x->variant = span_atom(r, &f[L_VARIANT]);
+	x->run_id = field_atom(r, s, f, L_RUN_ID);
+	x->model = field_atom(r, s, f, L_MODEL);
+	x->benchmark = field_atom(r, s, f, L_BENCHMARK);
+	x->benchmark_id = field_atom(r, s, f, L_BENCHMARK_ID);
+	x->variant = field_atom(r, s, f, L_VARIANT);
 	x->trial = span_long(&f[L_TRIAL]);
 	x->repeat = span_long(&f[L_REPEAT]);
 	x->step = span_long(&f[L_STEP]);
 	x->latency_ms = span_double(&f[L_LATENCY], &d) ? d : NAN;
-	x->error_class = span_atom(r, &f[L_ERR_CLASS]);
-	x->error_message = span_atom(r, &f[L_ERR_MESSAGE]);
+	x->error_class = field_atom(r, s, f, L_ERR_CLASS);
+	x->error_message = field_atom(r, s, f, L_ERR_MESSAGE);
 	why = span_reasons(s, &f[L_ASSERTIONS]);
 	x->reasons = atom(r, why);
 	free(why);
-	if (r->keep_output)
-		x->output = span_str(&f[L_OUTPUT]);
-	if (r->keep_raw) {
-		if (r->nraw++)
-			bm_buf_addc(&r->raw, ',');
-		put_line(s, &r->raw, line, len);
-		spill_raw(r);
+	if (r->keep_output && f[L_OUTPUT].kind == BM_SPAN_STRING &&
+	    !memchr(f[L_OUTPUT].p, '\\', f[L_OUTPUT].len)) {
+		x->output = keep(r, f[L_OUTPUT].p + 1, f[L_OUTPUT].len - 2);
+	} else if (r->keep_output && (why = span_str(&f[L_OUTPUT]))) {
+		x->output = keep(r, why, strlen(why));
+		free(why);
 	}
 	return 1;
+}
+
+void
+bm_report_long(struct bm_buf *o, long v)
+{
+	char d[24], *p = d + sizeof(d);
+	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	bm_buf_add(o, p, (size_t)(d + sizeof(d) - p));
 }

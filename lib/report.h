@@ -26,13 +26,15 @@ struct bm_rres {
 	const char *benchmark_id;
 	const char *variant;
 	const char *error_class;
-	long trial, repeat, step;
+	int trial, repeat, step;	/* 0 when beyond an int (a million
+					   of these: 96 bytes each) */
 	char status;		/* 'p' pass, 'f' fail, 'e' error */
 	double latency_ms;	/* NAN when absent */
 	const char *error_message;	/* interned; NULL when absent */
 	const char *reasons;	/* failed assertions' reasons, "; "-joined,
 				   interned (they repeat) */
-	char *output;		/* owned; kept only with keep_output */
+	char *output;		/* kept only with keep_output (in the
+				   report's arena: not freed one by one) */
 };
 
 /* Where a benchmark's YAML document is, for annotations. */
@@ -50,7 +52,8 @@ struct bm_hrun {
 struct bm_report {
 	const char *title;
 	int keep_output;	/* html: keep answers for the cases tab */
-	int keep_raw;		/* json: keep each result record as read */
+	int keep_raw;		/* json: keep each result record as read
+				   (instead of res: json needs no more) */
 	/* Aggregate records by type, in input order (arrays, owned). */
 	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
 	struct bm_rres *res;
@@ -70,6 +73,10 @@ struct bm_report {
 	size_t nhres, caphres;
 	struct bm_map *where;	/* benchmark_id -> struct bm_where */
 	struct bm_map *atoms;	/* interned strings */
+	char **arena;		/* the answers: blocks of 1 MB or more */
+	size_t narena;
+	char *arena_at;		/* free space in the last block */
+	size_t arena_left;
 };
 
 /* Record types the model keeps. */
@@ -87,7 +94,7 @@ int bm_report_add(struct bm_report *r, cJSON *rec);
  * out with lib/scan.h, no tree built.  1 when the line was taken (a
  * result, or a result of unknown status, counted as ignored); 0 when the
  * caller is to parse it and bm_report_add it (other types, invalid JSON
- * for the caller's message, keep_raw).  One scanner per thread.
+ * for the caller's message).  One scanner per thread, for one report.
  */
 struct bm_report_scan;
 struct bm_report_scan *bm_report_scan_new(void);
@@ -141,5 +148,7 @@ int bm_render_html(FILE *f, const struct bm_report *r);
 
 /* s with & < > " ' as entities, for HTML and XML text and attributes. */
 void bm_report_xml(struct bm_buf *o, const char *s);
+/* v in decimal, as "%ld" prints it, without printf (hot loops). */
+void bm_report_long(struct bm_buf *o, long v);
 
 #endif

@@ -214,6 +214,27 @@ mkdb() {
 	[ "$(jq -c '[(.result|length), .result[0].trial, .result[5999].trial, ([.result[].trial] == [range(6000)])]' <<<"$output")" = '[6000,0,5999,true]' ]
 }
 
+@test "bm-report: json writes each result compact, as bm_json_put would" {
+	printf '%s\n' '{ "type": "result", "status": "fail", "model": "m",  "why": "a \"q\"\n\ttab\\ \/ \u00e9 \u0001", "latency_ms": 1234.50, "cost_usd": 1e-7, "trial": 2, "x": [ 1.0, -0, 0.00012 ] }' > esc.jsonl
+	run --separate-stderr bm-report -f json esc.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = '{"title":"bm report","run":[],"stat":[],"comparison":[],"regression":[],"case_stat":[],"result":[{"type":"result","status":"fail","model":"m","why":"a \"q\"\n\ttab\\ / é \u0001","latency_ms":1234.5,"cost_usd":1e-07,"trial":2,"x":[1,-0,0.00012]}],"history":[]}' ]
+}
+
+@test "bm-report: junit times are the latencies in seconds as %.3f prints them" {
+	lat='1234.5 0.4 2500.5 999.9996 0.5 1 812.25 60000 1e7 123456789.5'
+	for l in $lat; do
+		printf '{"type":"result","status":"pass","model":"m","latency_ms":%s}\n' "$l"
+	done > lat.jsonl
+	run --separate-stderr bm-report -f junit lat.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	got=$(grep -o '<testcase [^>]*time="[^"]*"' <<<"$output" | sed 's/.*time="//; s/"//' | tr '\n' ' ')
+	want=$($PY -c 'import sys; print(" ".join("%.3f" % (float(l) / 1000) for l in sys.argv[1:]), end=" ")' $lat)
+	[ "$got" = "$want" ]
+}
+
 @test "bm-report: junit read by junitparser: suites, cases, failures, errors" {
 	command -v xmllint > /dev/null || skip "xmllint not installed"
 	$PY -c 'import junitparser' 2> /dev/null || skip "python3-junitparser not installed"
