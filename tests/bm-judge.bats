@@ -262,7 +262,7 @@ bm-exec: warning: 1 of 3 results ended in error (exec 1)" ]
 @test "exit-code: an agent killed by a signal or timed out stays an error" {
 	{
 		case_rec k1 'exec:kill -9 $$' x '[{"exit-code":0}]'
-		case_rec k2 'exec:exec sleep 30' x '[{"exit-code":0}]'
+		case_rec k2 'exec:exec tail -f /dev/null' x '[{"exit-code":0}]'
 	} >in.jsonl
 	run --separate-stderr bm-exec --no-db --run-id r-j --timeout 0.3 \
 	    --retries 0 <in.jsonl
@@ -271,7 +271,7 @@ bm-exec: warning: 1 of 3 results ended in error (exec 1)" ]
 bm-exec: warning: 2 of 2 results ended in error (timeout 1, exec 1)" ]
 	[ "$(jq -c '[.case_id, .status, .error.class, .error.message]' \
 	    <<<"$output" | sort)" = '["k1","error","exec","exec kill -9 $$ killed by signal 9"]
-["k2","error","timeout","exec exec sleep 30: no answer within 0.3 s"]' ]
+["k2","error","timeout","exec exec tail -f /dev/null: no answer within 0.3 s"]' ]
 }
 
 @test "exec providers: at most 5 stderr lines a case reach stderr, named by the case" {
@@ -324,7 +324,7 @@ bm-exec: warning: 1 of 1 results ended in error (parse 1)" ]
 
 @test "exec scorer: a scorer that times out or is killed is an error of class exec" {
 	{
-		case_rec t1 echo:x 'hello' '[{"exec":"exec sleep 30"}]'
+		case_rec t1 echo:x 'hello' '[{"exec":"exec tail -f /dev/null"}]'
 		case_rec t2 echo:x 'hello' '[{"exec":"kill -9 $$"}]'
 	} >in.jsonl
 	run --separate-stderr bm-exec --no-db --run-id r-j --timeout 0.5 <in.jsonl
@@ -332,6 +332,6 @@ bm-exec: warning: 1 of 1 results ended in error (parse 1)" ]
 	[ "$stderr" = "bm-exec: run r-j
 bm-exec: warning: 2 of 2 results ended in error (exec 2)" ]
 	[ "$(jq -c '[.case_id, .status, .error.class, .error.message, .output]' \
-	    <<<"$output" | sort)" = '["t1","error","exec","exec scorer exec sleep 30: no verdict within 0.5 s","hello"]
+	    <<<"$output" | sort)" = '["t1","error","exec","exec scorer exec tail -f /dev/null: no verdict within 0.5 s","hello"]
 ["t2","error","exec","exec scorer kill -9 $$ killed by signal 9","hello"]' ]
 }

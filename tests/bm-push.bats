@@ -3,6 +3,8 @@
 # directory, on a free port on 127.0.0.1), the project's PostgREST-protocol
 # server (tests/pgrest) in front of it, and other bm databases.
 load helper
+# Poll interval of the bounded waits (never a wait for time).
+TICK=0.05
 
 PGBIN=/usr/lib/postgresql/15/bin
 PGREST="$BM_BUILDDIR/tests/pgrest/pgrest"
@@ -290,7 +292,7 @@ r-keys' ]
 	pid=$!
 	for _ in $(seq 600); do
 		n=$(q 'SELECT count(*) FROM bm_results')
-		[ "$n" -gt 0 ] && break; sleep 0.05
+		[ "$n" -gt 0 ] && break; sleep "$TICK"
 	done
 	kill -9 "$pid"
 	wait "$pid" || true
@@ -427,7 +429,7 @@ rest() {
 	PGREST_KEY=$KEY PGREST_ANON_KEY=anon-key "$PGREST" -d "$URL" \
 	    -P port -l rest.log "$@" &
 	REST_PID=$!
-	for _ in $(seq 200); do [ -s port ] && break; sleep 0.05; done
+	for _ in $(seq 200); do [ -s port ] && break; sleep "$TICK"; done
 	REST="http://127.0.0.1:$(cat port)/rest/v1"
 	export BM_PUSH_KEY=$KEY
 }
