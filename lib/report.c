@@ -137,6 +137,21 @@ reasons(const cJSON *rec)
 	return b.len ? bm_buf_detach(&b, NULL) : NULL;
 }
 
+/* A new, zeroed result at the end of r->res. */
+static struct bm_rres *
+res_add(struct bm_report *r)
+{
+	struct bm_rres *x;
+
+	if (r->nres == r->capres) {
+		r->capres = r->capres ? 2 * r->capres : 256;
+		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
+	}
+	x = &r->res[r->nres++];
+	memset(x, 0, sizeof(*x));
+	return x;
+}
+
 /* A million results need not stay in memory: raw goes to a file. */
 static void
 spill_raw(struct bm_report *r)
@@ -171,12 +186,7 @@ add_result(struct bm_report *r, const cJSON *rec)
 		spill_raw(r);
 		return 0;
 	}
-	if (r->nres == r->capres) {
-		r->capres = r->capres ? 2 * r->capres : 256;
-		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
-	}
-	x = &r->res[r->nres++];
-	memset(x, 0, sizeof(*x));
+	x = res_add(r);
 	x->status = st[0];
 	x->run_id = atom(r, bm_json_str(rec, "run_id"));
 	x->model = atom(r, bm_json_str(rec, "model"));
@@ -1125,12 +1135,7 @@ bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
 		spill_raw(r);
 		return 1;
 	}
-	if (r->nres == r->capres) {
-		r->capres = r->capres ? 2 * r->capres : 256;
-		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
-	}
-	x = &r->res[r->nres++];
-	memset(x, 0, sizeof(*x));
+	x = res_add(r);
 	x->status = f[L_STATUS].p[1];
 	x->run_id = field_atom(r, s, f, L_RUN_ID);
 	x->model = field_atom(r, s, f, L_MODEL);
