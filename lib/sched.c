@@ -385,6 +385,22 @@ step_error(struct bm_sched *s, struct job *j, enum bm_class cls,
 
 /* --- scoring: judges and exec scorers ------------------------------------ */
 
+/* Put job k into the list after job at (NULL: at the head). */
+static void
+link_after(struct bm_sched *s, struct job *at, struct job *k)
+{
+	k->prev = at;
+	k->next = at ? at->next : s->jobs;
+	if (k->next)
+		k->next->prev = k;
+	else
+		s->tail = k;
+	if (at)
+		at->next = k;
+	else
+		s->jobs = k;
+}
+
 /* A sub-request of p's step for expect entry i, placed after job at. */
 static struct job *
 sub_new(struct bm_sched *s, struct job *p, enum jkind kind, int i,
@@ -400,13 +416,7 @@ sub_new(struct bm_sched *s, struct job *p, enum jkind kind, int i,
 	k->nsteps = p->nsteps;
 	k->ttft = -1;
 	k->state = J_WAITING;
-	k->prev = at;
-	k->next = at->next;
-	if (at->next)
-		at->next->prev = k;
-	else
-		s->tail = k;
-	at->next = k;
+	link_after(s, at, k);
 	s->nsubs++;
 	p->sc->pending++;
 	s->kick = 1;
@@ -836,12 +846,7 @@ bm_sched_add(struct bm_sched *s, cJSON *rec, struct bm_error *e)
 	j = xcalloc(1, sizeof(*j));
 	j->kase = rec;
 	/* Appended: dispatch goes in input order. */
-	j->prev = s->tail;
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->jobs = j;
-	s->tail = j;
+	link_after(s, s->tail, j);
 	s->st.alive++;
 	j->ttft = -1;
 	j->messages = conversation(rec);
