@@ -207,6 +207,16 @@ put(const cJSON *rec)
 		bm_die(2, "stdout: %s", strerror(errno));
 }
 
+/* A run record of bm-runs list, printed as it is read. */
+static int
+put_run(cJSON *run, void *arg, struct bm_error *e)
+{
+	(void)arg, (void)e;
+	put(run);
+	cJSON_Delete(run);
+	return 0;
+}
+
 /* Runs: records, or the table of bm-runs list. */
 static void
 print_runs(const cJSON *runs)
@@ -640,11 +650,15 @@ main(int argc, char **argv)
 	if (strcmp(cmd->name, "list") == 0) {
 		f = (struct bm_history_filter){ O.n, O.since ? O.since_at :
 		    NULL, O.model, O.status, NULL, 0 };
-		out = bm_history_list(db, &f, &e);
-		if (!out)
+		if (!O.table) {
+			if (bm_history_each(db, &f, put_run, NULL, &e) < 0)
+				fail(&e);
+		} else if ((out = bm_history_list(db, &f, &e))) {
+			print_runs(out);
+			cJSON_Delete(out);
+		} else {
 			fail(&e);
-		print_runs(out);
-		cJSON_Delete(out);
+		}
 	} else if (strcmp(cmd->name, "show") == 0) {
 		id = resolve(db, argv[0]);
 		out = bm_history_run(db, id, &e);

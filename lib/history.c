@@ -116,12 +116,13 @@ run_record(struct bm_db_stmt *st)
 	return r;
 }
 
-cJSON *
-bm_history_list(struct bm_db *db, const struct bm_history_filter *f,
+int
+bm_history_each(struct bm_db *db, const struct bm_history_filter *f,
+    int (*fn)(cJSON *run, void *arg, struct bm_error *e), void *arg,
     struct bm_error *e)
 {
 	struct bm_db_stmt *st;
-	cJSON *out, *r;
+	cJSON *r;
 	long n = 0;
 	int rc = 0;
 
@@ -139,13 +140,12 @@ bm_history_list(struct bm_db *db, const struct bm_history_filter *f,
 	    " (SELECT 1 FROM run_models AS y WHERE y.run_id = r.id))"
 	    " ORDER BY r.started_at DESC, r.rowid DESC LIMIT ?3", e);
 	if (!st)
-		return NULL;
+		return -1;
 	bm_db_bind_text(st, 1, f->since);
 	bm_db_bind_text(st, 2, f->model);
 	bm_db_bind_int(st, 3, f->status ? -1 : f->limit);
 	bm_db_bind_text(st, 4, f->until);
 	bm_db_bind_int(st, 5, f->with_results != 0);
-	out = cJSON_CreateArray();
 	while ((f->limit < 0 || n < f->limit) &&
 	    (rc = bm_db_step(st, e)) == 1) {
 		r = run_record(st);
@@ -154,11 +154,29 @@ bm_history_list(struct bm_db *db, const struct bm_history_filter *f,
 			cJSON_Delete(r);
 			continue;
 		}
-		cJSON_AddItemToArray(out, r);
 		n++;
+		if ((rc = fn(r, arg, e)) < 0)
+			break;
 	}
 	bm_db_reset(st);
-	if (rc < 0) {
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+append(cJSON *run, void *arr, struct bm_error *e)
+{
+	(void)e;
+	cJSON_AddItemToArray(arr, run);
+	return 0;
+}
+
+cJSON *
+bm_history_list(struct bm_db *db, const struct bm_history_filter *f,
+    struct bm_error *e)
+{
+	cJSON *out = cJSON_CreateArray();
+
+	if (bm_history_each(db, f, append, out, e) < 0) {
 		cJSON_Delete(out);
 		return NULL;
 	}

@@ -40,6 +40,14 @@ int bm_history_status_ok(const char *s);
  */
 cJSON *bm_history_list(struct bm_db *db, const struct bm_history_filter *f,
     struct bm_error *e);
+/*
+ * The same records handed one at a time to fn, which owns each, so that
+ * a listing streams in constant memory; fn returns -1 (with e) to stop.
+ * 0, or -1 and e.
+ */
+int bm_history_each(struct bm_db *db, const struct bm_history_filter *f,
+    int (*fn)(cJSON *run, void *arg, struct bm_error *e), void *arg,
+    struct bm_error *e);
 /* Run id's `run` record (caller frees); NULL and e (also: no such run). */
 cJSON *bm_history_run(struct bm_db *db, const char *id, struct bm_error *e);
 /*

@@ -74,6 +74,16 @@ label_check(struct bm_db *db, const char *text)
 	return out;
 }
 
+/* A bm_history_each callback that takes one record and stops. */
+static int
+stop_at_first(cJSON *run, void *arg, struct bm_error *e)
+{
+	++*(int *)arg;
+	cJSON_Delete(run);
+	bm_error_set(e, NULL, 0, 0, "enough");
+	return -1;
+}
+
 int
 main(void)
 {
@@ -85,7 +95,7 @@ main(void)
 	struct bm_db *db;
 	cJSON *out, *m;
 	time_t t;
-	int fd;
+	int fd, seen;
 
 	is(when("2026-11-23"), "2026-11-23", "a date");
 	is(when("2026-11-23T10:15"), "2026-11-23T10:15", "a date and time");
@@ -205,6 +215,11 @@ main(void)
 	out = bm_history_list(db, &f, &e);
 	is_int(cJSON_GetArraySize(out), 2, "two runs are left");
 	cJSON_Delete(out);
+	seen = 0;
+	ok(bm_history_each(db, &f, stop_at_first, &seen, &e) < 0 &&
+	    seen == 1 && strstr(bm_error_str(&e), "enough") != NULL,
+	    "bm_history_each hands records one by one and stops on -1");
+	bm_error_clear(&e);
 	ok(bm_history_rm(db, ids, 1, 0, NULL, NULL, &out, &c, &e) < 0 &&
 	    out == NULL, "a removed run is gone");
 	bm_error_clear(&e);
