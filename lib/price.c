@@ -8,6 +8,7 @@
 #include "price.h"
 
 const struct bm_price bm_prices[] = {
+	{ "openai", "gpt-5.1", 1.25, 10.00 },
 	{ "openai", "gpt-5", 1.25, 10.00 },
 	{ "openai", "gpt-5-mini", 0.25, 2.00 },
 	{ "openai", "gpt-5-nano", 0.05, 0.40 },
@@ -24,10 +25,12 @@ const struct bm_price bm_prices[] = {
 	{ "openai", "o3", 2.00, 8.00 },
 	{ "openai", "o3-mini", 1.10, 4.40 },
 	{ "openai", "o4-mini", 1.10, 4.40 },
+	{ "anthropic", "claude-opus-4-6", 5.00, 25.00 },
 	{ "anthropic", "claude-opus-4-5", 5.00, 25.00 },
 	{ "anthropic", "claude-opus-4-1", 15.00, 75.00 },
 	{ "anthropic", "claude-opus-4", 15.00, 75.00 },
 	{ "anthropic", "claude-opus-4-0", 15.00, 75.00 },
+	{ "anthropic", "claude-sonnet-4-6", 3.00, 15.00 },
 	{ "anthropic", "claude-sonnet-4-5", 3.00, 15.00 },
 	{ "anthropic", "claude-sonnet-4", 3.00, 15.00 },
 	{ "anthropic", "claude-sonnet-4-0", 3.00, 15.00 },

@@ -645,6 +645,12 @@ test_prices(void)
 	is_int(bm_price_find("anthropic", "claude-sonnet-4-5-20250929"),
 	    bm_price_find("anthropic", "claude-sonnet-4-5"),
 	    "price: sonnet 4.5 is not sonnet 4");
+	ok(bm_price_find("openai", "gpt-5.1") >= 0 &&
+	    bm_price_find("openai", "gpt-5.1") != bm_price_find("openai",
+	    "gpt-5"), "price: gpt-5.1 is its own row");
+	is_int(bm_price_find("anthropic", "claude-opus-4-6"),
+	    bm_price_find("anthropic", "claude-opus-4-6-20260205"),
+	    "price: opus 4.6, dated");
 	is_int(bm_price_find("openai", "gpt-4o-minimal"), -1,
 	    "price: a longer id is another model");
 	is_int(bm_price_find("openai", "claude-3-haiku"), -1,
