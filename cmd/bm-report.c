@@ -91,11 +91,12 @@ format_of_file(const char *path)
  * bm_jsonl_next, so its messages are the ones every program gives.
  */
 static int
-add_parsed(struct bm_report *r, const char *name, long lineno,
-    char *line, size_t len)
+add_parsed(void *arg, struct bm_report *r, long lineno, char *line,
+    size_t len)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_jsonl in;
+	const char *name = arg;
 	FILE *f = fmemopen(line, len, "r");
 	cJSON *rec;
 	int rc;
@@ -117,80 +118,30 @@ add_parsed(struct bm_report *r, const char *name, long lineno,
 	return rc < 0 ? -1 : 0;
 }
 
-/* One input line (NUL-terminated at len) into r; -1 when it was bad. */
-static int
-add_line(struct bm_report *r, struct bm_report_scan *scan,
-    const char *name, long lineno, char *line, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len && strchr(" \t\r", line[i]) && line[i]; i++)
-		;
-	if (i == len)
-		return 0;	/* blank */
-	/* A NUL byte fails bm_scan_line (jsmn stops at it): parsed here. */
-	if (!bm_report_add_line(r, scan, line, len))
-		return add_parsed(r, name, lineno, line, len);
-	return 0;
-}
-
 /*
- * Read every record of one input into r; -1 when a line was bad.  The
- * input is read in blocks and cut at newlines in place; result lines,
- * the millions, take bm_report_add_line's path without a tree.
+ * Read every record of one input into r; -1 when a line was bad.  Result
+ * lines, the millions, are read on every core without a tree
+ * (bm_report_read); the others come back here in order.
  */
 static int
-read_input(struct bm_report *r, struct bm_report_scan *scan,
-    const char *path)
+read_input(struct bm_report *r, const char *path)
 {
+	struct bm_error e = BM_ERROR_INIT;
 	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY);
 	const char *name = fd == 0 ? "<stdin>" : path;
-	size_t cap = 1 << 20, have = 0, at;
-	char *buf, *nl;
-	ssize_t n;
-	long lineno = 0;
-	int status = 0;
+	int rc;
 
 	if (fd < 0) {
 		bm_errorf("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	buf = xmalloc(cap + 1);
-	for (;;) {
-		n = read(fd, buf + have, cap - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			bm_errorf("%s: %s", name, strerror(errno));
-			status = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-		for (at = 0; (nl = memchr(buf + at, '\n', have - at)); ) {
-			*nl = '\0';
-			if (add_line(r, scan, name, ++lineno, buf + at,
-			    (size_t)(nl - buf) - at) < 0)
-				status = -1;
-			at = (size_t)(nl - buf) + 1;
-		}
-		memmove(buf, buf + at, have - at);
-		have -= at;
-		if (have == cap) {	/* a line longer than the buffer */
-			cap *= 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-	}
-	if (have) {		/* the last line, without a newline */
-		buf[have] = '\0';
-		if (add_line(r, scan, name, ++lineno, buf, have) < 0)
-			status = -1;
-	}
-	free(buf);
+	rc = bm_report_read(r, fd, name, 0, add_parsed, (void *)name, &e);
+	if (rc < 0)
+		bm_error_print(&e);
+	bm_error_clear(&e);
 	if (fd != 0)
 		close(fd);
-	return status;
+	return rc ? -1 : 0;
 }
 
 static int
@@ -283,7 +234,6 @@ main(int argc, char **argv)
 	};
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_report r;
-	struct bm_report_scan *scan;
 	struct bm_cli cli;
 	struct bm_db *db = NULL;
 	const char *out = NULL, *title = NULL, *run = NULL;
@@ -336,7 +286,6 @@ main(int argc, char **argv)
 		format = !out && isatty(1) ? F_CONSOLE : F_MD;
 
 	bm_report_init(&r, title);
-	scan = bm_report_scan_new();
 	r.keep_output = format == F_HTML;
 	r.keep_raw = format == F_JSON;
 	if (run || history) {
@@ -350,7 +299,7 @@ main(int argc, char **argv)
 	} else if (argc || !history || !isatty(0)) {
 		/* The history alone needs no input from a terminal. */
 		for (i = 0; i < (argc ? argc : 1); i++)
-			if (read_input(&r, scan, argc ? argv[i] : "-") < 0)
+			if (read_input(&r, argc ? argv[i] : "-") < 0)
 				status = 1;
 	}
 	if (r.ignored)
@@ -374,7 +323,6 @@ main(int argc, char **argv)
 		bm_die(2, "stdout: %s", strerror(errno));
 	}
 	bm_report_free(&r);
-	bm_report_scan_free(scan);
 	free(run_id);
 	bm_error_clear(&e);
 	return status;

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "http.h"
 #include "jsonl.h"
+#include "map.h"
 #include "pg.h"
 #include "push.h"
 #include "xalloc.h"
@@ -81,6 +82,8 @@ bm_push_close(struct bm_push *t)
 	free(t->name);
 	free(t->base);
 	bm_buf_free(&t->rest_json);
+	bm_map_free(t->pg_runs, NULL);
+	t->pg_runs = NULL;
 	free(t->rest_end);
 	t->rest_end = NULL;
 	t->pg = NULL;
@@ -268,15 +271,168 @@ copy_row(void *arg, int ncols, const char *const *vals)
 		copy_flush(cp);
 }
 
+/*
+ * After a failure inside a transaction: is it worth a retry (f), and
+ * the COPY (when copying) and the transaction ended.
+ */
+static void
+pg_abort(struct bm_push *t, int copying, int local, struct push_fault *f)
+{
+	struct bm_error ignored = BM_ERROR_INIT;
+
+	f->retry = !local && (bm_pg_broken(t->pg) ||
+	    pg_transient(bm_pg_sqlstate(t->pg)));
+	if (bm_pg_broken(t->pg))
+		return;
+	/* Inside a COPY, end it first (its rows are rolled back). */
+	if (copying && bm_pg_copy_end(t->pg, NULL, &ignored) < 0)
+		bm_error_clear(&ignored);
+	bm_pg_exec(t->pg, "ROLLBACK", 0, NULL, NULL, NULL, &ignored);
+	bm_error_clear(&ignored);
+}
+
+/*
+ * COPY b's rows with sql (COPY ... FROM STDIN), inside the caller's
+ * transaction.  The data streams from the outbox query in pieces of
+ * 256 kB, so the server parses one while the next is read.  0 and *rows,
+ * or -1 with e, *copying (the COPY is still open) and *local (reading
+ * the outbox failed).
+ */
+static int
+pg_copy(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
+    const char *sql, long long *rows, int *copying, int *local,
+    struct bm_error *e)
+{
+	struct copy_out cp = { NULL, BM_BUF_INIT, NULL, 0 };
+	int rc = -1;
+
+	cp.pg = t->pg;
+	cp.e = e;
+	*copying = *local = 0;
+	if (bm_pg_copy_begin(t->pg, sql, e) < 0)
+		return -1;
+	*copying = 1;
+	if (bm_outbox_rows(db, t->name, b, 0, copy_row, &cp, e) < 0) {
+		*local = 1;
+		goto out;
+	}
+	copy_flush(&cp);
+	if (cp.failed)
+		goto out;
+	*copying = 0;
+	rc = bm_pg_copy_end(t->pg, rows, e);
+out:
+	bm_buf_free(&cp.buf);
+	return rc;
+}
+
+/* The values of t->pg_runs: a run's rows were on the remote or not. */
+static char run_new, run_old;
+
+/*
+ * Had the remote no result of any run of b when this push first looked
+ * (so that only this push has written that run's results since)?  One
+ * query per run and push.  1, 0, or -1 with e.
+ */
+static int
+pg_runs_new(struct bm_push *t, const struct bm_outbox_batch *b,
+    struct bm_error *e)
+{
+	const char *arg[1];
+	long long rows;
+	void *v;
+	long i;
+
+	if (!t->pg_runs)
+		t->pg_runs = bm_map_new();
+	for (i = 0; i < b->n; i++) {
+		if (!b->runs[i])
+			return 0;
+		if (i > 0 && b->runs[i - 1] &&
+		    strcmp(b->runs[i - 1], b->runs[i]) == 0)
+			continue;
+		v = bm_map_get(t->pg_runs, b->runs[i]);
+		if (v == &run_old)
+			return 0;
+		if (v == &run_new)
+			continue;
+		arg[0] = b->runs[i];
+		if (bm_pg_exec(t->pg, "SELECT 1 FROM bm_results"
+		    " WHERE run_id = $1 LIMIT 1", 1, arg, &rows, NULL, e) < 0)
+			return -1;
+		bm_map_put(t->pg_runs, b->runs[i], rows > 0 ? &run_old :
+		    &run_new);
+		if (rows > 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* From now on, b's runs go through the upsert. */
+static void
+pg_runs_old(struct bm_push *t, const struct bm_outbox_batch *b)
+{
+	long i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->runs[i])
+			bm_map_put(t->pg_runs, b->runs[i], &run_old);
+}
+
+/*
+ * A batch of results of runs the remote had none of: COPY straight into
+ * bm_results, as psql's \copy would, with no temporary table and no
+ * lookup of every row.  A row there all the same (another bm-push of the
+ * run at the same time, or a retry of a batch whose commit was lost)
+ * fails the COPY with a unique violation: it is rolled back and the
+ * batch, and the rest of its runs, go through the upsert (so does any
+ * other error the server gave).  0 sent, 1 for the upsert, or -1 with e
+ * and f (the connection is gone, or reading the outbox failed).
+ */
+static int
+pg_send_new(struct bm_push *t, struct bm_db *db,
+    const struct bm_outbox_batch *b, long long *written, struct push_fault *f,
+    struct bm_error *e)
+{
+	char *sql;
+	int r, copying = 0, local = 0;
+
+	if ((r = pg_runs_new(t, b, e)) <= 0) {
+		if (r < 0)
+			pg_abort(t, 0, 0, f);
+		return r < 0 ? -1 : 1;
+	}
+	sql = xasprintf("COPY %s (%s) FROM STDIN", b->kind->table,
+	    b->kind->cols);
+	if (bm_pg_exec(t->pg, "BEGIN", 0, NULL, NULL, NULL, e) < 0 ||
+	    pg_copy(t, db, b, sql, written, &copying, &local, e) < 0 ||
+	    bm_pg_exec(t->pg, "COMMIT", 0, NULL, NULL, NULL, e) < 0) {
+		free(sql);
+		pg_abort(t, copying, local, f);
+		r = !local && !bm_pg_broken(t->pg);
+		pg_runs_old(t, b);
+		if (r) {
+			bm_debugf(1, "%s: %s: %s; the batch goes through the"
+			    " upsert", t->name, b->kind->table, e->msg);
+			bm_error_clear(e);
+			return 1;
+		}
+		return -1;
+	}
+	free(sql);
+	bm_debugf(2, "%s: %s: %lld rows copied (new runs)", t->name,
+	    b->kind->table, *written);
+	return 0;
+}
+
 /* Send b in one transaction; 0 and *written, or -1 with e and f. */
 static int
 pg_send(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
     long long *written, long *snapver, struct push_fault *f, struct bm_error *e)
 {
-	struct copy_out cp = { NULL, BM_BUF_INIT, NULL, 0 };
-	char *sql = NULL, *v;
+	char *sql, *v;
 	long i;
-	int rc = -1, local = 0, copying = 0;
+	int r, copying = 0, local = 0;
 
 	if (pg_open(t, f, e) < 0)
 		return -1;
@@ -287,69 +443,46 @@ pg_send(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
 			const char *arg[1] = { b->records[i] };
 
 			if (bm_pg_exec(t->pg, "SELECT bm_snapshot($1::jsonb)",
-			    1, arg, NULL, &v, e) < 0)
-				goto fail;
+			    1, arg, NULL, &v, e) < 0) {
+				pg_abort(t, 0, 0, f);
+				return -1;
+			}
 			*snapver = v ? strtol(v, NULL, 10) : 0;
 			*written += 1;
 			free(v);
 		}
 		return 0;
 	}
+	if (strcmp(b->kind->kind, "result") == 0 &&
+	    (r = pg_send_new(t, db, b, written, f, e)) <= 0)
+		return r;
 	/*
-	 * A batch's rows are looked up by primary key, one by one: without
-	 * statistics on the temporary table the planner would hash the
-	 * whole remote table for every batch (and, pricing that, spend a
-	 * second compiling it with JIT).
+	 * Into the temporary table, then the upsert of the rows that are
+	 * new or changed.  A batch's rows are looked up by primary key, one
+	 * by one: without statistics on the temporary table the planner
+	 * would hash the whole remote table for every batch (and, pricing
+	 * that, spend a second compiling it with JIT).  A local error ends
+	 * the COPY and rolls the transaction back.
 	 */
-	/*
-	 * The COPY data streams from the outbox query in pieces of 256 kB,
-	 * so the server parses one while the next is read.  A local error
-	 * ends the COPY and rolls the transaction back.
-	 */
-	cp.pg = t->pg;
-	cp.e = e;
 	sql = xasprintf("COPY bm_push_%s (%s) FROM STDIN", b->kind->table,
 	    b->kind->cols);
 	if (bm_pg_exec(t->pg, "BEGIN", 0, NULL, NULL, NULL, e) < 0 ||
 	    bm_pg_exec(t->pg, "SET LOCAL enable_hashjoin = off;"
 	    " SET LOCAL enable_mergejoin = off; SET LOCAL jit = off", 0,
 	    NULL, NULL, NULL, e) < 0 ||
-	    bm_pg_copy_begin(t->pg, sql, e) < 0)
+	    pg_copy(t, db, b, sql, NULL, &copying, &local, e) < 0)
 		goto fail;
-	copying = 1;
 	free(sql);
-	sql = NULL;
-	if (bm_outbox_rows(db, t->name, b, 0, copy_row, &cp, e) < 0) {
-		local = 1;
-		goto fail;
-	}
-	copy_flush(&cp);
-	if (cp.failed)
-		goto fail;
 	sql = pg_upsert_sql(b->kind);
-	copying = 0;
-	if (bm_pg_copy_end(t->pg, NULL, e) < 0 ||
-	    bm_pg_exec(t->pg, sql, 0, NULL, written, NULL, e) < 0 ||
+	if (bm_pg_exec(t->pg, sql, 0, NULL, written, NULL, e) < 0 ||
 	    bm_pg_exec(t->pg, "COMMIT", 0, NULL, NULL, NULL, e) < 0)
 		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	f->retry = !local && (bm_pg_broken(t->pg) ||
-	    pg_transient(bm_pg_sqlstate(t->pg)));
-	if (!bm_pg_broken(t->pg)) {
-		struct bm_error ignored = BM_ERROR_INIT;
-
-		/* Inside a COPY, end it first (its rows are rolled back). */
-		if (copying && bm_pg_copy_end(t->pg, NULL, &ignored) < 0)
-			bm_error_clear(&ignored);
-		bm_pg_exec(t->pg, "ROLLBACK", 0, NULL, NULL, NULL, &ignored);
-		bm_error_clear(&ignored);
-	}
-out:
 	free(sql);
-	bm_buf_free(&cp.buf);
-	return rc;
+	return 0;
+fail:
+	free(sql);
+	pg_abort(t, copying, local, f);
+	return -1;
 }
 
 /* ---- PostgREST / Supabase ----------------------------------------- */

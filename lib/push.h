@@ -15,6 +15,7 @@
 
 struct bm_pg;
 struct bm_http;
+struct bm_map;
 
 enum bm_push_type { BM_PUSH_PG, BM_PUSH_REST, BM_PUSH_SQLITE };
 
@@ -41,6 +42,7 @@ struct bm_push {
 	struct bm_push_count counts[8];
 	/* Private. */
 	struct bm_pg *pg;
+	struct bm_map *pg_runs;	/* run id: has the remote results of it */
 	struct bm_http *http;
 	int sqlite_attached, rest_checked;
 	long rest_per;		/* PostgREST rows per request (413 halves) */

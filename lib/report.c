@@ -1,6 +1,7 @@
 /* report.c: bm-report's record model, its database reads and the verdict. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "buf.h"
 #include "history.h"
 #include "jsonl.h"
+#include "lines.h"
 #include "map.h"
 #include "report.h"
 #include "scan.h"
@@ -64,6 +66,27 @@ bm_report_free(struct bm_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* n bytes in the report's arena, aligned for a pointer with align. */
+static void *
+arena(struct bm_report *r, size_t n, int align)
+{
+	size_t pad = align ? (size_t)(-(uintptr_t)r->arena_at & 7) : 0;
+	size_t size = n > (1 << 20) ? n : (1 << 20);
+	char *p;
+
+	if (pad + n > r->arena_left) {
+		r->arena = xreallocarray(r->arena, r->narena + 1,
+		    sizeof(char *));
+		r->arena[r->narena++] = r->arena_at = xmalloc(size);
+		r->arena_left = size;
+		pad = 0;
+	}
+	p = r->arena_at + pad;
+	r->arena_at = p + n;
+	r->arena_left -= pad + n;
+	return p;
+}
+
 /*
  * A copy of s[0..n) and a NUL in the report's arena: a million answers
  * without a million mallocs and frees.
@@ -71,37 +94,44 @@ bm_report_free(struct bm_report *r)
 static char *
 keep(struct bm_report *r, const char *s, size_t n)
 {
-	size_t size = n + 1 > (1 << 20) ? n + 1 : (1 << 20);
-	char *p;
+	char *p = arena(r, n + 1, 0);
 
-	if (n + 1 > r->arena_left) {
-		r->arena = xreallocarray(r->arena, r->narena + 1,
-		    sizeof(char *));
-		r->arena[r->narena++] = r->arena_at = xmalloc(size);
-		r->arena_left = size;
-	}
-	p = r->arena_at;
 	memcpy(p, s, n);
 	p[n] = '\0';
-	r->arena_at += n + 1;
-	r->arena_left -= n + 1;
 	return p;
 }
+
+/*
+ * An interned string.  A worker thread's atoms (bm_report_read) point at
+ * the report's atom of the same text once the calling thread has looked
+ * it up: to.
+ */
+struct atom {
+	const char *to;
+	char s[];
+};
 
 /* One stored copy of each distinct string: models and names repeat. */
 static const char *
 atom(struct bm_report *r, const char *s)
 {
-	char *p;
+	struct atom *a;
+	size_t n;
 
 	if (!s)
 		return NULL;
-	p = bm_map_get(r->atoms, s);
-	if (!p) {
-		p = xstrdup(s);
-		bm_map_put(r->atoms, s, p);
+	a = bm_map_get(r->atoms, s);
+	if (!a) {
+		n = strlen(s);
+		if (r->local)
+			a = arena(r, sizeof(*a) + n + 1, 1);
+		else
+			a = xmalloc(sizeof(*a) + n + 1);
+		a->to = NULL;
+		memcpy(a->s, s, n + 1);
+		bm_map_put(r->atoms, s, a);
 	}
-	return p;
+	return a->s;
 }
 
 static int
@@ -789,14 +819,15 @@ span_str(const struct bm_span *sp)
 static const char *
 span_atom(struct bm_report *r, const struct bm_span *sp)
 {
+	const struct atom *t;
 	const char *a;
 	char *s;
 
 	if (sp->kind != BM_SPAN_STRING)
 		return NULL;
 	if (!memchr(sp->p, '\\', sp->len) &&
-	    (a = bm_map_getn(r->atoms, sp->p + 1, sp->len - 2)) != NULL)
-		return a;
+	    (t = bm_map_getn(r->atoms, sp->p + 1, sp->len - 2)) != NULL)
+		return t->s;
 	s = span_str(sp);
 	a = atom(r, s);
 	free(s);
@@ -1104,9 +1135,10 @@ put_line(struct bm_report_scan *s, struct bm_buf *o, const char *p,
 	bm_buf_add(o, from, (size_t)(p - from));
 }
 
-int
-bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
-    const char *line, size_t len)
+/* bm_report_add_line without spill_raw (a worker's report keeps raw). */
+static int
+add_line(struct bm_report *r, struct bm_report_scan *s, const char *line,
+    size_t len)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_span f[L_N];
@@ -1132,7 +1164,6 @@ bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
 		if (r->nraw++)
 			bm_buf_addc(&r->raw, ',');
 		put_line(s, &r->raw, line, len);
-		spill_raw(r);
 		return 1;
 	}
 	x = res_add(r);
@@ -1161,6 +1192,17 @@ bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
 	return 1;
 }
 
+int
+bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
+    const char *line, size_t len)
+{
+	int rc = add_line(r, s, line, len);
+
+	if (rc && r->keep_raw)
+		spill_raw(r);
+	return rc;
+}
+
 void
 bm_report_long(struct bm_buf *o, long v)
 {
@@ -1173,4 +1215,217 @@ bm_report_long(struct bm_buf *o, long v)
 	if (v < 0)
 		*--p = '-';
 	bm_buf_add(o, p, (size_t)(d + sizeof(d) - p));
+}
+
+/*
+ * bm_report_read: result lines on worker threads (lib/lines.h).  Each
+ * worker fills a report of its own with one block's results at a time
+ * (its atoms, its arena of answers), and notes the lines it left for the
+ * calling thread; that thread takes the blocks in input order, points
+ * their atoms at the report's and hands it the lines left, in place.
+ */
+struct rworker {
+	struct bm_report r;
+	struct bm_report_scan *scan;
+};
+
+/* A line a worker left, and what the block had before it. */
+struct rslow {
+	size_t off, len;	/* in the block */
+	long line;		/* in the block, 1-based */
+	size_t nres, rawlen, nraw;
+};
+
+/* What a worker made of a block. */
+struct rblock {
+	struct bm_rres *res;
+	size_t nres;
+	char *raw;		/* keep_raw: ",record" each */
+	size_t rawlen, nraw;
+	long ignored;
+	struct rslow *slow;
+	size_t nslow;
+};
+
+struct rread {
+	struct bm_report *r;
+	int (*slow)(void *, struct bm_report *, long, char *, size_t);
+	void *arg;
+	int bad;
+};
+
+static int
+blank(const char *p, size_t n)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++, n--;
+	return n == 0;
+}
+
+static void
+read_work(void *arg, struct bm_block *b)
+{
+	struct rworker *w = arg;
+	struct bm_report *r = &w->r;
+	struct rblock *k = xcalloc(1, sizeof(*k));
+	struct rslow *sl;
+	const char *line;
+	size_t pos = 0, len;
+
+	r->res = NULL;
+	r->nres = r->capres = 0;
+	r->nraw = 1;		/* a comma before every record */
+	r->ignored = 0;
+	/*
+	 * Atoms per block: a few hundred, looked up in the report's once
+	 * each (global_atom); the arena keeps them.
+	 */
+	bm_map_free(r->atoms, NULL);
+	r->atoms = bm_map_new();
+	memset(w->scan->last, 0, sizeof(w->scan->last));
+	while (bm_lines_next(b, &pos, &line, &len)) {
+		if (blank(line, len) || add_line(r, w->scan, line, len))
+			continue;
+		k->slow = xreallocarray(k->slow, k->nslow + 1,
+		    sizeof(*k->slow));
+		sl = &k->slow[k->nslow++];
+		sl->off = (size_t)(line - b->buf);
+		sl->len = len;
+		sl->line = b->nlines;
+		sl->nres = r->nres;
+		sl->rawlen = r->raw.len;
+		sl->nraw = r->nraw - 1;
+	}
+	k->res = r->res;
+	k->nres = r->nres;
+	k->nraw = r->nraw - 1;
+	k->raw = bm_buf_detach(&r->raw, &k->rawlen);
+	k->ignored = r->ignored;
+	r->res = NULL;
+	b->data = k;
+}
+
+/* The report's atom for a worker's atom s. */
+static const char *
+global_atom(struct bm_report *r, const char *s)
+{
+	struct atom *a;
+
+	if (!s)
+		return NULL;
+	a = (struct atom *)(void *)(s - offsetof(struct atom, s));
+	if (!a->to)
+		a->to = atom(r, s);
+	return a->to;
+}
+
+/* Results [from, to) of a block and its records for json. */
+static void
+take_res(struct bm_report *r, const struct rblock *k, size_t from,
+    size_t to, size_t rawfrom, size_t rawto, size_t nraw)
+{
+	struct bm_rres *x;
+	size_t i;
+
+	if (rawto > rawfrom) {
+		/* Each record has its comma: the first of all drops it. */
+		rawfrom += r->nraw == 0;
+		bm_buf_add(&r->raw, k->raw + rawfrom, rawto - rawfrom);
+		r->nraw += nraw;
+		spill_raw(r);
+	}
+	if (to == from)
+		return;
+	if (r->nres + (to - from) > r->capres) {
+		r->capres = r->capres ? 2 * r->capres : 256;
+		if (r->capres < r->nres + (to - from))
+			r->capres = r->nres + (to - from);
+		r->res = xreallocarray(r->res, r->capres, sizeof(*r->res));
+	}
+	for (i = from; i < to; i++) {
+		x = &r->res[r->nres++];
+		*x = k->res[i];
+		x->run_id = global_atom(r, x->run_id);
+		x->model = global_atom(r, x->model);
+		x->benchmark = global_atom(r, x->benchmark);
+		x->benchmark_id = global_atom(r, x->benchmark_id);
+		x->variant = global_atom(r, x->variant);
+		x->error_class = global_atom(r, x->error_class);
+		x->error_message = global_atom(r, x->error_message);
+		x->reasons = global_atom(r, x->reasons);
+	}
+}
+
+static void
+read_done(void *arg, struct bm_block *b)
+{
+	struct rread *rd = arg;
+	struct rblock *k = b->data;
+	size_t i, res = 0, raw = 0, nraw = 0;
+	struct rslow *sl;
+
+	for (i = 0; i < k->nslow; i++) {
+		sl = &k->slow[i];
+		take_res(rd->r, k, res, sl->nres, raw, sl->rawlen,
+		    sl->nraw - nraw);
+		res = sl->nres;
+		raw = sl->rawlen;
+		nraw = sl->nraw;
+		if (rd->slow(rd->arg, rd->r, b->first + sl->line,
+		    b->buf + sl->off, sl->len) < 0)
+			rd->bad = 1;
+	}
+	take_res(rd->r, k, res, k->nres, raw, k->rawlen, k->nraw - nraw);
+	rd->r->ignored += k->ignored;
+	free(k->res);
+	free(k->raw);
+	free(k->slow);
+	free(k);
+}
+
+int
+bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
+    int (*slow)(void *, struct bm_report *, long, char *, size_t),
+    void *arg, struct bm_error *e)
+{
+	struct rread rd = { r, slow, arg, 0 };
+	struct bm_lines l;
+	struct rworker *w;
+	size_t i, nw = bm_lines_threads(threads);
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	w = xcalloc(nw, sizeof(*w));
+	l.w = xcalloc(nw, sizeof(*l.w));
+	for (i = 0; i < nw; i++) {
+		bm_report_init(&w[i].r, NULL);
+		w[i].r.local = 1;
+		w[i].r.keep_output = r->keep_output;
+		w[i].r.keep_raw = r->keep_raw;
+		w[i].scan = bm_report_scan_new();
+		l.w[i] = &w[i];
+	}
+	l.nw = nw;
+	l.work = read_work;
+	l.done = read_done;
+	l.arg = &rd;
+	rc = bm_lines_read(&l, fd, name, NULL, NULL, e);
+	for (i = 0; i < nw; i++) {
+		/* The answers stay: the report's results point at them. */
+		if (w[i].r.narena) {
+			r->arena = xreallocarray(r->arena, r->narena +
+			    w[i].r.narena, sizeof(char *));
+			memcpy(r->arena + r->narena, w[i].r.arena,
+			    w[i].r.narena * sizeof(char *));
+			r->narena += w[i].r.narena;
+			w[i].r.narena = 0;
+		}
+		bm_map_free(w[i].r.atoms, NULL);
+		w[i].r.atoms = bm_map_new();
+		bm_report_free(&w[i].r);
+		bm_report_scan_free(w[i].scan);
+	}
+	free(l.w);
+	free(w);
+	return rc < 0 ? -1 : rd.bad;
 }

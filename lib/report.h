@@ -54,6 +54,8 @@ struct bm_report {
 	int keep_output;	/* html: keep answers for the cases tab */
 	int keep_raw;		/* json: keep each result record as read
 				   (instead of res: json needs no more) */
+	int local;		/* a worker's of bm_report_read: atoms in
+				   the arena, looked up per block */
 	/* Aggregate records by type, in input order (arrays, owned). */
 	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
 	struct bm_rres *res;
@@ -101,6 +103,19 @@ struct bm_report_scan *bm_report_scan_new(void);
 void bm_report_scan_free(struct bm_report_scan *s);
 int bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
     const char *line, size_t len);
+/*
+ * Read every line of fd, called name in messages, into r: result lines
+ * on worker threads (threads: 0, one per CPU; lib/lines.h), in input
+ * order as one thread would.  Each line the fast path leaves (other
+ * types, invalid JSON) goes, in order and on the calling thread, to
+ * slow(arg, r, lineno, line, len) (the line is not NUL-terminated and
+ * may be changed in place), which parses it, bm_report_adds it or says
+ * why not, and returns -1 for a bad line.  0; 1 when slow said -1 for a
+ * line; -1 and e on a read error (the lines before it are taken).
+ */
+int bm_report_read(struct bm_report *r, int fd, const char *name,
+    int threads, int (*slow)(void *arg, struct bm_report *r, long lineno,
+    char *line, size_t len), void *arg, struct bm_error *e);
 /*
  * Read the last n runs (by started_at) with results up to and including
  * run until (NULL: the latest) from db, with per-model pass rate, p95

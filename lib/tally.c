@@ -1,19 +1,15 @@
 /* tally.c: result records into groups on every core (tally.h). */
-#include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "buf.h"
+#include "lines.h"
 #include "scan.h"
 #include "stats.h"
 #include "tally.h"
 #include "xalloc.h"
 
-#define BLOCK (2u << 20)	/* bytes read at once */
-#define QMAX 4			/* blocks waiting for a worker */
 #define ROWBLOCK (1u << 20)	/* bytes of rows allocated at once */
 
 /* Fields every result gives, in scan path order. */
@@ -64,16 +60,6 @@ struct tworker {
 	long results, ignored, bad;
 	char **runs;
 	size_t nruns;
-	struct queue *q;
-	pthread_t tid;
-};
-
-struct queue {
-	pthread_mutex_t mu;
-	pthread_cond_t put, get;
-	struct tchunk *item[QMAX];
-	size_t head, count;
-	int done;
 };
 
 void
@@ -489,44 +475,21 @@ work(struct tworker *w, struct tchunk *c)
 	}
 	c->nlines = lno;
 	bm_error_clear(&e);
-	free(c->buf);
-	c->buf = NULL;
+	c->buf = NULL;		/* lib/lines' */
 }
 
-static void *
-run_worker(void *arg)
-{
-	struct tworker *w = arg;
-	struct queue *q = w->q;
-	struct tchunk *c;
-
-	for (;;) {
-		pthread_mutex_lock(&q->mu);
-		while (q->count == 0 && !q->done)
-			pthread_cond_wait(&q->get, &q->mu);
-		if (q->count == 0) {
-			pthread_mutex_unlock(&q->mu);
-			return NULL;
-		}
-		c = q->item[q->head];
-		q->head = (q->head + 1) % QMAX;
-		q->count--;
-		pthread_cond_signal(&q->put);
-		pthread_mutex_unlock(&q->mu);
-		work(w, c);
-	}
-}
-
+/* lib/lines' work: one block's lines into worker arg. */
 static void
-push(struct queue *q, struct tchunk *c)
+work_block(void *arg, struct bm_block *b)
 {
-	pthread_mutex_lock(&q->mu);
-	while (q->count == QMAX)
-		pthread_cond_wait(&q->put, &q->mu);
-	q->item[(q->head + q->count) % QMAX] = c;
-	q->count++;
-	pthread_cond_signal(&q->get);
-	pthread_mutex_unlock(&q->mu);
+	struct tchunk *c = xcalloc(1, sizeof(*c));
+
+	c->buf = b->buf;
+	c->len = b->len;
+	c->seq = b->seq;
+	work(arg, c);
+	b->nlines = c->nlines;
+	b->data = c;
 }
 
 struct bm_tally *
@@ -670,96 +633,27 @@ int
 bm_tally_fd(struct bm_tally *t, int fd, const char *name,
     struct bm_error *e)
 {
-	struct queue q;
+	struct bm_lines l;
 	struct tworker *w;
-	struct tchunk **cs = NULL, *c;
-	size_t nc = 0, cap = BLOCK, have = 0, i, j, nw;
+	struct bm_block **bs = NULL;
+	struct tchunk *c;
+	size_t nb = 0, i, j, nw = bm_lines_threads(t->opt.threads);
 	unsigned long long seq0 = t->seq;
-	long base;
-	ssize_t r;
-	char *buf, *nl;
-	int eof = 0, rc = 0;
+	int rc;
 
-	nw = t->opt.threads > 0 ? (size_t)t->opt.threads :
-	    (size_t)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nw < 1)
-		nw = 1;
-	if (nw > 8)
-		nw = 8;
-	memset(&q, 0, sizeof(q));
-	pthread_mutex_init(&q.mu, NULL);
-	pthread_cond_init(&q.put, NULL);
-	pthread_cond_init(&q.get, NULL);
+	memset(&l, 0, sizeof(l));
 	w = xcalloc(nw, sizeof(*w));
+	l.w = xcalloc(nw, sizeof(*l.w));
 	for (i = 0; i < nw; i++) {
 		worker_init(&w[i], t);
-		w[i].q = &q;
-		if (pthread_create(&w[i].tid, NULL, run_worker, &w[i]) != 0)
-			break;
+		l.w[i] = &w[i];
 	}
-	nw = i;		/* the ones that started */
-	buf = xmalloc(cap);
-	while (!eof) {
-		r = read(fd, buf + have, cap - have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			bm_error_set(e, name, 0, 0, "%s", strerror(errno));
-			rc = -1;
-			eof = 1;
-		} else if (r == 0) {
-			eof = 1;
-		} else {
-			have += (size_t)r;
-			if (have < cap)
-				continue;
-		}
-		if (eof) {
-			nl = have ? buf + have - 1 : NULL;
-		} else {
-			nl = memrchr(buf, '\n', have);
-			if (!nl) {
-				cap *= 2;	/* a line over a block */
-				buf = xrealloc(buf, cap);
-				continue;
-			}
-		}
-		if (!nl)
-			break;
-		c = xcalloc(1, sizeof(*c));
-		c->buf = buf;
-		c->len = (size_t)(nl - buf) + 1;
-		c->seq = t->seq++;
-		cs = xreallocarray(cs, nc + 1, sizeof(*cs));
-		cs[nc++] = c;
-		cap = BLOCK > have - c->len ? BLOCK : 2 * (have - c->len);
-		buf = xmalloc(cap);
-		if (have > c->len)
-			memcpy(buf, c->buf + c->len, have - c->len);
-		have -= c->len;
-		if (nw)
-			push(&q, c);
-		else
-			work(&w[0], c);
-	}
-	free(buf);
-	pthread_mutex_lock(&q.mu);
-	q.done = 1;
-	pthread_cond_broadcast(&q.get);
-	pthread_mutex_unlock(&q.mu);
-	for (i = 0; i < nw; i++)
-		pthread_join(w[i].tid, NULL);
-	pthread_mutex_destroy(&q.mu);
-	pthread_cond_destroy(&q.put);
-	pthread_cond_destroy(&q.get);
-	/* Line numbers: each block's lines follow the blocks before it. */
-	for (i = 0, base = 0; i < nc; i++) {
-		long n = cs[i]->nlines;
-
-		cs[i]->nlines = base;
-		base += n;
-	}
-	for (i = 0; i < (nw ? nw : 1); i++) {
+	l.nw = nw;
+	l.work = work_block;
+	l.seq = t->seq;
+	rc = bm_lines_read(&l, fd, name, &bs, &nb, e);
+	t->seq = l.seq;
+	for (i = 0; i < nw; i++) {
 		for (j = 0; j < w[i].nerrs; j++) {
 			struct lerr *le = &w[i].errs[j];
 
@@ -767,7 +661,7 @@ bm_tally_fd(struct bm_tally *t, int fd, const char *name,
 			    sizeof(*t->errs));
 			memset(&t->errs[t->nerrs], 0, sizeof(*t->errs));
 			bm_error_set(&t->errs[t->nerrs], name,
-			    cs[le->seq - seq0]->nlines + le->line, 0, "%s",
+			    bs[le->seq - seq0]->first + le->line, 0, "%s",
 			    le->msg);
 			t->nerrs++;
 			free(le->msg);
@@ -777,21 +671,23 @@ bm_tally_fd(struct bm_tally *t, int fd, const char *name,
 	}
 	if (t->nerrs > 1)
 		qsort(t->errs, t->nerrs, sizeof(*t->errs), err_cmp);
-	for (i = 0, j = t->nrows; i < nc; i++)
-		j += cs[i]->nrows;
+	for (i = 0, j = t->nrows; i < nb; i++)
+		j += ((struct tchunk *)bs[i]->data)->nrows;
 	if (j > t->nrows)
 		t->rows = xreallocarray(t->rows, j, sizeof(*t->rows));
-	for (i = 0; i < nc; i++) {
-		if (t->opt.rows && cs[i]->nrows) {
-			memcpy(t->rows + t->nrows, cs[i]->rows,
-			    cs[i]->nrows * sizeof(*t->rows));
-			t->nrows += cs[i]->nrows;
+	for (i = 0; i < nb; i++) {
+		c = bs[i]->data;
+		if (t->opt.rows && c->nrows) {
+			memcpy(t->rows + t->nrows, c->rows,
+			    c->nrows * sizeof(*t->rows));
+			t->nrows += c->nrows;
 		}
-		keep_blocks(t, cs[i]);
-		free(cs[i]->rows);
-		free(cs[i]);
+		keep_blocks(t, c);
+		free(c->rows);
+		free(c);
 	}
-	free(cs);
+	bm_lines_free(bs, nb);
+	free(l.w);
 	free(w);
 	bury(t);
 	return rc;

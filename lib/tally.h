@@ -1,8 +1,9 @@
 /*
  * tally.h: result records into groups, on every core (bm-stats).  Input
- * is read in blocks cut at line boundaries; worker threads scan the lines
- * with lib/scan (no JSON trees) and keep per-group state, merged at the
- * end in the order in which groups first appear in the input.  Latencies
+ * is read in blocks cut at line boundaries (lib/lines.h); worker threads
+ * scan the lines with lib/scan (no JSON trees) and keep per-group state,
+ * merged at the end in the order in which groups first appear in the
+ * input.  Latencies
  * are kept whole (growable arrays) so percentiles are exact.  With rows
  * on, each result also leaves a compact row (hashes of its identity, its
  * group, status and numbers) for pairing; with text on, the identity's

@@ -508,3 +508,80 @@ rest() {
 	[ -z "$stderr" ]
 	[ "$(q 'SELECT count(*) FROM bm_results')" = 2 ]
 }
+
+# The remote's results, every column, in key order (for comparisons).
+remote_rows() {
+	q "SELECT md5(string_agg(r::text, E'\\n' ORDER BY run_id, case_id, step)) FROM bm_results r"
+}
+
+@test "a run the remote has none of is copied straight in; one it has rows of is upserted" {
+	run_rows r-new 6
+	run --separate-stderr bm-push --to "$URL" --run r-new -v -v
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"bm_results: 6 rows copied (new runs)"* ]]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[6,6]' ]
+	[ "$(sqlite3 "$BM_DB" "SELECT case_id, output, status FROM results ORDER BY 1")" = \
+	    "$(q "SELECT case_id, output, status FROM bm_results ORDER BY 1")" ]
+	[ "$(sqlite3 "$BM_DB" "SELECT run_id FROM pushes")" = r-new ]
+	copied=$(remote_rows)
+	# The remote loses two rows and one is edited there: pushed again,
+	# the run has rows there, so the upsert writes those three only,
+	# the same rows as the COPY wrote.
+	q "DELETE FROM bm_results WHERE case_id IN ('m1-c00001', 'm1-c00004')" >/dev/null
+	q "UPDATE bm_results SET output = 'edited' WHERE case_id = 'm1-c00002'" >/dev/null
+	run --separate-stderr bm-push --to "$URL" --run r-new -v -v
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"rows copied"* ]]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[6,3]' ]
+	[ "$(remote_rows)" = "$copied" ]
+	# Records on stdin take the same path: a new run is copied.
+	sqlite3 "$BM_DB" "SELECT replace(record, 'r-new', 'r-stdin') FROM results" >in.jsonl
+	run --separate-stderr bm-push --to "$URL" -v -v <in.jsonl
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"bm_results: 6 rows copied (new runs)"* ]]
+	[ "$(q "SELECT count(*) FROM bm_results WHERE run_id = 'r-stdin' AND record->>'run_id' = 'r-stdin'")" = 6 ]
+}
+
+@test "a row of a new run that lands meanwhile: the COPY is rolled back, the batch upserted" {
+	run_rows r-race 4
+	# Another pusher, as a trigger: when the first row of the run lands,
+	# a different version of the fourth one lands too (in the next
+	# batch, which bm-push believes new).
+	q "CREATE FUNCTION race() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	    BEGIN INSERT INTO bm_results (run_id, case_id, model, status,
+	    record) VALUES (NEW.run_id, 'm1-c00003', 'other', 'error', '{}')
+	    ON CONFLICT DO NOTHING; RETURN NULL; END \$\$" >/dev/null
+	q "CREATE TRIGGER race AFTER INSERT ON bm_results FOR EACH ROW
+	    WHEN (NEW.case_id = 'm1-c00000') EXECUTE FUNCTION race()" >/dev/null
+	run --separate-stderr bm-push --to "$URL" --run r-race --batch 2 -v
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"bm_results: duplicate key value violates unique constraint \"bm_results_pkey\"; the batch goes through the upsert"* ]]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[4,4]' ]
+	[ "$(q "SELECT case_id, model, status, output FROM bm_results ORDER BY 1")" = 'm1-c00000|m1|fail|answer 0
+m1-c00001|m1|pass|answer 1
+m1-c00002|m1|pass|answer 2
+m1-c00003|m1|pass|answer 3' ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
+	[ "$(sqlite3 "$BM_DB" "SELECT run_id FROM pushes")" = r-race ]
+}
+
+@test "two pushes of the same new run at once: every row once, both succeed" {
+	run_rows r-two 3000
+	sqlite3 "$BM_DB" "VACUUM INTO 'other.db'"
+	bm-push --to "$URL" --run r-two --batch 100 >out1 2>err1 &
+	p1=$!
+	BM_DB=other.db bm-push --to "$URL" --run r-two --batch 100 >out2 2>err2 &
+	p2=$!
+	s1=0 s2=0
+	wait "$p1" || s1=$?
+	wait "$p2" || s2=$?
+	[ "$s1" -eq 0 ] && [ "$s2" -eq 0 ]
+	[ ! -s err1 ] && [ ! -s err2 ]
+	[ "$(jq -c 'select(.table=="bm_results") | .rows' out1 out2)" = '3000
+3000' ]
+	[ "$(q 'SELECT count(*), count(DISTINCT case_id) FROM bm_results')" = '3000|3000' ]
+	[ "$(sqlite3 "$BM_DB" "SELECT case_id, output, status FROM results ORDER BY 1" | md5sum)" = \
+	    "$(q "SELECT case_id, output, status FROM bm_results ORDER BY 1" | md5sum)" ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
+	[ "$(sqlite3 other.db 'SELECT count(*) FROM push_outbox')" = 0 ]
+}
