@@ -41,6 +41,8 @@
 #include "sched.h"
 #include "xalloc.h"
 
+#include "exec-show.h"
+
 static const char usage[] =
     "usage: bm-exec [-q] [-v] [-j N] [--retries N] [--timeout S] "
     "[--stream]\n"
@@ -745,7 +747,7 @@ progress(double now, int last)
 	if (!last && now - X.last_progress < (inplace ? 200 : X.status_ms))
 		return;
 	X.last_progress = now;
-	bm_sched_progress(X.sched, &t, now - X.t0, bm_color(2), &b);
+	show_progress(X.sched, &t, now - X.t0, bm_color(2), &b);
 	if (inplace) {
 		fprintf(stderr, "\r\033[K%s: %s%s", bm_prog(), bm_buf_str(&b),
 		    last ? "\n" : "");
@@ -875,7 +877,7 @@ dry_run(void)
 			bad = 2;
 		cJSON_Delete(rec);
 	}
-	bm_sched_totals_table(tot, ntot, &table);
+	show_totals(tot, ntot, &table);
 	bm_sched_totals_free(tot, ntot);
 	if (bm_verbosity >= 0)
 		fputs(bm_buf_str(&table), stderr);
