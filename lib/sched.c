@@ -359,8 +359,7 @@ step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	bm_reply_free(&o->reply);
 	msg = xasprintf("not run: step %ld ended in error", j->step);
 	while (++j->step < j->nsteps) {
-		struct bm_sched_outcome rest = { .cls = cls, .msg = msg,
-		    .reply = { NULL, -1, -1 }, .exit_code = -1 };
+		struct bm_sched_outcome rest = bm_sched_outcome(cls, msg);
 
 		j->attempts = 0;
 		j->ttft = -1;
@@ -377,9 +376,9 @@ static void
 step_error(struct bm_sched *s, struct job *j, enum bm_class cls,
     const char *msg, long status)
 {
-	struct bm_sched_outcome o = { .cls = cls, .msg = msg,
-	    .http_status = status, .reply = { NULL, -1, -1 }, .exit_code = -1 };
+	struct bm_sched_outcome o = bm_sched_outcome(cls, msg);
 
+	o.http_status = status;
 	step_done(s, j, &o);
 }
 
@@ -702,8 +701,7 @@ static void
 next_step(struct bm_sched *s, struct job *j)
 {
 	struct bm_sched_step v;
-	struct bm_sched_outcome ro = { .reply = { NULL, -1, -1 },
-	    .exit_code = -1 };
+	struct bm_sched_outcome ro = bm_sched_outcome(BM_CLASS_NONE, NULL);
 	const cJSON *st = NULL;
 	char *out, *msg;
 	long mt;
@@ -777,9 +775,12 @@ next_step(struct bm_sched *s, struct job *j)
 		return;
 	}
 	if (s->h.cache_get) {
-		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-		    .cached = 1 };
+		struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE,
+		    NULL);
 
+		/* A stored answer was a success: an exec child's was 0. */
+		o.exit_code = 0;
+		o.cached = 1;
 		if (s->h.cache_get(s->h.user, &v, &o.reply) == 1) {
 			j->attempt_ms = bm_clock_ms();
 			step_done(s, j, &o);
@@ -789,6 +790,16 @@ next_step(struct bm_sched *s, struct job *j)
 	j->state = J_WAITING;
 	j->ready_at = 0;
 	s->kick = 1;
+}
+
+struct bm_sched_outcome
+bm_sched_outcome(enum bm_class cls, const char *msg)
+{
+	struct bm_sched_outcome o = { .cls = cls, .msg = msg,
+	    .reply = { .output = NULL, .prompt_tokens = -1,
+	    .completion_tokens = -1 }, .exit_code = -1 };
+
+	return o;
 }
 
 int
@@ -1060,8 +1071,8 @@ start(struct bm_sched *s, struct job *j)
 		j->has_child = 1;
 	} else switch (j->t.provider->type) {
 	case BM_PROVIDER_ECHO: {
-		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-		    .exit_code = -1 };
+		struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE,
+		    NULL);
 
 		o.reply.output = bm_provider_echo(j->messages);
 		step_done(s, j, &o);
@@ -1149,8 +1160,7 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct job *j = d->user;
-	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-	    .exit_code = -1 };
+	struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE, NULL);
 	enum bm_class cls;
 	char *msg = NULL;
 	int rc;
@@ -1299,8 +1309,7 @@ scorer_step(struct bm_sched *s, struct job *k, double now)
 static void
 child_step(struct bm_sched *s, struct job *j, double now)
 {
-	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-	    .exit_code = -1 };
+	struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE, NULL);
 	struct bm_buf how = BM_BUF_INIT;
 	char *msg;
 	size_t n;

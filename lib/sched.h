@@ -63,6 +63,12 @@ struct bm_sched_outcome {
 	int judge_priced;
 };
 
+/*
+ * An outcome of class cls (BM_CLASS_NONE: answered) with message msg: no
+ * answer yet, usage and exit status unknown, nothing scored.
+ */
+struct bm_sched_outcome bm_sched_outcome(enum bm_class cls, const char *msg);
+
 /* What the scheduler asks of its caller; NULL hooks are skipped. */
 struct bm_sched_hooks {
 	void *user;			/* handed to every hook */
