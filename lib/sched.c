@@ -359,8 +359,7 @@ step_done(struct bm_sched *s, struct job *j, struct bm_sched_outcome *o)
 	bm_reply_free(&o->reply);
 	msg = xasprintf("not run: step %ld ended in error", j->step);
 	while (++j->step < j->nsteps) {
-		struct bm_sched_outcome rest = { .cls = cls, .msg = msg,
-		    .reply = { NULL, -1, -1 }, .exit_code = -1 };
+		struct bm_sched_outcome rest = bm_sched_outcome(cls, msg);
 
 		j->attempts = 0;
 		j->ttft = -1;
@@ -377,9 +376,9 @@ static void
 step_error(struct bm_sched *s, struct job *j, enum bm_class cls,
     const char *msg, long status)
 {
-	struct bm_sched_outcome o = { .cls = cls, .msg = msg,
-	    .http_status = status, .reply = { NULL, -1, -1 }, .exit_code = -1 };
+	struct bm_sched_outcome o = bm_sched_outcome(cls, msg);
 
+	o.http_status = status;
 	step_done(s, j, &o);
 }
 
@@ -702,8 +701,7 @@ static void
 next_step(struct bm_sched *s, struct job *j)
 {
 	struct bm_sched_step v;
-	struct bm_sched_outcome ro = { .reply = { NULL, -1, -1 },
-	    .exit_code = -1 };
+	struct bm_sched_outcome ro = bm_sched_outcome(BM_CLASS_NONE, NULL);
 	const cJSON *st = NULL;
 	char *out, *msg;
 	long mt;
@@ -777,9 +775,12 @@ next_step(struct bm_sched *s, struct job *j)
 		return;
 	}
 	if (s->h.cache_get) {
-		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-		    .cached = 1 };
+		struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE,
+		    NULL);
 
+		/* A stored answer was a success: an exec child's was 0. */
+		o.exit_code = 0;
+		o.cached = 1;
 		if (s->h.cache_get(s->h.user, &v, &o.reply) == 1) {
 			j->attempt_ms = bm_clock_ms();
 			step_done(s, j, &o);
@@ -789,6 +790,16 @@ next_step(struct bm_sched *s, struct job *j)
 	j->state = J_WAITING;
 	j->ready_at = 0;
 	s->kick = 1;
+}
+
+struct bm_sched_outcome
+bm_sched_outcome(enum bm_class cls, const char *msg)
+{
+	struct bm_sched_outcome o = { .cls = cls, .msg = msg,
+	    .reply = { .output = NULL, .prompt_tokens = -1,
+	    .completion_tokens = -1 }, .exit_code = -1 };
+
+	return o;
 }
 
 int
@@ -1060,8 +1071,8 @@ start(struct bm_sched *s, struct job *j)
 		j->has_child = 1;
 	} else switch (j->t.provider->type) {
 	case BM_PROVIDER_ECHO: {
-		struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-		    .exit_code = -1 };
+		struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE,
+		    NULL);
 
 		o.reply.output = bm_provider_echo(j->messages);
 		step_done(s, j, &o);
@@ -1149,8 +1160,7 @@ http_done(struct bm_sched *s, struct bm_http_done *d)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	struct job *j = d->user;
-	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-	    .exit_code = -1 };
+	struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE, NULL);
 	enum bm_class cls;
 	char *msg = NULL;
 	int rc;
@@ -1299,8 +1309,7 @@ scorer_step(struct bm_sched *s, struct job *k, double now)
 static void
 child_step(struct bm_sched *s, struct job *j, double now)
 {
-	struct bm_sched_outcome o = { .reply = { NULL, -1, -1 },
-	    .exit_code = -1 };
+	struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE, NULL);
 	struct bm_buf how = BM_BUF_INIT;
 	char *msg;
 	size_t n;
@@ -1616,56 +1625,31 @@ bm_sched_stats(const struct bm_sched *s)
 	return &s->st;
 }
 
-void
-bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color)
+int
+bm_sched_load(const struct bm_sched *s, size_t i, struct bm_sched_load *l)
 {
 	const struct prov *v;
-	size_t i;
 
-	for (i = 0; i < s->nprovs; i++) {
-		v = s->provs[i];
-		if (v->down)
-			bm_buf_addf(b, color ? " | \033[31m%s down\033[0m" :
-			    " | %s down", v->p->name);
-		else if (v->inflight || v->brk.state)
-			bm_buf_addf(b, color && v->brk.state ?
-			    " | \033[33m%s %ld/%ld open\033[0m" :
-			    " | %s %ld/%ld", v->p->name, v->inflight,
-			    bm_window_limit(&v->win));
-	}
+	if (i >= s->nprovs)
+		return 0;
+	v = s->provs[i];
+	l->name = v->p->name;
+	l->inflight = v->inflight;
+	l->window = bm_window_limit(&v->win);
+	l->open = v->brk.state != 0;
+	l->down = v->down;
+	return 1;
 }
 
 void
-bm_sched_progress(const struct bm_sched *s, const struct bm_sched_tally *t,
-    double elapsed_ms, int color, struct bm_buf *b)
+bm_sched_pace(const struct bm_sched_tally *t, double elapsed_ms,
+    struct bm_sched_pace *p)
 {
-	double rate = elapsed_ms > 0 ? t->done / (elapsed_ms / 1000) : 0;
-	long eta;
-
-	if (t->total >= 0)
-		bm_buf_addf(b, "%ld/%ld done: ", t->done, t->total);
-	else
-		bm_buf_addf(b, "%ld done: ", t->done);
-	bm_buf_addf(b, "%ld pass, %ld fail, ", t->pass, t->fail);
-	bm_buf_addf(b, color && t->errors ? "\033[31m%ld error\033[0m" :
-	    "%ld error", t->errors);
-	if (t->cancelled)
-		bm_buf_addf(b, ", %ld cancelled", t->cancelled);
-	bm_buf_addf(b, " | %.1f req/s", rate);
-	if (t->total >= 0 && rate > 0 && t->total > t->done) {
-		eta = (long)((double)(t->total - t->done) / rate + 0.5);
-		if (eta < 60)
-			bm_buf_addf(b, " | ETA %lds", eta);
-		else if (eta < 3600)
-			bm_buf_addf(b, " | ETA %ldm%02lds", eta / 60, eta % 60);
-		else
-			bm_buf_addf(b, " | ETA %ldh%02ldm", eta / 3600,
-			    eta / 60 % 60);
-	}
-	bm_sched_status(s, b, color);
-	if (s->st.stopping)
-		bm_buf_adds(b, color ? " | \033[33mstopping\033[0m" :
-		    " | stopping");
+	p->rate = elapsed_ms > 0 ? t->done / (elapsed_ms / 1000) : 0;
+	p->eta_s = -1;
+	if (t->total >= 0 && p->rate > 0 && t->total > t->done)
+		p->eta_s = (long)((double)(t->total - t->done) / p->rate +
+		    0.5);
 }
 
 void
@@ -1696,41 +1680,6 @@ bm_sched_totals_add(struct bm_sched_totals **tot, size_t *n,
 			    (double)steps[k].completion *
 			    t->model->price_output) / 1e6;
 	}
-}
-
-/* One row of the --dry-run table. */
-static void
-totals_row(struct bm_buf *b, const struct bm_sched_totals *x)
-{
-	bm_buf_addf(b, "%-32s %8ld %14ld %18ld ", x->model, x->cases,
-	    x->prompt, x->completion);
-	if (x->priced)
-		bm_buf_addf(b, "%12.6f\n", x->cost);
-	else
-		bm_buf_addf(b, "%12s\n", "-");
-}
-
-void
-bm_sched_totals_table(const struct bm_sched_totals *tot, size_t n,
-    struct bm_buf *b)
-{
-	static char total[] = "total";
-	struct bm_sched_totals sum = { total, 0, 0, 0, 0, 1 };
-	size_t i;
-
-	bm_buf_addf(b, "%-32s %8s %14s %18s %12s\n", "model", "cases",
-	    "prompt_tokens", "max_output_tokens", "cost_usd");
-	for (i = 0; i < n; i++) {
-		totals_row(b, &tot[i]);
-		sum.cases += tot[i].cases;
-		sum.prompt += tot[i].prompt;
-		sum.completion += tot[i].completion;
-		sum.cost += tot[i].cost;
-		/* The total's cost is known when every model's is. */
-		sum.priced &= tot[i].priced;
-	}
-	if (n > 1)
-		totals_row(b, &sum);
 }
 
 void

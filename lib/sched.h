@@ -16,7 +16,6 @@
 
 #include <cJSON.h>
 
-#include "buf.h"
 #include "clock.h"
 #include "config.h"
 #include "err.h"
@@ -63,6 +62,12 @@ struct bm_sched_outcome {
 	double judge_cost_usd;
 	int judge_priced;
 };
+
+/*
+ * An outcome of class cls (BM_CLASS_NONE: answered) with message msg: no
+ * answer yet, usage and exit status unknown, nothing scored.
+ */
+struct bm_sched_outcome bm_sched_outcome(enum bm_class cls, const char *msg);
 
 /* What the scheduler asks of its caller; NULL hooks are skipped. */
 struct bm_sched_hooks {
@@ -195,24 +200,33 @@ void bm_sched_stop_why(struct bm_sched *s, double grace_ms,
 void bm_sched_wake(struct bm_sched *s);
 /* Counters of s. */
 const struct bm_sched_stats *bm_sched_stats(const struct bm_sched *s);
-/* Append the providers in use (in flight, window, breaker) to b. */
-void bm_sched_status(const struct bm_sched *s, struct bm_buf *b, int color);
+
+/* A provider the run has used, as the progress line shows it. */
+struct bm_sched_load {
+	const char *name;	/* the provider's */
+	long inflight;		/* attempts in flight */
+	long window;		/* the adaptive window's limit */
+	int open;		/* its circuit breaker is not closed */
+	int down;		/* --give-up: its cases end at once */
+};
+/* Provider i of s (in the order first used): 1 and *l, 0 past the last. */
+int bm_sched_load(const struct bm_sched *s, size_t i,
+    struct bm_sched_load *l);
 
 /* What the caller has written so far, for the progress line. */
 struct bm_sched_tally {
 	long done, pass, fail, errors;	/* errors without cancelled ones */
 	long cancelled, total;		/* total: < 0 unknown */
 };
-/*
- * Append the progress line to b: "done/total done: P pass, F fail, E
- * error" (the total when known, cancelled apart), requests a second,
- * ETA, the providers in use (down or breaker open) and whether it is
- * stopping; with color, errors in red, warnings in yellow.  elapsed_ms
- * is the time since the run began.
- */
-void bm_sched_progress(const struct bm_sched *s,
-    const struct bm_sched_tally *t, double elapsed_ms, int color,
-    struct bm_buf *b);
+/* How fast the run goes, elapsed_ms after it began. */
+struct bm_sched_pace {
+	double rate;		/* results a second */
+	long eta_s;		/* seconds left at that rate; < 0: unknown */
+};
+/* The pace of a run that has written t, elapsed_ms after it began. */
+void bm_sched_pace(const struct bm_sched_tally *t, double elapsed_ms,
+    struct bm_sched_pace *p);
+
 /*
  * Estimate each step of case kase for target t, the conversation taken
  * without answers: *n entries (caller frees).
@@ -226,9 +240,6 @@ struct bm_sched_est *bm_sched_estimate(const struct bm_target *t,
 void bm_sched_totals_add(struct bm_sched_totals **tot, size_t *n,
     const char *model, const struct bm_target *t,
     const struct bm_sched_est *steps, int nsteps);
-/* Append the table --dry-run prints (a total row when n > 1) to b. */
-void bm_sched_totals_table(const struct bm_sched_totals *tot, size_t n,
-    struct bm_buf *b);
 /*
  * Why a step is not sent: its estimated prompt and max_tokens (0: none
  * asked) exceed the model's context (malloc'd).

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "sched.h"
 #include "tap.h"
+#include "exec-show.h"
 #include "xalloc.h"
 
 static struct bm_sched *S;
@@ -171,6 +172,8 @@ main(void)
 	struct bm_sched_est *est;
 	struct bm_sched_tally tally = { 0, 0, 0, 0, 0, -1 };
 	struct bm_buf line = BM_BUF_INIT;
+	struct bm_sched_pace pace;
+	struct bm_sched_load load;
 	struct bm_target t;
 	cJSON *rec;
 	int fd, n;
@@ -213,24 +216,34 @@ main(void)
 	tally.done = 3;
 	tally.pass = 2;
 	tally.fail = 1;
-	bm_sched_progress(S, &tally, 1500, 0, &line);
+	show_progress(S, &tally, 1500, 0, &line);
 	is(bm_buf_str(&line), "3 done: 2 pass, 1 fail, 0 error | 2.0 req/s",
 	    "progress: done, pass/fail/error, rate; no total, no ETA");
 	bm_buf_reset(&line);
 	tally.total = 8;
-	bm_sched_progress(S, &tally, 1500, 0, &line);
+	show_progress(S, &tally, 1500, 0, &line);
 	is(bm_buf_str(&line), "3/8 done: 2 pass, 1 fail, 0 error | 2.0 req/s |"
 	    " ETA 3s", "progress: done/total, pass/fail/error, rate, ETA");
 	bm_buf_reset(&line);
 	tally.done = tally.errors = 1;
 	tally.cancelled = 2;
-	bm_sched_progress(S, &tally, 100000, 1, &line);
+	show_progress(S, &tally, 100000, 1, &line);
 	is(bm_buf_str(&line), "1/8 done: 2 pass, 1 fail, \033[31m1 error\033[0m,"
 	    " 2 cancelled | 0.0 req/s | ETA 11m40s",
 	    "errors in red, cancelled apart, ETA in minutes");
 	bm_buf_reset(&line);
-	bm_sched_progress(S, &tally, 1e6, 0, &line);
+	show_progress(S, &tally, 1e6, 0, &line);
 	ok(strstr(bm_buf_str(&line), "| ETA 1h56m") != NULL, "in hours");
+	bm_sched_pace(&tally, 1e6, &pace);
+	ok(pace.rate == 0.001 && pace.eta_s == 7000, "pace: rate and ETA");
+	tally.total = -1;
+	bm_sched_pace(&tally, 1e6, &pace);
+	is_int(pace.eta_s, -1, "pace: no ETA without a total");
+	ok(bm_sched_load(S, 0, &load) == 1, "load: the first provider");
+	is(load.name, "echo", "load: in the order first used");
+	ok(load.inflight == 0 && load.window > 0 && !load.open && !load.down,
+	    "load: nothing in flight, breaker closed, not down");
+	ok(bm_sched_load(S, 100, &load) == 0, "load: past the last");
 	bm_buf_free(&line);
 	bm_sched_free(S);
 	close(fd);
