@@ -56,6 +56,8 @@ struct bm_report {
 				   (instead of res: json needs no more) */
 	int local;		/* a worker's of bm_report_read: atoms in
 				   the arena, looked up per block */
+	void *lock;		/* bm_report_read's: a pthread_mutex_t
+				   around atoms while workers look them up */
 	/* Aggregate records by type, in input order (arrays, owned). */
 	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
 	struct bm_rres *res;

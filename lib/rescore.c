@@ -1,5 +1,6 @@
 /* rescore.c: score the answers a run stored against new expectations. */
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,32 @@
 #include "sched.h"
 #include "xalloc.h"
 
+/*
+ * The writer: a thread that stores the results the main thread scores,
+ * so that scoring and SQLite run on two cores.  During a batch the
+ * writer owns db (the batch's write transaction, the batch's lines);
+ * the main thread reads RUN's answers on a connection of its own (rd).
+ * bm_rescore_commit waits for the writer to be idle before committing,
+ * so a line handed out is still a line committed.
+ */
+struct writer {
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t work, idle;
+	cJSON **q;		/* results to store, in order */
+	size_t n, cap;
+	int busy;		/* storing what it took from q */
+	int quit;
+	int failed;		/* an insert failed: err; store no more */
+	struct bm_error err;
+};
+
+/* Results stored by one INSERT statement. */
+#define GROUP 64
+
 struct bm_rescore {
 	struct bm_db *db;
+	struct bm_db *rd;	/* the main thread's reads of RUN */
 	struct bm_runs *runs;
 	char *from, *run_id;
 	int busy_ms;
@@ -24,7 +49,16 @@ struct bm_rescore {
 	struct bm_buf batch;	/* the open batch's lines */
 	struct bm_buf taken;	/* the lines last handed out */
 	long pending;		/* results in the batch */
+	int open;		/* the batch's transaction is open */
 	int failed;		/* the database failed: store no more */
+	struct writer w;
+	int started;		/* the writer thread runs */
+	int wfail;		/* the writer's failed, as last seen */
+	cJSON **hand;		/* results not yet handed to the writer */
+	size_t nhand;
+	cJSON *group[GROUP];	/* the writer's results not yet stored */
+	size_t lines[GROUP];	/* their lines' offsets in batch */
+	size_t ngroup;
 	struct bm_buf ids;	/* "case_id\n" of every case scored */
 	cJSON *prior;		/* the record bm_rescore_prior read */
 	struct bm_rescore_tally t;
@@ -40,33 +74,69 @@ static const char *const carried[] = {
 static const char sql[] = "SELECT record FROM results WHERE run_id = ?"
     " AND case_id = ? AND step = ?";
 
+static void *writer_main(void *);
+
 struct bm_rescore *
 bm_rescore_open(struct bm_db *db, struct bm_runs *r, const char *run_id,
     const char *from, int busy_ms, struct bm_error *e)
 {
 	struct bm_rescore *rs;
+	struct bm_db *rd;
 
-	/* INSERT OR REPLACE with triggers keeps a statement journal per
-	 * row: in memory, not in a temporary file. */
+	/*
+	 * INSERT OR REPLACE with triggers keeps a statement journal per
+	 * row: in memory, not in a temporary file.
+	 */
 	if (bm_db_exec(db, "PRAGMA temp_store = MEMORY", e) < 0 ||
-	    !bm_db_prepare(db, sql, e))
+	    !(rd = bm_db_open(bm_db_path(db), e)))
 		return NULL;
+	bm_db_set_busy_timeout(rd, busy_ms);
+	if (!bm_db_prepare(rd, sql, e)) {
+		bm_db_close(rd, NULL);
+		return NULL;
+	}
 	rs = xcalloc(1, sizeof(*rs));
 	rs->db = db;
+	rs->rd = rd;
 	rs->runs = r;
 	rs->run_id = xstrdup(run_id);
 	rs->from = xstrdup(from);
 	rs->busy_ms = busy_ms;
+	pthread_mutex_init(&rs->w.mu, NULL);
+	pthread_cond_init(&rs->w.work, NULL);
+	pthread_cond_init(&rs->w.idle, NULL);
+	/* No thread: the results are stored as they come. */
+	rs->started = pthread_create(&rs->w.tid, NULL, writer_main, rs) == 0;
 	return rs;
 }
+
+static void drain(struct bm_rescore *);
+static void checks(struct bm_rescore *, int);
+static void close_batch(struct bm_rescore *);
 
 void
 bm_rescore_free(struct bm_rescore *rs)
 {
 	if (!rs)
 		return;
+	drain(rs);
+	if (rs->started) {
+		pthread_mutex_lock(&rs->w.mu);
+		rs->w.quit = 1;
+		pthread_cond_signal(&rs->w.work);
+		pthread_mutex_unlock(&rs->w.mu);
+		pthread_join(rs->w.tid, NULL);
+	}
+	pthread_mutex_destroy(&rs->w.mu);
+	pthread_cond_destroy(&rs->w.work);
+	pthread_cond_destroy(&rs->w.idle);
+	close_batch(rs);
 	if (rs->pending > 0)
 		bm_runs_rollback(rs->runs);
+	bm_db_close(rs->rd, NULL);
+	free(rs->w.q);
+	free(rs->hand);
+	bm_error_clear(&rs->w.err);
 	free(rs->from);
 	free(rs->run_id);
 	free(rs->v);
@@ -82,7 +152,7 @@ static int
 stored(struct bm_rescore *rs, const char *case_id, long step, cJSON **rec,
     struct bm_error *e)
 {
-	struct bm_db_stmt *st = bm_db_prepare(rs->db, sql, e);
+	struct bm_db_stmt *st = bm_db_prepare(rs->rd, sql, e);
 	const char *text;
 	int rc;
 
@@ -347,10 +417,224 @@ count(struct bm_rescore *rs, const cJSON *r)
 	}
 }
 
+/*
+ * The CHECKs of results on (on) or off (0) for db: the rows the writer
+ * stores meet them by construction (add() below) and json_valid(record),
+ * the costliest, parses every record again.  The pragma is db's only;
+ * the CHECKs are off only while a batch is open.
+ */
+static void
+checks(struct bm_rescore *rs, int on)
+{
+	(void)bm_db_exec(rs->db, on ? "PRAGMA ignore_check_constraints = OFF" :
+	    "PRAGMA ignore_check_constraints = ON", NULL);
+}
+
+/*
+ * Does r break a CHECK of results that the writer skips?  Record is
+ * valid JSON (bm_json_put's) and status one of pass, fail, error by
+ * construction; step, trial and repeat come from the case.
+ */
+static int
+breaks_checks(const cJSON *r)
+{
+	static const char *const counts[] = { "step", "trial", "repeat" };
+	const cJSON *v;
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r,
+		    counts[i])) && (long long)v->valuedouble < 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Store the writer's group of results (their lines in the batch, each
+ * ended by a NUL that becomes its newline) with bm_runs_add_many; none
+ * once an insert failed (*failed, with e).
+ */
+static void
+flush(struct bm_rescore *rs, int *failed, struct bm_error *e)
+{
+	const char *json[GROUP];
+	size_t i;
+
+	for (i = 0; i < rs->ngroup; i++)
+		json[i] = rs->batch.s + rs->lines[i];
+	if (rs->ngroup > 0 && !*failed && bm_runs_add_many(rs->runs,
+	    (const cJSON *const *)rs->group, json, rs->ngroup, e) < 0)
+		*failed = 1;
+	for (i = 0; i < rs->ngroup; i++) {
+		rs->batch.s[rs->lines[i] + strlen(json[i])] = '\n';
+		cJSON_Delete(rs->group[i]);
+	}
+	rs->ngroup = 0;
+}
+
+/*
+ * The writer's part of a result r: its line in the batch, its row (none
+ * once an insert failed: *failed, with e), r freed; in groups of GROUP.
+ * A result breaking a CHECK is stored alone with the CHECKs on, to fail
+ * as it would.
+ */
+static void
+store(struct bm_rescore *rs, cJSON *r, int *failed, struct bm_error *e)
+{
+	size_t off = rs->batch.len;
+
+	bm_json_put(&rs->batch, r);
+	if (breaks_checks(r)) {
+		flush(rs, failed, e);
+		checks(rs, 1);
+		if (!*failed && bm_runs_add(rs->runs, r,
+		    bm_buf_str(&rs->batch) + off, e) < 0)
+			*failed = 1;
+		checks(rs, 0);
+		bm_buf_addc(&rs->batch, '\n');
+		cJSON_Delete(r);
+		return;
+	}
+	bm_buf_addc(&rs->batch, '\0');
+	rs->lines[rs->ngroup] = off;
+	rs->group[rs->ngroup++] = r;
+	if (rs->ngroup == GROUP)
+		flush(rs, failed, e);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct bm_rescore *rs = arg;
+	struct writer *w = &rs->w;
+	struct bm_error e = BM_ERROR_INIT;
+	cJSON **q = NULL, **t;
+	size_t n, i, cap = 0, c;
+	int failed;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->n == 0 && !w->quit)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (w->n == 0)
+			break;
+		/* Take the queue; the main thread fills the other array. */
+		t = w->q, w->q = q, q = t;
+		c = w->cap, w->cap = cap, cap = c;
+		n = w->n;
+		w->n = 0;
+		w->busy = 1;
+		failed = w->failed;
+		pthread_mutex_unlock(&w->mu);
+		for (i = 0; i < n; i++)
+			store(rs, q[i], &failed, &e);
+		flush(rs, &failed, &e);
+		pthread_mutex_lock(&w->mu);
+		if (failed && !w->failed) {
+			w->failed = 1;
+			w->err = e;
+			e = (struct bm_error)BM_ERROR_INIT;
+		}
+		w->busy = 0;
+		if (w->n == 0)
+			pthread_cond_signal(&w->idle);
+	}
+	pthread_mutex_unlock(&w->mu);
+	bm_error_clear(&e);
+	free(q);
+	return NULL;
+}
+
+/* Hand the results the main thread holds to the writer. */
+static void
+push(struct bm_rescore *rs)
+{
+	struct writer *w = &rs->w;
+
+	if (rs->nhand == 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	if (w->n + rs->nhand > w->cap) {
+		w->cap = (w->n + rs->nhand) * 2;
+		w->q = xreallocarray(w->q, w->cap, sizeof(*w->q));
+	}
+	memcpy(w->q + w->n, rs->hand, rs->nhand * sizeof(*w->q));
+	w->n += rs->nhand;
+	rs->wfail = w->failed;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	rs->nhand = 0;
+}
+
+/* Result r goes to the writer (a few at a time). */
+static void
+hand(struct bm_rescore *rs, cJSON *r)
+{
+	int failed;
+
+	if (!rs->started || breaks_checks(r)) {
+		/* Stored here, once the writer is idle: an error is told
+		 * for this result, as bm_runs_add's. */
+		drain(rs);
+		failed = rs->w.failed;
+		store(rs, r, &failed, &rs->w.err);
+		flush(rs, &failed, &rs->w.err);
+		rs->w.failed = rs->wfail = failed;
+		return;
+	}
+	if (rs->hand == NULL)
+		rs->hand = xreallocarray(NULL, 64, sizeof(*rs->hand));
+	rs->hand[rs->nhand++] = r;
+	if (rs->nhand == 64)
+		push(rs);
+}
+
+/* Wait until the writer has stored all it was handed: db is ours. */
+static void
+drain(struct bm_rescore *rs)
+{
+	struct writer *w = &rs->w;
+
+	if (!rs->started)
+		return;
+	push(rs);
+	pthread_mutex_lock(&w->mu);
+	while (w->n > 0 || w->busy)
+		pthread_cond_wait(&w->idle, &w->mu);
+	rs->wfail = w->failed;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* The writer failed (seen by drain): its error in e; 1, else 0. */
+static int
+writer_failed(struct bm_rescore *rs, struct bm_error *e)
+{
+	if (!rs->wfail || !rs->w.err.msg)
+		return rs->wfail;
+	bm_error_clear(e);
+	*e = rs->w.err;
+	rs->w.err = (struct bm_error)BM_ERROR_INIT;
+	return 1;
+}
+
+/* The batch is no longer open: the CHECKs on, RUN's reads ended. */
+static void
+close_batch(struct bm_rescore *rs)
+{
+	if (rs->open) {
+		checks(rs, 1);
+		if (bm_db_in_tx(rs->rd))
+			bm_db_rollback(rs->rd);
+	}
+	rs->open = 0;
+}
+
 /* The database failed: nothing more is stored. */
 static int
 failed(struct bm_rescore *rs)
 {
+	drain(rs);
+	close_batch(rs);
 	bm_runs_rollback(rs->runs);
 	rs->failed = 1;
 	return -1;
@@ -363,7 +647,6 @@ bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
 	const char *cid = bm_json_str(kase, "case_id");
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(kase, "steps");
 	long k, n = cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
-	size_t off;
 	cJSON *r;
 	int rc;
 
@@ -372,9 +655,16 @@ bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
 		    " failed earlier");
 		return -1;
 	}
-	/* The lookups read in the batch's write transaction. */
-	if (!bm_db_in_tx(rs->db) && retry(rs, bm_runs_try_begin, e) < 0)
-		return failed(rs);
+	/* A batch opens with the writer idle: db is ours. */
+	if (!rs->open) {
+		if (!bm_db_in_tx(rs->db) && retry(rs, bm_runs_try_begin,
+		    e) < 0)
+			return failed(rs);
+		checks(rs, 0);
+		rs->open = 1;
+		/* RUN's answers are read in one read transaction a batch. */
+		(void)bm_db_exec(rs->rd, "BEGIN", NULL);
+	}
 	rs->t.cases++;
 	if (cid)
 		bm_buf_addf(&rs->ids, "%s\n", cid);
@@ -389,14 +679,12 @@ bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
 		if (rc == 0)	/* later steps, after an error: never asked */
 			break;
 		count(rs, r);
-		off = rs->batch.len;
-		bm_json_put(&rs->batch, r);
-		rc = bm_runs_add(rs->runs, r, bm_buf_str(&rs->batch) + off, e);
-		bm_buf_addc(&rs->batch, '\n');
 		rs->pending++;
-		cJSON_Delete(r);
-		if (rc < 0)
+		hand(rs, r);
+		if (rs->wfail) {
+			(void)writer_failed(rs, e);
 			return failed(rs);
+		}
 	}
 	return 1;
 }
@@ -412,9 +700,14 @@ bm_rescore_commit(struct bm_rescore *rs, struct bm_error *e)
 {
 	int rc = 0;
 
-	if (!rs->failed && bm_db_in_tx(rs->db) &&
-	    (rc = retry(rs, bm_runs_try_commit, e)) < 0)
+	drain(rs);
+	close_batch(rs);
+	if (!rs->failed && writer_failed(rs, e)) {
+		rc = failed(rs);
+	} else if (!rs->failed && bm_db_in_tx(rs->db) &&
+	    (rc = retry(rs, bm_runs_try_commit, e)) < 0) {
 		(void)failed(rs);
+	}
 	rs->pending = 0;
 	bm_buf_add(&rs->taken, rs->batch.s, rs->batch.len);
 	bm_buf_reset(&rs->batch);

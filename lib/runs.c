@@ -339,52 +339,65 @@ bm_runs_new_id(void)
 	return xasprintf("r-%s-%04x", when, r & 0xffff);
 }
 
+/* The columns of results bm_runs_add writes: one row's parameters. */
+#define ROW_COLS "run_id, case_id, step, benchmark_id, model, variant," \
+	" trial, repeat, status, error_class, latency_ms, ttft_ms," \
+	" prompt_tokens, completion_tokens, cost_usd, score, output, record," \
+	" content_sha256"
+#define ROW_PARAMS "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define ROW_N 19
+
+/* Bind result res (its JSON line json) as the row of parameters b+1... */
+static void
+bind_row(struct bm_runs *r, struct bm_db_stmt *st, int b, const cJSON *res,
+    const char *json)
+{
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(res, "usage");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(res, "error");
+
+	bm_db_bind_text(st, b + 1, r->id);
+	bm_db_bind_text(st, b + 2, bm_json_str(res, "case_id"));
+	bind_num(st, b + 3, res, "step", 0);
+	/* NULL until bm-ingest --backfill finds it. */
+	bm_db_bind_text(st, b + 4, bm_json_str(res, "benchmark_id"));
+	bm_db_bind_text(st, b + 5, bm_json_str(res, "model") ?
+	    bm_json_str(res, "model") : "");
+	bm_db_bind_text(st, b + 6, bm_json_str(res, "variant"));
+	bind_num(st, b + 7, res, "trial", 0);
+	bind_num(st, b + 8, res, "repeat", 0);
+	bm_db_bind_text(st, b + 9, bm_json_str(res, "status"));
+	bm_db_bind_text(st, b + 10, bm_json_str(err, "class"));
+	bind_num(st, b + 11, res, "latency_ms", 1);
+	bind_num(st, b + 12, res, "ttft_ms", 1);
+	bind_num(st, b + 13, usage, "prompt_tokens", 0);
+	bind_num(st, b + 14, usage, "completion_tokens", 0);
+	bind_num(st, b + 15, res, "cost_usd", 1);
+	bind_num(st, b + 16, res, "score", 1);
+	bm_db_bind_text(st, b + 17, bm_json_str(res, "output"));
+	bm_db_bind_text(st, b + 18, json);
+	bm_db_bind_text(st, b + 19, bm_json_str(res, "content_sha256"));
+	/* step, trial and repeat default to 0 when absent. */
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "step")))
+		bm_db_bind_int(st, b + 3, 0);
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "trial")))
+		bm_db_bind_int(st, b + 7, 0);
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "repeat")))
+		bm_db_bind_int(st, b + 8, 0);
+}
+
 int
 bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
     struct bm_error *e)
 {
 	struct bm_db_stmt *st;
-	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(res, "usage");
-	const cJSON *err = cJSON_GetObjectItemCaseSensitive(res, "error");
 
 	if (!bm_db_in_tx(r->db) && bm_db_begin(r->db, e) < 0)
 		return -1;
-	st = bm_db_prepare(r->db, "INSERT OR REPLACE INTO results (run_id,"
-	    " case_id, step, benchmark_id, model, variant, trial, repeat,"
-	    " status, error_class, latency_ms, ttft_ms, prompt_tokens,"
-	    " completion_tokens, cost_usd, score, output, record,"
-	    " content_sha256) VALUES"
-	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", e);
+	st = bm_db_prepare(r->db, "INSERT OR REPLACE INTO results ("
+	    ROW_COLS ") VALUES " ROW_PARAMS, e);
 	if (!st)
 		return -1;
-	bm_db_bind_text(st, 1, r->id);
-	bm_db_bind_text(st, 2, bm_json_str(res, "case_id"));
-	bind_num(st, 3, res, "step", 0);
-	/* NULL until bm-ingest --backfill finds it. */
-	bm_db_bind_text(st, 4, bm_json_str(res, "benchmark_id"));
-	bm_db_bind_text(st, 5, bm_json_str(res, "model") ?
-	    bm_json_str(res, "model") : "");
-	bm_db_bind_text(st, 6, bm_json_str(res, "variant"));
-	bind_num(st, 7, res, "trial", 0);
-	bind_num(st, 8, res, "repeat", 0);
-	bm_db_bind_text(st, 9, bm_json_str(res, "status"));
-	bm_db_bind_text(st, 10, bm_json_str(err, "class"));
-	bind_num(st, 11, res, "latency_ms", 1);
-	bind_num(st, 12, res, "ttft_ms", 1);
-	bind_num(st, 13, usage, "prompt_tokens", 0);
-	bind_num(st, 14, usage, "completion_tokens", 0);
-	bind_num(st, 15, res, "cost_usd", 1);
-	bind_num(st, 16, res, "score", 1);
-	bm_db_bind_text(st, 17, bm_json_str(res, "output"));
-	bm_db_bind_text(st, 18, json);
-	bm_db_bind_text(st, 19, bm_json_str(res, "content_sha256"));
-	/* step, trial and repeat default to 0 when absent. */
-	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "step")))
-		bm_db_bind_int(st, 3, 0);
-	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "trial")))
-		bm_db_bind_int(st, 7, 0);
-	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "repeat")))
-		bm_db_bind_int(st, 8, 0);
+	bind_row(r, st, 0, res, json);
 	if (bm_db_step(st, e) < 0)
 		return -1;
 	r->pending++;
@@ -662,4 +675,45 @@ bm_runs_set_origin(struct bm_runs *r, const char *from, struct bm_error *e)
 	bm_db_bind_text(st, 1, from);
 	bm_db_bind_text(st, 2, r->id);
 	return bm_db_step(st, e) < 0 ? -1 : 0;
+}
+
+int
+bm_runs_add_many(struct bm_runs *r, const cJSON *const *res,
+    const char *const *json, size_t n, struct bm_error *e)
+{
+	struct bm_buf sql = BM_BUF_INIT;
+	struct bm_db_stmt *st;
+	size_t k, i;
+
+	if (!bm_db_in_tx(r->db) && bm_db_begin(r->db, e) < 0)
+		return -1;
+	while (n > 0) {
+		/* 64, 32, ... 1 rows: seven statements at most, cached. */
+		for (k = 64; k > n; k /= 2)
+			;
+		if (k == 1)
+			return bm_runs_add(r, res[0], json[0], e);
+		bm_buf_reset(&sql);
+		bm_buf_adds(&sql, "INSERT OR REPLACE INTO results (" ROW_COLS
+		    ") VALUES " ROW_PARAMS);
+		for (i = 1; i < k; i++)
+			bm_buf_adds(&sql, ", " ROW_PARAMS);
+		st = bm_db_prepare(r->db, bm_buf_str(&sql), e);
+		if (!st) {
+			bm_buf_free(&sql);
+			return -1;
+		}
+		for (i = 0; i < k; i++)
+			bind_row(r, st, (int)i * ROW_N, res[i], json[i]);
+		if (bm_db_step(st, e) < 0) {
+			bm_buf_free(&sql);
+			return -1;
+		}
+		r->pending += (long)k;
+		res += k;
+		json += k;
+		n -= k;
+	}
+	bm_buf_free(&sql);
+	return 0;
 }

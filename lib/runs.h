@@ -129,4 +129,14 @@ int bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
 int bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
     long prompt_tokens, long completion_tokens, struct bm_error *e);
 
+/*
+ * Store n result records (res[i], its JSON line json[i]) as n calls of
+ * bm_runs_add would, in order, with a statement per up to 64 rows: one
+ * statement journal, one trigger program start and one statement end for
+ * them all.  On failure (-1 and e) the rows of the failed statement are
+ * not stored, the earlier ones are, as with bm_runs_add.
+ */
+int bm_runs_add_many(struct bm_runs *r, const cJSON *const *res,
+    const char *const *json, size_t n, struct bm_error *e);
+
 #endif

@@ -381,3 +381,85 @@ exec_run() {
 	[ "$(jq -c '[.status, .error.class, .error.message, .output]' <<<"$output")" = \
 	    '["error","config","bb: expect[1]: regex: missing closing parenthesis at offset 2","hi"]' ]
 }
+
+# run_models of run $1 against the counts of its results rows.
+models_exact() {
+	[ "$(sqlite3 bm.db "SELECT model, results, cases, pass, fail, error,
+	    cancelled FROM run_models WHERE run_id = '$1' ORDER BY model")" = \
+	    "$(sqlite3 bm.db "SELECT model, count(*), total(step = 0), total(status = 'pass'),
+	    total(status = 'fail'), total(status = 'error' AND error_class IS NOT 'cancelled'),
+	    total(error_class IS 'cancelled') FROM results WHERE run_id = '$1'
+	    GROUP BY model ORDER BY model" | sed 's/\.0\b//g')" ]
+}
+
+@test "bm-exec --rescore: rows stored in groups; run_models exact; records valid; duplicates replaced" {
+	# 300 cases on two models, three of them stored errors.
+	jq -cn 'range(300) | {type:"case",case_id:("c\(.)"),
+	    model:(if . % 3 == 0 then "echo:" else "echo:x" end),
+	    messages:[{role:"user",content:"n \(.)"}],expect:[{contains:"n"}]}' >in.jsonl
+	bm-exec -q --run-id r-base <in.jsonl >/dev/null
+	sqlite3 bm.db "UPDATE results SET status = 'error', error_class = 'timeout',
+	    record = json_set(record, '\$.status', 'error', '\$.error',
+	    json('{\"class\":\"timeout\",\"message\":\"t\",\"http_status\":null}'))
+	    WHERE run_id = 'r-base' AND case_id IN ('c1', 'c2', 'c200')"
+	# c5 twice (its second verdict wins): 301 results, 300 rows.
+	{ jq -c '.expect = [{contains:"n 1"}]' in.jsonl
+	  grep '"c5"' in.jsonl | jq -c '.expect = [{contains:"zzz"}]'; } >new.jsonl
+	run --separate-stderr bm-exec -q --run-id r-new --rescore r-base <new.jsonl
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -s 'length' <<<"$output")" = 301 ]
+	# Printed in input order; stored as printed, the last c5 winning.
+	[ "$(jq -r .case_id <<<"$output" | head -3 | paste -sd,)" = c0,c1,c2 ]
+	[ "$(sqlite3 bm.db "SELECT count(*), total(json_valid(record)) FROM results WHERE run_id = 'r-new'")" = "300|300.0" ]
+	[ "$(sqlite3 bm.db "SELECT status FROM results WHERE run_id = 'r-new' AND case_id = 'c5'")" = fail ]
+	[ "$(grep -v '"case_id":"c5"' <<<"$output" | md5sum)" = \
+	    "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-new' AND case_id != 'c5' ORDER BY rowid" | md5sum)" ]
+	# run_models: as the printed results count, and as the rows do.
+	[ "$(sqlite3 bm.db "SELECT model, pass, fail, error FROM run_models WHERE run_id = 'r-new' ORDER BY model" | paste -sd' ')" = \
+	    "$(sed '6d' <<<"$output" | jq -sr 'group_by(.model) | map("\(.[0].model)|\(map(select(.status == "pass")) | length)|\(map(select(.status == "fail")) | length)|\(map(select(.status == "error")) | length)") | join(" ")')" ]
+	models_exact r-new
+	models_exact r-base
+}
+
+@test "bm-exec --rescore: a result breaking a CHECK of results fails as it would, nothing stored" {
+	jq -cn 'range(3) | {type:"case",case_id:("c\(.)"),model:"echo:",trial:0,
+	    messages:[{role:"user",content:"n \(.)"}],expect:[{contains:"n"}]}' >in.jsonl
+	bm-exec -q --run-id r-base <in.jsonl >/dev/null
+	jq -c 'if .case_id == "c1" then .trial = -1 else . end' in.jsonl >new.jsonl
+	run --separate-stderr bm-exec -q --run-id r-new --rescore r-base <new.jsonl
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-exec: $BM_DB: CHECK constraint failed: trial >= 0" ]
+	[ "$(jq -r .case_id <<<"$output" | paste -sd,)" = c0,c1 ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-new'")" = 0 ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM run_models WHERE run_id = 'r-new'")" = 0 ]
+	# The CHECKs hold again for what comes after the rescore.
+	run sqlite3 bm.db "INSERT INTO results (run_id, case_id, model, status, record)
+	    VALUES ('x', 'y', 'm', 'pass', 'not json')"
+	[ "$status" -ne 0 ]
+}
+
+@test "bm-exec --rescore: killed (-9) mid-rescore, what was printed is stored and run_models is exact" {
+	jq -cn 'range(20000) | {type:"case",case_id:("c\(.)"),model:"echo:",
+	    messages:[{role:"user",content:"n \(.)"}],expect:[{contains:"n 1"}]}' >in.jsonl
+	bm-exec -q -j 64 --run-id r-base <in.jsonl >/dev/null
+	bm-exec -q --run-id r-new --rescore r-base <in.jsonl >out.jsonl 2>err.txt &
+	pid=$!
+	# Killed once some results are out, most likely mid-batch.
+	for i in $(seq 3000); do
+		[ "$(wc -l <out.jsonl)" -ge 2000 ] && break
+		sleep "$TICK"
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	[ "$(wc -l <out.jsonl)" -ge 2000 ]
+	# A printed line is a committed row (the last may be cut by the kill).
+	jq -R -r 'fromjson? | .case_id' out.jsonl | sort >printed
+	sqlite3 bm.db "SELECT case_id FROM results WHERE run_id = 'r-new'" | sort >stored
+	[ "$(wc -l <printed)" -ge 2000 ]
+	[ "$(comm -23 printed stored | wc -l)" = 0 ]
+	[ "$(sqlite3 bm.db "SELECT count(*) = total(json_valid(record)) FROM results WHERE run_id = 'r-new'")" = 1 ]
+	models_exact r-new
+	models_exact r-base
+	[ "$(sqlite3 bm.db 'PRAGMA integrity_check')" = ok ]
+}
