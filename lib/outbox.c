@@ -99,9 +99,12 @@ bm_outbox_target(const char *url)
 #define UPSERT " ON CONFLICT (target, kind, key) DO UPDATE SET" \
 	" record = excluded.record WHERE record IS NOT excluded.record"
 
-/* The benchmarks the results of run ?2 name. */
-#define RUN_BENCHES "(SELECT DISTINCT benchmark_id FROM results" \
-	" WHERE run_id = ?2 AND benchmark_id IS NOT NULL)"
+/*
+ * The benchmarks the results of run ?2 name, gathered once per run into
+ * a temporary table (reading every result row of the run: the catalog
+ * and its versions would read them twice).
+ */
+#define RUN_BENCHES "(SELECT id FROM temp.bm_push_benches)"
 
 /* Queue SQL: ?1 target, ?2 run id, ?3 environment, ?4 commit sha. */
 static const char *const queue_sql[] = {
@@ -177,9 +180,20 @@ bm_outbox_queue_run(struct bm_db *db, const char *target,
     const char *run_id, const struct bm_outbox_run *opt, long long *n,
     struct bm_error *e)
 {
+	struct bm_db_stmt *st;
 	size_t i;
 
 	*n = 0;
+	if (bm_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS bm_push_benches"
+	    " (id TEXT PRIMARY KEY)", e) < 0 ||
+	    bm_db_exec(db, "DELETE FROM temp.bm_push_benches", e) < 0 ||
+	    !(st = bm_db_prepare(db, "INSERT INTO temp.bm_push_benches"
+	    " SELECT DISTINCT benchmark_id FROM results WHERE run_id = ?1"
+	    " AND benchmark_id IS NOT NULL", e)))
+		return -1;
+	bm_db_bind_text(st, 1, run_id);
+	if (bm_db_step(st, e) < 0)
+		return -1;
 	for (i = 0; i < sizeof(queue_sql) / sizeof(queue_sql[0]); i++)
 		if (queue(db, queue_sql[i], target, run_id, opt, n, e) < 0)
 			return -1;
