@@ -90,6 +90,9 @@ stored_pairs() {
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(select(.status == "error")) | length' <<<"$output")" = 5 ]
+	# Its output is the whole run: stored records and new ones, once each.
+	[ "$(jq -sc '[length, (map([.case_id, .step]) | unique | length),
+	    (map(.run_id) | unique)]' <<<"$output")" = '[520,520,["r-c"]]' ]
 	# Exactly one result per case and step; the run is finished.
 	[ "$(sqlite3 bm.db "SELECT count(*), count(DISTINCT case_id || '/' || step),
 	    count(DISTINCT case_id), sum(status = 'error')
