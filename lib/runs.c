@@ -691,8 +691,10 @@ bm_runs_add_many(struct bm_runs *r, const cJSON *const *res,
 		/* 64, 32, ... 1 rows: seven statements at most, cached. */
 		for (k = 64; k > n; k /= 2)
 			;
-		if (k == 1)
+		if (k == 1) {
+			bm_buf_free(&sql);
 			return bm_runs_add(r, res[0], json[0], e);
+		}
 		bm_buf_reset(&sql);
 		bm_buf_adds(&sql, "INSERT OR REPLACE INTO results (" ROW_COLS
 		    ") VALUES " ROW_PARAMS);
