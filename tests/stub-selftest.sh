@@ -224,25 +224,25 @@ for i in 1 2 3 4; do
 	    "$U/v1/chat/completions" &
 	pids="$pids $!"
 done
+# flight WANT: the stub's "max_in_flight in_flight requests", once it is
+# WANT or after 30 s.
 flight() {
-	curl -s "$U/stats" |
-	    jq -r '"\(.max_in_flight) \(.in_flight) \(.requests)"'
+	i=0
+	while f=$(curl -s "$U/stats" |
+	    jq -r '"\(.max_in_flight) \(.in_flight) \(.requests)"') &&
+	    [ "$f" != "$1" ] && [ $i -lt 3000 ]; do
+		sleep 0.01
+		i=$((i + 1))
+	done
+	echo "$f"
 }
-i=0
-while [ "$(flight)" != '4 4 4' ] && [ $i -lt 3000 ]; do
-	sleep 0.01
-	i=$((i + 1))
-done
-check "stats: max_in_flight 4, in_flight 4, 4 requests" '4 4 4' "$(flight)"
+check "stats: max_in_flight 4, in_flight 4, 4 requests" '4 4 4' \
+    "$(flight '4 4 4')"
 kill $pids 2>/dev/null
 # Not a bare wait: that would wait for the stub too.
 for p in $pids; do wait "$p" 2>/dev/null; done
-i=0
-while [ "$(flight)" != '4 0 4' ] && [ $i -lt 3000 ]; do
-	sleep 0.01
-	i=$((i + 1))
-done
-check "stats: in_flight 0 once the clients are gone" '4 0 4' "$(flight)"
+check "stats: in_flight 0 once the clients are gone" '4 0 4' \
+    "$(flight '4 0 4')"
 post /v1/chat/completions "$(jq -nc '{model:"m",stream:true,
     messages:[{role:"user",content:"a b c d e f [[sse-delay=150]]"}]}')" \
     -w '%{time_starttransfer} %{time_total}' -o /dev/null >"$T/times"
