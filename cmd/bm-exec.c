@@ -565,19 +565,21 @@ static void
 on_turn(void *user, double now)
 {
 	struct exec *x = user;
+	long n;
 
 	(void)now;
 	if (x->signals == x->seen)
 		return;
 	unshow(x);
 	/* Two signals may have come before this turn: the second counts. */
+	n = bm_sched_stats(x->sched)->inflight;
 	if (x->seen == 0 && x->signals == 1) {
-		bm_warnf("interrupted: finishing %ld requests in flight (%g s)",
-		    bm_sched_stats(x->sched)->inflight, x->grace_s);
+		bm_warnf("interrupted: finishing %ld request%s in flight"
+		    " (%g s)", n, n == 1 ? "" : "s", x->grace_s);
 		bm_sched_stop(x->sched, x->grace_s * 1000);
 	} else {
-		bm_warnf("interrupted again: cancelling %ld requests in"
-		    " flight", bm_sched_stats(x->sched)->inflight);
+		bm_warnf("interrupted again: cancelling %ld request%s in"
+		    " flight", n, n == 1 ? "" : "s");
 		bm_sched_stop(x->sched, 0);
 	}
 	x->seen = x->signals;

@@ -163,7 +163,7 @@ redrawn_or_gone() {
 	    "bm-exec: 11/11 done: 0 pass, 0 fail, 10 error, 1 cancelled | R req/s | dead down | stopping" ]
 	[ "$(grep -v '^bm-exec: [0-9]*/11 done' err | sed 's/^bm-exec: case z[0-9]*: connection: .*/Z/' | uniq -c | sed 's/^ *//')" = "1 bm-exec: run r-v
 10 Z
-1 bm-exec: warning: interrupted: finishing 1 requests in flight (0 s)
+1 bm-exec: warning: interrupted: finishing 1 request in flight (0 s)
 1 bm-exec: case g1: cancelled: interrupted
 1 bm-exec: warning: 11 of 11 results ended in error (connection 10, cancelled 1)" ]
 	# --progress, without a terminal: the line redrawn in place says so
