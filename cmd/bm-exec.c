@@ -413,24 +413,15 @@ on_line(void *user, const char *line, size_t len, long lineno)
 {
 	struct bm_error e = BM_ERROR_INIT;
 	char *text = xstrndup(line, len);
-	const char *end = NULL;
 	cJSON *rec = NULL;
 	struct exec *x = user;
 
 	/* As bm_jsonl_next parses, so --dry-run says the same. */
-	if (strlen(text) != len)
-		bm_error_set(&e, "<stdin>", lineno, 0, "NUL byte in line");
-	else if (bm_json_nul(text, len))
+	if (strlen(text) == len && bm_json_nul(text, len))
 		bm_error_set(&e, "<stdin>", lineno, 0, "a NUL character"
 		    " (\\u0000) cannot be kept: the record is skipped");
-	else if (!(rec = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1)))
-		bm_error_set(&e, "<stdin>", lineno, 0, "invalid JSON near"
-		    " column %ld", end >= text ? (long)(end - text) + 1 : 0);
-	else if (!cJSON_IsObject(rec))
-		bm_error_set(&e, "<stdin>", lineno, 0, "expected an object,"
-		    " got %s", cJSON_IsArray(rec) ? "an array" :
-		    cJSON_IsString(rec) ? "a string" : cJSON_IsNumber(rec) ?
-		    "a number" : cJSON_IsBool(rec) ? "a boolean" : "null");
+	else
+		bm_jsonl_parse(text, len, "<stdin>", lineno, &rec, &e);
 	free(text);
 	if (e.msg) {
 		unshow(x);

@@ -56,9 +56,6 @@ blank(const char *s, size_t n)
 int
 bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e)
 {
-	const char *end = NULL;
-	cJSON *j;
-
 	*out = NULL;
 	for (;;) {
 		errno = 0;
@@ -78,22 +75,33 @@ bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e)
 		if (!blank(r->line, (size_t)r->len))
 			break;
 	}
-	if (strlen(r->line) != (size_t)r->len) {
-		bm_error_set(e, r->name, r->lineno, 0, "NUL byte in line");
+	return bm_jsonl_parse(r->line, (size_t)r->len, r->name, r->lineno, out,
+	    e);
+}
+
+int
+bm_jsonl_parse(const char *line, size_t len, const char *name,
+    long lineno, cJSON **out, struct bm_error *e)
+{
+	const char *end = NULL;
+	cJSON *j;
+
+	*out = NULL;
+	if (strlen(line) != len) {
+		bm_error_set(e, name, lineno, 0, "NUL byte in line");
 		return -1;
 	}
 	/* The length includes the NUL: cJSON checks that it ends the text. */
-	j = cJSON_ParseWithLengthOpts(r->line, (size_t)r->len + 1, &end, 1);
+	j = cJSON_ParseWithLengthOpts(line, len + 1, &end, 1);
 	if (!j) {
-		long col = end && end >= r->line ?
-		    (long)(end - r->line) + 1 : 0;
+		long col = end && end >= line ? (long)(end - line) + 1 : 0;
 
-		bm_error_set(e, r->name, r->lineno, 0,
+		bm_error_set(e, name, lineno, 0,
 		    "invalid JSON near column %ld", col);
 		return -1;
 	}
 	if (!cJSON_IsObject(j)) {
-		bm_error_set(e, r->name, r->lineno, 0,
+		bm_error_set(e, name, lineno, 0,
 		    "expected an object, got %s", kind(j));
 		cJSON_Delete(j);
 		return -1;

@@ -32,6 +32,13 @@ void bm_jsonl_open(struct bm_jsonl *r, FILE *f, const char *name);
  * skipped.  A read error is -1 with *out NULL and then 0.
  */
 int bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e);
+/*
+ * One line (len bytes, line[len] must be NUL) as bm_jsonl_next takes it:
+ * 1 with *out a JSON object (caller frees), or -1 with e naming
+ * name:lineno -- for lines read some other way (bm-exec's event loop).
+ */
+int bm_jsonl_parse(const char *line, size_t len, const char *name,
+    long lineno, cJSON **out, struct bm_error *e);
 /* Free the reader's memory (does not close f). */
 void bm_jsonl_close(struct bm_jsonl *r);
 

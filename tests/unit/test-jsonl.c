@@ -115,6 +115,16 @@ main(void)
 		}
 	}
 
+	/* A line read some other way parses with the same messages. */
+	is_int(bm_jsonl_parse("[1]", 3, "<stdin>", 7, &j, &e), -1,
+	    "bm_jsonl_parse: not an object");
+	is(bm_error_str(&e), "<stdin>:7: expected an object, got an array",
+	    "bm_jsonl_parse names the line");
+	bm_error_clear(&e);
+	is_int(bm_jsonl_parse("{\"a\":1}", 7, "x", 1, &j, &e), 1,
+	    "bm_jsonl_parse: an object");
+	cJSON_Delete(j);
+
 	f = fopen("/dev/full", "w");
 	if (f) {
 		j = cJSON_CreateObject();
