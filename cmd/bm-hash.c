@@ -41,33 +41,25 @@ static int tflag;		/* md5sum-style lines */
 typedef void (*doc_fn)(const char *id, void *arg);
 
 /*
- * Hash every document of one file (regular: known to be a regular file):
- * records or -t lines on stdout (the path in the second column for every
- * document, as md5sum(1) has it), or each id to fn.  0, or -1 when
- * a document or the file was bad (already reported; the documents before a
- * syntax error are still hashed).
+ * Hash every document of the file path holding data[0..len): records or
+ * -t lines on stdout (the path in the second column for every document,
+ * as md5sum(1) has it), or each id to fn.  0, or -1 when a document was
+ * bad (already reported; the documents before a syntax error are still
+ * hashed).
  */
 static int
-hash_file(const char *path, int regular, doc_fn fn, void *arg)
+hash_text(const char *path, const char *data, size_t len, doc_fn fn,
+    void *arg)
 {
-	/* One buffer for every file this process reads. */
-	static struct bm_reader reader = BM_READER_INIT;
 	struct bm_error e = BM_ERROR_INIT;
 	const char *shown = strcmp(path, "-") ? path : "<stdin>";
 	struct bm_yaml_doc *doc;
 	struct bm_bench *b = NULL;
 	struct bm_yaml *y;
 	const cJSON *where;
-	const char *data;
 	char id[BM_HASH_MD5_LEN + 1], *msg;
-	size_t len;
 	int rc = 0, r, bad;
 
-	if (bm_reader_read(&reader, path, regular, &data, &len, &e) < 0) {
-		bm_error_print(&e);
-		bm_error_clear(&e);
-		return -1;
-	}
 	y = bm_yaml_open(data, len, shown);
 	while ((r = bm_yaml_next(y, &doc, &e)) != 0) {
 		if (r < 0) {
@@ -105,6 +97,30 @@ hash_file(const char *path, int regular, doc_fn fn, void *arg)
 	bm_error_clear(&e);
 	bm_yaml_close(y);
 	return rc;
+}
+
+/*
+ * Hash one file: read ahead by pf (the files operands name), else here.
+ * 0, or -1 when it or a document was bad (already reported).
+ */
+static int
+hash_file(const char *path, struct bm_prefetch *pf, doc_fn fn, void *arg)
+{
+	/* One buffer for every file read here. */
+	static struct bm_reader reader = BM_READER_INIT;
+	struct bm_error e = BM_ERROR_INIT;
+	const char *data;
+	size_t len;
+	int rc;
+
+	rc = pf ? bm_prefetch_next(pf, &data, &len, &e) :
+	    bm_reader_read(&reader, path, 0, &data, &len, &e);
+	if (rc < 0) {
+		bm_error_print(&e);
+		bm_error_clear(&e);
+		return -1;
+	}
+	return hash_text(path, data, len, fn, arg);
 }
 
 /* What the walk skipped (a directory cycle, a FIFO): a warning. */
@@ -188,7 +204,7 @@ check(const char *list)
 			forget(&s);
 			free(cached);
 			cached = xstrdup(path);
-			hash_file(path, 0, remember, &s);
+			hash_file(path, NULL, remember, &s);
 			k = 0;
 		}
 		ok = k < s.n && strcmp(s.ids[k], id) == 0;
@@ -219,6 +235,7 @@ main(int argc, char **argv)
 	};
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_files files = { 0 };
+	struct bm_prefetch *pf;
 	struct bm_cli cli;
 	const char *cflag = NULL, *pflag = NULL;
 	char id[BM_HASH_MD5_LEN + 1];
@@ -265,10 +282,12 @@ main(int argc, char **argv)
 				status = 1;
 			}
 		}
+		/* Reading on a thread of its own overlaps parsing. */
+		pf = bm_prefetch_start(&files);
 		for (i = 0; i < files.n; i++)
-			if (hash_file(files.paths[i], files.regular[i], NULL,
-			    NULL) < 0)
+			if (hash_file(files.paths[i], pf, NULL, NULL) < 0)
 				status = 1;
+		bm_prefetch_free(pf);
 		bm_files_free(&files);
 	}
 	bm_error_clear(&e);

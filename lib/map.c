@@ -1,7 +1,9 @@
 /*
  * map.c: open addressing, linear probing, at most half full.  The full
  * 64-bit hash is kept with each key and compared before the key, so a
- * probe past another key rarely touches its bytes.
+ * probe past another key rarely touches its bytes.  There is no delete, so
+ * the keys are copied into blocks the map owns and frees whole: a key
+ * costs no malloc of its own (the YAML position table puts one per node).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +18,18 @@ struct slot {
 	uint64_t hash;
 };
 
+/* A block of key copies, freed with the map. */
+struct keys {
+	struct keys *next;
+	size_t used, size;
+	char text[];
+};
+
 struct bm_map {
 	struct slot *slots;
 	size_t cap;		/* a power of two */
 	size_t n;
+	struct keys *keys;	/* newest block first */
 };
 
 uint64_t
@@ -95,6 +105,29 @@ grow(struct bm_map *m)
 	free(old);
 }
 
+/* Room for n bytes of key in the map's blocks, each twice the last. */
+static char *
+keep(struct bm_map *m, size_t n)
+{
+	struct keys *k = m->keys;
+	size_t size;
+
+	if (!k || k->size - k->used < n) {
+		size = k ? 2 * k->size : 256;
+		if (size > 65536)
+			size = 65536;
+		if (size < n)
+			size = n;
+		k = xmalloc(sizeof(*k) + size);
+		k->next = m->keys;
+		k->used = 0;
+		k->size = size;
+		m->keys = k;
+	}
+	k->used += n;
+	return k->text + k->used - n;
+}
+
 void *
 bm_map_putn(struct bm_map *m, const char *key, size_t n, void *value)
 {
@@ -110,7 +143,7 @@ bm_map_putn(struct bm_map *m, const char *key, size_t n, void *value)
 		s->value = value;
 		return prev;
 	}
-	s->key = xmalloc(n + 1);
+	s->key = keep(m, n + 1);
 	memcpy(s->key, key, n);
 	s->key[n] = '\0';
 	s->len = n;
@@ -149,16 +182,17 @@ bm_map_next(const struct bm_map *m, size_t *pos, const char **key,
 void
 bm_map_free(struct bm_map *m, void (*free_value)(void *))
 {
+	struct keys *k;
 	size_t i;
 
 	if (!m)
 		return;
-	for (i = 0; i < m->cap; i++) {
-		if (!m->slots[i].key)
-			continue;
-		free(m->slots[i].key);
-		if (free_value)
+	for (i = 0; free_value && i < m->cap; i++)
+		if (m->slots[i].key)
 			free_value(m->slots[i].value);
+	while ((k = m->keys)) {
+		m->keys = k->next;
+		free(k);
 	}
 	free(m->slots);
 	free(m);

@@ -10,7 +10,7 @@ int
 main(void)
 {
 	struct bm_map *m = bm_map_new();
-	char key[32];
+	char key[32], *big;
 	const char *k;
 	void *v;
 	size_t pos = 0, seen = 0;
@@ -42,6 +42,32 @@ main(void)
 	is_int((long)seen, 10002, "bm_map_next visits every key once");
 	is_int((long)bm_map_hash("a", 1), (long)0xaf63dc4c8601ec8cULL,
 	    "FNV-1a 64 of \"a\"");
+	bm_map_free(m, NULL);
+
+	/* Keys are copied into blocks of the map's: each stays put. */
+	m = bm_map_new();
+	bm_map_put(m, "first", &one);
+	pos = 0;
+	bm_map_next(m, &pos, &k, &v);
+	big = malloc(200000);
+	memset(big, 'k', 199999);
+	big[199999] = '\0';
+	bm_map_put(m, big, &two);
+	for (i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		bm_map_put(m, key, &one);
+	}
+	ok(strcmp(k, "first") == 0, "a key's copy stays where it was");
+	ok(bm_map_get(m, big) == &two, "a key larger than a block is kept");
+	big[0] = 'x';
+	ok(bm_map_get(m, big) == NULL, "as a copy");
+	pos = seen = bad = 0;
+	while (bm_map_next(m, &pos, &k, &v))
+		if (strlen(k) != (v == &two ? 199999 : strlen(k)) ||
+		    bm_map_get(m, k) != v)
+			bad++;
+	is_int(bad, 0, "every copy is NUL-terminated and finds its value");
+	free(big);
 	bm_map_free(m, NULL);
 	m = bm_map_new();
 	bm_map_put(m, "x", strdup("owned"));
