@@ -858,14 +858,19 @@ rescore_commit(struct exec *x)
 
 /*
  * --rescore: the input has nothing to read now: commit, so that no write
- * transaction is held while waiting for a slow writer.
+ * transaction is held while waiting for a slow writer.  A regular file
+ * never keeps the reader waiting: not asked (a system call a case).
  */
 static void
 rescore_idle(struct exec *x)
 {
+	static int file = -1;
 	struct pollfd p = { .fd = 0, .events = POLLIN };
+	struct stat st;
 
-	if (bm_rescore_pending(x->rs) > 0 && poll(&p, 1, 0) == 0)
+	if (file < 0)
+		file = fstat(0, &st) == 0 && S_ISREG(st.st_mode);
+	if (!file && bm_rescore_pending(x->rs) > 0 && poll(&p, 1, 0) == 0)
 		rescore_commit(x);
 }
 

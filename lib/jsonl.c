@@ -317,3 +317,22 @@ bm_jsonl_finish(FILE *f)
 		rc = -1;
 	return rc;
 }
+
+void
+bm_json_index(const cJSON *o, const char *const *keys, const cJSON **f)
+{
+	const cJSON *it;
+	size_t i, n;
+
+	for (n = 0; keys[n]; n++)
+		f[n] = NULL;
+	if (!cJSON_IsObject(o))
+		return;
+	cJSON_ArrayForEach(it, o)
+		for (i = 0; it->string && i < n; i++)
+			if (!f[i] && it->string[0] == keys[i][0] &&
+			    strcmp(it->string, keys[i]) == 0) {
+				f[i] = it;
+				break;
+			}
+}

@@ -76,4 +76,11 @@ int bm_jsonl_write_raw(FILE *f, const char *json, size_t len);
 /* Flush and check f at exit: 0, or -1 when anything failed to be written. */
 int bm_jsonl_finish(FILE *f);
 
+/*
+ * Object o's members named keys[0], keys[1], ... (NULL-ended) in one
+ * pass: f[i] the first member named keys[i], else NULL (as
+ * cJSON_GetObjectItemCaseSensitive finds them, for many keys at once).
+ */
+void bm_json_index(const cJSON *o, const char *const *keys, const cJSON **f);
+
 #endif

@@ -27,7 +27,7 @@ struct writer {
 	pthread_t tid;
 	pthread_mutex_t mu;
 	pthread_cond_t work, idle;
-	cJSON **q;		/* results to store, in order */
+	struct line **q;	/* results to store, in order */
 	size_t n, cap;
 	int busy;		/* storing what it took from q */
 	int quit;
@@ -37,6 +37,17 @@ struct writer {
 
 /* Results stored by one INSERT statement. */
 #define GROUP 64
+
+/*
+ * A result as the writer takes it: its JSON line and its row in one
+ * allocation, the row's strings after the line (made on the main thread,
+ * so the writer only stores).
+ */
+struct line {
+	struct bm_runs_row row;
+	size_t len;		/* the line's bytes, no newline */
+	char text[];		/* the line, a NUL, the row's strings */
+};
 
 struct bm_rescore {
 	struct bm_db *db;
@@ -54,11 +65,11 @@ struct bm_rescore {
 	struct writer w;
 	int started;		/* the writer thread runs */
 	int wfail;		/* the writer's failed, as last seen */
-	cJSON **hand;		/* results not yet handed to the writer */
+	struct line **hand;	/* results not yet handed to the writer */
 	size_t nhand;
-	cJSON *group[GROUP];	/* the writer's results not yet stored */
-	size_t lines[GROUP];	/* their lines' offsets in batch */
+	struct line *group[GROUP];	/* the writer's, not yet stored */
 	size_t ngroup;
+	struct bm_buf line;	/* the main thread's line being made */
 	struct bm_buf ids;	/* "case_id\n" of every case scored */
 	cJSON *prior;		/* the record bm_rescore_prior read */
 	struct bm_rescore_tally t;
@@ -69,6 +80,41 @@ static const char *const carried[] = {
 	"error", "output", "latency_ms", "ttft_ms", "attempts", "usage",
 	"cost_usd", "cached", "output_repaired", "judge_usage",
 	"judge_cost_usd", "exit_code", "started_at", "finished_at", NULL
+};
+
+/* Is k one of set's (NULL-ended)? */
+static int
+is_in(const char *k, const char *const *set)
+{
+	for (; *set; set++)
+		if (k[0] == (*set)[0] && strcmp(k, *set) == 0)
+			return 1;
+	return 0;
+}
+
+/* The fields of a result that come from the case, in the record's order. */
+static const char *const from_kase[] = {
+	"case_id", "benchmark_id", "benchmark", "model", "variant", "trial",
+	"repeat", NULL
+};
+/* Fields of a case that a result does not take (from_case's). */
+static const char *const dropped[] = {
+	"type", "run_id", "messages", "steps", "system", "step", NULL
+};
+/*
+ * The result's own fields (a case that has one is made the long way), as
+ * bm_json_index finds them in a record: O_ + the name.
+ */
+enum {
+	O_STATUS, O_ERROR, O_OUTPUT, O_LATENCY, O_TTFT, O_ATTEMPTS, O_USAGE,
+	O_COST, O_SCORE, O_ASSERTIONS, O_METRICS, O_STARTED, O_FINISHED,
+	O_CACHED, O_REPAIRED, O_JUDGE_USAGE, O_JUDGE_COST, O_EXIT, O_N
+};
+static const char *const own[O_N + 1] = {
+	"status", "error", "output", "latency_ms", "ttft_ms", "attempts",
+	"usage", "cost_usd", "score", "assertions", "metrics", "started_at",
+	"finished_at", "cached", "output_repaired", "judge_usage",
+	"judge_cost_usd", "exit_code", NULL
 };
 
 static const char sql[] = "SELECT record FROM results WHERE run_id = ?"
@@ -142,6 +188,7 @@ bm_rescore_free(struct bm_rescore *rs)
 	free(rs->v);
 	bm_buf_free(&rs->batch);
 	bm_buf_free(&rs->taken);
+	bm_buf_free(&rs->line);
 	bm_buf_free(&rs->ids);
 	cJSON_Delete(rs->prior);
 	free(rs);
@@ -273,6 +320,31 @@ carry(struct bm_rescore *rs, const cJSON *kase, long step, cJSON *old)
 	return r;
 }
 
+/* Number v, else dflt. */
+static double
+num_or(const cJSON *v, double dflt)
+{
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/*
+ * The answer to score: the one of a record whose own fields are f (the
+ * stored one, or a result carrying it), with the stored verdicts of old
+ * for expect's judge and exec entries.
+ */
+static void
+answer(struct bm_rescore *rs, const cJSON *const *f, const cJSON *expect,
+    const cJSON *old, struct bm_answer *a)
+{
+	a->output = cJSON_IsString(f[O_OUTPUT]) ?
+	    f[O_OUTPUT]->valuestring : "";
+	a->latency_ms = num_or(f[O_LATENCY], -1);
+	a->completion_tokens = (long)bm_json_numor(f[O_USAGE],
+	    "completion_tokens", -1);
+	a->exit_code = (int)num_or(f[O_EXIT], -1);
+	a->verdicts = cJSON_IsArray(expect) ? verdicts(rs, expect, old) : NULL;
+}
+
 /* Set r's error: class cls, message msg. */
 static void
 set_error(cJSON *r, const char *cls, const char *msg)
@@ -297,7 +369,7 @@ score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
 {
 	struct bm_error se = BM_ERROR_INIT;
 	struct bm_answer a = { .exit_code = -1 };
-	const cJSON *expect, *steps, *u;
+	const cJSON *expect, *steps, *f[O_N];
 	cJSON *r, *sc;
 	int rc;
 
@@ -319,15 +391,10 @@ score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
 	sc = cJSON_CreateObject();
 	if (strcmp(bm_json_str(old, "status") ? bm_json_str(old, "status") :
 	    "", "error") != 0 && (!o || o->cls == BM_CLASS_NONE)) {
-		a.output = bm_json_str(r, "output") ? bm_json_str(r, "output") :
-		    "";
-		a.latency_ms = bm_json_numor(r, "latency_ms", -1);
-		u = cJSON_GetObjectItemCaseSensitive(r, "usage");
-		a.completion_tokens = (long)bm_json_numor(u,
-		    "completion_tokens", -1);
-		a.exit_code = (int)bm_json_numor(r, "exit_code", -1);
-		a.verdicts = o ? o->verdicts : cJSON_IsArray(expect) ?
-		    verdicts(rs, expect, old) : NULL;
+		bm_json_index(r, own, f);
+		answer(rs, f, expect, old, &a);
+		if (o)
+			a.verdicts = o->verdicts;
 		rc = bm_assert_score(expect, &a, sc, &se);
 	} else if (o && o->cls != BM_CLASS_NONE) {
 		/* The scheduler's error (a judge's, a stop, a config). */
@@ -355,23 +422,174 @@ score_stored(struct bm_rescore *rs, const cJSON *kase, long step,
 	return r;
 }
 
+/* Line text (len bytes) with row in one allocation (struct line). */
+static struct line *
+pack(const struct bm_runs_row *row, const char *text, size_t len)
+{
+	struct bm_runs_row w = *row;
+	const char **f[] = { &w.case_id, &w.benchmark_id, &w.model,
+	    &w.variant, &w.status, &w.error_class, &w.output,
+	    &w.content_sha256 };
+	size_t n = len + 1, i, k;
+	struct line *l;
+	char *p;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		n += *f[i] ? strlen(*f[i]) + 1 : 0;
+	l = xmalloc(sizeof(*l) + n);
+	memcpy(l->text, text, len);
+	l->text[len] = '\0';
+	l->len = len;
+	w.record = l->text;
+	p = l->text + len + 1;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (*f[i]) {
+			k = strlen(*f[i]) + 1;
+			memcpy(p, *f[i], k);
+			*f[i] = p;
+			p += k;
+		}
+	l->row = w;
+	return l;
+}
+
+/* Is it the member f[i] of keys[i] (NULL-ended) for one of them? */
+static int
+first(const cJSON *it, const char *const *keys, const cJSON *const *f)
+{
+	size_t i;
+
+	for (i = 0; keys[i]; i++)
+		if (f[i] == it)
+			return 1;
+	return 0;
+}
+
+/* ,"k":v to b, v null when NULL. */
+static void
+put_field(struct bm_buf *b, const char *k, const cJSON *v)
+{
+	bm_buf_addc(b, ',');
+	bm_json_put_str(b, k);
+	bm_buf_addc(b, ':');
+	if (v)
+		bm_json_put(b, v);
+	else
+		bm_buf_adds(b, "null");
+}
+
+/*
+ * The result of a one-step kase scored against old (RUN's stored
+ * record, not an error), written straight into its line and row, in the
+ * order bm_runs_shape gives score_stored's result: the same bytes,
+ * without building that record.  NULL, old untouched, when the case is
+ * one score_stored makes (a field of the result's own in the case, a
+ * scoring that fails).
+ */
+static struct line *
+fast(struct bm_rescore *rs, const cJSON *kase, const cJSON *old)
+{
+	const cJSON *expect = cJSON_GetObjectItemCaseSensitive(kase,
+	    "expect"), *it, *f[O_N], *c[8];
+	struct bm_error se = BM_ERROR_INIT;
+	struct bm_answer a = { .exit_code = -1 };
+	struct bm_buf *b = &rs->line;
+	struct bm_runs_row row;
+	struct line *l;
+	cJSON *sc;
+	size_t i;
+	int rc;
+
+	bm_json_index(old, own, f);
+	if (strcmp(cJSON_IsString(f[O_STATUS]) ? f[O_STATUS]->valuestring :
+	    "", "error") == 0)
+		return NULL;
+	cJSON_ArrayForEach(it, kase)
+		if (!it->string || is_in(it->string, own))
+			return NULL;
+	answer(rs, f, expect, old, &a);
+	sc = cJSON_CreateObject();
+	rc = bm_assert_score(expect, &a, sc, &se);
+	bm_error_clear(&se);
+	if (rc < 0) {
+		cJSON_Delete(sc);
+		return NULL;
+	}
+	bm_buf_reset(b);
+	bm_buf_adds(b, "{\"type\":\"result\",\"run_id\":");
+	bm_json_put_str(b, rs->run_id);
+	bm_json_index(kase, from_kase, c);
+	for (i = 0; from_kase[i]; i++)
+		put_field(b, from_kase[i], c[i]);
+	bm_buf_adds(b, ",\"step\":0,\"status\":");
+	bm_buf_adds(b, rc ? "\"pass\"" : "\"fail\"");
+	for (i = O_ERROR; i <= O_COST; i++)
+		put_field(b, own[i], f[i]);
+	for (i = O_SCORE; i <= O_METRICS; i++)
+		put_field(b, own[i], cJSON_GetObjectItemCaseSensitive(sc,
+		    own[i]));
+	put_field(b, own[O_STARTED], f[O_STARTED]);
+	put_field(b, own[O_FINISHED], f[O_FINISHED]);
+	/* The rest: the case's other fields, the stored extras, the
+	 * scoring's. */
+	cJSON_ArrayForEach(it, kase)
+		if (!is_in(it->string, dropped) && !first(it, from_kase, c))
+			put_field(b, it->string, it);
+	for (i = O_CACHED; i < O_N; i++)
+		if (f[i])
+			put_field(b, own[i], f[i]);
+	cJSON_ArrayForEach(it, sc)
+		if (strcmp(it->string, "score") != 0 &&
+		    strcmp(it->string, "assertions") != 0 &&
+		    strcmp(it->string, "metrics") != 0)
+			put_field(b, it->string, it);
+	bm_buf_addc(b, '}');
+	/* The row: the stored answer's, the case's fields, the verdict. */
+	bm_runs_row_of(old, NULL, &row);
+	row.case_id = cJSON_GetStringValue(c[0]);
+	row.benchmark_id = cJSON_GetStringValue(c[1]);
+	row.model = cJSON_GetStringValue(c[3]);
+	row.variant = cJSON_GetStringValue(c[4]);
+	row.content_sha256 = bm_json_str(kase, "content_sha256");
+	row.status = rc ? "pass" : "fail";
+	row.step = 0;
+	row.trial = (long long)num_or(c[5], 0);
+	row.repeat = (long long)num_or(c[6], 0);
+	row.known |= BM_ROW_SCORE;
+	row.score = bm_json_numor(sc, "score", 0);
+	l = pack(&row, b->s, b->len);
+	cJSON_Delete(sc);
+	return l;
+}
+
 /*
  * Score step `step` of kase against the answer RUN stored for it: 1 and
- * *result, 0 when RUN has no result for that step, -1 with e.
+ * *line, 0 when RUN has no result for that step, -1 with e.
  */
 static int
 step_result(struct bm_rescore *rs, const cJSON *kase, long step,
-    cJSON **result, struct bm_error *e)
+    struct line **line, struct bm_error *e)
 {
 	const char *cid = bm_json_str(kase, "case_id");
-	cJSON *old;
+	struct bm_runs_row row;
+	cJSON *old, *r;
 	int rc;
 
-	*result = NULL;
+	*line = NULL;
 	rc = stored(rs, cid ? cid : "", step, &old, e);
 	if (rc != 1)
 		return rc;
-	*result = score_stored(rs, kase, step, old, NULL);
+	if (step == 0 && !cJSON_GetObjectItemCaseSensitive(kase, "steps") &&
+	    (*line = fast(rs, kase, old))) {
+		cJSON_Delete(old);
+		return 1;
+	}
+	r = score_stored(rs, kase, step, old, NULL);
+	bm_buf_reset(&rs->line);
+	bm_json_put(&rs->line, r);
+	bm_runs_row_of(r, NULL, &row);
+	*line = pack(&row, rs->line.s, rs->line.len);
+	cJSON_Delete(r);
 	return 1;
 }
 
@@ -394,12 +612,11 @@ retry(struct bm_rescore *rs, int (*f)(struct bm_runs *, struct bm_error *),
 	return rc == 1 ? 0 : -1;
 }
 
-/* Count result r. */
+/* Count the result of row w. */
 static void
-count(struct bm_rescore *rs, const cJSON *r)
+count(struct bm_rescore *rs, const struct bm_runs_row *w)
 {
-	const char *cls = bm_json_str(cJSON_GetObjectItemCaseSensitive(r,
-	    "error"), "class"), *st = bm_json_str(r, "status");
+	const char *cls = w->error_class, *st = w->status;
 	int i;
 
 	rs->t.done++;
@@ -431,73 +648,57 @@ checks(struct bm_rescore *rs, int on)
 }
 
 /*
- * Does r break a CHECK of results that the writer skips?  Record is
+ * Does row w break a CHECK of results that the writer skips?  Record is
  * valid JSON (bm_json_put's) and status one of pass, fail, error by
  * construction; step, trial and repeat come from the case.
  */
 static int
-breaks_checks(const cJSON *r)
+breaks_checks(const struct bm_runs_row *w)
 {
-	static const char *const counts[] = { "step", "trial", "repeat" };
-	const cJSON *v;
-	size_t i;
-
-	for (i = 0; i < 3; i++)
-		if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r,
-		    counts[i])) && (long long)v->valuedouble < 0)
-			return 1;
-	return 0;
+	return w->step < 0 || w->trial < 0 || w->repeat < 0;
 }
 
 /*
- * Store the writer's group of results (their lines in the batch, each
- * ended by a NUL that becomes its newline) with bm_runs_add_many; none
- * once an insert failed (*failed, with e).
+ * Store the writer's group of results with bm_runs_add_rows; none once
+ * an insert failed (*failed, with e).
  */
 static void
 flush(struct bm_rescore *rs, int *failed, struct bm_error *e)
 {
-	const char *json[GROUP];
+	struct bm_runs_row rows[GROUP];
 	size_t i;
 
 	for (i = 0; i < rs->ngroup; i++)
-		json[i] = rs->batch.s + rs->lines[i];
-	if (rs->ngroup > 0 && !*failed && bm_runs_add_many(rs->runs,
-	    (const cJSON *const *)rs->group, json, rs->ngroup, e) < 0)
+		rows[i] = rs->group[i]->row;
+	if (rs->ngroup > 0 && !*failed && bm_runs_add_rows(rs->runs, rows,
+	    rs->ngroup, e) < 0)
 		*failed = 1;
-	for (i = 0; i < rs->ngroup; i++) {
-		rs->batch.s[rs->lines[i] + strlen(json[i])] = '\n';
-		cJSON_Delete(rs->group[i]);
-	}
+	for (i = 0; i < rs->ngroup; i++)
+		free(rs->group[i]);
 	rs->ngroup = 0;
 }
 
 /*
- * The writer's part of a result r: its line in the batch, its row (none
- * once an insert failed: *failed, with e), r freed; in groups of GROUP.
+ * The writer's part of a result l: its line in the batch, its row (none
+ * once an insert failed: *failed, with e), l freed; in groups of GROUP.
  * A result breaking a CHECK is stored alone with the CHECKs on, to fail
  * as it would.
  */
 static void
-store(struct bm_rescore *rs, cJSON *r, int *failed, struct bm_error *e)
+store(struct bm_rescore *rs, struct line *l, int *failed, struct bm_error *e)
 {
-	size_t off = rs->batch.len;
-
-	bm_json_put(&rs->batch, r);
-	if (breaks_checks(r)) {
+	bm_buf_add(&rs->batch, l->text, l->len);
+	bm_buf_addc(&rs->batch, '\n');
+	if (breaks_checks(&l->row)) {
 		flush(rs, failed, e);
 		checks(rs, 1);
-		if (!*failed && bm_runs_add(rs->runs, r,
-		    bm_buf_str(&rs->batch) + off, e) < 0)
+		if (!*failed && bm_runs_add_rows(rs->runs, &l->row, 1, e) < 0)
 			*failed = 1;
 		checks(rs, 0);
-		bm_buf_addc(&rs->batch, '\n');
-		cJSON_Delete(r);
+		free(l);
 		return;
 	}
-	bm_buf_addc(&rs->batch, '\0');
-	rs->lines[rs->ngroup] = off;
-	rs->group[rs->ngroup++] = r;
+	rs->group[rs->ngroup++] = l;
 	if (rs->ngroup == GROUP)
 		flush(rs, failed, e);
 }
@@ -508,7 +709,7 @@ writer_main(void *arg)
 	struct bm_rescore *rs = arg;
 	struct writer *w = &rs->w;
 	struct bm_error e = BM_ERROR_INIT;
-	cJSON **q = NULL, **t;
+	struct line **q = NULL, **t;
 	size_t n, i, cap = 0, c;
 	int failed;
 
@@ -566,25 +767,25 @@ push(struct bm_rescore *rs)
 	rs->nhand = 0;
 }
 
-/* Result r goes to the writer (a few at a time). */
+/* Result l goes to the writer (a few at a time). */
 static void
-hand(struct bm_rescore *rs, cJSON *r)
+hand(struct bm_rescore *rs, struct line *l)
 {
 	int failed;
 
-	if (!rs->started || breaks_checks(r)) {
+	if (!rs->started || breaks_checks(&l->row)) {
 		/* Stored here, once the writer is idle: an error is told
 		 * for this result, as bm_runs_add's. */
 		drain(rs);
 		failed = rs->w.failed;
-		store(rs, r, &failed, &rs->w.err);
+		store(rs, l, &failed, &rs->w.err);
 		flush(rs, &failed, &rs->w.err);
 		rs->w.failed = rs->wfail = failed;
 		return;
 	}
 	if (rs->hand == NULL)
 		rs->hand = xreallocarray(NULL, 64, sizeof(*rs->hand));
-	rs->hand[rs->nhand++] = r;
+	rs->hand[rs->nhand++] = l;
 	if (rs->nhand == 64)
 		push(rs);
 }
@@ -647,7 +848,7 @@ bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
 	const char *cid = bm_json_str(kase, "case_id");
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(kase, "steps");
 	long k, n = cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : 1;
-	cJSON *r;
+	struct line *r;
 	int rc;
 
 	if (rs->failed) {
@@ -678,7 +879,7 @@ bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
 		}
 		if (rc == 0)	/* later steps, after an error: never asked */
 			break;
-		count(rs, r);
+		count(rs, &r->row);
 		rs->pending++;
 		hand(rs, r);
 		if (rs->wfail) {

@@ -144,19 +144,6 @@ fail:
 	return NULL;
 }
 
-static void
-bind_num(struct bm_db_stmt *st, int i, const cJSON *o, const char *k, int real)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	if (!cJSON_IsNumber(v))
-		bm_db_bind_null(st, i);
-	else if (real)
-		bm_db_bind_double(st, i, v->valuedouble);
-	else
-		bm_db_bind_int(st, i, (long long)v->valuedouble);
-}
-
 /* The commit checked out here, best effort (NULL when not a git tree). */
 static char *
 git_head(void)
@@ -347,61 +334,109 @@ bm_runs_new_id(void)
 #define ROW_PARAMS "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #define ROW_N 19
 
-/* Bind result res (its JSON line json) as the row of parameters b+1... */
-static void
-bind_row(struct bm_runs *r, struct bm_db_stmt *st, int b, const cJSON *res,
-    const char *json)
+/* Number v into *d: 1, else 0 (not a number). */
+static unsigned
+num_of(const cJSON *v, double *d)
 {
-	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(res, "usage");
-	const cJSON *err = cJSON_GetObjectItemCaseSensitive(res, "error");
+	*d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+	return cJSON_IsNumber(v);
+}
 
-	bm_db_bind_text(st, b + 1, r->id);
-	bm_db_bind_text(st, b + 2, bm_json_str(res, "case_id"));
-	bind_num(st, b + 3, res, "step", 0);
+/* The members of a result that make its row. */
+enum {
+	K_CASE, K_BENCH, K_MODEL, K_VARIANT, K_STATUS, K_ERROR, K_OUTPUT,
+	K_SHA, K_STEP, K_TRIAL, K_REPEAT, K_LATENCY, K_TTFT, K_COST,
+	K_SCORE, K_USAGE, K_N
+};
+static const char *const row_keys[K_N + 1] = {
+	"case_id", "benchmark_id", "model", "variant", "status", "error",
+	"output", "content_sha256", "step", "trial", "repeat", "latency_ms",
+	"ttft_ms", "cost_usd", "score", "usage", NULL
+};
+
+void
+bm_runs_row_of(const cJSON *res, const char *json, struct bm_runs_row *row)
+{
+	const cJSON *f[K_N];
+	double d;
+
+	bm_json_index(res, row_keys, f);
+	memset(row, 0, sizeof(*row));
+	row->case_id = cJSON_GetStringValue(f[K_CASE]);
 	/* NULL until bm-ingest --backfill finds it. */
-	bm_db_bind_text(st, b + 4, bm_json_str(res, "benchmark_id"));
-	bm_db_bind_text(st, b + 5, bm_json_str(res, "model") ?
-	    bm_json_str(res, "model") : "");
-	bm_db_bind_text(st, b + 6, bm_json_str(res, "variant"));
-	bind_num(st, b + 7, res, "trial", 0);
-	bind_num(st, b + 8, res, "repeat", 0);
-	bm_db_bind_text(st, b + 9, bm_json_str(res, "status"));
-	bm_db_bind_text(st, b + 10, bm_json_str(err, "class"));
-	bind_num(st, b + 11, res, "latency_ms", 1);
-	bind_num(st, b + 12, res, "ttft_ms", 1);
-	bind_num(st, b + 13, usage, "prompt_tokens", 0);
-	bind_num(st, b + 14, usage, "completion_tokens", 0);
-	bind_num(st, b + 15, res, "cost_usd", 1);
-	bind_num(st, b + 16, res, "score", 1);
-	bm_db_bind_text(st, b + 17, bm_json_str(res, "output"));
-	bm_db_bind_text(st, b + 18, json);
-	bm_db_bind_text(st, b + 19, bm_json_str(res, "content_sha256"));
-	/* step, trial and repeat default to 0 when absent. */
-	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "step")))
-		bm_db_bind_int(st, b + 3, 0);
-	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "trial")))
-		bm_db_bind_int(st, b + 7, 0);
-	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(res, "repeat")))
-		bm_db_bind_int(st, b + 8, 0);
+	row->benchmark_id = cJSON_GetStringValue(f[K_BENCH]);
+	row->model = cJSON_GetStringValue(f[K_MODEL]);
+	row->variant = cJSON_GetStringValue(f[K_VARIANT]);
+	row->status = cJSON_GetStringValue(f[K_STATUS]);
+	row->error_class = bm_json_str(f[K_ERROR], "class");
+	row->output = cJSON_GetStringValue(f[K_OUTPUT]);
+	row->record = json;
+	row->content_sha256 = cJSON_GetStringValue(f[K_SHA]);
+	/* step, trial and repeat are 0 when absent. */
+	row->step = num_of(f[K_STEP], &d) ? (long long)d : 0;
+	row->trial = num_of(f[K_TRIAL], &d) ? (long long)d : 0;
+	row->repeat = num_of(f[K_REPEAT], &d) ? (long long)d : 0;
+	row->known |= num_of(f[K_LATENCY], &row->latency_ms) ?
+	    BM_ROW_LATENCY : 0;
+	row->known |= num_of(f[K_TTFT], &row->ttft_ms) ? BM_ROW_TTFT : 0;
+	row->known |= num_of(f[K_COST], &row->cost_usd) ? BM_ROW_COST : 0;
+	row->known |= num_of(f[K_SCORE], &row->score) ? BM_ROW_SCORE : 0;
+	row->known |= num_of(cJSON_GetObjectItemCaseSensitive(f[K_USAGE],
+	    "prompt_tokens"), &d) ? BM_ROW_PROMPT : 0;
+	row->prompt_tokens = (long long)d;
+	row->known |= num_of(cJSON_GetObjectItemCaseSensitive(f[K_USAGE],
+	    "completion_tokens"), &d) ? BM_ROW_COMPLETION : 0;
+	row->completion_tokens = (long long)d;
+}
+
+/* Bind a known number (real, else integer) or NULL. */
+static void
+bind_known(struct bm_db_stmt *st, int i, int known, double v, int real)
+{
+	if (!known)
+		bm_db_bind_null(st, i);
+	else if (real)
+		bm_db_bind_double(st, i, v);
+	else
+		bm_db_bind_int(st, i, (long long)v);
+}
+
+/* Bind row w as the row of parameters b+1... */
+static void
+bind_row(struct bm_runs *r, struct bm_db_stmt *st, int b,
+    const struct bm_runs_row *w)
+{
+	bm_db_bind_text(st, b + 1, r->id);
+	bm_db_bind_text(st, b + 2, w->case_id);
+	bm_db_bind_int(st, b + 3, w->step);
+	bm_db_bind_text(st, b + 4, w->benchmark_id);
+	bm_db_bind_text(st, b + 5, w->model ? w->model : "");
+	bm_db_bind_text(st, b + 6, w->variant);
+	bm_db_bind_int(st, b + 7, w->trial);
+	bm_db_bind_int(st, b + 8, w->repeat);
+	bm_db_bind_text(st, b + 9, w->status);
+	bm_db_bind_text(st, b + 10, w->error_class);
+	bind_known(st, b + 11, w->known & BM_ROW_LATENCY, w->latency_ms, 1);
+	bind_known(st, b + 12, w->known & BM_ROW_TTFT, w->ttft_ms, 1);
+	bind_known(st, b + 13, w->known & BM_ROW_PROMPT,
+	    (double)w->prompt_tokens, 0);
+	bind_known(st, b + 14, w->known & BM_ROW_COMPLETION,
+	    (double)w->completion_tokens, 0);
+	bind_known(st, b + 15, w->known & BM_ROW_COST, w->cost_usd, 1);
+	bind_known(st, b + 16, w->known & BM_ROW_SCORE, w->score, 1);
+	bm_db_bind_text(st, b + 17, w->output);
+	bm_db_bind_text(st, b + 18, w->record);
+	bm_db_bind_text(st, b + 19, w->content_sha256);
 }
 
 int
 bm_runs_add(struct bm_runs *r, const cJSON *res, const char *json,
     struct bm_error *e)
 {
-	struct bm_db_stmt *st;
+	struct bm_runs_row row;
 
-	if (!bm_db_in_tx(r->db) && bm_db_begin(r->db, e) < 0)
-		return -1;
-	st = bm_db_prepare(r->db, "INSERT OR REPLACE INTO results ("
-	    ROW_COLS ") VALUES " ROW_PARAMS, e);
-	if (!st)
-		return -1;
-	bind_row(r, st, 0, res, json);
-	if (bm_db_step(st, e) < 0)
-		return -1;
-	r->pending++;
-	return 0;
+	bm_runs_row_of(res, json, &row);
+	return bm_runs_add_rows(r, &row, 1, e);
 }
 
 int
@@ -678,8 +713,8 @@ bm_runs_set_origin(struct bm_runs *r, const char *from, struct bm_error *e)
 }
 
 int
-bm_runs_add_many(struct bm_runs *r, const cJSON *const *res,
-    const char *const *json, size_t n, struct bm_error *e)
+bm_runs_add_rows(struct bm_runs *r, const struct bm_runs_row *rows, size_t n,
+    struct bm_error *e)
 {
 	struct bm_buf sql = BM_BUF_INIT;
 	struct bm_db_stmt *st;
@@ -691,10 +726,6 @@ bm_runs_add_many(struct bm_runs *r, const cJSON *const *res,
 		/* 64, 32, ... 1 rows: seven statements at most, cached. */
 		for (k = 64; k > n; k /= 2)
 			;
-		if (k == 1) {
-			bm_buf_free(&sql);
-			return bm_runs_add(r, res[0], json[0], e);
-		}
 		bm_buf_reset(&sql);
 		bm_buf_adds(&sql, "INSERT OR REPLACE INTO results (" ROW_COLS
 		    ") VALUES " ROW_PARAMS);
@@ -706,14 +737,13 @@ bm_runs_add_many(struct bm_runs *r, const cJSON *const *res,
 			return -1;
 		}
 		for (i = 0; i < k; i++)
-			bind_row(r, st, (int)i * ROW_N, res[i], json[i]);
+			bind_row(r, st, (int)i * ROW_N, &rows[i]);
 		if (bm_db_step(st, e) < 0) {
 			bm_buf_free(&sql);
 			return -1;
 		}
 		r->pending += (long)k;
-		res += k;
-		json += k;
+		rows += k;
 		n -= k;
 	}
 	bm_buf_free(&sql);

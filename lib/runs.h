@@ -129,14 +129,33 @@ int bm_runs_cache_get(struct bm_runs *r, const char *key, char **output,
 int bm_runs_cache_put(struct bm_runs *r, const char *key, const char *output,
     long prompt_tokens, long completion_tokens, struct bm_error *e);
 
+/* The values of a results row (bm_runs_add's of a result record). */
+struct bm_runs_row {
+	const char *case_id, *benchmark_id, *model, *variant, *status;
+	const char *error_class, *output, *record, *content_sha256;
+	long long step, trial, repeat;
+	long long prompt_tokens, completion_tokens;
+	double latency_ms, ttft_ms, cost_usd, score;
+	unsigned known;		/* the BM_ROW_ numbers that are not NULL */
+};
+#define BM_ROW_LATENCY		0x01u
+#define BM_ROW_TTFT		0x02u
+#define BM_ROW_COST		0x04u
+#define BM_ROW_SCORE		0x08u
+#define BM_ROW_PROMPT		0x10u
+#define BM_ROW_COMPLETION	0x20u
+
+/* The row of result record res (its JSON line json; pointers into both). */
+void bm_runs_row_of(const cJSON *res, const char *json,
+    struct bm_runs_row *row);
 /*
- * Store n result records (res[i], its JSON line json[i]) as n calls of
- * bm_runs_add would, in order, with a statement per up to 64 rows: one
- * statement journal, one trigger program start and one statement end for
- * them all.  On failure (-1 and e) the rows of the failed statement are
- * not stored, the earlier ones are, as with bm_runs_add.
+ * Store n rows as n calls of bm_runs_add would, in order, with a
+ * statement per up to 64 rows: one statement journal, one trigger program
+ * start and one statement end for them all.  On failure (-1 and e) the
+ * rows of the failed statement are not stored, the earlier ones are, as
+ * with bm_runs_add.
  */
-int bm_runs_add_many(struct bm_runs *r, const cJSON *const *res,
-    const char *const *json, size_t n, struct bm_error *e);
+int bm_runs_add_rows(struct bm_runs *r, const struct bm_runs_row *rows,
+    size_t n, struct bm_error *e);
 
 #endif

@@ -463,3 +463,65 @@ models_exact() {
 	models_exact r-base
 	[ "$(sqlite3 bm.db 'PRAGMA integrity_check')" = ok ]
 }
+
+# The columns of run RUN's rows that are not their record (NULL as -).
+columns() {
+	sqlite3 -nullvalue - bm.db "SELECT case_id, step, benchmark_id, model,
+	    variant, trial, repeat, status, error_class, latency_ms, ttft_ms,
+	    prompt_tokens, completion_tokens, cost_usd, score, output,
+	    content_sha256 FROM results WHERE run_id = '$1' ORDER BY case_id, step"
+}
+
+@test "bm-exec --rescore: the same expectations give the stored records again, run_id aside; rows as bm-exec stores them" {
+	stub
+	# Two providers (the stub's usage), a variant with escapes, extra
+	# fields, weights, not:, json, jq, entities (metrics), a sequence.
+	jq -cn 'range(60) | {type:"case",case_id:"c\(.)",
+	    benchmark_id:"b\(. % 3)",benchmark:"t",
+	    model:(if . % 2 == 0 then "echo:" else "openai:m" end),
+	    variant:(if . % 4 == 0 then "v\u00e9 \"q\"\t" else null end),
+	    trial:(. % 2),repeat:0,content_sha256:"abc",
+	    messages:[{role:"user",content:(if . % 5 == 0 then
+	    "[\"aspirin\",\"ibuprofen\"]" else "What is \(.) + 1?" end)}],
+	    expect:[{contains:"1"},{regex:"[0-9]+",weight:2},
+	    {not:true,icontains:"ZZZ"},{json:true},{jq:". > 3"},
+	    {entities:{expected:["aspirin","naproxen"],
+	    match:"case-insensitive",min_f1:0.5}}],
+	    params:{temperature:0.5},meta:{x:[1,2.5,null,true],s:"t\u00e9"}}' >in.jsonl
+	jq -cn '{type:"case",case_id:"s1",model:"openai:m",steps:[
+	    {prompt:"What is 1 + 1?",expect:[{equals:"2"}]},
+	    {prompt:"What is 2 + 2?",expect:[{equals:"5"}]}]}' >>in.jsonl
+	bm-exec -q -j 8 --run-id r-base <in.jsonl >base.jsonl || true
+	[ "$(wc -l <base.jsonl)" = 62 ]
+	run --separate-stderr bm-exec -q --run-id r-same --rescore r-base <in.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(sort <<<"$output" | md5sum)" = \
+	    "$(sed 's/"run_id":"r-base"/"run_id":"r-same"/' base.jsonl | sort | md5sum)" ]
+	# Each row's record is its printed line, its columns the base run's.
+	[ "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-same' ORDER BY rowid" | md5sum)" = \
+	    "$(md5sum <<<"$output")" ]
+	[ "$(columns r-same | md5sum)" = "$(columns r-base | md5sum)" ]
+	[ "$(columns r-same | grep -c '|abc$')" = 60 ]
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-same' AND prompt_tokens > 0")" = 32 ]
+	models_exact r-same
+}
+
+@test "bm-exec --rescore: a record of megabytes among small ones is printed whole and stored as printed" {
+	printf '%*s' 3000000 '' | tr ' ' a >big.txt
+	jq -cn --rawfile big big.txt 'range(5) | {type:"case",case_id:"c\(.)",
+	    model:"echo:",messages:[{role:"user",
+	    content:(if . == 2 then $big else "n \(.)" end)}],
+	    expect:[{contains:"n"}]}' >in.jsonl
+	bm-exec -q --run-id r-base <in.jsonl >/dev/null || true
+	jq -c '.expect = [{regex:"^a+$"}]' in.jsonl >new.jsonl
+	run --separate-stderr bm-exec -q --run-id r-new --rescore r-base <new.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(jq -sc 'map([.case_id, .status, (.output | length)])' <<<"$output")" = \
+	    '[["c0","fail",3],["c1","fail",3],["c2","pass",3000000],["c3","fail",3],["c4","fail",3]]' ]
+	[ "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-new' ORDER BY rowid" | md5sum)" = \
+	    "$(md5sum <<<"$output")" ]
+	[ "$(sqlite3 bm.db "SELECT length(output), status FROM results WHERE run_id = 'r-new' AND case_id = 'c2'")" = "3000000|pass" ]
+	models_exact r-new
+}

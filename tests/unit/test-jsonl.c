@@ -125,6 +125,26 @@ main(void)
 	    "bm_jsonl_parse: an object");
 	cJSON_Delete(j);
 
+	/* bm_json_index: the first member of each name, in one pass. */
+	{
+		static const char *const keys[] = { "a", "b", "ab", "z",
+		    NULL };
+		const cJSON *f4[4];
+
+		j = cJSON_Parse("{\"b\":1,\"ab\":2,\"a\":3,\"b\":4}");
+		bm_json_index(j, keys, f4);
+		ok(f4[0] && f4[0]->valuedouble == 3, "bm_json_index: a");
+		ok(f4[1] == cJSON_GetObjectItemCaseSensitive(j, "b") &&
+		    f4[1]->valuedouble == 1, "bm_json_index: the first b");
+		ok(f4[2] && f4[2]->valuedouble == 2, "bm_json_index: ab");
+		ok(f4[3] == NULL, "bm_json_index: none named z");
+		cJSON_Delete(j);
+		f4[0] = keys[0] ? (const cJSON *)keys : NULL;
+		bm_json_index(NULL, keys, f4);
+		ok(!f4[0] && !f4[1] && !f4[2] && !f4[3],
+		    "bm_json_index: not an object, no member");
+	}
+
 	f = fopen("/dev/full", "w");
 	if (f) {
 		j = cJSON_CreateObject();

@@ -88,6 +88,27 @@ main(void)
 	    "an error is not finished");
 	is_int(bm_runs_finished(r, "c1", 1, &rec, &e), 0, "nor another step");
 
+	/* A result's row: its fields, NULL (not known) where absent. */
+	{
+		struct bm_runs_row w;
+		cJSON *x = cJSON_Parse("{\"case_id\":\"c9\",\"model\":\"m\","
+		    "\"trial\":2,\"status\":\"error\",\"error\":{\"class\":"
+		    "\"timeout\"},\"latency_ms\":1.5,\"usage\":{"
+		    "\"prompt_tokens\":7},\"score\":null,\"case_id\":\"c8\"}");
+
+		bm_runs_row_of(x, "{}", &w);
+		is(w.case_id, "c9", "row: the first case_id");
+		ok(!w.benchmark_id && !w.variant && !w.output, "row: absent");
+		is(w.error_class, "timeout", "row: the error's class");
+		ok(w.step == 0 && w.trial == 2 && w.repeat == 0,
+		    "row: step, trial, repeat (0 when absent)");
+		ok(w.known == (BM_ROW_LATENCY | BM_ROW_PROMPT) &&
+		    w.latency_ms == 1.5 && w.prompt_tokens == 7,
+		    "row: the numbers known, no other");
+		is(w.record, "{}", "row: the record");
+		cJSON_Delete(x);
+	}
+
 	m = cJSON_Parse("[{\"role\":\"user\",\"content\":\"x\"}]");
 	bm_runs_cache_key("openai", "m", m, NULL, key);
 	bm_runs_cache_key("openai", "m2", m, NULL, k2);
