@@ -314,37 +314,28 @@ bm_render_github(FILE *f, const struct bm_report *r, int max)
 {
 	struct bm_buf o = BM_BUF_INIT;
 	const cJSON *s;
-	long shown = 0, left = 0, p = 0, fl = 0, e = 0;
+	long shown = 0, left, e = r->nerror;
 	long nreg = cJSON_GetArraySize(r->regressions);
 	size_t i;
 
-	/* Regressions first, then failures, then errors. */
-	cJSON_ArrayForEach(s, r->regressions) {
+	/*
+	 * Regressions first, then failures, then errors (res keeps the
+	 * first of each: keep_few).
+	 */
+	cJSON_ArrayForEach(s, r->regressions)
 		if (shown < max)
 			gh_regression(&o, r, s), shown++;
-		else
-			left++;
-	}
-	for (i = 0; i < r->nres; i++) {
-		p += r->res[i].status == 'p';
-		fl += r->res[i].status == 'f';
-		e += r->res[i].status == 'e';
-	}
 	for (int pass = 0; pass < 2; pass++) {
-		for (i = 0; i < r->nres; i++) {
-			if (r->res[i].status != (pass ? 'e' : 'f'))
-				continue;
-			if (shown < max)
+		for (i = 0; i < r->nres && shown < max; i++)
+			if (r->res[i].status == (pass ? 'e' : 'f'))
 				gh_result(&o, r, &r->res[i]), shown++;
-			else
-				left++;
-		}
 		fwrite(o.s ? o.s : "", 1, o.len, f);
 		bm_buf_reset(&o);
 	}
+	left = nreg + r->nfail + r->nerror - shown;
 	bm_buf_addf(&o, "::notice title=bm::%zu results: %ld passed, "
-	    "%ld failed, %ld error%s; %ld regression%s", r->nres, p, fl, e,
-	    e == 1 ? "" : "s", nreg, nreg == 1 ? "" : "s");
+	    "%ld failed, %ld error%s; %ld regression%s", r->nall, r->npass,
+	    r->nfail, e, e == 1 ? "" : "s", nreg, nreg == 1 ? "" : "s");
 	if (left)
 		bm_buf_addf(&o, "; %ld more annotation%s not shown", left,
 		    left == 1 ? "" : "s");

@@ -634,7 +634,6 @@ comparison(struct bm_buf *o, const struct bm_report *r)
 	const cJSON *s;
 	double b, a, d, p;
 	const char *x;
-	char *g;
 
 	bm_buf_adds(o, "<h2>Comparison</h2>");
 	if (!r->comparisons->child) {
@@ -648,10 +647,7 @@ comparison(struct bm_buf *o, const struct bm_report *r)
 	    "<th class=\"n\">p</th><th>\u0394 latency</th></tr></thead>"
 	    "<tbody>\n");
 	cJSON_ArrayForEach(s, r->comparisons) {
-		g = bm_report_group(s);
-		bm_buf_adds(o, "<tr><th scope=\"row\">");
-		esc(o, g);
-		free(g);
+		bm_report_put_group(o, s, "<tr><th scope=\"row\">", esc);
 		bm_buf_adds(o, "</th><td>");
 		x = bm_json_str(s, "candidate");
 		esc(o, x ? x : "?");
@@ -659,10 +655,7 @@ comparison(struct bm_buf *o, const struct bm_report *r)
 		x = bm_json_str(s, "baseline");
 		esc(o, x ? x : "?");
 		bm_buf_adds(o, "</td><td class=\"n\">");
-		if (bm_report_num(s, "pass_rate.baseline", &b) &&
-		    bm_report_num(s, "pass_rate.candidate", &a)) {
-			d = a - b;
-			bm_report_num(s, "pass_rate.delta", &d);
+		if (bm_report_cmp_rate(s, &b, &a, &d)) {
 			bm_buf_addf(o, "%.1f%% \u2192 %.1f%%</td><td>",
 			    100 * b, 100 * a);
 			delta(o, 100 * d, " pp", 1, sigof(s, "pass_rate"));
@@ -684,11 +677,10 @@ comparison(struct bm_buf *o, const struct bm_report *r)
 static void
 regressions(struct bm_buf *o, const struct bm_report *r)
 {
-	const cJSON *s;
-	const char *metric;
-	double b, a, v;
-	int israte;
-	char *g;
+	static const struct bm_report_row row = { "<tr><th scope=\"row\">",
+		"</th><td>", "?", { "</td><td class=\"n\">",
+		"</td><td class=\"n\">", "</td><td class=\"n down\">",
+		"</td><td class=\"n\">" }, "", "</td></tr>\n", esc };
 
 	bm_buf_adds(o, "<h2>Regressions</h2>");
 	if (!r->regressions->child) {
@@ -699,31 +691,7 @@ regressions(struct bm_buf *o, const struct bm_report *r)
 	    "<th>group</th><th>metric</th><th class=\"n\">baseline</th>"
 	    "<th class=\"n\">current</th><th class=\"n\">change</th>"
 	    "<th class=\"n\">p</th></tr></thead><tbody>\n");
-	cJSON_ArrayForEach(s, r->regressions) {
-		metric = bm_json_str(s, "metric");
-		israte = metric && strcmp(metric, "pass_rate") == 0;
-		g = bm_report_group(s);
-		bm_buf_adds(o, "<tr><th scope=\"row\">");
-		esc(o, g);
-		free(g);
-		bm_buf_adds(o, "</th><td>");
-		esc(o, metric ? metric : "?");
-		bm_buf_adds(o, "</td><td class=\"n\">");
-		if (bm_report_num(s, "baseline", &b))
-			bm_buf_addf(o, israte ? "%.1f%%" : "%.4g",
-			    israte ? 100 * b : b);
-		bm_buf_adds(o, "</td><td class=\"n\">");
-		if (bm_report_num(s, "current", &a))
-			bm_buf_addf(o, israte ? "%.1f%%" : "%.4g",
-			    israte ? 100 * a : a);
-		bm_buf_adds(o, "</td><td class=\"n down\">");
-		if (bm_report_num(s, "rel", &v))
-			bm_buf_addf(o, "%+.1f%%", 100 * v);
-		bm_buf_adds(o, "</td><td class=\"n\">");
-		if (bm_report_num(s, "p_value", &v))
-			bm_buf_addf(o, "%.3g", v);
-		bm_buf_adds(o, "</td></tr>\n");
-	}
+	bm_report_reg_rows(o, r->regressions, &row);
 	bm_buf_adds(o, "</tbody></table></div>");
 }
 

@@ -26,43 +26,16 @@ done(FILE *f)
 	return ferror(f) ? -1 : 0;
 }
 
-/* Counts per model from the results, for reports without stat records. */
-struct tally {
-	const char *model;
-	long n, pass, fail, error;
-	double cost;
-};
-
-static struct tally *
-tally(const struct bm_report *r, size_t *n)
+/* t's pass rate in percent with fmt; none when none passed or failed. */
+static void
+tally_rate(struct bm_buf *o, const struct bm_report_tally *t,
+    const char *fmt, const char *none)
 {
-	struct bm_map *m = bm_map_new();
-	struct tally *t = NULL;
-	size_t i, k = 0;
-	void *v;
-
-	for (i = 0; i < r->nres; i++) {
-		const char *model = r->res[i].model ? r->res[i].model : "-";
-
-		v = bm_map_get(m, model);
-		if (!v) {
-			t = xreallocarray(t, k + 1, sizeof(*t));
-			memset(&t[k], 0, sizeof(*t));
-			t[k].model = model;
-			v = (void *)(k + 1);
-			bm_map_put(m, model, v);
-			k++;
-		}
-		struct tally *x = &t[(size_t)v - 1];
-
-		x->n++;
-		x->pass += r->res[i].status == 'p';
-		x->fail += r->res[i].status == 'f';
-		x->error += r->res[i].status == 'e';
-	}
-	bm_map_free(m, NULL);
-	*n = k;
-	return t;
+	if (t->pass + t->fail)
+		bm_buf_addf(o, fmt, 100.0 * t->pass /
+		    (double)(t->pass + t->fail));
+	else
+		bm_buf_adds(o, none);
 }
 
 /* Code points of s (a terminal column each; wide characters are rare). */
@@ -99,18 +72,6 @@ cell(struct bm_buf *o, const char *s, size_t w, int right)
 	if (!right)
 		while (n++ < w)
 			bm_buf_addc(o, ' ');
-}
-
-/* A rate as "72.2%", "-" when absent. */
-static void
-rate(struct bm_buf *o, const cJSON *rec, const char *path)
-{
-	double v;
-
-	if (bm_report_num(rec, path, &v))
-		bm_buf_addf(o, "%.1f%%", 100 * v);
-	else
-		bm_buf_adds(o, "-");
 }
 
 /* A number with fmt, "-" when absent. */
@@ -177,6 +138,33 @@ paint(struct bm_buf *o, const struct bm_console *c, const char *color,
 		bm_buf_addf(o, "%s%s%s", color, s, OFF);
 	else
 		bm_buf_adds(o, s);
+}
+
+/* A blank and then s in a cell of w columns (cell). */
+static void
+col(struct bm_buf *o, const char *s, size_t w, int right)
+{
+	bm_buf_addc(o, ' ');
+	cell(o, s, w, right);
+}
+
+/* A bold heading line. */
+static void
+heading(struct bm_buf *o, const struct bm_console *c, const char *s)
+{
+	paint(o, c, BOLD, s);
+	bm_buf_addc(o, '\n');
+}
+
+/* "GROUP WHAT" of record s, in a cell of w columns. */
+static void
+label(struct bm_buf *o, const cJSON *s, const char *what, size_t w)
+{
+	char *g = bm_report_group(s), *t = xasprintf("%s %s", g, what);
+
+	cell(o, t, w, 0);
+	free(t);
+	free(g);
 }
 
 /*
@@ -250,14 +238,10 @@ console_stats(struct bm_buf *o, const struct bm_report *r,
 	g = group_fields(r->stats->child);
 	cell(&t, g, nw, 0);
 	free(g);
-	bm_buf_addc(&t, ' ');
-	cell(&t, "n", 6, 1);
-	bm_buf_addc(&t, ' ');
-	cell(&t, "pass rate (95% interval)", 30, 0);
-	bm_buf_addc(&t, ' ');
-	cell(&t, "p95 latency", 14, 0);
-	bm_buf_addc(&t, ' ');
-	cell(&t, "cost", 9, 1);
+	col(&t, "n", 6, 1);
+	col(&t, "pass rate (95% interval)", 30, 0);
+	col(&t, "p95 latency", 14, 0);
+	col(&t, "cost", 9, 1);
 	paint(o, c, BOLD, bm_buf_str(&t));
 	bm_buf_addc(o, '\n');
 	cJSON_ArrayForEach(s, r->stats) {
@@ -266,8 +250,7 @@ console_stats(struct bm_buf *o, const struct bm_report *r,
 		free(g);
 		bm_buf_reset(&t);
 		num(&t, s, "n", "%.0f");
-		bm_buf_addc(o, ' ');
-		cell(o, bm_buf_str(&t), 6, 1);
+		col(o, bm_buf_str(&t), 6, 1);
 		bm_buf_addc(o, ' ');
 		if (bm_report_num(s, "pass_rate", &p)) {
 			lo = hi = p;
@@ -276,40 +259,33 @@ console_stats(struct bm_buf *o, const struct bm_report *r,
 			rate_bar(o, p, lo, hi, 10);
 			bm_buf_reset(&t);
 			bm_buf_addf(&t, "%.1f%%", 100 * p);
-			bm_buf_addc(o, ' ');
-			cell(o, bm_buf_str(&t), 6, 1);
+			col(o, bm_buf_str(&t), 6, 1);
 			bm_buf_reset(&t);
 			if (ci)
 				bm_buf_addf(&t, "[%.1f, %.1f]", 100 * lo,
 				    100 * hi);
-			bm_buf_addc(o, ' ');
-			cell(o, bm_buf_str(&t), 12, 0);
+			col(o, bm_buf_str(&t), 12, 0);
 		} else {
 			cell(o, "", 10, 0);
-			bm_buf_addc(o, ' ');
-			cell(o, "-", 6, 1);
-			bm_buf_addc(o, ' ');
-			cell(o, "", 12, 0);
+			col(o, "-", 6, 1);
+			col(o, "", 12, 0);
 		}
 		bm_buf_addc(o, ' ');
 		if (bm_report_num(s, "latency_ms.p95", &v)) {
 			bar(o, v, maxlat, 6);
 			bm_buf_reset(&t);
 			ms(&t, v);
-			bm_buf_addc(o, ' ');
-			cell(o, bm_buf_str(&t), 7, 1);
+			col(o, bm_buf_str(&t), 7, 1);
 		} else {
 			cell(o, "", 6, 0);
-			bm_buf_addc(o, ' ');
-			cell(o, "-", 7, 1);
+			col(o, "-", 7, 1);
 		}
 		bm_buf_reset(&t);
 		if (bm_report_num(s, "cost_usd", &v))
 			bm_buf_addf(&t, "$%.4f", v);
 		else
 			bm_buf_adds(&t, "-");
-		bm_buf_addc(o, ' ');
-		cell(o, bm_buf_str(&t), 9, 1);
+		col(o, bm_buf_str(&t), 9, 1);
 		bm_buf_addc(o, '\n');
 	}
 	bm_buf_free(&t);
@@ -331,91 +307,80 @@ arrow(struct bm_buf *o, const struct bm_console *c, double d, int good,
 	bm_buf_free(&t);
 }
 
+/* One comparison's row (t: scratch). */
 static void
-console_comparisons(struct bm_buf *o, const struct bm_report *r,
-    const struct bm_console *c)
+console_comparison(struct bm_buf *o, struct bm_buf *t,
+    const struct bm_console *c, const cJSON *s)
 {
-	const cJSON *s;
-	struct bm_buf t = BM_BUF_INIT;
-	size_t nw = (size_t)c->width - 47;
 	double b, a, d;
-	char *g, *vs;
+	char *vs = versus(s);
 
-	paint(o, c, BOLD, "comparisons (* significant at 0.05)");
-	bm_buf_addc(o, '\n');
-	cJSON_ArrayForEach(s, r->comparisons) {
-		g = bm_report_group(s);
-		vs = versus(s);
-		bm_buf_reset(&t);
-		bm_buf_addf(&t, "%s %s", g, vs);
-		cell(o, bm_buf_str(&t), nw, 0);
-		free(g);
-		free(vs);
-		bm_buf_reset(&t);
-		if (bm_report_num(s, "pass_rate.baseline", &b) &&
-		    bm_report_num(s, "pass_rate.candidate", &a)) {
-			bm_buf_addf(&t, "%5.1f%% \u2192 %5.1f%%", 100 * b,
-			    100 * a);
-			bm_buf_addc(o, ' ');
-			cell(o, bm_buf_str(&t), 16, 0);
-			bm_buf_reset(&t);
-			d = a - b;
-			bm_report_num(s, "pass_rate.delta", &d);
-			bm_buf_addf(&t, "%+5.1f pp", 100 * d);
-			bm_buf_addc(o, ' ');
-			arrow(o, c, d, d > 0,
-			    significant(s, "pass_rate"), bm_buf_str(&t));
-		} else {
-			bm_buf_addc(o, ' ');
-			cell(o, "-", 29, 0);
-		}
-		bm_buf_reset(&t);
-		if (bm_report_num(s, "latency_ms.rel", &d)) {
-			bm_buf_addf(&t, "%+5.1f%%", 100 * d);
-			bm_buf_adds(o, "  lat ");
-			arrow(o, c, d, d < 0, significant(s, "latency_ms"),
-			    bm_buf_str(&t));
-		}
-		bm_buf_addc(o, '\n');
+	label(o, s, vs, (size_t)c->width - 47);
+	free(vs);
+	if (bm_report_cmp_rate(s, &b, &a, &d)) {
+		bm_buf_addf(t, "%5.1f%% \u2192 %5.1f%%", 100 * b, 100 * a);
+		col(o, bm_buf_str(t), 16, 0);
+		bm_buf_reset(t);
+		bm_buf_addf(t, "%+5.1f pp", 100 * d);
+		bm_buf_addc(o, ' ');
+		arrow(o, c, d, d > 0, significant(s, "pass_rate"),
+		    bm_buf_str(t));
+	} else {
+		col(o, "-", 29, 0);
 	}
-	bm_buf_free(&t);
+	bm_buf_reset(t);
+	if (bm_report_num(s, "latency_ms.rel", &d)) {
+		bm_buf_addf(t, "%+5.1f%%", 100 * d);
+		bm_buf_adds(o, "  lat ");
+		arrow(o, c, d, d < 0, significant(s, "latency_ms"),
+		    bm_buf_str(t));
+	}
 }
 
+/* One regression's row (t: scratch). */
 static void
-console_regressions(struct bm_buf *o, const struct bm_report *r,
-    const struct bm_console *c)
+console_regression(struct bm_buf *o, struct bm_buf *t,
+    const struct bm_console *c, const cJSON *s)
 {
-	const cJSON *s;
-	struct bm_buf t = BM_BUF_INIT;
-	const char *metric;
+	const char *metric = bm_json_str(s, "metric");
 	double b, a, p;
-	char *g;
 
-	paint(o, c, BOLD, "regressions");
-	bm_buf_addc(o, '\n');
-	cJSON_ArrayForEach(s, r->regressions) {
-		metric = bm_json_str(s, "metric");
-		metric = metric ? metric : "?";
-		g = bm_report_group(s);
+	metric = metric ? metric : "?";
+	label(o, s, metric, (size_t)c->width - 40);
+	if (bm_report_num(s, "baseline", &b) &&
+	    bm_report_num(s, "current", &a)) {
+		if (strcmp(metric, "pass_rate") == 0)
+			bm_buf_addf(t, " %.1f%% \u2192 %.1f%%", 100 * b,
+			    100 * a);
+		else
+			bm_buf_addf(t, " %.4g \u2192 %.4g", b, a);
+	}
+	if (bm_report_num(s, "rel", &p))
+		bm_buf_addf(t, " (%+.1f%%)", 100 * p);
+	if (bm_report_num(s, "p_value", &p))
+		bm_buf_addf(t, " p=%.3g", p);
+	paint(o, c, RED, "\u25bc");
+	bm_buf_adds(o, bm_buf_str(t));
+}
+
+/*
+ * A section after what o has (a blank line between): its heading, then
+ * a row(o, scratch, c, record) line for each record of list.
+ */
+static void
+console_section(struct bm_buf *o, const struct bm_console *c,
+    const char *title, const cJSON *list, void (*row)(struct bm_buf *,
+    struct bm_buf *, const struct bm_console *, const cJSON *))
+{
+	struct bm_buf t = BM_BUF_INIT;
+	const cJSON *s;
+
+	if (o->len)
+		bm_buf_addc(o, '\n');
+	heading(o, c, title);
+	cJSON_ArrayForEach(s, list) {
 		bm_buf_reset(&t);
-		bm_buf_addf(&t, "%s %s", g, metric);
-		free(g);
-		cell(o, bm_buf_str(&t), (size_t)c->width - 40, 0);
-		bm_buf_reset(&t);
-		if (bm_report_num(s, "baseline", &b) &&
-		    bm_report_num(s, "current", &a)) {
-			if (strcmp(metric, "pass_rate") == 0)
-				bm_buf_addf(&t, " %.1f%% \u2192 %.1f%%",
-				    100 * b, 100 * a);
-			else
-				bm_buf_addf(&t, " %.4g \u2192 %.4g", b, a);
-		}
-		if (bm_report_num(s, "rel", &p))
-			bm_buf_addf(&t, " (%+.1f%%)", 100 * p);
-		if (bm_report_num(s, "p_value", &p))
-			bm_buf_addf(&t, " p=%.3g", p);
-		paint(o, c, RED, "\u25bc");
-		bm_buf_adds(o, bm_buf_str(&t));
+		row(o, &t, c, s);
 		bm_buf_addc(o, '\n');
 	}
 	bm_buf_free(&t);
@@ -425,8 +390,8 @@ static void
 console_tally(struct bm_buf *o, const struct bm_report *r,
     const struct bm_console *c)
 {
-	size_t n, i, nw = (size_t)c->width - 45;
-	struct tally *t = tally(r, &n);
+	const struct bm_report_tally *t = r->tally;
+	size_t n = r->ntally, i, nw = (size_t)c->width - 45;
 	struct bm_buf s = BM_BUF_INIT;
 
 	cell(&s, "model", nw, 0);
@@ -437,13 +402,8 @@ console_tally(struct bm_buf *o, const struct bm_report *r,
 		cell(o, t[i].model, nw, 0);
 		bm_buf_addf(o, " %7ld %7ld %7ld %7ld", t[i].n, t[i].pass,
 		    t[i].fail, t[i].error);
-		if (t[i].pass + t[i].fail)
-			bm_buf_addf(o, "  %8.1f%%\n", 100.0 * t[i].pass /
-			    (double)(t[i].pass + t[i].fail));
-		else
-			bm_buf_adds(o, "          -\n");
+		tally_rate(o, &t[i], "  %8.1f%%\n", "          -\n");
 	}
-	free(t);
 	bm_buf_free(&s);
 }
 
@@ -459,18 +419,14 @@ bm_render_console(FILE *f, const struct bm_report *r,
 		c.width = 60;
 	if (r->stats->child)
 		console_stats(&o, r, &c);
-	else if (r->nres)
+	else if (r->nall)
 		console_tally(&o, r, &c);
-	if (r->comparisons->child) {
-		if (o.len)
-			bm_buf_addc(&o, '\n');
-		console_comparisons(&o, r, &c);
-	}
-	if (r->regressions->child) {
-		if (o.len)
-			bm_buf_addc(&o, '\n');
-		console_regressions(&o, r, &c);
-	}
+	if (r->comparisons->child)
+		console_section(&o, &c, "comparisons (* significant at 0.05)",
+		    r->comparisons, console_comparison);
+	if (r->regressions->child)
+		console_section(&o, &c, "regressions", r->regressions,
+		    console_regression);
 	if (o.len)
 		bm_buf_addc(&o, '\n');
 	v = bm_report_verdict(r);
@@ -505,8 +461,12 @@ md(struct bm_buf *o, const char *s)
 static void
 md_stats(struct bm_buf *o, const struct bm_report *r)
 {
+	static const char *const counts[] = { "n", "pass", "fail", "error" };
+	static const char *const figs[] = { "latency_ms.p50", "%.0f",
+		"latency_ms.p95", "%.0f", "cost_usd", "%.4f" };
 	const cJSON *s, *ci;
 	char *g = group_fields(r->stats->child);
+	size_t i;
 
 	bm_buf_adds(o, "| ");
 	md(o, g);
@@ -515,20 +475,13 @@ md_stats(struct bm_buf *o, const struct bm_report *r)
 	    " p50 ms | p95 ms | cost USD |\n"
 	    "|:--|--:|--:|--:|--:|--:|:--|--:|--:|--:|\n");
 	cJSON_ArrayForEach(s, r->stats) {
-		g = bm_report_group(s);
-		bm_buf_adds(o, "| ");
-		md(o, g);
-		free(g);
+		bm_report_put_group(o, s, "| ", md);
+		for (i = 0; i < 4; i++) {
+			bm_buf_adds(o, " | ");
+			num(o, s, counts[i], "%.0f");
+		}
 		bm_buf_adds(o, " | ");
-		num(o, s, "n", "%.0f");
-		bm_buf_adds(o, " | ");
-		num(o, s, "pass", "%.0f");
-		bm_buf_adds(o, " | ");
-		num(o, s, "fail", "%.0f");
-		bm_buf_adds(o, " | ");
-		num(o, s, "error", "%.0f");
-		bm_buf_adds(o, " | ");
-		rate(o, s, "pass_rate");
+		bm_report_pct(o, s, "pass_rate");
 		bm_buf_adds(o, " | ");
 		ci = cJSON_GetObjectItemCaseSensitive(s, "pass_rate_ci");
 		if (cJSON_GetArraySize(ci) == 2 &&
@@ -538,12 +491,10 @@ md_stats(struct bm_buf *o, const struct bm_report *r)
 			    100 * cJSON_GetArrayItem(ci, 1)->valuedouble);
 		else
 			bm_buf_adds(o, "-");
-		bm_buf_adds(o, " | ");
-		num(o, s, "latency_ms.p50", "%.0f");
-		bm_buf_adds(o, " | ");
-		num(o, s, "latency_ms.p95", "%.0f");
-		bm_buf_adds(o, " | ");
-		num(o, s, "cost_usd", "%.4f");
+		for (i = 0; i < ARRLEN(figs); i += 2) {
+			bm_buf_adds(o, " | ");
+			num(o, s, figs[i], figs[i + 1]);
+		}
 		bm_buf_adds(o, " |\n");
 	}
 }
@@ -551,23 +502,18 @@ md_stats(struct bm_buf *o, const struct bm_report *r)
 static void
 md_tally(struct bm_buf *o, const struct bm_report *r)
 {
-	size_t n, i;
-	struct tally *t = tally(r, &n);
+	const struct bm_report_tally *t = r->tally;
+	size_t i;
 
 	bm_buf_adds(o, "| model | n | pass | fail | error | pass rate |\n"
 	    "|:--|--:|--:|--:|--:|--:|\n");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < r->ntally; i++) {
 		bm_buf_adds(o, "| ");
 		md(o, t[i].model);
 		bm_buf_addf(o, " | %ld | %ld | %ld | %ld | ", t[i].n,
 		    t[i].pass, t[i].fail, t[i].error);
-		if (t[i].pass + t[i].fail)
-			bm_buf_addf(o, "%.1f%% |\n", 100.0 * t[i].pass /
-			    (double)(t[i].pass + t[i].fail));
-		else
-			bm_buf_adds(o, "- |\n");
+		tally_rate(o, &t[i], "%.1f%% |\n", "- |\n");
 	}
-	free(t);
 }
 
 /* "▲ +8.0 pp" or "▼ -3.1 pp", with " (significant)" in bold. */
@@ -584,26 +530,20 @@ md_comparisons(struct bm_buf *o, const struct bm_report *r)
 {
 	const cJSON *s;
 	double b, a, d, p;
-	char *g, *vs;
+	char *vs;
 
 	bm_buf_adds(o, "\n### Comparisons\n\n"
 	    "| group | candidate vs baseline | pass rate | \u0394 pass rate |"
 	    " p | \u0394 latency |\n"
 	    "|:--|:--|--:|--:|--:|--:|\n");
 	cJSON_ArrayForEach(s, r->comparisons) {
-		g = bm_report_group(s);
+		bm_report_put_group(o, s, "| ", md);
 		vs = versus(s);
-		bm_buf_adds(o, "| ");
-		md(o, g);
 		bm_buf_adds(o, " | ");
 		md(o, vs);
 		bm_buf_adds(o, " | ");
-		free(g);
 		free(vs);
-		if (bm_report_num(s, "pass_rate.baseline", &b) &&
-		    bm_report_num(s, "pass_rate.candidate", &a)) {
-			d = a - b;
-			bm_report_num(s, "pass_rate.delta", &d);
+		if (bm_report_cmp_rate(s, &b, &a, &d)) {
 			bm_buf_addf(o, "%.1f%% \u2192 %.1f%% | ", 100 * b,
 			    100 * a);
 			md_delta(o, 100 * d, " pp", significant(s,
@@ -629,43 +569,13 @@ md_comparisons(struct bm_buf *o, const struct bm_report *r)
 static void
 md_regressions(struct bm_buf *o, const struct bm_report *r)
 {
-	const cJSON *s;
-	const char *metric;
-	int israte;
-	double v;
-	char *g;
+	static const struct bm_report_row row = { "| ", " | ", "-",
+		{ " | ", " | ", " | ", " | " }, "-", " |\n", md };
 
 	bm_buf_adds(o, "\n### Regressions\n\n"
 	    "| group | metric | baseline | current | change | p |\n"
 	    "|:--|:--|--:|--:|--:|--:|\n");
-	cJSON_ArrayForEach(s, r->regressions) {
-		metric = bm_json_str(s, "metric");
-		israte = metric && strcmp(metric, "pass_rate") == 0;
-		g = bm_report_group(s);
-		bm_buf_adds(o, "| ");
-		md(o, g);
-		free(g);
-		bm_buf_adds(o, " | ");
-		md(o, metric ? metric : "-");
-		bm_buf_adds(o, " | ");
-		if (israte)
-			rate(o, s, "baseline");
-		else
-			num(o, s, "baseline", "%.4g");
-		bm_buf_adds(o, " | ");
-		if (israte)
-			rate(o, s, "current");
-		else
-			num(o, s, "current", "%.4g");
-		bm_buf_adds(o, " | ");
-		if (bm_report_num(s, "rel", &v))
-			bm_buf_addf(o, "%+.1f%%", 100 * v);
-		else
-			bm_buf_adds(o, "-");
-		bm_buf_adds(o, " | ");
-		num(o, s, "p_value", "%.3g");
-		bm_buf_adds(o, " |\n");
-	}
+	bm_report_reg_rows(o, r->regressions, &row);
 }
 
 #define MD_CASES 20	/* failed cases listed in md */
@@ -674,11 +584,9 @@ static void
 md_failures(struct bm_buf *o, const struct bm_report *r)
 {
 	const struct bm_rres *x;
-	size_t i, n = 0, shown = 0;
+	size_t i, n = (size_t)(r->nfail + r->nerror), shown = 0;
 	char *name;
 
-	for (i = 0; i < r->nres; i++)
-		n += r->res[i].status != 'p';
 	if (!n)
 		return;
 	bm_buf_adds(o, "\n### Failed cases\n\n"
@@ -721,7 +629,7 @@ bm_render_md(FILE *f, const struct bm_report *r)
 	bm_buf_adds(&o, "\n\n");
 	if (r->stats->child)
 		md_stats(&o, r);
-	else if (r->nres)
+	else if (r->nall)
 		md_tally(&o, r);
 	if (r->comparisons->child)
 		md_comparisons(&o, r);

@@ -30,6 +30,7 @@ bm_report_init(struct bm_report *r, const char *title)
 	r->runs = cJSON_CreateArray();
 	r->atoms = bm_map_new();
 	r->where = bm_map_new();
+	r->tallies = bm_map_new();
 }
 
 static void
@@ -66,6 +67,8 @@ bm_report_free(struct bm_report *r)
 		fclose(r->spill);
 	bm_map_free(r->atoms, free);
 	bm_map_free(r->where, free_where);
+	free(r->tally);
+	bm_map_free(r->tallies, NULL);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -149,6 +152,21 @@ longof(const cJSON *o, const char *k)
 	return isfinite(d) && fabs(d) < 2147483648.0 ? (int)d : 0;
 }
 
+/*
+ * One failed assertion's reason (why; without one, "TYPE failed") added
+ * to the "; "-joined list b: both paths that read results join them so.
+ */
+static void
+add_reason(struct bm_buf *b, const char *why, const char *type)
+{
+	if (b->len)
+		bm_buf_adds(b, "; ");
+	if (why)
+		bm_buf_adds(b, why);
+	else
+		bm_buf_addf(b, "%s failed", type ? type : "assertion");
+}
+
 /* The failed assertions' reasons, "; "-joined, or NULL. */
 static char *
 reasons(const cJSON *rec)
@@ -156,20 +174,13 @@ reasons(const cJSON *rec)
 	const cJSON *as = cJSON_GetObjectItemCaseSensitive(rec, "assertions");
 	const cJSON *a, *pass;
 	struct bm_buf b = BM_BUF_INIT;
-	const char *why, *type;
 
 	cJSON_ArrayForEach(a, as) {
 		pass = cJSON_GetObjectItemCaseSensitive(a, "pass");
 		if (!cJSON_IsFalse(pass))
 			continue;
-		why = bm_json_str(a, "reason");
-		type = bm_json_str(a, "type");
-		if (b.len)
-			bm_buf_adds(&b, "; ");
-		if (why)
-			bm_buf_adds(&b, why);
-		else
-			bm_buf_addf(&b, "%s failed", type ? type : "assertion");
+		add_reason(&b, bm_json_str(a, "reason"),
+		    bm_json_str(a, "type"));
 	}
 	return b.len ? bm_buf_detach(&b, NULL) : NULL;
 }
@@ -187,6 +198,62 @@ res_add(struct bm_report *r)
 	x = &r->res[r->nres++];
 	memset(x, 0, sizeof(*x));
 	return x;
+}
+
+/* Count result x: its status, and its model's tally. */
+static void
+count(struct bm_report *r, const struct bm_rres *x)
+{
+	const char *model = x->model ? x->model : "-";
+	struct bm_report_tally *t;
+	void *v;
+
+	if (!r->ntally || model != r->tmodel) {
+		if (!(v = bm_map_get(r->tallies, model))) {
+			r->tally = xreallocarray(r->tally, r->ntally + 1,
+			    sizeof(*r->tally));
+			t = &r->tally[r->ntally++];
+			memset(t, 0, sizeof(*t));
+			t->model = model;
+			v = (void *)r->ntally;
+			bm_map_put(r->tallies, model, v);
+		}
+		r->tmodel = model;
+		r->tidx = (size_t)v - 1;
+	}
+	t = &r->tally[r->tidx];
+	r->nall++;
+	t->n++;
+	t->pass += x->status == 'p';
+	t->fail += x->status == 'f';
+	t->error += x->status == 'e';
+	r->npass += x->status == 'p';
+	r->nfail += x->status == 'f';
+	r->nerror += x->status == 'e';
+}
+
+/*
+ * Count the results from res[from] on, in input order; with keep_few,
+ * keep only the ones it keeps.
+ */
+static void
+settle(struct bm_report *r, size_t from)
+{
+	size_t i, to = from;
+	const struct bm_rres *x;
+
+	for (i = from; i < r->nres; i++) {
+		x = &r->res[i];
+		count(r, x);
+		if (r->keep_few && !(x->status == 'f' &&
+		    r->nfail <= BM_REPORT_FEW) && !(x->status == 'e' &&
+		    r->nerror <= BM_REPORT_FEW))
+			continue;
+		if (to != i)
+			r->res[to] = *x;
+		to++;
+	}
+	r->nres = to;
 }
 
 /* A million results need not stay in memory: raw goes to a file. */
@@ -243,6 +310,7 @@ add_result(struct bm_report *r, const cJSON *rec)
 	free(why);
 	if (r->keep_output && (s = bm_json_str(rec, "output")))
 		x->output = keep(r, s, strlen(s));
+	settle(r, r->nres - 1);
 	return 0;
 }
 
@@ -348,6 +416,17 @@ bm_report_group(const cJSON *rec)
 	return bm_buf_detach(&b, NULL);
 }
 
+void
+bm_report_put_group(struct bm_buf *o, const cJSON *rec, const char *open,
+    void (*put)(struct bm_buf *o, const char *text))
+{
+	char *g = bm_report_group(rec);
+
+	bm_buf_adds(o, open);
+	put(o, g);
+	free(g);
+}
+
 char *
 bm_report_case_name(const struct bm_rres *x)
 {
@@ -355,9 +434,8 @@ bm_report_case_name(const struct bm_rres *x)
 	    (long)x->trial, (long)x->repeat, (long)x->step);
 }
 
-/* "72.5%" of a rate; "-" when absent. */
-static void
-pct(struct bm_buf *b, const cJSON *rec, const char *path)
+void
+bm_report_pct(struct bm_buf *b, const cJSON *rec, const char *path)
 {
 	double v;
 
@@ -367,17 +445,61 @@ pct(struct bm_buf *b, const cJSON *rec, const char *path)
 		bm_buf_adds(b, "-");
 }
 
+int
+bm_report_cmp_rate(const cJSON *s, double *b, double *a, double *d)
+{
+	if (!bm_report_num(s, "pass_rate.baseline", b) ||
+	    !bm_report_num(s, "pass_rate.candidate", a))
+		return 0;
+	*d = *a - *b;
+	bm_report_num(s, "pass_rate.delta", d);
+	return 1;
+}
+
+void
+bm_report_reg_rows(struct bm_buf *o, const cJSON *regs,
+    const struct bm_report_row *row)
+{
+	static const char *const path[] = { "baseline", "current", "rel",
+		"p_value" };
+	const cJSON *s;
+	const char *metric;
+	double v;
+	size_t i;
+	int israte;
+
+	cJSON_ArrayForEach(s, regs) {
+		metric = bm_json_str(s, "metric");
+		israte = metric && strcmp(metric, "pass_rate") == 0;
+		bm_report_put_group(o, s, row->open, row->put);
+		bm_buf_adds(o, row->sep);
+		row->put(o, metric ? metric : row->no_metric);
+		for (i = 0; i < sizeof(path) / sizeof(path[0]); i++) {
+			bm_buf_adds(o, row->cell[i]);
+			if (!bm_report_num(s, path[i], &v))
+				bm_buf_adds(o, row->none);
+			else if (i == 2)
+				bm_buf_addf(o, "%+.1f%%", 100 * v);
+			else if (i == 3)
+				bm_buf_addf(o, "%.3g", v);
+			else if (israte)
+				bm_buf_addf(o, "%.1f%%", 100 * v);
+			else
+				bm_buf_addf(o, "%.4g", v);
+		}
+		bm_buf_adds(o, row->close);
+	}
+}
+
 char *
 bm_report_verdict(const struct bm_report *r)
 {
 	struct bm_buf b = BM_BUF_INIT;
 	const cJSON *s, *best = NULL, *reg;
 	double v, bv = -1;
-	long nreg = cJSON_GetArraySize(r->regressions), sig = 0, p = 0, f = 0,
-	    e = 0;
+	long nreg = cJSON_GetArraySize(r->regressions), sig = 0;
 	const char *metric;
 	char *g;
-	size_t i;
 
 	cJSON_ArrayForEach(s, r->comparisons) {
 		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(s,
@@ -395,9 +517,9 @@ bm_report_verdict(const struct bm_report *r)
 		free(g);
 		if (metric && strcmp(metric, "pass_rate") == 0) {
 			bm_buf_adds(&b, ": ");
-			pct(&b, reg, "baseline");
+			bm_report_pct(&b, reg, "baseline");
 			bm_buf_adds(&b, " \u2192 ");
-			pct(&b, reg, "current");
+			bm_report_pct(&b, reg, "current");
 		}
 		bm_buf_addf(&b, "%s)", nreg > 1 ? ", ..." : "");
 		return bm_buf_detach(&b, NULL);
@@ -414,15 +536,11 @@ bm_report_verdict(const struct bm_report *r)
 		    " of %d group%s", 100 * bv, g, cJSON_GetArraySize(r->stats),
 		    cJSON_GetArraySize(r->stats) == 1 ? "" : "s");
 		free(g);
-	} else if (r->nres > 0) {
-		for (i = 0; i < r->nres; i++) {
-			p += r->res[i].status == 'p';
-			f += r->res[i].status == 'f';
-			e += r->res[i].status == 'e';
-		}
+	} else if (r->nall > 0) {
 		bm_buf_addf(&b, "%s: %ld of %zu results passed, %ld failed, "
-		    "%ld error%s", f || e ? "FAIL" : "OK", p, r->nres, f, e,
-		    e == 1 ? "" : "s");
+		    "%ld error%s", r->nfail || r->nerror ? "FAIL" : "OK",
+		    r->npass, r->nall, r->nfail, r->nerror,
+		    r->nerror == 1 ? "" : "s");
 	} else if (r->comparisons->child) {
 		bm_buf_addf(&b, "OK: no regressions in %d comparison%s",
 		    cJSON_GetArraySize(r->comparisons),
@@ -491,6 +609,18 @@ history_runs(struct bm_db *db, long n, const char *until, cJSON *out,
 	return 0;
 }
 
+/* sql prepared with text bound to its first parameter; NULL and e. */
+static struct bm_db_stmt *
+prepare_with(struct bm_db *db, const char *sql, const char *text,
+    struct bm_error *e)
+{
+	struct bm_db_stmt *st = bm_db_prepare(db, sql, e);
+
+	if (st)
+		bm_db_bind_text(st, 1, text);
+	return st;
+}
+
 /* Fill h->models from run_models, then from the run's stats rows. */
 static int
 history_models(struct bm_db *db, struct bm_hrun *h, struct bm_error *e)
@@ -503,11 +633,10 @@ history_models(struct bm_db *db, struct bm_hrun *h, struct bm_error *e)
 	int rc;
 
 	h->models = cJSON_CreateObject();
-	st = bm_db_prepare(db, "SELECT model, pass, fail, cost_usd, results"
-	    " FROM run_models WHERE run_id = ? ORDER BY model", e);
+	st = prepare_with(db, "SELECT model, pass, fail, cost_usd, results"
+	    " FROM run_models WHERE run_id = ? ORDER BY model", id, e);
 	if (!st)
 		return -1;
-	bm_db_bind_text(st, 1, id);
 	while ((rc = bm_db_step(st, e)) == 1) {
 		o = cJSON_CreateObject();
 		pass = (double)bm_db_col_int(st, 1);
@@ -524,11 +653,10 @@ history_models(struct bm_db *db, struct bm_hrun *h, struct bm_error *e)
 	if (rc < 0)
 		return -1;
 	/* A stat grouped by model alone has the figures run_models lacks. */
-	st = bm_db_prepare(db, "SELECT group_key, record FROM stats"
-	    " WHERE run_id = ? ORDER BY rowid", e);
+	st = prepare_with(db, "SELECT group_key, record FROM stats"
+	    " WHERE run_id = ? ORDER BY rowid", id, e);
 	if (!st)
 		return -1;
-	bm_db_bind_text(st, 1, id);
 	while ((rc = bm_db_step(st, e)) == 1) {
 		key = cJSON_Parse(bm_db_col_text(st, 0));
 		model = bm_json_str(key, "model");
@@ -563,13 +691,12 @@ history_results(struct bm_report *r, struct bm_db *db, const char *id,
 	const char *status;
 	int rc = 0;
 
-	st = bm_db_prepare(db, "SELECT benchmark_id, json_extract(record,"
+	st = prepare_with(db, "SELECT benchmark_id, json_extract(record,"
 	    " '$.benchmark'), model, variant, trial, repeat, step, status,"
 	    " error_class, json_extract(record, '$.error.message')"
-	    " FROM results WHERE run_id = ? ORDER BY rowid", e);
+	    " FROM results WHERE run_id = ? ORDER BY rowid", id, e);
 	if (!st)
 		return -1;
-	bm_db_bind_text(st, 1, id);
 	while (r->nhres < HRES_MAX && (rc = bm_db_step(st, e)) == 1) {
 		status = bm_db_col_text(st, 7);
 		if (!status || (strcmp(status, "pass") != 0 &&
@@ -641,9 +768,8 @@ bm_report_load_run(struct bm_report *r, struct bm_db *db, const char *run,
 	int rc;
 
 	for (i = 0; i < 2; i++) {
-		if (!(st = bm_db_prepare(db, sql[i], e)))
+		if (!(st = prepare_with(db, sql[i], run, e)))
 			return -1;
-		bm_db_bind_text(st, 1, run);
 		while ((rc = bm_db_step(st, e)) == 1)
 			if ((rec = cJSON_Parse(bm_db_col_text(st, 0))))
 				bm_report_add(r, rec);
@@ -703,11 +829,10 @@ bm_report_locate(struct bm_report *r, struct bm_db *db, struct bm_error *e)
 		if (!r->res[i].benchmark_id || r->res[i].status == 'p' ||
 		    bm_map_get(r->where, r->res[i].benchmark_id))
 			continue;
-		st = bm_db_prepare(db, "SELECT path, doc FROM benchmarks"
-		    " WHERE id = ?", e);
+		st = prepare_with(db, "SELECT path, doc FROM benchmarks"
+		    " WHERE id = ?", r->res[i].benchmark_id, e);
 		if (!st)
 			return -1;
-		bm_db_bind_text(st, 1, r->res[i].benchmark_id);
 		w = xcalloc(1, sizeof(*w));
 		rc = bm_db_step(st, e);
 		if (rc == 1 && bm_db_col_text(st, 0)) {
@@ -943,12 +1068,7 @@ span_reasons(struct bm_report_scan *s, const struct bm_span *as)
 			continue;
 		why = span_str(&f[1]);
 		type = span_str(&f[2]);
-		if (b.len)
-			bm_buf_adds(&b, "; ");
-		if (why)
-			bm_buf_adds(&b, why);
-		else
-			bm_buf_addf(&b, "%s failed", type ? type : "assertion");
+		add_reason(&b, why, type);
 		free(why);
 		free(type);
 	}
@@ -1203,10 +1323,12 @@ int
 bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
     const char *line, size_t len)
 {
+	size_t n = r->nres;
 	int rc = add_line(r, s, line, len);
 
 	if (rc && r->keep_raw)
 		spill_raw(r);
+	settle(r, n);
 	return rc;
 }
 
@@ -1392,6 +1514,7 @@ take_res(struct bm_report *r, const struct rblock *k, size_t from,
 	memcpy(r->res + r->nres, k->res + from,
 	    (to - from) * sizeof(*r->res));
 	r->nres += to - from;
+	settle(r, r->nres - (to - from));
 }
 
 static void

@@ -37,6 +37,14 @@ struct bm_rres {
 				   report's arena: not freed one by one) */
 };
 
+/* The results of one model ("-" for none), counted. */
+struct bm_report_tally {
+	const char *model;
+	long n, pass, fail, error;
+};
+
+#define BM_REPORT_FEW 50	/* results keep_few keeps of each status */
+
 /* Where a benchmark's YAML document is, for annotations. */
 struct bm_where {
 	char *path;
@@ -67,6 +75,21 @@ struct bm_report {
 	size_t nraw;
 	int spill_err;		/* errno of a failed write to it */
 	long ignored;		/* records of other types */
+	/*
+	 * Every result read, counted as it comes (whatever res keeps):
+	 * with keep_few, res keeps only the first BM_REPORT_FEW failures
+	 * and the first BM_REPORT_FEW errors, all that md, console, csv,
+	 * github and bencher show of the results one by one.
+	 */
+	int keep_few;
+	size_t nall;
+	long npass, nfail, nerror;
+	struct bm_report_tally *tally;	/* per model, in order of first
+					   appearance */
+	size_t ntally;
+	struct bm_map *tallies;	/* model -> index + 1 in tally */
+	const char *tmodel;	/* the last model counted, ... */
+	size_t tidx;		/* ... at this index */
 	struct bm_hrun *hist;
 	size_t nhist;
 	/*
@@ -140,12 +163,35 @@ long bm_report_doc_line(const char *path, long doc);
 
 /* A group as "a/b" (its values joined by '/'; caller frees). */
 char *bm_report_group(const cJSON *rec);
+/* open, then rec's group through put (an escaper) to o. */
+void bm_report_put_group(struct bm_buf *o, const cJSON *rec,
+    const char *open, void (*put)(struct bm_buf *o, const char *text));
 /* "variant/trial/repeat/step" of a result ("-" for no variant). */
 char *bm_report_case_name(const struct bm_rres *x);
 /* The one-line verdict (caller frees), without a trailing newline. */
 char *bm_report_verdict(const struct bm_report *r);
 /* A dotted path's number in rec ("latency_ms.p95"): 1 and *out, or 0. */
 int bm_report_num(const cJSON *rec, const char *path, double *out);
+/* A dotted path's rate as "72.5%" ("%.1f%%" of 100 x), "-" when absent. */
+void bm_report_pct(struct bm_buf *b, const cJSON *rec, const char *path);
+/*
+ * The regressions as table rows: each is open, its group through put,
+ * sep, its metric (no_metric when absent) through put, then cell[i] and
+ * its baseline and current ("%.1f%%" of 100 x for a pass rate, else
+ * "%.4g"), change ("%+.1f%%" of 100 rel) and p ("%.3g"), each none when
+ * the record lacks it, then close.
+ */
+struct bm_report_row {
+	const char *open, *sep, *no_metric, *cell[4], *none, *close;
+	void (*put)(struct bm_buf *o, const char *text);
+};
+void bm_report_reg_rows(struct bm_buf *o, const cJSON *regs,
+    const struct bm_report_row *row);
+/*
+ * A comparison's pass rates: 1 with *b (baseline), *a (candidate) and *d
+ * (its delta, else a - b); 0 when it lacks either rate.
+ */
+int bm_report_cmp_rate(const cJSON *s, double *b, double *a, double *d);
 
 /* The formats.  Each writes the whole report to f; 0, or -1 and e. */
 struct bm_console {
