@@ -32,8 +32,8 @@
 static const char usage[] =
     "usage: bm-push --to URL [--run RUN] [--all] [--snapshot] [--env NAME]\n"
     "               [--commit-sha SHA] [--batch N] [--retries N]\n"
-    "               [--backoff S] [--dry-run] [--status] [--db PATH]\n"
-    "               [-q] [-v]\n"
+    "               [--backoff S] [--resend] [--dry-run] [--status]\n"
+    "               [--db PATH] [-q] [-v]\n"
     "\n"
     "    --to URL          postgresql://..., https://REF.supabase.co,"
     " .../rest/v1, sqlite:PATH\n"
@@ -46,6 +46,8 @@ static const char usage[] =
     "    --retries N       retries of a batch after a transient fault"
     " (default 3)\n"
     "    --backoff S       first retry delay in seconds (default 0.5)\n"
+    "    --resend          send results the target confirmed unchanged"
+    " (repair)\n"
     "    --dry-run         print what would be sent, per table\n"
     "    --status          list what waits in the outbox, per target\n"
     "    --db PATH         the bm database (default $BM_DB, else ./bm.db)\n"
@@ -55,7 +57,7 @@ static const char usage[] =
 enum {
 	OPT_TO = BM_CLI_OPT_PROGRAM, OPT_RUN, OPT_ALL, OPT_SNAPSHOT, OPT_ENV,
 	OPT_COMMIT, OPT_BATCH, OPT_RETRIES, OPT_BACKOFF, OPT_DRY_RUN,
-	OPT_STATUS
+	OPT_STATUS, OPT_RESEND
 };
 
 static const char *env_name, *commit_sha;
@@ -245,14 +247,18 @@ queue_runs(struct bm_db *db, const char *target, const char *run, int all,
 		ids = xcalloc(1, sizeof(*ids));
 		ids[n++] = id;
 	} else if (all) {
-		/* Runs still running are pushed once they end. */
+		/*
+		 * Runs still running are pushed once they end; --resend
+		 * takes the ones pushed already too.
+		 */
 		st = bm_db_prepare(db, "SELECT id FROM runs r WHERE status <>"
-		    " 'running' AND NOT EXISTS (SELECT 1 FROM pushes p WHERE"
-		    " p.target = ?1 AND p.run_id = r.id) ORDER BY started_at",
-		    &e);
+		    " 'running' AND (?2 OR NOT EXISTS (SELECT 1 FROM pushes p"
+		    " WHERE p.target = ?1 AND p.run_id = r.id))"
+		    " ORDER BY started_at", &e);
 		if (!st)
 			goto fail;
 		bm_db_bind_text(st, 1, target);
+		bm_db_bind_int(st, 2, opt->resend);
 		while ((i = bm_db_step(st, &e)) == 1) {
 			ids = xreallocarray(ids, (size_t)n + 1, sizeof(*ids));
 			ids[n++] = xstrdup(bm_db_col_text(st, 0));
@@ -322,10 +328,11 @@ main(int argc, char **argv)
 		{ "backoff", required_argument, NULL, OPT_BACKOFF },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "resend", no_argument, NULL, OPT_RESEND },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bm_error e = BM_ERROR_INIT, e2 = BM_ERROR_INIT;
-	struct bm_outbox_run opt = { NULL, NULL, 0 };
+	struct bm_outbox_run opt = { NULL, NULL, 0, 0 };
 	struct bm_cli cli;
 	struct bm_push t;
 	struct bm_db *db;
@@ -357,6 +364,7 @@ main(int argc, char **argv)
 			break;
 		case OPT_DRY_RUN: dry = dry_run = 1; break;
 		case OPT_STATUS: stat = 1; break;
+		case OPT_RESEND: opt.resend = 1; break;
 		default: bm_cli_option(&cli, c, optarg);
 		}
 	}

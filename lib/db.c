@@ -5,6 +5,7 @@
  * second process never sees half a schema.  Statements are prepared once
  * per connection and cached by their SQL text.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,6 +204,30 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER results_count_update AFTER UPDATE OF run_id, model,"
 	"  step, status, error_class, cost_usd ON results BEGIN"
 	COUNT_OUT COUNT_IN "END;",
+	/*
+	 * 3: runs.results_rev counts every change to a run's results
+	 * (triggers on insert, delete and update); push_runs keeps per
+	 * target and run the revision bm-push last queued and the one the
+	 * target confirmed, so that a re-push of an unchanged run sends
+	 * nothing (bm-push --resend sends it all the same).
+	 */
+	"ALTER TABLE runs ADD COLUMN results_rev INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TRIGGER results_rev_insert AFTER INSERT ON results BEGIN"
+	"  UPDATE runs SET results_rev = results_rev + 1"
+	"  WHERE id = NEW.run_id; END;"
+	"CREATE TRIGGER results_rev_delete AFTER DELETE ON results BEGIN"
+	"  UPDATE runs SET results_rev = results_rev + 1"
+	"  WHERE id = OLD.run_id; END;"
+	"CREATE TRIGGER results_rev_update AFTER UPDATE ON results BEGIN"
+	"  UPDATE runs SET results_rev = results_rev + 1"
+	"  WHERE id IN (OLD.run_id, NEW.run_id); END;"
+	"CREATE TABLE push_runs ("
+	"  target TEXT NOT NULL,"
+	"  run_id TEXT NOT NULL,"
+	"  queued_rev INTEGER NOT NULL,"
+	"  sent_rev INTEGER,"
+	"  PRIMARY KEY (target, run_id)"
+	") WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -623,4 +648,20 @@ bm_db_busy(struct bm_db *db)
 	int rc = sqlite3_errcode(db->h) & 0xff;
 
 	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+int
+bm_db_first(struct bm_db *db, const char *sql, struct bm_db_stmt **st,
+    struct bm_error *e, int n, ...)
+{
+	va_list ap;
+	int i;
+
+	if (!(*st = bm_db_prepare(db, sql, e)))
+		return -1;
+	va_start(ap, n);
+	for (i = 1; i <= n; i++)
+		bm_db_bind_text(*st, i, va_arg(ap, const char *));
+	va_end(ap);
+	return bm_db_step(*st, e);
 }

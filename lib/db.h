@@ -17,7 +17,7 @@ struct bm_db;
 struct bm_db_stmt;
 
 /* The schema version that bm_db_open migrates to. */
-#define BM_DB_SCHEMA_VERSION 2
+#define BM_DB_SCHEMA_VERSION 3
 
 /* Open (creating if needed) and migrate; NULL and e ("path: message"). */
 struct bm_db *bm_db_open(const char *path, struct bm_error *e);
@@ -73,5 +73,12 @@ long long bm_db_last_rowid(struct bm_db *db);
 int bm_db_set_busy_timeout(struct bm_db *db, int ms);
 /* Non-zero when the last failure on db was a busy or locked file. */
 int bm_db_busy(struct bm_db *db);
+/*
+ * Prepare sql, bind the n texts that follow to ?1..?n (NULL binds SQL
+ * NULL) and step once: 1 with *st on the first row (read it, then
+ * bm_db_reset), 0 when there is none, -1 and e.
+ */
+int bm_db_first(struct bm_db *db, const char *sql, struct bm_db_stmt **st,
+    struct bm_error *e, int n, ...);
 
 #endif

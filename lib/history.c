@@ -372,13 +372,9 @@ id_like(struct bm_db *db, const char *text, char **which,
 	struct bm_db_stmt *st;
 	int rc;
 
-	st = bm_db_prepare(db, "SELECT id, id = ?1 FROM runs WHERE"
+	rc = bm_db_first(db, "SELECT id, id = ?1 FROM runs WHERE"
 	    " substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC,"
-	    " started_at DESC LIMIT 1", e);
-	if (!st)
-		return -1;
-	bm_db_bind_text(st, 1, text);
-	rc = bm_db_step(st, e);
+	    " started_at DESC LIMIT 1", &st, e, 1, text);
 	if (rc == 1) {
 		*which = xstrdup(bm_db_col_text(st, 0));
 		rc = bm_db_col_int(st, 1) ? 1 : 2;

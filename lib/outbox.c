@@ -6,6 +6,7 @@
  * them; the other records are built by SQLite (json_object), the same
  * text every time they are queued.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,7 @@ bm_outbox_target(const char *url)
 #define RUN_BENCHES "(SELECT id FROM temp.bm_push_benches)"
 
 /* Queue SQL: ?1 target, ?2 run id, ?3 environment, ?4 commit sha. */
+#define QUEUE_RESULTS 3		/* the index of the results' statement */
 static const char *const queue_sql[] = {
 	"INSERT INTO push_outbox (target, kind, key, record)"
 	" SELECT ?1, 'benchmark', json_array(id), '' FROM benchmarks"
@@ -175,6 +177,32 @@ queue(struct bm_db *db, const char *sql, const char *target,
 	return 0;
 }
 
+/*
+ * The first column of sql's first row (?1 target, ?2 a run id) as a
+ * truth value: 1, 0 (also when there is no row) or -1.
+ */
+static int
+run_query(struct bm_db *db, const char *sql, const char *target,
+    const char *run, struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+	int r = bm_db_first(db, sql, &st, e, 2, target, run);
+
+	if (r == 1) {
+		r = bm_db_col_int(st, 0) != 0;
+		bm_db_reset(st);
+	}
+	return r;
+}
+
+/*
+ * Did target confirm run's results as they are (runs.results_rev counts
+ * every change to them)?  1, 0 (also without a runs row) or -1.
+ */
+#define RUN_CONFIRMED "SELECT p.sent_rev IS r.results_rev FROM runs r" \
+	" JOIN push_runs p ON p.target = ?1 AND p.run_id = r.id" \
+	" WHERE r.id = ?2"
+
 int
 bm_outbox_queue_run(struct bm_db *db, const char *target,
     const char *run_id, const struct bm_outbox_run *opt, long long *n,
@@ -182,8 +210,21 @@ bm_outbox_queue_run(struct bm_db *db, const char *target,
 {
 	struct bm_db_stmt *st;
 	size_t i;
+	int same;
 
 	*n = 0;
+	if ((same = run_query(db, RUN_CONFIRMED, target, run_id, e)) < 0)
+		return -1;
+	if (same && !opt->resend)
+		bm_debugf(1, "run %s: results unchanged since %s confirmed"
+		    " them: not sent again (--resend sends them)", run_id,
+		    target);
+	/* The revision queued: confirmed once nothing of it is left. */
+	else if (bm_db_first(db, "INSERT INTO push_runs (target, run_id,"
+	    " queued_rev) SELECT ?1, id, results_rev FROM runs WHERE id = ?2"
+	    " ON CONFLICT DO UPDATE SET queued_rev = excluded.queued_rev",
+	    &st, e, 2, target, run_id) < 0)
+		return -1;
 	if (bm_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS bm_push_benches"
 	    " (id TEXT PRIMARY KEY)", e) < 0 ||
 	    bm_db_exec(db, "DELETE FROM temp.bm_push_benches", e) < 0 ||
@@ -195,7 +236,8 @@ bm_outbox_queue_run(struct bm_db *db, const char *target,
 	if (bm_db_step(st, e) < 0)
 		return -1;
 	for (i = 0; i < sizeof(queue_sql) / sizeof(queue_sql[0]); i++)
-		if (queue(db, queue_sql[i], target, run_id, opt, n, e) < 0)
+		if ((i != QUEUE_RESULTS || !same || opt->resend) &&
+		    queue(db, queue_sql[i], target, run_id, opt, n, e) < 0)
 			return -1;
 	if (opt->snapshot &&
 	    queue(db, snapshot_sql, target, run_id, opt, n, e) < 0)
@@ -344,33 +386,17 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 	return b->n > 0;
 }
 
-/* Is anything of run left for target?  1, 0 or -1. */
-static int
-run_left(struct bm_db *db, const char *target, const char *run,
-    struct bm_error *e)
-{
-	struct bm_db_stmt *st;
-	int r;
-
-	/*
-	 * Keys of a run's records start with the JSON string of its id
-	 * ('["id"', as json_array spells it) and go on with ',' or ']':
-	 * a range on the (target, kind, key) index.
-	 */
-	st = bm_db_prepare(db, "SELECT 1 FROM push_outbox, (SELECT"
-	    " substr(json_array(?2), 1, length(json_array(?2)) - 1) AS p)"
-	    " WHERE target = ?1"
-	    " AND kind IN ('run', 'result', 'stat', 'snapshot')"
-	    " AND key > p AND key < p || '~' LIMIT 1", e);
-	if (!st)
-		return -1;
-	bm_db_bind_text(st, 1, target);
-	bm_db_bind_text(st, 2, run);
-	r = bm_db_step(st, e);
-	if (r == 1)
-		bm_db_reset(st);
-	return r;
-}
+/*
+ * Is anything of run ?2 left for target ?1?  Keys of a run's records
+ * start with the JSON string of its id ('["id"', as json_array spells
+ * it) and go on with ',' or ']': a range on the (target, kind, key)
+ * index.
+ */
+#define RUN_LEFT "SELECT 1 FROM push_outbox, (SELECT" \
+	" substr(json_array(?2), 1, length(json_array(?2)) - 1) AS p)" \
+	" WHERE target = ?1" \
+	" AND kind IN ('run', 'result', 'stat', 'snapshot')" \
+	" AND key > p AND key < p || '~' LIMIT 1"
 
 int
 bm_outbox_done(struct bm_db *db, const char *target,
@@ -379,6 +405,7 @@ bm_outbox_done(struct bm_db *db, const char *target,
 {
 	struct bm_db_stmt *del, *ins;
 	const char *prev = NULL;
+	char ver[24];
 	long i;
 	int r;
 
@@ -407,23 +434,22 @@ bm_outbox_done(struct bm_db *db, const char *target,
 		if (!b->runs[i] || (prev && strcmp(prev, b->runs[i]) == 0))
 			continue;
 		prev = b->runs[i];
-		if ((r = run_left(db, target, prev, e)) < 0)
+		if ((r = run_query(db, RUN_LEFT, target, prev, e)) < 0)
 			goto fail;
 		if (r)
 			continue;
-		ins = bm_db_prepare(db, "INSERT INTO pushes (target, run_id,"
-		    " snapshot_version) SELECT ?1, ?2, ?3 WHERE NOT EXISTS"
-		    " (SELECT 1 FROM pushes WHERE target = ?1 AND run_id = ?2"
-		    " AND snapshot_version IS ?3)", e);
-		if (!ins)
+		/* What was queued of its results is there. */
+		if (bm_db_first(db, "UPDATE push_runs SET sent_rev ="
+		    " queued_rev WHERE target = ?1 AND run_id = ?2", &ins, e,
+		    2, target, prev) < 0)
 			goto fail;
-		bm_db_bind_text(ins, 1, target);
-		bm_db_bind_text(ins, 2, prev);
-		if (snapshot_version > 0)
-			bm_db_bind_int(ins, 3, snapshot_version);
-		else
-			bm_db_bind_null(ins, 3);
-		if (bm_db_step(ins, e) < 0)
+		snprintf(ver, sizeof(ver), "%ld", snapshot_version);
+		if (bm_db_first(db, "INSERT INTO pushes (target, run_id,"
+		    " snapshot_version) SELECT ?1, ?2, v FROM (SELECT"
+		    " CAST(?3 AS INTEGER) AS v) WHERE NOT EXISTS (SELECT 1"
+		    " FROM pushes WHERE target = ?1 AND run_id = ?2"
+		    " AND snapshot_version IS v)", &ins, e, 3, target, prev,
+		    snapshot_version > 0 ? ver : NULL) < 0)
 			goto fail;
 	}
 	return own ? bm_db_commit(db, e) : 0;

@@ -43,12 +43,15 @@ struct bm_outbox_run {
 	const char *env;	/* --env, or NULL: the run's own */
 	const char *commit_sha;	/* for snapshots; may be NULL */
 	int snapshot;		/* queue one snapshot per model */
+	int resend;		/* queue results the target confirmed too */
 };
 
 /*
  * Queue run_id (its row, results, stats, the benchmarks and versions its
  * results name and, with opt->snapshot, a snapshot per model) for target.
- * Inside the caller's transaction.  0 and *n records queued, or -1.
+ * Its results are left out when target confirmed them and none changed
+ * since (runs.results_rev, push_runs), unless opt->resend.  Inside the
+ * caller's transaction.  0 and *n records queued, or -1.
  */
 int bm_outbox_queue_run(struct bm_db *db, const char *target,
     const char *run_id, const struct bm_outbox_run *opt, long long *n,

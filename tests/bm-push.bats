@@ -176,7 +176,9 @@ echo_run() {
 	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
 	[ "$(sqlite3 "$BM_DB" "SELECT target, run_id, snapshot_version IS NULL FROM pushes")" = "$URL|$id|1" ]
 	before=$(q "SELECT md5(string_agg(xmin::text, ',' ORDER BY case_id, model)) FROM bm_results")
-	run --separate-stderr bm-push --to "$URL" --run "$id"
+	# --resend: the results are sent again (unchanged, they are not
+	# otherwise: see "an unchanged run ..." below).
+	run --separate-stderr bm-push --to "$URL" --run "$id" --resend
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "$(jq -sc 'map(.written) | add' <<<"$output")" = 0 ]
@@ -416,7 +418,7 @@ r-2|2' ]
 	run --separate-stderr env BM_DB=shard2.db bm-push --to sqlite:all.db --run r-shards
 	[ "$status" -eq 0 ]
 	[ "$(jq -sc 'map(.written) | add' <<<"$output")" = 0 ]
-	run --separate-stderr env BM_DB=shard1.db bm-push --to sqlite:all.db --run r-shards
+	run --separate-stderr env BM_DB=shard1.db bm-push --to sqlite:all.db --run r-shards --resend
 	[ "$status" -eq 0 ]
 	[ "$(jq -c 'select(.table == "results") | .written' <<<"$output")" = 0 ]
 	[ "$(sqlite3 all.db 'SELECT count(*) FROM results')" = $((a + b)) ]
@@ -526,10 +528,11 @@ remote_rows() {
 	copied=$(remote_rows)
 	# The remote loses two rows and one is edited there: pushed again,
 	# the run has rows there, so the upsert writes those three only,
-	# the same rows as the COPY wrote.
+	# the same rows as the COPY wrote (--resend: the repair of a remote
+	# that lost rows).
 	q "DELETE FROM bm_results WHERE case_id IN ('m1-c00001', 'm1-c00004')" >/dev/null
 	q "UPDATE bm_results SET output = 'edited' WHERE case_id = 'm1-c00002'" >/dev/null
-	run --separate-stderr bm-push --to "$URL" --run r-new -v -v
+	run --separate-stderr bm-push --to "$URL" --run r-new -v -v --resend
 	[ "$status" -eq 0 ]
 	[[ "$stderr" != *"rows copied"* ]]
 	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[6,3]' ]
@@ -584,4 +587,62 @@ m1-c00003|m1|pass|answer 3' ]
 	    "$(q "SELECT case_id, output, status FROM bm_results ORDER BY 1" | md5sum)" ]
 	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
 	[ "$(sqlite3 other.db 'SELECT count(*) FROM push_outbox')" = 0 ]
+}
+
+@test "an unchanged run is not sent again; a changed one is; --resend repairs a remote that lost rows" {
+	run_rows r-same 5
+	run --separate-stderr bm-push --to "$URL" --run r-same
+	[ "$status" -eq 0 ]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[5,5]' ]
+	# Confirmed, unchanged: the results are not read or sent again.
+	run --separate-stderr bm-push --to "$URL" --run r-same -v
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "bm-push: run r-same: results unchanged since $URL confirmed them: not sent again (--resend sends them)
+bm-push: run r-same: 1 records queued
+bm-push: $URL: bm_runs: 1 records sent, 0 rows written" ]
+	[ "$(jq -c '[.table,.rows,.written]' <<<"$output")" = '["bm_runs",1,0]' ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
+	# The remote loses a row behind bm's back: --resend repairs it.
+	q "DELETE FROM bm_results WHERE case_id = 'm1-c00003'" >/dev/null
+	run --separate-stderr bm-push --to "$URL" --run r-same
+	[ "$status" -eq 0 ]
+	[ "$(q 'SELECT count(*) FROM bm_results')" = 4 ]
+	run --separate-stderr bm-push --to "$URL" --run r-same --resend
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[5,1]' ]
+	[ "$(q "SELECT count(*) FROM bm_results WHERE case_id = 'm1-c00003'")" = 1 ]
+	# Changed locally (a row edited, one added): sent whole again, and
+	# only those two written.
+	sqlite3 "$BM_DB" "UPDATE results SET output = 'edited' WHERE case_id = 'm1-c00001';
+	    INSERT INTO results (run_id, case_id, model, status, record)
+	    VALUES ('r-same', 'm1-c00009', 'm1', 'pass', '{}')"
+	run --separate-stderr bm-push --to "$URL" --run r-same
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[6,2]' ]
+	[ "$(q "SELECT count(*) FROM bm_results WHERE output = 'edited' OR case_id = 'm1-c00009'")" = 2 ]
+	# A push that failed confirmed nothing: the next one sends the run.
+	sqlite3 "$BM_DB" "DELETE FROM results WHERE case_id = 'm1-c00009'"
+	sqlite3 "$BM_DB" "UPDATE results SET output = 'again' WHERE case_id = 'm1-c00002'"
+	q 'ALTER TABLE bm_results RENAME TO bm_results_away' >/dev/null
+	run --separate-stderr bm-push --to "$URL" --run r-same --retries 0
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-push: $URL: 6 records wait in the outbox: bm_runs: relation \"bm_results\" does not exist" ]
+	q 'ALTER TABLE bm_results_away RENAME TO bm_results' >/dev/null
+	run --separate-stderr bm-push --to "$URL" --run r-same
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[5,1]' ]
+	[ "$(q "SELECT count(*) FROM bm_results WHERE output = 'again'")" = 1 ]
+	run --separate-stderr bm-push --to "$URL" --run r-same
+	[ "$status" -eq 0 ]
+	[ "$(jq -c 'select(.table=="bm_results")' <<<"$output")" = '' ]
+	# --all: runs pushed already are left; with --resend, taken again.
+	run --separate-stderr bm-push --to "$URL" --all
+	[ "$status" -eq 0 ]
+	[ "$output" = '' ]
+	run --separate-stderr bm-push --to "$URL" --all --resend
+	[ "$status" -eq 0 ]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[5,0]' ]
 }

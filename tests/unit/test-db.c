@@ -393,7 +393,7 @@ test_newer(const char *path)
 	db = bm_db_open(path, &e);
 	ok(db == NULL, "a newer schema is refused");
 	is(bm_error_str(&e),
-	    "new.db: schema version 7 is newer than this bm (2)",
+	    "new.db: schema version 7 is newer than this bm (3)",
 	    "newer message");
 	bm_db_close(db, NULL);
 	bm_error_clear(&e);
