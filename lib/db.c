@@ -5,6 +5,7 @@
  * second process never sees half a schema.  Statements are prepared once
  * per connection and cached by their SQL text.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,17 +341,19 @@ set_wal(struct bm_db *db, struct bm_error *e)
 	return -1;
 }
 
-struct bm_db *
-bm_db_open(const char *path, struct bm_error *e)
-{
-	struct bm_db *db;
-	int rc;
+/*
+ * SQLite's global settings, made once before its first use: a call after
+ * sqlite3_initialize fails (SQLITE_MISUSE) and changes nothing.
+ */
+static pthread_once_t configured = PTHREAD_ONCE_INIT;
 
+static void
+configure(void)
+{
 	/*
 	 * A connection is used by one thread at a time (lib/catalog.c
 	 * hands it to its writer and back), so SQLite's own locking and
 	 * its allocation statistics, a global mutex per malloc, only cost.
-	 * The config call fails harmlessly once SQLite is initialized.
 	 */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/*
@@ -361,6 +364,15 @@ bm_db_open(const char *path, struct bm_error *e)
 	 * consolidates its fast bins for each).
 	 */
 	sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, -4096);
+}
+
+struct bm_db *
+bm_db_open(const char *path, struct bm_error *e)
+{
+	struct bm_db *db;
+	int rc;
+
+	pthread_once(&configured, configure);
 	db = xcalloc(1, sizeof(*db));
 	db->path = xstrdup(path);
 	db->stmts = bm_map_new();
