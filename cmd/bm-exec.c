@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "clock.h"
+#include "commitq.h"
 #include "config.h"
 #include "db.h"
 #include "err.h"
@@ -83,14 +84,6 @@ enum {
 };
 
 
-/* A result (json) or a --cache answer (key) waiting for its commit. */
-struct held {
-	char *json;
-	cJSON *r;
-	char *key, *output;
-	long pt, ct;
-};
-
 /* bm-exec's state: handed to every hook (user) and helper. */
 struct exec {
 	struct bm_config *cfg;
@@ -112,11 +105,9 @@ struct exec {
 	long cancelled;
 	int write_failed, write_errno, db_failed;
 	/* results written and not yet committed (DESIGN.md §7) */
-	struct held *q;
-	size_t nq, qcap;
+	struct bm_commitq *q;
 	long queued, committed;		/* results, since the start */
 	long outside;			/* written by bad_assertion */
-	double busy_since, next_try;	/* ms: the file was found busy */
 	/* the case stream, read once before the first request */
 	long total;			/* results it asks for */
 	struct bm_map *ids;		/* --resume: its case ids */
@@ -198,8 +189,10 @@ out_failed(struct exec *x)
  * at once whatever stdout is, so that `tail -f` follows a run.
  */
 static void
-out(struct exec *x, const char *json, size_t len)
+out(void *user, const char *json, size_t len)
 {
+	struct exec *x = user;
+
 	if (x->out_tty)
 		unshow(x);
 	if (x->write_failed)
@@ -213,95 +206,64 @@ out(struct exec *x, const char *json, size_t len)
 static void
 queue_print(struct exec *x)
 {
-	struct held *h;
-	size_t i;
-
-	for (i = 0; i < x->nq; i++) {
-		h = &x->q[i];
-		if (h->json)
-			out(x, h->json, strlen(h->json));
-		free(h->json);
-		cJSON_Delete(h->r);
-		free(h->key);
-		free(h->output);
-	}
-	x->nq = 0;
+	bm_commitq_take(x->q, out, x);
 }
 
-static struct held *
-queue_add(struct exec *x)
+/* The queue, made when the first result or answer waits. */
+static struct bm_commitq *
+queue(struct exec *x)
 {
-	if (x->nq == x->qcap) {
-		x->qcap = x->qcap ? 2 * x->qcap : 64;
-		x->q = xreallocarray(x->q, x->qcap, sizeof(*x->q));
-	}
-	return memset(&x->q[x->nq++], 0, sizeof(*x->q));
+	if (!x->q)
+		x->q = bm_commitq_new(x->runs, x->db_path, x->busy_ms);
+	return x->q;
 }
 
 /*
  * Store what waits in the queue in one transaction, then print it: a
  * result line on stdout is a committed result.  A busy file is not
- * waited for (the loop goes on); it is tried again after 50 ms, for up
- * to BM_BUSY_TIMEOUT_MS; then, as on any other failure, the database
- * has failed.
+ * waited for (the loop goes on); lib/commitq tries it again after 50 ms,
+ * for up to BM_BUSY_TIMEOUT_MS; then, as on any other failure, the
+ * database has failed.
  * Returns 0 when the file was busy, else 1.
  */
 static int
 flush(struct exec *x, double now)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct held *h;
-	size_t i;
-	long n = 0;
+	long n;
 	int rc;
 
-	if (x->nq == 0)
+	if (bm_commitq_len(x->q) == 0)
 		return 1;
 	if (!x->runs || x->db_failed) {
 		queue_print(x);
 		return 1;
 	}
-	rc = bm_runs_try_begin(x->runs, &e);
-	for (i = 0; rc == 1 && i < x->nq; i++) {
-		h = &x->q[i];
-		n += h->json != NULL;
-		if (h->json ? bm_runs_add(x->runs, h->r, h->json, &e) < 0 :
-		    bm_runs_cache_put(x->runs, h->key, h->output, h->pt, h->ct,
-		    &e) < 0)
-			rc = -1;
-	}
-	if (rc == 1)
-		rc = bm_runs_try_commit(x->runs, &e);
-	if (rc == 0) {
-		bm_error_clear(&e);
-		if (x->busy_since == 0)
-			x->busy_since = now;
-		if (now - x->busy_since < x->busy_ms) {
-			x->next_try = now + 50;
-			return 0;
-		}
-		bm_error_set(&e, x->db_path, 0, 0, "database is locked (tried"
-		    " for %g s)", x->busy_ms / 1000.0);
-		rc = -1;
-	}
+	rc = bm_commitq_commit(x->q, now, &n, &e);
+	if (rc == 0)
+		return 0;
 	if (rc < 0) {
-		bm_runs_rollback(x->runs);
 		db_failed(x, &e);
 		return 1;
 	}
-	x->busy_since = 0;
 	x->last_commit = now;
 	x->committed += n;
 	queue_print(x);
 	return 1;
 }
 
+/* Commit what waits at the end: a busy file is tried for busy_ms. */
+static void
+flush_all(struct exec *x)
+{
+	while (bm_commitq_len(x->q) > 0 && !flush(x, bm_clock_ms()))
+		poll(NULL, 0, 50);
+}
+
 /* Count one result and have it stored and printed; takes r. */
 static void
 emit(struct exec *x, cJSON *r, enum bm_class cls)
 {
-	struct held *h;
-
 	x->done++;
 	if (cls == BM_CLASS_CANCELLED) {
 		x->errors++;
@@ -316,9 +278,7 @@ emit(struct exec *x, cJSON *r, enum bm_class cls)
 		x->fail++;
 	}
 	x->queued++;
-	h = queue_add(x);
-	h->json = bm_json_print(r);
-	h->r = r;
+	bm_commitq_result(queue(x), r, bm_json_print(r));
 	if (!x->runs || x->db_failed)
 		queue_print(x);
 }
@@ -519,18 +479,14 @@ on_cache_put(void *user, const struct bm_sched_step *s,
 {
 	struct exec *x = user;
 	char key[65];
-	struct held *h;
 
 	if (x->db_failed)
 		return;
 	bm_runs_cache_key(s->t->provider->name, s->t->api_model, s->messages,
 	    s->params, key);
 	/* Stored with the results, in their transaction. */
-	h = queue_add(x);
-	h->key = xstrdup(key);
-	h->output = xstrdup(r->output ? r->output : "");
-	h->pt = r->prompt_tokens;
-	h->ct = r->completion_tokens;
+	bm_commitq_cache(queue(x), key, r->output, r->prompt_tokens,
+	    r->completion_tokens);
 }
 
 static void
@@ -618,17 +574,18 @@ on_idle(void *user, double now)
 {
 	struct exec *x = user;
 	const struct bm_sched_stats *st = bm_sched_stats(x->sched);
-	double wait = 1e9;
+	double wait = 1e9, next_try = bm_commitq_next_try(x->q);
 	int urgent = st->held > 0 || st->alive == 0;
 
-	if (x->nq > 0 && now >= x->next_try && (urgent ||
+	if (bm_commitq_len(x->q) > 0 && now >= next_try && (urgent ||
 	    now - x->last_commit >= 250) && flush(x, now) && urgent)
 		wait = 0;
 	progress(x, now, 0);
-	if (x->nq > 0) {
+	if (bm_commitq_len(x->q) > 0) {
+		next_try = bm_commitq_next_try(x->q);
 		wait = urgent ? 0 : x->last_commit + 250 - now;
-		if (wait < x->next_try - now)
-			wait = x->next_try - now;
+		if (wait < next_try - now)
+			wait = next_try - now;
 	}
 	if (x->progress || isatty(2))
 		wait = wait > 200 ? 200 : wait;
@@ -644,16 +601,12 @@ dry_run(struct exec *x)
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_jsonl r;
 	struct bm_sched_totals *tot = NULL;
+	struct bm_sched_plan p;
 	struct bm_buf table = BM_BUF_INIT;
-	struct bm_target t;
 	size_t ntot = 0;
-	const char *model, *cid, *type;
-	struct bm_sched_est *steps;
 	cJSON *rec;
-	long tok;
-	char *why;
 	size_t i;
-	int rc, bad = 0, k, n;
+	int rc, bad = 0, kase;
 
 	x->ran = 1;
 	bm_jsonl_open(&r, stdin, NULL);
@@ -664,50 +617,18 @@ dry_run(struct exec *x)
 			bad = 1;
 			continue;
 		}
-		model = bm_json_str(rec, "model");
-		cid = bm_json_str(rec, "case_id");
-		if (!cid)
-			cid = "?";
-		type = bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "";
-		if (strcmp(type, "case") != 0) {
-			cJSON_Delete(rec);
-			continue;
-		}
-		if (bm_sched_check(rec, &e) < 0) {
+		/* Other records: nothing to check. */
+		kase = strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
+		    "case") == 0;
+		if (kase && bm_sched_plan_case(x->cfg, rec, &tot, &ntot, &p,
+		    &e) < 0) {
 			bm_errorf("<stdin>:%ld: %s", r.lineno, e.msg);
 			bm_error_clear(&e);
 			bad = 1;
-			cJSON_Delete(rec);
-			continue;
+		} else if (kase) {
+			bad |= show_plan(&p, r.lineno) > 0;
+			free(p.steps);
 		}
-		if (bm_assert_check_case(rec, &e) < 0 ||
-		    bm_config_resolve(x->cfg, model, &t, &e) < 0) {
-			bm_errorf("<stdin>:%ld: case %s: %s", r.lineno, cid,
-			    e.msg);
-			bm_error_clear(&e);
-			bad = 1;
-			cJSON_Delete(rec);
-			continue;
-		}
-		if (t.provider->api_key_env && !bm_config_api_key(t.provider)) {
-			bm_errorf("<stdin>:%ld: case %s: %s is not set",
-			    r.lineno, cid, t.provider->api_key_env);
-			bad = 1;
-		}
-		steps = bm_sched_estimate(&t, rec, &n);
-		for (k = 0; k < n; k++) {
-			tok = steps[k].prompt + steps[k].completion;
-			if (t.context > 0 && tok > t.context) {
-				why = bm_sched_context_msg(steps[k].prompt,
-				    steps[k].completion, t.context);
-				bm_errorf("<stdin>:%ld: case %s: step %d: %s",
-				    r.lineno, cid, k, why);
-				free(why);
-				bad = 1;
-			}
-		}
-		bm_sched_totals_add(&tot, &ntot, model, &t, steps, n);
-		free(steps);
 		cJSON_Delete(rec);
 	}
 	bm_jsonl_close(&r);
@@ -1012,8 +933,7 @@ rescore_drain(struct exec *x)
 		bm_error_clear(&e);
 		rc = -1;
 	}
-	while (x->nq > 0 && !flush(x, bm_clock_ms()))
-		poll(NULL, 0, 50);
+	flush_all(x);
 	return rc;
 }
 
@@ -1226,9 +1146,7 @@ run(struct exec *x, struct bm_cli *cli, const char *resume, int argc,
 		bm_error_clear(&e);
 		rc = 2;
 	}
-	/* What waits for its commit: a busy file is tried for busy_ms. */
-	while (x->nq > 0 && !flush(x, bm_clock_ms()))
-		poll(NULL, 0, 50);
+	flush_all(x);
 	if (rc == 0)
 		progress(x, bm_clock_ms(), 1);
 	x->incomplete |= rc != 0;
@@ -1294,7 +1212,7 @@ finish(struct exec *x, int rc)
 	bm_config_free(x->cfg);
 	bm_map_free(x->ids, NULL);
 	bm_map_free(x->told, NULL);
-	free(x->q);
+	bm_commitq_free(x->q);
 	free(x->run_id);
 	free(x->from);
 	free(x->said);

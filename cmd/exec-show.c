@@ -1,4 +1,7 @@
-/* exec-show.c: bm-exec's progress line and --dry-run table. */
+/* exec-show.c: bm-exec's progress line, --dry-run's problems and table. */
+#include <stdlib.h>
+
+#include "err.h"
 #include "exec-show.h"
 
 /* Append the providers in use (in flight, window, breaker) to b. */
@@ -50,6 +53,30 @@ show_progress(const struct bm_sched *s, const struct bm_sched_tally *t,
 	if (bm_sched_stats(s)->stopping)
 		bm_buf_adds(b, color ? " | \033[33mstopping\033[0m" :
 		    " | stopping");
+}
+
+int
+show_plan(const struct bm_sched_plan *p, long lineno)
+{
+	char *why;
+	int k, n = 0;
+
+	if (p->key_env) {
+		bm_errorf("<stdin>:%ld: case %s: %s is not set", lineno,
+		    p->case_id, p->key_env);
+		n++;
+	}
+	for (k = 0; k < p->nsteps; k++) {
+		if (!p->steps[k].over)
+			continue;
+		why = bm_sched_context_msg(p->steps[k].prompt,
+		    p->steps[k].completion, p->context);
+		bm_errorf("<stdin>:%ld: case %s: step %d: %s", lineno,
+		    p->case_id, k, why);
+		free(why);
+		n++;
+	}
+	return n;
 }
 
 /* One row of the --dry-run table. */

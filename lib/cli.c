@@ -124,17 +124,31 @@ bm_cli_usage_error(const struct bm_cli *cli, const char *fmt, ...)
 	exit(2);
 }
 
-int
-bm_cli_parse_long(const char *s, long min, long max, long *out)
+/*
+ * Read the whole of s as a decimal integer (into *l) or, l NULL, as a
+ * number (into *d): 0, or -1 on junk, an empty string or an overflow.
+ */
+static int
+scan(const char *s, long *l, double *d)
 {
 	char *end;
-	long v;
 
 	if (!s || !*s)
 		return -1;
 	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < min || v > max)
+	if (l)
+		*l = strtol(s, &end, 10);
+	else
+		*d = strtod(s, &end);
+	return errno || *end || end == s ? -1 : 0;
+}
+
+int
+bm_cli_parse_long(const char *s, long min, long max, long *out)
+{
+	long v;
+
+	if (scan(s, &v, NULL) < 0 || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -143,14 +157,9 @@ bm_cli_parse_long(const char *s, long min, long max, long *out)
 int
 bm_cli_parse_double(const char *s, double min, double max, double *out)
 {
-	char *end;
 	double v;
 
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || end == s || !isfinite(v) || v < min || v > max)
+	if (scan(s, NULL, &v) < 0 || !isfinite(v) || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;

@@ -5,6 +5,7 @@
  * second process never sees half a schema.  Statements are prepared once
  * per connection and cached by their SQL text.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,17 +366,19 @@ set_wal(struct bm_db *db, struct bm_error *e)
 	return -1;
 }
 
-struct bm_db *
-bm_db_open(const char *path, struct bm_error *e)
-{
-	struct bm_db *db;
-	int rc;
+/*
+ * SQLite's global settings, made once before its first use: a call after
+ * sqlite3_initialize fails (SQLITE_MISUSE) and changes nothing.
+ */
+static pthread_once_t configured = PTHREAD_ONCE_INIT;
 
+static void
+configure(void)
+{
 	/*
 	 * A connection is used by one thread at a time (lib/catalog.c
 	 * hands it to its writer and back), so SQLite's own locking and
 	 * its allocation statistics, a global mutex per malloc, only cost.
-	 * The config call fails harmlessly once SQLite is initialized.
 	 */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/*
@@ -393,6 +396,15 @@ bm_db_open(const char *path, struct bm_error *e)
 	 * spilled to a temporary file, 12 writes a result.
 	 */
 	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 1 << 20);
+}
+
+struct bm_db *
+bm_db_open(const char *path, struct bm_error *e)
+{
+	struct bm_db *db;
+	int rc;
+
+	pthread_once(&configured, configure);
 	db = xcalloc(1, sizeof(*db));
 	db->path = xstrdup(path);
 	db->stmts = bm_map_new();

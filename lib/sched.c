@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -802,14 +803,31 @@ bm_sched_outcome(enum bm_class cls, const char *msg)
 	return o;
 }
 
+/* Each entry of case id's array has a string key: 0, or -1 with e. */
+static int
+check_entries(const cJSON *arr, const char *key, const char *id,
+    const char *what, struct bm_error *e)
+{
+	const cJSON *it;
+	int k = 0;
+
+	cJSON_ArrayForEach(it, arr) {
+		if (!bm_json_str(it, key)) {
+			bm_error_set(e, NULL, 0, 0, "case %s: %s %d has no %s",
+			    id, what, k, key);
+			return -1;
+		}
+		k++;
+	}
+	return 0;
+}
+
 int
 bm_sched_check(const cJSON *rec, struct bm_error *e)
 {
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(rec, "messages");
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rec, "steps");
-	const cJSON *it;
 	const char *id = bm_json_str(rec, "case_id");
-	int k = 0;
 
 	if (!id || !bm_json_str(rec, "model") ||
 	    (!cJSON_IsArray(msgs) && !cJSON_IsArray(steps))) {
@@ -817,30 +835,13 @@ bm_sched_check(const cJSON *rec, struct bm_error *e)
 		    " messages or steps");
 		return -1;
 	}
-	if (cJSON_IsArray(steps)) {
-		if (cJSON_GetArraySize(steps) == 0) {
-			bm_error_set(e, NULL, 0, 0, "case %s has no steps", id);
-			return -1;
-		}
-		cJSON_ArrayForEach(it, steps) {
-			if (!bm_json_str(it, "prompt")) {
-				bm_error_set(e, NULL, 0, 0, "case %s: step %d"
-				    " has no prompt", id, k);
-				return -1;
-			}
-			k++;
-		}
-		return 0;
+	if (!cJSON_IsArray(steps))
+		return check_entries(msgs, "role", id, "message", e);
+	if (cJSON_GetArraySize(steps) == 0) {
+		bm_error_set(e, NULL, 0, 0, "case %s has no steps", id);
+		return -1;
 	}
-	cJSON_ArrayForEach(it, msgs) {
-		if (!bm_json_str(it, "role")) {
-			bm_error_set(e, NULL, 0, 0, "case %s: message %d has"
-			    " no role", id, k);
-			return -1;
-		}
-		k++;
-	}
-	return 0;
+	return check_entries(steps, "prompt", id, "step", e);
 }
 
 int
@@ -1305,23 +1306,36 @@ scorer_step(struct bm_sched *s, struct job *k, double now)
 	sub_release(s, k);
 }
 
+/* j's child ended its attempt in an error: "exec MODEL" and fmt. */
+static void __attribute__((format(printf, 4, 5)))
+child_failed(struct bm_sched *s, struct job *j, enum bm_class cls,
+    const char *fmt, ...)
+{
+	struct bm_buf msg = BM_BUF_INIT;
+	va_list ap;
+
+	bm_buf_addf(&msg, "exec %s", j->t.api_model);
+	va_start(ap, fmt);
+	bm_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	landed(s, j);
+	failed(s, j, cls, bm_buf_str(&msg), 0, NULL);
+	bm_buf_free(&msg);
+}
+
 /* A child made progress or timed out. */
 static void
 child_step(struct bm_sched *s, struct job *j, double now)
 {
 	struct bm_sched_outcome o = bm_sched_outcome(BM_CLASS_NONE, NULL);
 	struct bm_buf how = BM_BUF_INIT;
-	char *msg;
 	size_t n;
 
 	if (now - j->attempt_ms >= timeout_s(s, j) * 1000) {
 		bm_spawn_kill(&j->child);
 		child_lines(s, j, 1);
-		msg = xasprintf("exec %s: no answer within %g s",
-		    j->t.api_model, timeout_s(s, j));
-		landed(s, j);
-		failed(s, j, BM_CLASS_TIMEOUT, msg, 0, NULL);
-		free(msg);
+		child_failed(s, j, BM_CLASS_TIMEOUT, ": no answer within %g s",
+		    timeout_s(s, j));
 		return;
 	}
 	if (!bm_spawn_step(&j->child)) {
@@ -1330,11 +1344,8 @@ child_step(struct bm_sched *s, struct job *j, double now)
 			/* As an HTTP answer too big: not kept. */
 			bm_spawn_kill(&j->child);
 			child_lines(s, j, 1);
-			msg = xasprintf("exec %s: answer larger than %zu bytes",
-			    j->t.api_model, max_bytes(j));
-			landed(s, j);
-			failed(s, j, BM_CLASS_PARSE, msg, 0, NULL);
-			free(msg);
+			child_failed(s, j, BM_CLASS_PARSE, ": answer larger"
+			    " than %zu bytes", max_bytes(j));
 		}
 		return;
 	}
@@ -1343,31 +1354,22 @@ child_step(struct bm_sched *s, struct job *j, double now)
 	/* With an exit-code assertion, an exit status is an answer. */
 	if (how.len > 0 && !(o.exit_code > 0 && has_type(j->expect,
 	    "exit-code"))) {
-		msg = xasprintf("exec %s %s", j->t.api_model, bm_buf_str(&how));
+		child_failed(s, j, BM_CLASS_EXEC, " %s", bm_buf_str(&how));
 		bm_buf_free(&how);
-		landed(s, j);
-		failed(s, j, BM_CLASS_EXEC, msg, 0, NULL);
-		free(msg);
 		return;
 	}
 	bm_buf_free(&how);
 	n = j->child.out.len;
 	if (n > max_bytes(j)) {
-		msg = xasprintf("exec %s: answer larger than %zu bytes",
-		    j->t.api_model, max_bytes(j));
-		landed(s, j);
-		failed(s, j, BM_CLASS_PARSE, msg, 0, NULL);
-		free(msg);
+		child_failed(s, j, BM_CLASS_PARSE, ": answer larger than %zu"
+		    " bytes", max_bytes(j));
 		return;
 	}
 	if (n > 0 && j->child.out.s[n - 1] == '\n')
 		n--;
 	if (memchr(bm_buf_str(&j->child.out), '\0', n)) {
-		msg = xasprintf("exec %s: the answer holds a NUL byte, which"
-		    " cannot be kept", j->t.api_model);
-		landed(s, j);
-		failed(s, j, BM_CLASS_EXEC, msg, 0, NULL);
-		free(msg);
+		child_failed(s, j, BM_CLASS_EXEC, ": the answer holds a NUL"
+		    " byte, which cannot be kept");
 		return;
 	}
 	o.reply.output = xstrndup(bm_buf_str(&j->child.out), n);
@@ -1712,6 +1714,8 @@ bm_sched_estimate(const struct bm_target *t, const cJSON *kase, int *n)
 		est[k].completion = max_tokens(params);
 		cJSON_Delete(params);
 		est[k].prompt = bm_estimate_tokens(msgs, t->chars_per_token);
+		est[k].over = t->context > 0 &&
+		    est[k].prompt + est[k].completion > t->context;
 	}
 	cJSON_Delete(msgs);
 	return est;
@@ -1785,4 +1789,32 @@ bm_sched_context_msg(long prompt, long max_tokens, long context)
 		    " tokens", prompt, max_tokens, context);
 	return xasprintf("the prompt (about %ld tokens, estimated) exceeds"
 	    " the model's context of %ld tokens", prompt, context);
+}
+
+int
+bm_sched_plan_case(const struct bm_config *cfg, const cJSON *rec,
+    struct bm_sched_totals **tot, size_t *n, struct bm_sched_plan *p,
+    struct bm_error *e)
+{
+	struct bm_error why = BM_ERROR_INIT;
+	struct bm_target t;
+
+	memset(p, 0, sizeof(*p));
+	if (bm_sched_check(rec, e) < 0)
+		return -1;
+	p->case_id = bm_json_str(rec, "case_id");
+	if (bm_assert_check_case(rec, &why) < 0 ||
+	    bm_config_resolve(cfg, bm_json_str(rec, "model"), &t, &why) < 0) {
+		bm_error_set(e, NULL, 0, 0, "case %s: %s", p->case_id,
+		    why.msg);
+		bm_error_clear(&why);
+		return -1;
+	}
+	if (t.provider->api_key_env && !bm_config_api_key(t.provider))
+		p->key_env = t.provider->api_key_env;
+	p->context = t.context;
+	p->steps = bm_sched_estimate(&t, rec, &p->nsteps);
+	bm_sched_totals_add(tot, n, bm_json_str(rec, "model"), &t, p->steps,
+	    p->nsteps);
+	return 0;
 }

@@ -165,6 +165,7 @@ struct bm_sched_stats {
 struct bm_sched_est {
 	long prompt;		/* tokens of the conversation so far */
 	long completion;	/* max_tokens, or 0 */
+	int over;		/* the two exceed the model's context */
 };
 
 /* --dry-run's estimate for one model, as written in the cases. */
@@ -247,5 +248,24 @@ void bm_sched_totals_add(struct bm_sched_totals **tot, size_t *n,
 char *bm_sched_context_msg(long prompt, long max_tokens, long context);
 /* Free totals made by bm_sched_totals_add. */
 void bm_sched_totals_free(struct bm_sched_totals *tot, size_t n);
+
+/* What --dry-run's check of a case found, for bm-exec to word. */
+struct bm_sched_plan {
+	const char *case_id;
+	const char *key_env;	/* its API key's variable, not set; or NULL */
+	long context;		/* its model's context in tokens; 0: unknown */
+	struct bm_sched_est *steps;	/* each step's estimate (free it) */
+	int nsteps;
+};
+/*
+ * --dry-run: check case record rec as a run would (its shape, its
+ * assertions, its model in cfg), without a request, and add its steps'
+ * estimates to the per-model totals *tot of *n entries.  0 and *p, whose
+ * key_env and steps' over flags say what a run would not send; or -1 and
+ * e ("case ID: ..." when the case is known), the case not counted.
+ */
+int bm_sched_plan_case(const struct bm_config *cfg, const cJSON *rec,
+    struct bm_sched_totals **tot, size_t *n, struct bm_sched_plan *p,
+    struct bm_error *e);
 
 #endif

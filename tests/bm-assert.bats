@@ -26,7 +26,8 @@ stub() {
 }
 
 # bench [MODEL...] < YAML: ingest the benchmark for the models (default
-# echo:) and run it; the results in $output, sorted by model and trial.
+# echo:) and run it, with nothing on stderr; the results in $output,
+# sorted by model and trial.
 bench() {
 	local m args=()
 	for m in "${@:-echo:}"; do
@@ -35,6 +36,7 @@ bench() {
 	cat >b/t.yml
 	bm-ingest -q --no-db "${args[@]}" b >cases.jsonl
 	run --separate-stderr bm-exec -q --no-db <cases.jsonl
+	[ "$stderr" = "" ]
 	output=$(jq -cs 'sort_by(.model, .trial) | .[]' <<<"$output")
 }
 

@@ -1007,6 +1007,7 @@ bm-exec: warning: 1 of 1 results ended in error (exec 1)" ]
 	EOF
 	ANTHROPIC_API_KEY=ak-visible run --separate-stderr bm-exec -q --no-db < <(case_rec t1 tool: x)
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r .output <<<"$output")" = "ak-visible" ]
 }
 

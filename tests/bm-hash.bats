@@ -17,17 +17,20 @@ setup() {
 @test "bm-hash: a benchmark record has every field of DESIGN.md §4" {
 	run --separate-stderr bm-hash plain.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = '{"type":"benchmark","id":"0c1410da6636525dfbb07871aa041bbf","name":"plain","path":"plain.yml","doc":0,"content_sha256":"7a2b8ed92b440f5ff0abced8e820345cb03e99dabe4a4886b9adcc540513e747","tags":[],"description":null}' ]
 }
 
 @test "bm-hash: a single-document file's version is its sha256sum" {
 	run --separate-stderr bm-hash plain.yml
+	[ "$stderr" = "" ]
 	[ "$(jq -r .content_sha256 <<<"$output")" = "$(sha256sum plain.yml | cut -c1-64)" ]
 }
 
 @test "bm-hash: quoted and plain scalars that parse alike give one id" {
 	run --separate-stderr bm-hash -t plain.yml quoted.yml dquoted.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  plain.yml
 0c1410da6636525dfbb07871aa041bbf  quoted.yml
 0c1410da6636525dfbb07871aa041bbf  dquoted.yml" ]
@@ -36,6 +39,7 @@ setup() {
 @test "bm-hash: a block scalar keeps its trailing newline, |- strips it" {
 	run --separate-stderr bm-hash -t block.yml block-strip.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "cce14acb36bfba49bc0a972879e81a47  block.yml
 8b1a9953c4611296a827abf8c47804d7  block-strip.yml" ]
 }
@@ -43,6 +47,7 @@ setup() {
 @test "bm-hash: unicode and emoji are hashed as UTF-8" {
 	run --separate-stderr bm-hash emoji.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r .id <<<"$output")" = 85d9cdc93decc7e77585f27ecc231df9 ]
 	[ "$(jq -c .tags <<<"$output")" = '["intl"]' ]
 	[ "$(jq -r .description <<<"$output")" = Unicode ]
@@ -51,6 +56,7 @@ setup() {
 @test "bm-hash: each document of a file has its own id, name and version" {
 	run --separate-stderr bm-hash multi.yaml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r '[.doc, .name, .id] | @tsv' <<<"$output")" = "0	first	f97c5d29941bfb1b2fdab0874906ab82
 1	multi-2	b8a9f715dbb64fd5c56e7783c6820a61
 2	third	bbab9c310f52665abcd93d13ac0d8dac" ]
@@ -60,6 +66,7 @@ setup() {
 @test "bm-hash: variants join their prompts with 0x1E in written order" {
 	run --separate-stderr bm-hash -t variants.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "c495dbc8678c6210e4b50d3dcf7ad561  variants.yml" ]
 }
 
@@ -85,6 +92,7 @@ bbab9c310f52665abcd93d13ac0d8dac  multi.yaml" ]
 @test "bm-hash: reads stdin without arguments" {
 	run --separate-stderr bm-hash -t < plain.yml
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "0c1410da6636525dfbb07871aa041bbf  -" ]
 }
 
@@ -184,6 +192,7 @@ bm-hash: warning: 1 computed id did not match" ]
 	[ "$stderr" = "" ]
 	run --separate-stderr bm-hash --version
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "bm-hash 0.1.0" ]
 	run --separate-stderr bm-hash --bogus
 	[ "$status" -eq 2 ]
@@ -263,6 +272,7 @@ multi.yaml: OK" ]
 	tail -1 ids >> ids
 	run --separate-stderr bm-hash -c ids
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-hash: warning: 1 computed id did not match" ]
 	[ "$output" = "multi.yaml: OK
 multi.yaml: OK
 multi.yaml: OK

@@ -115,6 +115,7 @@ echo_run() {
 @test "bm-push --version, -h equals the man page, bad options" {
 	run --separate-stderr bm-push --version
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "bm-push 0.1.0" ]
 	run --separate-stderr bm-push -h
 	[ "$status" -eq 0 ]
@@ -189,6 +190,7 @@ echo_run() {
 	sqlite3 "$BM_DB" "UPDATE results SET output = 'changed' WHERE rowid = (SELECT min(rowid) FROM results)"
 	run --separate-stderr bm-push --to "$URL" --run "$id"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[70,1]' ]
 	[ "$(q "SELECT count(*) FROM bm_results WHERE output = 'changed'")" = 1 ]
 }
@@ -251,9 +253,11 @@ run|1|1' ]
 	pg_stop
 	run --separate-stderr bm-push --to "$URL" --run r-keys --retries 0
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-push: $URL: 5 records wait in the outbox: bm_runs: connection to server at \"127.0.0.1\", port $PGPORT failed: Connection refused" ]
 	echo '{"type":"result","run_id":"r-in","case_id":"c1","model":"m1","status":"pass","output":"from stdin"}' | {
 		run --separate-stderr bm-push --to "$URL" --retries 0
 		[ "$status" -eq 1 ]
+		[ "$stderr" = "bm-push: $URL: 6 records wait in the outbox: bm_runs: connection to server at \"127.0.0.1\", port $PGPORT failed: Connection refused" ]
 	}
 	pg_start
 	# Results queued by a run are keys (an empty record); the run row
@@ -324,11 +328,14 @@ r-keys' ]
 ["m2","ci","abc123",1]' ]
 	run --separate-stderr bm-push --to "$URL" --run r-2 --snapshot --env ci --commit-sha def456
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c 'select(.type=="snapshot") | [.model,.snapshot_version]' <<<"$output")" = '["m1",2]' ]
 	# Pushed again: the same version, no new snapshot.
 	run --separate-stderr bm-push --to "$URL" --run r-2 --snapshot --env ci
+	[ "$stderr" = "" ]
 	[ "$(jq -c 'select(.type=="snapshot") | .snapshot_version' <<<"$output")" = 2 ]
 	run --separate-stderr bm-push --to "$URL" --run r-2 --snapshot --env prod
+	[ "$stderr" = "" ]
 	[ "$(jq -c 'select(.type=="snapshot") | .snapshot_version' <<<"$output")" = 1 ]
 	[ "$(q "SELECT model, environment, snapshot_version, is_current, commit_sha, run_id, metrics->'pass_rate' FROM bm_snapshots ORDER BY model, environment, snapshot_version")" = 'm1|ci|1|f|abc123|r-1|0.75
 m1|ci|2|t|def456|r-2|0.5
@@ -351,6 +358,7 @@ r-2|2' ]
 	bm-push -q --to "$URL" --run r-rls --snapshot >/dev/null
 	run --separate-stderr psql -q -X -At "$URL" -c 'SET ROLE anon' -c 'SELECT count(*) FROM bm_results' -c 'SELECT count(*) FROM bm_current_snapshots'
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = $'2\n1' ]
 	run --separate-stderr psql -q -X -At "$URL" -c 'SET ROLE anon' -c "INSERT INTO bm_runs (id) VALUES ('x')"
 	[ "$status" -ne 0 ]
@@ -360,6 +368,7 @@ r-2|2' ]
 	[ "$stderr" = "ERROR:  permission denied for function bm_snapshot" ]
 	run --separate-stderr psql -q -X -At "$URL" -c 'SET ROLE service_role' -c "UPDATE bm_runs SET label = 'l'"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "" ]
 }
 
@@ -375,10 +384,12 @@ r-2|2' ]
 	[ "$(q 'SELECT count(*) FROM bm_runs')" = 0 ]
 	run --separate-stderr bm-push --to "$URL" --all
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(q 'SELECT count(*) FROM bm_results')" = 5 ]
 	run_rows r-c 1
 	run --separate-stderr bm-push --to "$URL" --all
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.table,.rows]' <<<"$output")" = '["bm_runs",1]
 ["bm_results",1]' ]
 }
@@ -417,9 +428,11 @@ r-2|2' ]
 	# rows and catalogs differ, as each shard wrote its own.)
 	run --separate-stderr env BM_DB=shard2.db bm-push --to sqlite:all.db --run r-shards
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.written) | add' <<<"$output")" = 0 ]
 	run --separate-stderr env BM_DB=shard1.db bm-push --to sqlite:all.db --run r-shards --resend
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c 'select(.table == "results") | .written' <<<"$output")" = 0 ]
 	[ "$(sqlite3 all.db 'SELECT count(*) FROM results')" = $((a + b)) ]
 }
@@ -483,6 +496,7 @@ rest() {
 	rest -F 429:1
 	run --separate-stderr bm-push --to "$REST" --run r-429
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.path,.status]' rest.log)" = '["/rest/v1/rpc/bm_schema_version",200]
 ["/rest/v1/bm_runs",429]
 ["/rest/v1/bm_runs",201]

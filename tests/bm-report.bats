@@ -69,6 +69,7 @@ mkdb() {
 	[[ "$output" == *"    -f, --format FORMAT   console md csv json junit github bencher html"* ]]
 	run --separate-stderr bm-report --version
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "bm-report 0.1.0" ]
 	run --separate-stderr bm-report --bogus
 	[ "$status" -eq 2 ]
@@ -138,23 +139,28 @@ mkdb() {
 	[ "${lines[-1]}" = "OK: no regressions in 1 comparison; 1 significant change" ]
 	run --separate-stderr bm-report -f console < /dev/null
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "no records to report" ]
 }
 
 @test "bm-report: colour only on a terminal and never with NO_COLOR" {
 	command -v script > /dev/null || skip "script(1) not installed"
-	run script -qec "env -u NO_COLOR bm-report $R/stats.jsonl" /dev/null
+	run --separate-stderr script -qec "env -u NO_COLOR bm-report $R/stats.jsonl" /dev/null
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[[ "$output" == *$'\033[1m'* ]]
 	[[ "$output" == *$'\033[32m\u25b2'* ]]
-	NO_COLOR= run script -qec "bm-report $R/stats.jsonl" /dev/null
+	NO_COLOR= run --separate-stderr script -qec "bm-report $R/stats.jsonl" /dev/null
+	[ "$stderr" = "" ]
 	[[ "$output" == *$'\033[0m'* ]]
 	# Not a terminal: no colour even without NO_COLOR.
-	run env -u NO_COLOR bm-report -f console "$R/stats.jsonl"
+	run --separate-stderr env -u NO_COLOR bm-report -f console "$R/stats.jsonl"
+	[ "$stderr" = "" ]
 	[[ "$output" != *$'\033'* ]]
 	# The default on a terminal is console; NO_COLOR=1 takes colour away.
-	NO_COLOR=1 run script -qec "bm-report $R/stats.jsonl" /dev/null
+	NO_COLOR=1 run --separate-stderr script -qec "bm-report $R/stats.jsonl" /dev/null
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[[ "$output" == *"pass rate (95% interval)"* ]]
 	[[ "$output" != *$'\033'* ]]
 }
@@ -167,7 +173,7 @@ mkdb() {
 	[[ "$output" == "type,group.model,n,pass,fail,error,pass_rate,pass_rate_ci.0,pass_rate_ci.1,latency_ms.mean,"* ]]
 	printf '%s' "$output" > out.csv
 	[ "$(head -1 out.csv | grep -c $'\r$')" -eq 1 ]
-	run $PY - out.csv "$R/stats.jsonl" <<-'EOF'
+	run --separate-stderr $PY - out.csv "$R/stats.jsonl" <<-'EOF'
 		import csv, json, sys
 		rows = list(csv.DictReader(open(sys.argv[1], newline="")))
 		recs = [json.loads(l) for l in open(sys.argv[2])]
@@ -187,11 +193,13 @@ mkdb() {
 		print(len(rows), len(rows[0]))
 	EOF
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "7 91" ]
 	# A list of cases is one cell of JSON, not a column per case.
 	printf '%s\n' '{"type":"regression","group":{"model":"m"},"metric":"pass_rate","flipped":["c1","c2","c3","c4","c5"],"ci":[1,2]}' > flip.jsonl
 	run --separate-stderr bm-report -f csv flip.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = $'type,group.model,metric,flipped,ci.0,ci.1\r\nregression,m,pass_rate,"[""c1"",""c2"",""c3"",""c4"",""c5""]",1,2\r' ]
 }
 
@@ -243,7 +251,7 @@ mkdb() {
 	[ "$stderr" = "" ]
 	[ "$output" = "" ]
 	xmllint --noout junit.xml
-	run $PY - junit.xml "$R/results.jsonl" <<-'EOF'
+	run --separate-stderr $PY - junit.xml "$R/results.jsonl" <<-'EOF'
 		import json, sys
 		from junitparser import JUnitXml, Failure, Error
 		res = [json.loads(l) for l in open(sys.argv[2])]
@@ -271,6 +279,7 @@ mkdb() {
 		print(len(suites), len(cases), len(fails), len(errs))
 	EOF
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "2 7 2 1" ]
 }
 
@@ -287,10 +296,12 @@ mkdb() {
 	# Without the database: the same, without file= and line=.
 	run --separate-stderr bm-report -f github --no-db "$R/results.jsonl"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "${lines[0]}" = '::error title=sum-two-numbers failed::openai:gpt-4o-mini -/1/0/0: expected "15", got "16 </script><b>&amp;"' ]
 	[ ! -e nothere.db ]
 	BM_DB=nothere.db run --separate-stderr bm-report -f github "$R/results.jsonl"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ ! -e nothere.db ]
 }
 
@@ -304,6 +315,7 @@ mkdb() {
 	done > many.jsonl
 	run --separate-stderr bm-report -f github --no-db many.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "${#lines[@]}" -eq 51 ]
 	[ "$(grep -c '^::error ' <<<"$output")" -eq 30 ]
 	[ "$(grep -c '^::warning ' <<<"$output")" -eq 20 ]
@@ -353,6 +365,7 @@ mkdb() {
 	echo old > out.md
 	run --separate-stderr bm-report -o out.md "$R/stats.jsonl"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(head -1 out.md)" = "## bm report" ]
 	[ -z "$(ls -A | grep '^\.bm-report')" ]
 	run --separate-stderr bm-report -o nodir/out.md "$R/stats.jsonl"
@@ -387,8 +400,10 @@ bm-report: 1 records of other types ignored" ]
 	# Default N; a RUN spec (a label) ends the history.
 	run --separate-stderr bm-report -f json --history --run nightly
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.history[].id]' <<<"$output")" = '["r-1","r-2"]' ]
 	run --separate-stderr bm-report -f json --history=1 --run last~1 < /dev/null
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.history[].id]' <<<"$output")" = '["r-3"]' ]
 }
 
@@ -407,6 +422,7 @@ bm-report: 1 records of other types ignored" ]
 	# so c1 and c2 of m/a share a row (the cell takes the worse status).
 	[ "$(heat h.html)" = '[[["sum-two-numbers #0 · m/a",true],["sum-two-numbers #0 · m/b",true]],["r-1","r-2","r-3"],[[0,0,"f",[["p",null],["f",null]]],[1,0,"p",[["p",null]]],[0,1,"p",[["p",null],["p",null]]],[1,1,"f",[["f",null]]],[0,2,"f",[["p",null],["f",null]]],[1,2,"p",[["p",null]]]]]' ]
 	run --separate-stderr bm-report -f html -o h.html --history 1 < /dev/null
+	[ "$stderr" = "" ]
 	[ "$(heat h.html | jq -c '.[1]')" = '["r-3"]' ]
 	# A run of the input takes its column from the input (answers and
 	# all), not from the database; the input's other runs come last.
@@ -414,9 +430,11 @@ bm-report: 1 records of other types ignored" ]
 	    '{"type":"result","run_id":"r-9","case_id":"c1","benchmark":"sum-two-numbers","model":"m/b","variant":null,"trial":0,"repeat":0,"step":0,"status":"pass","output":"4"}' > in.jsonl
 	run --separate-stderr bm-report -f html -o h.html --history 2 in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(heat h.html)" = '[[["sum-two-numbers #0 · m/b",true],["sum-two-numbers #0 · m/a",false]],["r-2","r-3","r-9"],[[0,1,"f",[["f","5"]]],[0,2,"p",[["p","4"]]],[1,0,"p",[["p",null],["p",null]]],[0,0,"f",[["f",null]]]]]' ]
 	# Without --history, the input's runs alone.
 	run --separate-stderr bm-report -f html -o h.html in.jsonl
+	[ "$stderr" = "" ]
 	[ "$(heat h.html | jq -c '.[1]')" = '["r-3","r-9"]' ]
 }
 
@@ -424,9 +442,11 @@ bm-report: 1 records of other types ignored" ]
 	mkdb
 	run --separate-stderr bm-report -f json --run r-3
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[(.stat|length), (.result|length), .stat[0].pass_rate, [.result[].status]]' <<<"$output")" = '[2,3,0.5,["pass","fail","pass"]]' ]
 	run --separate-stderr bm-report -f junit --run last~1
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(grep -c '<testcase' <<<"$output")" -eq 3 ]
 	run --separate-stderr bm-report --run r-9
 	[ "$status" -eq 2 ]

@@ -80,6 +80,7 @@ base() {
 	} >in.jsonl
 	run --separate-stderr bm-exec -q --run-id r-base <in.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	before=$(requests)
 	{
 		cat in.jsonl
@@ -115,6 +116,7 @@ bm-exec: warning: 1 of 4 results ended in error (bad_request 1)" ]
 	    {prompt:"What is 2 + 2?"},{prompt:"What is 3 + 3?",expect:[{equals:"7"}]}]}' >in.jsonl
 	run --separate-stderr bm-exec -q --run-id r-s <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map([.step, .status])' <<<"$output")" = '[[0,"pass"],[1,"pass"],[2,"fail"]]' ]
 	before=$(requests)
 	jq -cn '{type:"case",case_id:"s1",benchmark_id:"b",benchmark:"seq",
@@ -149,6 +151,7 @@ bm-exec: warning: 1 of 4 results ended in error (bad_request 1)" ]
 	# last~1 is r-b's run now, re-scored again: a chain.
 	run --separate-stderr bm-exec -q --run-id r-d --rescore last~1 <in.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.status)' <<<"$output")" = '["pass","pass"]' ]
 	[ "$(sqlite3 bm.db "SELECT id || '<' || rescored_from FROM runs WHERE rescored_from IS NOT NULL ORDER BY rowid")" = "r-a<r-base-1
 r-b<r-base-1
@@ -247,6 +250,7 @@ judged_run() {
 	    expect:[{contains:"Paris"},{judge:{rubric:"correct geography"},not:true}]}' >neg.jsonl
 	run --separate-stderr bm-exec -q --run-id r-j3 --rescore r-j <neg.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.status, (.assertions | map([.type, .pass, .score]))]' <<<"$output")" = \
 	    '["pass",[["contains",true,1],["judge",true,0.8]]]' ]
 	# A judge the stored result never asked (another rubric): no verdict,
@@ -300,6 +304,7 @@ bm-exec: warning: 1 of 2 results ended in error (server 1)" ]
 	# The stored verdicts, without --rejudge: no request at all.
 	run --separate-stderr bm-exec -q --run-id r-j3 --rescore r-j2 <new.jsonl
 	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
 	[ "$(by_model)" = '{"judge":2}' ]
 	[ "$(jq -c 'select(.case_id == "j1") | [.status, .score, .judge_usage]' <<<"$output")" = \
 	    '["fail",0.6666666666666666,{"prompt_tokens":50,"completion_tokens":5}]' ]
@@ -351,6 +356,7 @@ exec_run() {
 	sed 's|,{"exec":"./scorer"}||' in.jsonl >four.jsonl
 	run --separate-stderr bm-exec -q --run-id r-x4 --rescore r-x <four.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.status, .exit_code]' <<<"$output")" = '["pass",4]' ]
 }
 
@@ -434,9 +440,10 @@ models_exact() {
 	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-new'")" = 0 ]
 	[ "$(sqlite3 bm.db "SELECT count(*) FROM run_models WHERE run_id = 'r-new'")" = 0 ]
 	# The CHECKs hold again for what comes after the rescore.
-	run sqlite3 bm.db "INSERT INTO results (run_id, case_id, model, status, record)
+	run --separate-stderr sqlite3 bm.db "INSERT INTO results (run_id, case_id, model, status, record)
 	    VALUES ('x', 'y', 'm', 'pass', 'not json')"
 	[ "$status" -ne 0 ]
+	[ "$stderr" = "Error: stepping, CHECK constraint failed: json_valid(record) (19)" ]
 }
 
 @test "bm-exec --rescore: killed (-9) mid-rescore, what was printed is stored and run_models is exact" {

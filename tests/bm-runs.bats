@@ -141,18 +141,24 @@ empty_db() {
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*), total(status = 'pass') FROM results WHERE run_id = 'r-two'")" = "4|1.0" ]
 	run --separate-stderr bm-runs -n 1
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r .id <<<"$output")" = r-two ]
 	run --separate-stderr bm-runs --model exec:false
+	[ "$stderr" = "" ]
 	[ "$(jq -r .id <<<"$output")" = r-two ]
 	run --separate-stderr bm-runs --model nope:
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "" ]
 	run --separate-stderr bm-runs --since 2099-01-01
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "" ]
 	run --separate-stderr bm-runs --since 1h
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.id)' <<<"$output")" = '["r-two","r-one"]' ]
 	run --separate-stderr bm-runs list --status finished -n 5
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.id)' <<<"$output")" = '["r-two","r-one"]' ]
 }
 
@@ -170,6 +176,7 @@ r-b  base   2026-11-02 09:30  finished  echo: +1      6     5     1      0  0.00
 r-a  -      2026-11-01 08:00  finished  -             0     0     0      0  0.0000" ]
 	run --separate-stderr bm-runs -f table --since 2099-01-01
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "" ]
 }
 
@@ -183,11 +190,14 @@ r-a  -      2026-11-01 08:00  finished  -             0     0     0      0  0.00
 	run_row r-fail 2026-11-05T00:00:00.000Z failed
 	run --separate-stderr bm-runs
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map([.id, .status])' <<<"$output")" = \
 	    '[["r-fail","failed"],["r-none","interrupted"],["r-away","running"],["r-dead","interrupted"],["r-live","running"]]' ]
 	run --separate-stderr bm-runs --status interrupted
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.id)' <<<"$output")" = '["r-none","r-dead"]' ]
 	run --separate-stderr bm-runs --status running -n 1
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.id)' <<<"$output")" = '["r-away"]' ]
 }
 
@@ -207,6 +217,7 @@ r-a  -      2026-11-01 08:00  finished  -             0     0     0      0  0.00
 	sqlite3 "$BM_DB" "UPDATE runs SET status = 'interrupted', argv = '[\"bm-exec\",\"-j4\",\"--run-id\",\"r-one\",\"--timeout\",\"1 0\"]' WHERE id = 'r-one'"
 	run --separate-stderr bm-runs show last
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r .resume <<<"$output")" = "bm-exec -j4 --timeout '1 0' --resume r-one" ]
 	run --separate-stderr bm-runs show -f table r-one
 	[ "$status" -eq 0 ]
@@ -230,6 +241,7 @@ r-a  -      2026-11-01 08:00  finished  -             0     0     0      0  0.00
 	    good:custom cus:custom; do
 		run --separate-stderr bm-runs show "${spec%%:*}"
 		[ "$status" -eq 0 ]
+		[ "$stderr" = "" ]
 		[ "$(jq -r .id <<<"$output")" = "${spec#*:}" ]
 	done
 	run --separate-stderr bm-runs show r-20261102
@@ -252,12 +264,15 @@ r-a  -      2026-11-01 08:00  finished  -             0     0     0      0  0.00
 	[ "$output" = "" ]
 	[ "$stderr" = "" ]
 	run --separate-stderr bm-runs show baseline
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.id, .label]' <<<"$output")" = '["r-one","baseline"]' ]
 	run --separate-stderr bm-runs
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.label)' <<<"$output")" = '[null,"baseline"]' ]
 	# Labelling again replaces the run's label.
 	run --separate-stderr bm-runs label baseline release-1.4
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(sqlite3 "$BM_DB" "SELECT id || ' ' || label FROM runs WHERE label IS NOT NULL")" = "r-one release-1.4" ]
 	# Unique: refused, then moved.
 	run --separate-stderr bm-runs label r-two release-1.4
@@ -271,6 +286,7 @@ r-a  -      2026-11-01 08:00  finished  -             0     0     0      0  0.00
 r-two release-1.4" ]
 	run --separate-stderr bm-runs label -d release-1.4
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM runs WHERE label IS NOT NULL")" = 0 ]
 	# What would read as something else is not a label.
 	for bad in "last:label 'last': 'last' and 'last~N' name the latest runs" \
@@ -311,6 +327,7 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	[ "$(sqlite3 "$BM_DB" "SELECT (SELECT count(*) FROM runs WHERE id = 'r-two'), (SELECT count(*) FROM results WHERE run_id = 'r-two'), (SELECT count(*) FROM stats WHERE run_id = 'r-two'), (SELECT group_concat(key) FROM push_outbox), (SELECT count(*) FROM run_models WHERE run_id = 'r-two'), (SELECT count(*) FROM exec_cache)")" = "0|0|0|k3,k4|0|1" ]
 	# The other run is whole.
 	run --separate-stderr bm-runs
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.id, .cases, .pass, .fail]' <<<"$output")" = '["r-one",2,1,1]' ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM results WHERE run_id = 'r-one'")" = 2 ]
 }
@@ -333,6 +350,7 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	# Named twice, removed once.
 	run --separate-stderr bm-runs rm r-old last~1
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.id)' <<<"$output")" = '["r-old"]' ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM results")" = 10 ]
 }
@@ -368,6 +386,7 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	# And without the kill, all of it goes.
 	run --separate-stderr bm-runs rm r-big r-small
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map([.id, .results])' <<<"$output")" = '[["r-big",20000],["r-small",50]]' ]
 	[ "$(counts)" = "0|0|0|0.0" ]
 	# The trigger that keeps run_models is back, and works.
@@ -390,6 +409,7 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	for r in 1 2 3 4 5 6; do results_rows r-$r 3; done
 	run --separate-stderr bm-runs prune --keep 2 --dry-run
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map(.id)' <<<"$output")" = '["r-4","r-2"]' ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM runs")" = 6 ]
 	# Both rules: a run either keeps stays.
@@ -401,9 +421,11 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM results")" = 12 ]
 	run --separate-stderr bm-runs prune --older-than 2026-06-01
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$output" = "" ]
 	run --separate-stderr bm-runs prune --older-than 2026-06-01 --labelled
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -sc 'map([.id, .label])' <<<"$output")" = '[["r-1","keepme"]]' ]
 	[ "$(sqlite3 "$BM_DB" "SELECT group_concat(id) FROM (SELECT id FROM runs ORDER BY id)")" = "r-3,r-5,r-6" ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM results")" = 9 ]
@@ -422,6 +444,7 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	results_rows r-big 5000
 	run --separate-stderr bm-runs gc --dry-run
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.type, .versions, .cache, .bytes_before == .bytes_after, .vacuumed, .dry_run]' <<<"$output")" = '["gc",2,1,true,false,true]' ]
 	[ "$(sqlite3 "$BM_DB" "SELECT count(*) FROM benchmark_versions")" = 13 ]
 	bm-runs rm r-big >/dev/null
@@ -463,6 +486,7 @@ bm-runs: would remove 1 run: 4 results, 1 stats, 2 outbox rows" ]
 	[ "$(jq -sc '(map(select(.table == "results"))[0].bytes) as $t | map(select(.run_id) | .bytes) | add | . > 0.99 * $t and . < 1.01 * $t' <<<"$output")" = true ]
 	run --separate-stderr bm-runs du -f table
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(grep -c '^TABLE  *ROWS  *BYTES$' <<<"$output")" = 1 ]
 	[ "$(grep -c '^r-b  *-  *1000  *0  *[0-9.]*[KM]$' <<<"$output")" = 1 ]
 }

@@ -132,8 +132,9 @@ PY
 
 @test "bm-stats: a pipe gives what the file gives, the same from one thread" {
 	gen 20000 3 > res.jsonl
-	bm-stats res.jsonl > file.jsonl
-	cat res.jsonl | bm-stats > pipe.jsonl
+	bm-stats res.jsonl > file.jsonl 2> err
+	cat res.jsonl | bm-stats > pipe.jsonl 2>> err
+	[ "$(cat err)" = "" ]
 	cmp file.jsonl pipe.jsonl
 	[ "$(check_stats res.jsonl pipe.jsonl)" = ok ]
 }
@@ -166,6 +167,7 @@ bm-stats: 13 results, 1 other records ignored, 3 malformed" ]
 	  '{"type":"result","model":"m","vars":{"lang":"en"},"status":"fail","latency_ms":3}' > r.jsonl
 	run --separate-stderr bm-stats -g model,vars.lang r.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c '[.group, .n, .pass_rate]' <<<"$output")" = '[{"model":"m","vars.lang":"en"},2,0.5]
 [{"model":"m","vars.lang":"fr"},1,0]' ]
 }
@@ -246,6 +248,7 @@ for v, k, n in (("x", 56, 70), ("y", 48, 80)):
 PY
 	run --separate-stderr bm-stats -g model --compare model=y r.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	c=$(jq -c 'select(.type == "comparison") | .pass_rate' <<<"$output")
 	[ "$(jq -r .test <<<"$c")" = z-test ]
 	# the paper's method 10 interval, to its four decimals
@@ -276,10 +279,12 @@ PY
 	bm-stats old.jsonl > old-stats.jsonl
 	run --separate-stderr bm-stats -q --baseline old-stats.jsonl new.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r 'select(.type == "regression" and .metric == "pass_rate") | .test' <<<"$output")" = z-test ]
 	# no regression against itself
 	run --separate-stderr bm-stats --baseline new.jsonl --fail-on-regression new.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -s 'map(select(.type == "regression")) | length' <<<"$output")" = 0 ]
 }
 
@@ -290,6 +295,7 @@ PY
 	[ "$stderr" = 'bm-stats: {"variant":"new"}: pass rate 0.25 is below 0.5' ]
 	run --separate-stderr bm-stats -g variant --fail-under 0.2 r.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 }
 
 @test "bm-stats: --cases labels stable, flaky, error, regressed and fixed cases" {
@@ -304,12 +310,14 @@ for rep in range(3):
 PY
 	run --separate-stderr bm-stats --cases r.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r 'select(.type == "case_stat") | [.benchmark_id, .n, .pass, .fail, .error, .label] | @tsv' <<<"$output")" = "sp	3	3	0	0	stable-pass
 sf	3	0	3	0	stable-fail
 er	3	0	0	3	error
 fl	3	2	1	0	flaky" ]
 	sed 's/"fail"/"x"/; s/"pass"/"fail"/; s/"x"/"pass"/' r.jsonl > old.jsonl
 	run --separate-stderr bm-stats -q --cases --baseline old.jsonl r.jsonl
+	[ "$stderr" = "" ]
 	[ "$(jq -r 'select(.type == "case_stat") | [.benchmark_id, .label, .baseline_label] | @tsv' <<<"$output")" = "sp	fixed	stable-fail
 sf	regressed	stable-pass
 er	error	error
@@ -326,8 +334,10 @@ for m, k, lat in (("a", 1, 50), ("b", 3, 90), ("c", 2, 10), ("d", 3, 70)):
 PY
 	run --separate-stderr bm-stats --top 2 r.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -r .group.model <<<"$output" | tr '\n' ' ')" = "b d " ]
 	run --separate-stderr bm-stats --top 1 --by p50 r.jsonl
+	[ "$stderr" = "" ]
 	[ "$(jq -r .group.model <<<"$output")" = c ]
 	run --separate-stderr bm-stats --top 1 --by bogus r.jsonl
 	[ "$status" -eq 2 ]
@@ -348,14 +358,17 @@ PY
 	[ "$(sqlite3 bm.db 'select run_id = (select id from runs) from stats')" = 1 ]
 	run --separate-stderr bm-stats --run nosuchrun
 	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-stats: $BM_DB: no run 'nosuchrun'" ]
 	# --baseline last skips the run being read: there is no other
 	run --separate-stderr bm-stats --baseline last res.jsonl
 	[ "$status" -eq 2 ]
+	[ "$stderr" = "bm-stats: $BM_DB: last~1: there are not 1 runs before the latest" ]
 }
 
 @test "bm-stats: usage, -h and --version" {
 	run --separate-stderr bm-stats -h
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "${output%%$'\n\n'*}" = "$(printf '%s\n' "usage: bm-stats [-g FIELD[,FIELD...]] [--compare FIELD=VALUE]" \
 "                [--baseline FILE|run:RUN|last] [--threshold PCT]" \
 "                [--fail-on-regression] [--fail-under RATE] [--cases]" \
@@ -368,6 +381,7 @@ PY
 		[ "$(tr -d ' \t\n' <<<"$syn" | tr A-Z a-z)" = "$(sed -n '1,/^$/p' <<<"$output" | sed 's/^usage: //' | tr -d ' \t\n' | tr A-Z a-z)" ]
 	fi
 	run --separate-stderr bm-stats --version
+	[ "$stderr" = "" ]
 	[ "$output" = "bm-stats 0.1.0" ]
 	run --separate-stderr bm-stats --bogus
 	[ "$status" -eq 2 ]
@@ -404,9 +418,11 @@ PY
 	# the same with the run named, and from the results file
 	run --separate-stderr bm-stats --baseline "run:$first" -q run2.jsonl
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
 	[ "$(jq -c 'select(.type == "regression" and .metric == "pass_rate") | .flipped | length' <<<"$output")" = 11 ]
 	# --cases labels the flipped cases regressed
 	run --separate-stderr bm-stats --cases --baseline "run:$first" -q run2.jsonl
+	[ "$stderr" = "" ]
 	[ "$(jq -r 'select(.type == "case_stat") | .label' <<<"$output" | sort | uniq -c | tr -s ' ')" = " 11 regressed
  1 stable-pass" ]
 }
