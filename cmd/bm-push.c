@@ -11,6 +11,9 @@
  * The outbox is lib/outbox.[ch]; the targets are lib/push.[ch].
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +345,19 @@ main(int argc, char **argv)
 	long batch = 0, retries = 3;
 	double backoff = 500;
 
+#ifdef __GLIBC__
+	/*
+	 * Keep freed memory instead of giving it back at once: a push
+	 * allocates and frees the same few MB per batch (SQLite's page
+	 * caches of its temporary b-trees, the batch's rows, curl's and
+	 * libpq's buffers), and on a virtual machine faulting those pages
+	 * in again cost more than everything else bm-push does (a push of
+	 * 100,000 results to PostgREST: 103,000 page faults and 3.5 s of
+	 * CPU, 7,000 and 1.5 s with this; peak RSS 36 to 38 MB).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
 	bm_cli_init(&cli, argv[0], usage);
 	while ((c = getopt_long(argc, argv, BM_CLI_SHORTOPTS, longopts,
 	    NULL)) != -1) {

@@ -677,3 +677,11 @@ bm_db_first(struct bm_db *db, const char *sql, struct bm_db_stmt **st,
 	va_end(ap);
 	return bm_db_step(*st, e);
 }
+
+int
+bm_db_col_is_text(struct bm_db_stmt *st, int col)
+{
+	int t = sqlite3_column_type(st->st, col);
+
+	return t == SQLITE_TEXT || t == SQLITE_BLOB;
+}

@@ -80,5 +80,7 @@ int bm_db_busy(struct bm_db *db);
  */
 int bm_db_first(struct bm_db *db, const char *sql, struct bm_db_stmt **st,
     struct bm_error *e, int n, ...);
+/* Non-zero when column col of the current row is text (or a blob). */
+int bm_db_col_is_text(struct bm_db_stmt *st, int col);
 
 #endif

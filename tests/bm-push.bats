@@ -660,3 +660,20 @@ bm-push: $URL: bm_runs: 1 records sent, 0 rows written" ]
 	[ "$status" -eq 0 ]
 	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[5,0]' ]
 }
+
+@test "PostgREST: every column's value is sent as stored: escaped strings, numbers, nulls, the record as it is" {
+	run_rows r-json 2
+	sqlite3 "$BM_DB" "UPDATE results SET output = 'say \"hi\"' || char(9) || 'tab' || char(10) || 'line \\ é ✓' || char(1),
+	    latency_ms = 12.5, ttft_ms = NULL, prompt_tokens = 7, cost_usd = 1e-07, score = 1,
+	    error_class = 'x' || char(13) WHERE case_id = 'm1-c00001'"
+	rest
+	run --separate-stderr bm-push --to "$REST" --run r-json
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	# The body's object is the local row, column by column, as SQLite's
+	# own JSON functions render it.
+	[ "$(jq -cS 'select(.path=="/rest/v1/bm_results") | .body | fromjson | .[] | select(.case_id=="m1-c00001")' rest.log)" = \
+	    "$(sqlite3 "$BM_DB" "SELECT json_object('run_id', run_id, 'case_id', case_id, 'step', step, 'benchmark_id', benchmark_id, 'model', model, 'variant', variant, 'trial', trial, 'repeat', repeat, 'status', status, 'content_sha256', content_sha256, 'error_class', error_class, 'latency_ms', latency_ms, 'ttft_ms', ttft_ms, 'prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens, 'cost_usd', cost_usd, 'score', score, 'output', output, 'record', json(record), 'created_at', created_at) FROM results WHERE case_id = 'm1-c00001'" | jq -cS .)" ]
+	[ "$(q "SELECT output, latency_ms, ttft_ms IS NULL, prompt_tokens, cost_usd, score, error_class FROM bm_results WHERE case_id = 'm1-c00001'")" = \
+	    "$(sqlite3 "$BM_DB" "SELECT output, latency_ms, 't', prompt_tokens, '1e-07', '1', error_class FROM results WHERE case_id = 'm1-c00001'")" ]
+}

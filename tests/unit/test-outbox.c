@@ -39,7 +39,7 @@ int
 main(void)
 {
 	struct bm_error e = BM_ERROR_INIT;
-	struct bm_outbox_run opt = { "ci", NULL, 1 };
+	struct bm_outbox_run opt = { "ci", NULL, 1, 0 };
 	struct bm_outbox_batch b;
 	struct bm_db *db;
 	char path[] = "/tmp/test-outbox.XXXXXX";
