@@ -389,13 +389,6 @@ configure(void)
 	 * consolidates its fast bins for each).
 	 */
 	sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, -4096);
-	/*
-	 * A statement's journal (the pages an INSERT with the run_models
-	 * triggers changes, kept in case it fails) in memory up to 1 MB:
-	 * at the default 64 kB, four 16 kB pages, nearly every insert
-	 * spilled to a temporary file, 12 writes a result.
-	 */
-	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 1 << 20);
 }
 
 struct bm_db *
