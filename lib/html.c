@@ -845,13 +845,17 @@ static void
 heat_history(struct heat *h, const struct bm_report *r)
 {
 	struct bm_map *has = bm_map_new();
-	const char *id;
+	const char *id, *last = NULL;
 	size_t i;
 
 	h->input = bm_map_new();
-	for (i = 0; i < r->nres; i++)
-		bm_map_put(h->input, r->res[i].run_id ? r->res[i].run_id :
-		    "-", (void *)1);
+	/* Run ids are atoms, and the same one comes line after line. */
+	for (i = 0; i < r->nres; i++) {
+		id = r->res[i].run_id ? r->res[i].run_id : "-";
+		if (id != last)
+			bm_map_put(h->input, id, (void *)1);
+		last = id;
+	}
 	for (i = 0; i < r->nhres; i++)
 		bm_map_put(has, r->hres[i].run_id, (void *)1);
 	for (i = 0; i < r->nhist; i++) {
@@ -1014,7 +1018,8 @@ static cJSON *
 runs_of_results(const struct bm_report *r)
 {
 	struct bm_map *m = bm_map_new();
-	cJSON *list = cJSON_CreateArray(), *run;
+	cJSON *list = cJSON_CreateArray(), *run = NULL;
+	const char *last = NULL;
 	size_t i;
 	static const char *const key[] = { "pass", "fail", "error" };
 
@@ -1024,7 +1029,8 @@ runs_of_results(const struct bm_report *r)
 		    r->res[i].status == 'f' ? 1 : 2;
 		cJSON *c;
 
-		if (!(run = bm_map_get(m, id))) {
+		/* The same run line after line: its atom, its record. */
+		if (id != last && !(run = bm_map_get(m, id))) {
 			run = cJSON_CreateObject();
 			cJSON_AddStringToObject(run, "id", id);
 			cJSON_AddNumberToObject(run, "cases", 0);
@@ -1034,6 +1040,7 @@ runs_of_results(const struct bm_report *r)
 			cJSON_AddItemToArray(list, run);
 			bm_map_put(m, id, run);
 		}
+		last = id;
 		c = cJSON_GetObjectItemCaseSensitive(run, key[k]);
 		cJSON_SetNumberValue(c, c->valuedouble + 1);
 		if (r->res[i].step == 0) {
