@@ -290,6 +290,7 @@ main(int argc, char **argv)
 	r.keep_raw = format == F_JSON;
 	/* The others show a few results one by one and count the rest. */
 	r.keep_few = format != F_HTML && format != F_JSON && format != F_JUNIT;
+	r.junit = format == F_JUNIT;
 	if (run || history) {
 		db = open_db(&cli);
 		if (run && bm_runs_resolve(db, run, &run_id, &e) < 0)

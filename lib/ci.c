@@ -15,85 +15,6 @@
 
 /* --- junit ----------------------------------------------------------- */
 
-/* Results by model, in order of first appearance: counting sort. */
-struct by_model {
-	const char **models;
-	size_t nmodels;
-	size_t *start;		/* nmodels + 1 */
-	size_t *order;		/* result indexes */
-	long *fails, *errs;	/* nmodels each */
-	double *secs;
-};
-
-static double secs(const struct bm_rres *x);
-
-static void
-by_model(const struct bm_report *r, struct by_model *g)
-{
-	struct bm_map *m = bm_map_new();
-	size_t *of = xcalloc(r->nres ? r->nres : 1, sizeof(size_t));
-	size_t i, k, *fillp;
-	void *v;
-
-	memset(g, 0, sizeof(*g));
-	for (i = 0; i < r->nres; i++) {
-		const char *model = r->res[i].model ? r->res[i].model : "-";
-
-		/* Models are atoms: the last one is the same pointer. */
-		if (i > 0 && model == (r->res[i - 1].model ?
-		    r->res[i - 1].model : "-")) {
-			of[i] = of[i - 1];
-			continue;
-		}
-		if (!(v = bm_map_get(m, model))) {
-			g->models = xreallocarray(g->models, g->nmodels + 1,
-			    sizeof(char *));
-			g->models[g->nmodels++] = model;
-			v = (void *)g->nmodels;
-			bm_map_put(m, model, v);
-		}
-		of[i] = (size_t)v - 1;
-	}
-	g->start = xcalloc(g->nmodels + 1, sizeof(size_t));
-	g->fails = xcalloc(g->nmodels + 1, sizeof(long));
-	g->errs = xcalloc(g->nmodels + 1, sizeof(long));
-	g->secs = xcalloc(g->nmodels + 1, sizeof(double));
-	for (i = 0; i < r->nres; i++) {
-		g->start[of[i] + 1]++;
-		g->fails[of[i]] += r->res[i].status == 'f';
-		g->errs[of[i]] += r->res[i].status == 'e';
-		g->secs[of[i]] += secs(&r->res[i]);
-	}
-	for (k = 0; k < g->nmodels; k++)
-		g->start[k + 1] += g->start[k];
-	fillp = xcalloc(g->nmodels + 1, sizeof(size_t));
-	memcpy(fillp, g->start, (g->nmodels + 1) * sizeof(size_t));
-	g->order = xcalloc(r->nres ? r->nres : 1, sizeof(size_t));
-	for (i = 0; i < r->nres; i++)
-		g->order[fillp[of[i]]++] = i;
-	free(fillp);
-	free(of);
-	bm_map_free(m, NULL);
-}
-
-static void
-by_model_free(struct by_model *g)
-{
-	free(g->models);
-	free(g->start);
-	free(g->order);
-	free(g->fails);
-	free(g->errs);
-	free(g->secs);
-}
-
-static double
-secs(const struct bm_rres *x)
-{
-	return isfinite(x->latency_ms) && x->latency_ms > 0 ?
-	    x->latency_ms / 1000 : 0;
-}
-
 /*
  * s as "%.3f" prints it: by hand when s * 1000 is clearly not halfway
  * between two integers (the rounding is then the same), else printf.
@@ -117,8 +38,8 @@ put_secs(struct bm_buf *o, double s)
 	bm_buf_addc(o, (char)('0' + m % 10));
 }
 
-static void
-junit_case(struct bm_buf *o, const struct bm_rres *x)
+void
+bm_render_junit_case(struct bm_buf *o, const struct bm_rres *x)
 {
 	const char *msg;
 
@@ -135,7 +56,7 @@ junit_case(struct bm_buf *o, const struct bm_rres *x)
 	bm_buf_addc(o, '/');
 	bm_report_long(o, x->step);
 	bm_buf_adds(o, "\" time=\"");
-	put_secs(o, secs(x));
+	put_secs(o, bm_report_secs(x));
 	bm_buf_addc(o, '"');
 	if (x->status == 'p') {
 		bm_buf_adds(o, "/>\n");
@@ -166,44 +87,36 @@ junit_case(struct bm_buf *o, const struct bm_rres *x)
 int
 bm_render_junit(FILE *f, const struct bm_report *r)
 {
-	struct by_model g;
+	const struct bm_report_tally *t;
 	struct bm_buf o = BM_BUF_INIT;
-	long fails = 0, errs = 0;
-	double t = 0;
 	size_t k, i;
 
-	by_model(r, &g);
-	for (i = 0; i < r->nres; i++) {
-		fails += r->res[i].status == 'f';
-		errs += r->res[i].status == 'e';
-		t += secs(&r->res[i]);
-	}
 	bm_buf_adds(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<testsuites name=\"");
 	bm_report_xml(&o, r->title);
 	bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\" errors=\"%ld\""
-	    " time=\"%.3f\">\n", r->nres, fails, errs, t);
-	for (k = 0; k < g.nmodels; k++) {
+	    " time=\"%.3f\">\n", r->nall, r->nfail, r->nerror, r->secs);
+	for (k = 0; k < r->ntally; k++) {
+		t = &r->tally[k];
 		bm_buf_adds(&o, "  <testsuite name=\"");
-		bm_report_xml(&o, g.models[k]);
-		bm_buf_addf(&o, "\" tests=\"%zu\" failures=\"%ld\""
+		bm_report_xml(&o, t->model);
+		bm_buf_addf(&o, "\" tests=\"%ld\" failures=\"%ld\""
 		    " errors=\"%ld\" skipped=\"0\" time=\"%.3f\">\n",
-		    g.start[k + 1] - g.start[k], g.fails[k], g.errs[k],
-		    g.secs[k]);
-		for (i = g.start[k]; i < g.start[k + 1]; i++) {
-			junit_case(&o, &r->res[g.order[i]]);
-			if (o.len > 65536) {
-				fwrite(o.s, 1, o.len, f);
-				bm_buf_reset(&o);
-			}
-		}
+		    t->n, t->fail, t->error, t->secs);
+		fwrite(o.s, 1, o.len, f);
+		bm_buf_reset(&o);
+		/* Its <testcase>s, as the reader wrote them. */
+		for (i = 0; i < t->njunit; i++)
+			if (bm_report_copy_raw(f, r, t->junit[i].off,
+			    t->junit[i].len) < 0)
+				goto out;
 		bm_buf_adds(&o, "  </testsuite>\n");
 	}
 	bm_buf_adds(&o, "</testsuites>\n");
 	fwrite(o.s, 1, o.len, f);
+out:
 	bm_buf_free(&o);
-	by_model_free(&g);
-	return ferror(f) ? -1 : 0;
+	return ferror(f) || k < r->ntally ? -1 : 0;
 }
 
 /* --- github ---------------------------------------------------------- */

@@ -709,6 +709,14 @@ struct heat {
 	size_t nrows, ncols;
 	long dropped;			/* results past CASES_MAX rows */
 	struct bm_buf key;		/* heat_add's row key */
+	/*
+	 * The benchmarks the rows have (the keys' first part): once the
+	 * rows are full, a result of another one is dropped without its
+	 * key.  The last one asked, and whether it was there.
+	 */
+	struct bm_map *benches;
+	const char *lastb;
+	int lastin;
 };
 
 /* A row's key: "id\x1fvariant\x1ftrial\x1fmodel", into o (reset). */
@@ -773,14 +781,26 @@ heat_col(struct heat *h, const char *run)
 static void
 heat_add(struct heat *h, const struct bm_rres *x)
 {
-	const char *key = row_keyb(&h->key, x), *run = x->run_id ?
-	    x->run_id : "-";
+	const char *key, *run = x->run_id ? x->run_id : "-";
+	const char *bench = x->benchmark_id ? x->benchmark_id :
+	    x->benchmark ? x->benchmark : "";
 	char *ck;
 	size_t row, col;
 	cJSON *cell, *one, *arr;
 	void *v;
 	char *out;
 
+	if (h->nrows >= CASES_MAX && bench != h->lastb) {
+		/* An id with the separator in it could match another's key. */
+		h->lastin = strchr(bench, '\x1f') ||
+		    bm_map_get(h->benches, bench);
+		h->lastb = bench;
+	}
+	if (h->nrows >= CASES_MAX && !h->lastin) {
+		h->dropped++;
+		return;
+	}
+	key = row_keyb(&h->key, x);
 	if (!(v = bm_map_get(h->rows, key))) {
 		if (h->nrows >= CASES_MAX) {
 			h->dropped++;
@@ -788,6 +808,7 @@ heat_add(struct heat *h, const struct bm_rres *x)
 		}
 		v = (void *)(++h->nrows);
 		bm_map_put(h->rows, key, v);
+		bm_map_put(h->benches, bench, (void *)1);
 		arr = cJSON_CreateArray();
 		out = row_label(x);
 		cJSON_AddItemToArray(arr, cJSON_CreateString(out));
@@ -845,13 +866,17 @@ static void
 heat_history(struct heat *h, const struct bm_report *r)
 {
 	struct bm_map *has = bm_map_new();
-	const char *id;
+	const char *id, *last = NULL;
 	size_t i;
 
 	h->input = bm_map_new();
-	for (i = 0; i < r->nres; i++)
-		bm_map_put(h->input, r->res[i].run_id ? r->res[i].run_id :
-		    "-", (void *)1);
+	/* Run ids are atoms, and the same one comes line after line. */
+	for (i = 0; i < r->nres; i++) {
+		id = r->res[i].run_id ? r->res[i].run_id : "-";
+		if (id != last)
+			bm_map_put(h->input, id, (void *)1);
+		last = id;
+	}
 	for (i = 0; i < r->nhres; i++)
 		bm_map_put(has, r->hres[i].run_id, (void *)1);
 	for (i = 0; i < r->nhist; i++) {
@@ -914,6 +939,7 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 
 	memset(&h, 0, sizeof(h));
 	h.rows = bm_map_new();
+	h.benches = bm_map_new();
 	h.cols = bm_map_new();
 	h.cells = bm_map_new();
 	h.cases = cJSON_AddArrayToObject(data, "cases");
@@ -958,6 +984,7 @@ out:
 	free(mixed);
 	bm_buf_free(&h.key);
 	bm_map_free(h.rows, NULL);
+	bm_map_free(h.benches, NULL);
 	bm_map_free(h.cols, NULL);
 	bm_map_free(h.cells, NULL);
 	bm_map_free(h.input, NULL);
@@ -1014,7 +1041,8 @@ static cJSON *
 runs_of_results(const struct bm_report *r)
 {
 	struct bm_map *m = bm_map_new();
-	cJSON *list = cJSON_CreateArray(), *run;
+	cJSON *list = cJSON_CreateArray(), *run = NULL;
+	const char *last = NULL;
 	size_t i;
 	static const char *const key[] = { "pass", "fail", "error" };
 
@@ -1024,7 +1052,8 @@ runs_of_results(const struct bm_report *r)
 		    r->res[i].status == 'f' ? 1 : 2;
 		cJSON *c;
 
-		if (!(run = bm_map_get(m, id))) {
+		/* The same run line after line: its atom, its record. */
+		if (id != last && !(run = bm_map_get(m, id))) {
 			run = cJSON_CreateObject();
 			cJSON_AddStringToObject(run, "id", id);
 			cJSON_AddNumberToObject(run, "cases", 0);
@@ -1034,6 +1063,7 @@ runs_of_results(const struct bm_report *r)
 			cJSON_AddItemToArray(list, run);
 			bm_map_put(m, id, run);
 		}
+		last = id;
 		c = cJSON_GetObjectItemCaseSensitive(run, key[k]);
 		cJSON_SetNumberValue(c, c->valuedouble + 1);
 		if (r->res[i].step == 0) {

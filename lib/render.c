@@ -910,21 +910,9 @@ bm_render_json(FILE *f, const struct bm_report *r)
 	}
 	fwrite(o.s, 1, o.len, f);
 	fputs(",\"result\":[", f);
-	if (r->spill_err) {
-		errno = r->spill_err;
+	/* The results: all of raw, the spill file first. */
+	if (bm_report_copy_raw(f, r, 0, (size_t)-1) < 0)
 		return -1;
-	}
-	if (r->spill) {
-		char chunk[65536];
-		size_t n;
-
-		rewind(r->spill);
-		while ((n = fread(chunk, 1, sizeof(chunk), r->spill)) > 0)
-			fwrite(chunk, 1, n, f);
-		if (ferror(r->spill))
-			return -1;
-	}
-	fwrite(bm_buf_str(&r->raw), 1, r->raw.len, f);
 	bm_buf_reset(&o);
 	bm_buf_adds(&o, "],\"history\":[");
 	json_hist(&o, r);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -63,10 +64,13 @@ bm_report_free(struct bm_report *r)
 	}
 	free(r->hist);
 	bm_buf_free(&r->raw);
+	bm_buf_free(&r->scratch);
 	if (r->spill)
 		fclose(r->spill);
 	bm_map_free(r->atoms, free);
 	bm_map_free(r->where, free_where);
+	for (i = 0; i < r->ntally; i++)
+		free(r->tally[i].junit);
 	free(r->tally);
 	bm_map_free(r->tallies, NULL);
 	memset(r, 0, sizeof(*r));
@@ -200,6 +204,54 @@ res_add(struct bm_report *r)
 	return x;
 }
 
+/* n bytes to the spill file: 0, or -1 and spill_err. */
+static int
+spill_write(struct bm_report *r, const char *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, r->spill) != n) {
+		r->spill_err = errno ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * n bytes of json's results: into raw while it stays within 1 MB, else
+ * raw's and then these straight to the spill file (not through raw).
+ */
+static void
+raw_add(struct bm_report *r, const char *p, size_t n)
+{
+	r->rawpos += n;
+	if (r->raw.len + n > (1 << 20) && !r->spill && !r->spill_err)
+		r->spill = tmpfile();
+	if (r->raw.len + n <= (1 << 20) || !r->spill || r->spill_err ||
+	    spill_write(r, r->raw.s, r->raw.len) < 0 ||
+	    spill_write(r, p, n) < 0)
+		bm_buf_add(&r->raw, p, n);
+	else
+		bm_buf_reset(&r->raw);
+}
+
+/* n bytes of junit's elements for model t (raw_add). */
+static void
+junit_add(struct bm_report *r, struct bm_report_tally *t, const char *p,
+    size_t n)
+{
+	struct bm_report_span *sp = t->njunit ? &t->junit[t->njunit - 1] :
+	    NULL;
+
+	if (sp && sp->off + sp->len == r->rawpos) {
+		sp->len += n;
+	} else {
+		t->junit = xreallocarray(t->junit, t->njunit + 1,
+		    sizeof(*t->junit));
+		t->junit[t->njunit].off = r->rawpos;
+		t->junit[t->njunit++].len = n;
+	}
+	raw_add(r, p, n);
+}
+
 /* Count result x: its status, and its model's tally. */
 static void
 count(struct bm_report *r, const struct bm_rres *x)
@@ -224,6 +276,8 @@ count(struct bm_report *r, const struct bm_rres *x)
 	t = &r->tally[r->tidx];
 	r->nall++;
 	t->n++;
+	t->secs += bm_report_secs(x);
+	r->secs += bm_report_secs(x);
 	t->pass += x->status == 'p';
 	t->fail += x->status == 'f';
 	t->error += x->status == 'e';
@@ -245,6 +299,13 @@ settle(struct bm_report *r, size_t from)
 	for (i = from; i < r->nres; i++) {
 		x = &r->res[i];
 		count(r, x);
+		if (r->junit) {
+			bm_buf_reset(&r->scratch);
+			bm_render_junit_case(&r->scratch, x);
+			junit_add(r, &r->tally[r->tidx], r->scratch.s,
+			    r->scratch.len);
+			continue;
+		}
 		if (r->keep_few && !(x->status == 'f' &&
 		    r->nfail <= BM_REPORT_FEW) && !(x->status == 'e' &&
 		    r->nerror <= BM_REPORT_FEW))
@@ -1295,15 +1356,17 @@ add_line(struct bm_report *r, struct bm_report_scan *s, const char *line,
 	}
 	x = res_add(r);
 	x->status = f[L_STATUS].p[1];
-	x->run_id = field_atom(r, s, f, L_RUN_ID);
 	x->model = field_atom(r, s, f, L_MODEL);
+	x->latency_ms = span_double(&f[L_LATENCY], &d) ? d : NAN;
+	if (r->keep_few && x->status == 'p')
+		return 1;	/* counted, never shown one by one */
+	x->run_id = field_atom(r, s, f, L_RUN_ID);
 	x->benchmark = field_atom(r, s, f, L_BENCHMARK);
 	x->benchmark_id = field_atom(r, s, f, L_BENCHMARK_ID);
 	x->variant = field_atom(r, s, f, L_VARIANT);
 	x->trial = span_long(&f[L_TRIAL]);
 	x->repeat = span_long(&f[L_REPEAT]);
 	x->step = span_long(&f[L_STEP]);
-	x->latency_ms = span_double(&f[L_LATENCY], &d) ? d : NAN;
 	x->error_class = field_atom(r, s, f, L_ERR_CLASS);
 	x->error_message = field_atom(r, s, f, L_ERR_MESSAGE);
 	why = span_reasons(s, &f[L_ASSERTIONS]);
@@ -1330,6 +1393,54 @@ bm_report_add_line(struct bm_report *r, struct bm_report_scan *s,
 		spill_raw(r);
 	settle(r, n);
 	return rc;
+}
+
+double
+bm_report_secs(const struct bm_rres *x)
+{
+	return isfinite(x->latency_ms) && x->latency_ms > 0 ?
+	    x->latency_ms / 1000 : 0;
+}
+
+int
+bm_report_copy_raw(FILE *f, const struct bm_report *r,
+    unsigned long long off, size_t len)
+{
+	char chunk[65536];
+	off_t at = (off_t)off, end, spilled = 0;
+	ssize_t n;
+	size_t k;
+
+	if (r->spill_err) {
+		errno = r->spill_err;
+		return -1;
+	}
+	if (r->spill && (fflush(r->spill) != 0 ||
+	    (spilled = ftello(r->spill)) < 0))
+		return -1;
+	end = len == (size_t)-1 ? spilled + (off_t)r->raw.len :
+	    (off_t)(off + len);
+	if (at < spilled) {
+		/* In the kernel (sendfile), else through a buffer. */
+		if (fflush(f) != 0)
+			return -1;
+		while (at < end && (n = sendfile(fileno(f), fileno(r->spill),
+		    &at, (size_t)(end - at))) > 0)
+			;
+		if (at < end && fseeko(r->spill, at, SEEK_SET) != 0)
+			return -1;
+		while (at < end && (k = fread(chunk, 1, (size_t)(end - at) <
+		    sizeof(chunk) ? (size_t)(end - at) : sizeof(chunk),
+		    r->spill)) > 0) {
+			fwrite(chunk, 1, k, f);
+			at += (off_t)k;
+		}
+		if (ferror(r->spill) || fseeko(r->spill, 0, SEEK_END) != 0)
+			return -1;
+	}
+	if (at < end)
+		fwrite(r->raw.s + (at - spilled), 1, (size_t)(end - at), f);
+	return ferror(f) ? -1 : 0;
 }
 
 void
@@ -1366,10 +1477,26 @@ struct rslow {
 	size_t nres, rawlen, nraw;
 };
 
+/* junit: a block's <testcase>s of one model, in order. */
+struct jslot {
+	const char *model;
+	struct bm_buf text;
+	size_t from, to;	/* take_res's: its part of a segment, */
+	size_t tidx;		/* ... the model's tally */
+};
+
+/* junit: where result i's element is: slot, offset, length. */
+struct jref {
+	size_t slot, off, len;
+};
+
 /* What a worker made of a block. */
 struct rblock {
 	struct bm_rres *res;
 	size_t nres;
+	struct jslot *slot;	/* junit */
+	size_t nslot;
+	struct jref *ref;
 	char *raw;		/* keep_raw: ",record" each */
 	size_t rawlen, nraw;
 	long ignored;
@@ -1405,6 +1532,63 @@ global_atom(struct bm_report *r, const char *s)
 	if (!a->to)
 		a->to = atom(r, s);
 	return a->to;
+}
+
+/* junit: each result's element, in a slot per model (a worker's). */
+static void
+junit_block(struct rblock *k, const struct bm_rres *res, size_t n)
+{
+	struct jslot *sl = NULL;
+	size_t i, j;
+
+	k->ref = xcalloc(n ? n : 1, sizeof(*k->ref));
+	for (i = 0; i < n; i++) {
+		if (!sl || sl->model != res[i].model) {
+			for (j = 0; j < k->nslot; j++)
+				if (k->slot[j].model == res[i].model)
+					break;
+			if (j == k->nslot) {
+				k->slot = xreallocarray(k->slot, j + 1,
+				    sizeof(*k->slot));
+				memset(&k->slot[j], 0, sizeof(k->slot[j]));
+				k->slot[j].model = res[i].model;
+				k->nslot++;
+			}
+			sl = &k->slot[j];
+		}
+		k->ref[i].slot = (size_t)(sl - k->slot);
+		k->ref[i].off = sl->text.len;
+		bm_render_junit_case(&sl->text, &res[i]);
+		k->ref[i].len = sl->text.len - k->ref[i].off;
+	}
+}
+
+/*
+ * junit: results [from, to) of block k counted, and their elements
+ * added to their models' in order: one piece per model.
+ */
+static void
+junit_take(struct bm_report *r, struct rblock *k, size_t from, size_t to)
+{
+	struct jslot *sl;
+	size_t i;
+
+	for (i = 0; i < k->nslot; i++)
+		k->slot[i].from = k->slot[i].to = 0;
+	for (i = from; i < to; i++) {
+		count(r, &k->res[i]);
+		sl = &k->slot[k->ref[i].slot];
+		if (sl->to == 0)
+			sl->from = k->ref[i].off;
+		sl->to = k->ref[i].off + k->ref[i].len;
+		sl->tidx = r->tidx;
+	}
+	for (i = 0; i < k->nslot; i++) {
+		sl = &k->slot[i];
+		if (sl->to > sl->from)
+			junit_add(r, &r->tally[sl->tidx], sl->text.s + sl->from,
+			    sl->to - sl->from);
+	}
 }
 
 static void
@@ -1443,6 +1627,8 @@ read_work(void *arg, struct bm_block *b)
 		sl->rawlen = r->raw.len;
 		sl->nraw = r->nraw - 1;
 	}
+	if (r->junit)
+		junit_block(k, r->res, r->nres);
 	/* The block's results point at the report's atoms. */
 	for (pos = 0; pos < r->nres; pos++) {
 		struct bm_rres *x = &r->res[pos];
@@ -1492,18 +1678,21 @@ populate(struct bm_report *r, size_t n, size_t *done)
 
 /* Results [from, to) of a block and its records for json. */
 static void
-take_res(struct bm_report *r, const struct rblock *k, size_t from,
+take_res(struct bm_report *r, struct rblock *k, size_t from,
     size_t to, size_t rawfrom, size_t rawto, size_t nraw, size_t *done)
 {
 	if (rawto > rawfrom) {
 		/* Each record has its comma: the first of all drops it. */
 		rawfrom += r->nraw == 0;
-		bm_buf_add(&r->raw, k->raw + rawfrom, rawto - rawfrom);
+		raw_add(r, k->raw + rawfrom, rawto - rawfrom);
 		r->nraw += nraw;
-		spill_raw(r);
 	}
 	if (to == from)
 		return;
+	if (r->junit) {
+		junit_take(r, k, from, to);
+		return;
+	}
 	if (r->nres + (to - from) > r->capres) {
 		r->capres = r->capres ? 2 * r->capres : 256;
 		if (r->capres < r->nres + (to - from))
@@ -1539,6 +1728,10 @@ read_done(void *arg, struct bm_block *b)
 	take_res(rd->r, k, res, k->nres, raw, k->rawlen, k->nraw - nraw,
 	    &rd->populated);
 	rd->r->ignored += k->ignored;
+	for (i = 0; i < k->nslot; i++)
+		bm_buf_free(&k->slot[i].text);
+	free(k->slot);
+	free(k->ref);
 	free(k->res);
 	free(k->raw);
 	free(k->slow);
@@ -1567,6 +1760,8 @@ bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
 		w[i].r.local = 1;
 		w[i].r.keep_output = r->keep_output;
 		w[i].r.keep_raw = r->keep_raw;
+		w[i].r.junit = r->junit;
+		w[i].r.keep_few = r->keep_few;
 		w[i].scan = bm_report_scan_new();
 		w[i].to = r;
 		l.w[i] = &w[i];

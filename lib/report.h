@@ -37,10 +37,19 @@ struct bm_rres {
 				   report's arena: not freed one by one) */
 };
 
+/* Bytes of raw (and the spill file before it) from offset off. */
+struct bm_report_span {
+	unsigned long long off;
+	size_t len;
+};
+
 /* The results of one model ("-" for none), counted. */
 struct bm_report_tally {
 	const char *model;
 	long n, pass, fail, error;
+	double secs;		/* bm_report_secs summed in input order */
+	struct bm_report_span *junit;	/* junit: its <testcase>s */
+	size_t njunit;
 };
 
 #define BM_REPORT_FEW 50	/* results keep_few keeps of each status */
@@ -82,6 +91,15 @@ struct bm_report {
 	 * github and bencher show of the results one by one.
 	 */
 	int keep_few;
+	/*
+	 * junit: each result's <testcase> written as it is read (by the
+	 * workers), into raw and its spill file, where each model's tally
+	 * has them; res keeps none.
+	 */
+	int junit;
+	unsigned long long rawpos;	/* bytes raw_add took, in all */
+	struct bm_buf scratch;
+	double secs;		/* bm_report_secs of all, in input order */
 	size_t nall;
 	long npass, nfail, nerror;
 	struct bm_report_tally *tally;	/* per model, in order of first
@@ -203,6 +221,7 @@ int bm_render_console(FILE *f, const struct bm_report *r,
 int bm_render_md(FILE *f, const struct bm_report *r);
 int bm_render_csv(FILE *f, const struct bm_report *r);
 int bm_render_json(FILE *f, const struct bm_report *r);
+/* junit: r read with junit set. */
 int bm_render_junit(FILE *f, const struct bm_report *r);
 /* At most max annotations, then a summary line. */
 int bm_render_github(FILE *f, const struct bm_report *r, int max);
@@ -211,6 +230,18 @@ int bm_render_html(FILE *f, const struct bm_report *r);
 
 /* s with & < > " ' as entities, for HTML and XML text and attributes. */
 void bm_report_xml(struct bm_buf *o, const char *s);
+/* A result's latency in seconds (0 when absent). */
+double bm_report_secs(const struct bm_rres *x);
+/* Result x as a JUnit <testcase> element (ci.c). */
+void bm_render_junit_case(struct bm_buf *o, const struct bm_rres *x);
+/*
+ * Bytes [off, off + len) of what went to raw (json's records, junit's
+ * elements), its spill file first, to f (len (size_t)-1: to the end):
+ * 0, or -1 and errno.
+ */
+int bm_report_copy_raw(FILE *f, const struct bm_report *r,
+    unsigned long long off, size_t len);
+
 /* v in decimal, as "%ld" prints it, without printf (hot loops). */
 void bm_report_long(struct bm_buf *o, long v);
 
