@@ -7,10 +7,7 @@ load helper
 load stub
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
-	unset BM_CONFIG OPENAI_BASE_URL ANTHROPIC_BASE_URL OLLAMA_HOST
-	export OPENAI_API_KEY=sk-faults-3c5e
+	stub_env sk-faults-3c5e
 }
 
 teardown() {

@@ -7,10 +7,7 @@ load stub
 KEY=sk-SENTINEL-7f3e9a1c
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
-	unset BM_CONFIG OPENAI_BASE_URL ANTHROPIC_BASE_URL OLLAMA_HOST
-	export OPENAI_API_KEY=$KEY
+	stub_env "$KEY"
 }
 
 teardown() {

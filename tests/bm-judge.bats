@@ -5,10 +5,8 @@ load helper
 load stub
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
-	unset BM_CONFIG OPENAI_BASE_URL ANTHROPIC_BASE_URL OLLAMA_HOST JUDGE_KEY
-	export OPENAI_API_KEY=sk-test
+	stub_env sk-test
+	unset JUDGE_KEY
 }
 
 teardown() {

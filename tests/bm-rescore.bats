@@ -6,10 +6,7 @@ load helper
 load stub
 
 setup() {
-	cd "$BATS_TEST_TMPDIR"
-	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
-	unset BM_CONFIG OPENAI_BASE_URL ANTHROPIC_BASE_URL OLLAMA_HOST
-	export OPENAI_API_KEY=sk-rescore
+	stub_env sk-rescore
 }
 
 teardown() {

@@ -37,3 +37,13 @@ stub_stop() {
 stub_at_least() {
 	[ "$(curl -sf "http://127.0.0.1:$PORT/stats" | jq ".$1")" -ge "$2" ]
 }
+
+# stub_env KEY: what a bm-exec suite's setup does: work in the test's
+# directory on a database of its own, with no provider settings from the
+# caller's environment, and KEY as the OpenAI key.
+stub_env() {
+	cd "$BATS_TEST_TMPDIR"
+	export BM_DB="$BATS_TEST_TMPDIR/bm.db"
+	unset BM_CONFIG OPENAI_BASE_URL ANTHROPIC_BASE_URL OLLAMA_HOST
+	export OPENAI_API_KEY="$1"
+}
