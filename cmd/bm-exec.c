@@ -55,35 +55,6 @@ static const char usage[] =
     "               [--dry-run] [--cache] [--progress] [--status-interval S]\n"
     "               [--give-up S] [--rescore RUN] [--rejudge] [--no-db]\n"
     "               [--db PATH] [--config PATH]\n";
-static const struct bm_cli_opt options[] = {
-	{ "-j, --jobs N", "at most N requests in flight (default 8)" },
-	{ "--retries N", "retries of a retryable failure" },
-	{ "--timeout S", "seconds allowed for one attempt" },
-	{ "--stream", "server-sent events with every provider that has them" },
-	{ "--run-id ID", "store the results under ID, which must be new" },
-	{ "--resume RUN", "continue RUN, skipping the cases it finished" },
-	{ "--grace S", "seconds given after the first signal (default 10)" },
-	{ "--backoff S", "base delay of the retry backoff (default 1)" },
-	{ "--dry-run", "check every case and print the plan, no request" },
-	{ "--cache", "answer a request seen before from the database" },
-	{ "--progress", "the progress line even when stderr is no terminal" },
-	{ "--status-interval S", "seconds between -v status lines" },
-	{ "--give-up S", "end a dead provider's cases after S seconds" },
-	{ "--rescore RUN", "score RUN's stored answers again, no request" },
-	{ "--rejudge", "with --rescore: ask the judges again" },
-	BM_CLI_HELP_NO_DB, BM_CLI_HELP_DB, BM_CLI_HELP_CONFIG,
-	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
-	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
-};
-
-enum {
-	OPT_RETRIES = BM_CLI_OPT_PROGRAM, OPT_TIMEOUT, OPT_STREAM, OPT_RUN_ID,
-	OPT_RESUME, OPT_GRACE, OPT_BACKOFF, OPT_DRY_RUN, OPT_CACHE,
-	OPT_PROGRESS, OPT_STATUS_INTERVAL, OPT_GIVE_UP, OPT_RESCORE,
-	OPT_REJUDGE
-};
-
-
 /* bm-exec's state: handed to every hook (user) and helper. */
 struct exec {
 	struct bm_config *cfg;
@@ -1234,26 +1205,6 @@ finish(struct exec *x, int rc)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		BM_CLI_LONGOPTS,
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "retries", required_argument, NULL, OPT_RETRIES },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "stream", no_argument, NULL, OPT_STREAM },
-		{ "run-id", required_argument, NULL, OPT_RUN_ID },
-		{ "resume", required_argument, NULL, OPT_RESUME },
-		{ "grace", required_argument, NULL, OPT_GRACE },
-		{ "backoff", required_argument, NULL, OPT_BACKOFF },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "cache", no_argument, NULL, OPT_CACHE },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "status-interval", required_argument, NULL,
-		    OPT_STATUS_INTERVAL },
-		{ "give-up", required_argument, NULL, OPT_GIVE_UP },
-		{ "rescore", required_argument, NULL, OPT_RESCORE },
-		{ "rejudge", no_argument, NULL, OPT_REJUDGE },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct bm_sched_opts so = { .jobs = 8, .retries = -1,
 	    .backoff_ms = 1000, .in_name = "<stdin>", .give_up_ms = 60000 };
 	struct exec ex = { .grace_s = 10, .status_ms = 5000, .busy_ms = 10000 };
@@ -1266,10 +1217,43 @@ main(int argc, char **argv)
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_cli cli;
 	struct sigaction sa;
-	const char *resume = NULL, *rescore = NULL;
+	const char *resume = NULL, *rescore = NULL, *run_id = NULL;
+	int rc, rejudge = 0;
+	const struct bm_cli_opt options[] = {
+		BM_OPT_LONG('j', "jobs", "N", &so.jobs, 1, 100000,
+		    "at most N requests in flight (default 8)"),
+		BM_OPT_LONG(0, "retries", "N", &so.retries, 0, 100,
+		    "retries of a retryable failure"),
+		BM_OPT_DOUBLE(0, "timeout", "S", &so.timeout_s, 0.001, 1e6, 1,
+		    "seconds allowed for one attempt"),
+		BM_OPT_FLAG(0, "stream", &so.stream,
+		    "server-sent events with every provider that has them"),
+		BM_OPT_STRING(0, "run-id", "ID", &run_id,
+		    "store the results under ID, which must be new"),
+		BM_OPT_STRING(0, "resume", "RUN", &resume,
+		    "continue RUN, skipping the cases it finished"),
+		BM_OPT_DOUBLE(0, "grace", "S", &x->grace_s, 0, 1e6, 1,
+		    "seconds given after the first signal (default 10)"),
+		BM_OPT_DOUBLE(0, "backoff", "S", &so.backoff_ms, 0, 3600, 1000,
+		    "base delay of the retry backoff (default 1)"),
+		BM_OPT_FLAG(0, "dry-run", &x->dry_run,
+		    "check every case and print the plan, no request"),
+		BM_OPT_FLAG(0, "cache", &x->cache,
+		    "answer a request seen before from the database"),
+		BM_OPT_FLAG(0, "progress", &x->progress,
+		    "the progress line even when stderr is no terminal"),
+		BM_OPT_DOUBLE(0, "status-interval", "S", &x->status_ms, 0.01,
+		    86400, 1000, "seconds between -v status lines"),
+		BM_OPT_DOUBLE(0, "give-up", "S", &so.give_up_ms, 0, 1e6, 1000,
+		    "end a dead provider's cases after S seconds"),
+		BM_OPT_STRING(0, "rescore", "RUN", &rescore,
+		    "score RUN's stored answers again, no request"),
+		BM_OPT_FLAG(0, "rejudge", &rejudge,
+		    "with --rescore: ask the judges again"),
+		BM_OPT_ALL_COMMON, BM_OPT_END
+	};
 	size_t i;
 	long busy;
-	int opt, rc, rejudge = 0;
 
 	/* First of all, so that no signal is lost (a flag until the loop). */
 	self = x;
@@ -1284,66 +1268,13 @@ main(int argc, char **argv)
 	if (getenv("BM_BUSY_TIMEOUT_MS") && bm_cli_parse_long(getenv(
 	    "BM_BUSY_TIMEOUT_MS"), 0, 86400000, &busy) == 0)
 		x->busy_ms = (int)busy;
-	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "j:", longopts,
-	    NULL)) != -1) {
-		switch (opt) {
-		case 'j':
-			so.jobs = bm_cli_long("-j", optarg, 1, 100000);
-			break;
-		case OPT_RETRIES:
-			so.retries = bm_cli_long("--retries", optarg, 0, 100);
-			break;
-		case OPT_TIMEOUT:
-			so.timeout_s = bm_cli_double("--timeout", optarg, 0.001,
-			    1e6);
-			break;
-		case OPT_STREAM:
-			so.stream = 1;
-			break;
-		case OPT_RUN_ID:
-			x->run_id = xstrdup(optarg);
-			break;
-		case OPT_RESUME:
-			resume = optarg;
-			break;
-		case OPT_GRACE:
-			x->grace_s = bm_cli_double("--grace", optarg, 0, 1e6);
-			break;
-		case OPT_BACKOFF:
-			so.backoff_ms = 1000 * bm_cli_double("--backoff",
-			    optarg, 0, 3600);
-			break;
-		case OPT_DRY_RUN:
-			x->dry_run = 1;
-			break;
-		case OPT_CACHE:
-			x->cache = 1;
-			break;
-		case OPT_PROGRESS:
-			x->progress = 1;
-			break;
-		case OPT_STATUS_INTERVAL:
-			x->status_ms = 1000 * bm_cli_double("--status-interval",
-			    optarg, 0.01, 86400);
-			break;
-		case OPT_GIVE_UP:
-			so.give_up_ms = 1000 * bm_cli_double("--give-up",
-			    optarg, 0, 1e6);
-			break;
-		case OPT_RESCORE:
-			rescore = optarg;
-			break;
-		case OPT_REJUDGE:
-			rejudge = 1;
-			break;
-		default:
-			bm_cli_option(&cli, opt, optarg);
-		}
-	}
+	bm_cli_parse(&cli, argc, argv);
 	if (optind < argc)
 		bm_cli_usage_error(&cli, "unexpected argument '%s'",
 		    argv[optind]);
 	bm_cli_finish(&cli);
+	if (run_id)
+		x->run_id = xstrdup(run_id);
 	if (resume && x->run_id)
 		bm_cli_usage_error(&cli, "--resume and --run-id exclude each"
 		    " other");

@@ -27,15 +27,16 @@
 
 static const char usage[] =
     "usage: bm-hash [-t] [-c FILE] [-p TEXT] [-q] [-v] [FILE|DIR...]\n";
-static const struct bm_cli_opt options[] = {
-	{ "-t, --text", "print md5sum-style lines: ID  PATH" },
-	{ "-c, --check FILE", "check the ids listed in FILE (- for stdin)" },
-	{ "-p, --prompt TEXT", "print the benchmark id of the prompt TEXT" },
-	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
-	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
-};
-
 static int tflag;		/* md5sum-style lines */
+static const char *cflag, *pflag;
+static const struct bm_cli_opt options[] = {
+	BM_OPT_FLAG('t', "text", &tflag, "print md5sum-style lines: ID  PATH"),
+	BM_OPT_STRING('c', "check", "FILE", &cflag,
+	    "check the ids listed in FILE (- for stdin)"),
+	BM_OPT_STRING('p', "prompt", "TEXT", &pflag,
+	    "print the benchmark id of the prompt TEXT"),
+	BM_OPT_QUIET, BM_OPT_VERBOSE, BM_OPT_HELP, BM_OPT_VERSION, BM_OPT_END
+};
 
 /* What -c needs of each document: its id, in order. */
 typedef void (*doc_fn)(const char *id, void *arg);
@@ -226,41 +227,18 @@ check(const char *list)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "text", no_argument, NULL, 't' },
-		{ "check", required_argument, NULL, 'c' },
-		{ "prompt", required_argument, NULL, 'p' },
-		BM_CLI_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_files files = { 0 };
 	struct bm_prefetch *pf;
 	struct bm_cli cli;
-	const char *cflag = NULL, *pflag = NULL;
 	char id[BM_HASH_MD5_LEN + 1];
-	int c, status = 0;
+	int status = 0;
 	size_t i;
 
 	bm_hash_only();
 	bm_cli_init(&cli, argv[0], usage);
 	bm_cli_options(&cli, options);
-	while ((c = getopt_long(argc, argv, "tc:p:" BM_CLI_SHORTOPTS,
-	    longopts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			tflag = 1;
-			break;
-		case 'c':
-			cflag = optarg;
-			break;
-		case 'p':
-			pflag = optarg;
-			break;
-		default:
-			bm_cli_option(&cli, c, optarg);
-		}
-	}
+	bm_cli_parse(&cli, argc, argv);
 	argc -= optind;
 	argv += optind;
 	if ((cflag || pflag) && argc > 0)

@@ -32,20 +32,7 @@
 #include "xalloc.h"
 #include "yaml.h"
 
-enum {
-	OPT_PROFILE = BM_CLI_OPT_PROGRAM,
-	OPT_BATCH,
-	OPT_REPEAT,
-	OPT_TAG,
-	OPT_NAME,
-	OPT_SHARD,
-	OPT_FROM_DB,
-	OPT_CHECK,
-	OPT_LIST,
-	OPT_BACKFILL,
-	OPT_PROGRESS,
-	OPT_VERSIONS
-};
+enum { OPT_TAG = BM_CLI_OPT_PROGRAM, OPT_SHARD };
 
 static const char usage[] =
     "usage: bm-ingest [-q] [-v] [-m model] [--profile name] "
@@ -56,42 +43,6 @@ static const char usage[] =
     "                 --versions id] [--no-db]\n"
     "                 [--db path] [--config path] [--progress] "
     "[path ...]\n";
-static const struct bm_cli_opt options[] = {
-	{ "-m, --model MODEL", "a model reference (repeatable)" },
-	{ "--profile NAME", "the models, repeat and tags of a bm.yml profile" },
-	{ "--batch NAME", "likewise for a batch" },
-	{ "--repeat N", "runs per case, overriding the benchmark's repeat" },
-	{ "--tag TAG", "only benchmarks with this tag (repeatable: any)" },
-	{ "--name GLOB", "only benchmarks whose name matches GLOB" },
-	{ "--shard K/N", "only the cases of shard K of N (1-based)" },
-	{ "--from-db", "benchmarks from the catalog, not from the files" },
-	{ "--check", "validate only: no output, no database writes" },
-	{ "--list", "a benchmark record per benchmark instead of cases" },
-	{ "--backfill", "fill results.benchmark_id where it is missing" },
-	{ "--progress", "the progress line even when stderr is no terminal" },
-	BM_CLI_HELP_NO_DB, BM_CLI_HELP_DB, BM_CLI_HELP_CONFIG,
-	BM_CLI_HELP_QUIET, BM_CLI_HELP_VERBOSE, BM_CLI_HELP_HELP,
-	BM_CLI_HELP_VERSION, BM_CLI_HELP_END
-};
-
-static const struct option longopts[] = {
-	BM_CLI_LONGOPTS,
-	{ "model", required_argument, NULL, 'm' },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ "batch", required_argument, NULL, OPT_BATCH },
-	{ "repeat", required_argument, NULL, OPT_REPEAT },
-	{ "tag", required_argument, NULL, OPT_TAG },
-	{ "name", required_argument, NULL, OPT_NAME },
-	{ "shard", required_argument, NULL, OPT_SHARD },
-	{ "from-db", no_argument, NULL, OPT_FROM_DB },
-	{ "check", no_argument, NULL, OPT_CHECK },
-	{ "list", no_argument, NULL, OPT_LIST },
-	{ "backfill", no_argument, NULL, OPT_BACKFILL },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "versions", required_argument, NULL, OPT_VERSIONS },
-	{ NULL, 0, NULL, 0 }
-};
-
 struct ingest {
 	struct bm_config *config;
 	struct bm_select sel;		/* models, --tag, --name, --shard */
@@ -729,6 +680,35 @@ main(int argc, char **argv)
 	struct bm_prefetch *pf;
 	const char *profile = NULL, *batch = NULL, *versions = NULL;
 	int opt, bfill = 0, bar = isatty(2), status = 0;
+	const struct bm_cli_opt options[] = {
+		BM_OPT_KEY('m', "model", "MODEL",
+		    "a model reference (repeatable)"),
+		BM_OPT_STRING(0, "profile", "NAME", &profile,
+		    "the models, repeat and tags of a bm.yml profile"),
+		BM_OPT_STRING(0, "batch", "NAME", &batch,
+		    "likewise for a batch"),
+		BM_OPT_LONG(0, "repeat", "N", &in.sel.repeat, 1, 1000000,
+		    "runs per case, overriding the benchmark's repeat"),
+		BM_OPT_KEY(OPT_TAG, "tag", "TAG",
+		    "only benchmarks with this tag (repeatable: any)"),
+		BM_OPT_STRING(0, "name", "GLOB", &in.sel.glob,
+		    "only benchmarks whose name matches GLOB"),
+		BM_OPT_KEY(OPT_SHARD, "shard", "K/N",
+		    "only the cases of shard K of N (1-based)"),
+		BM_OPT_FLAG(0, "from-db", &in.from_db,
+		    "benchmarks from the catalog, not from the files"),
+		BM_OPT_FLAG(0, "check", &in.check,
+		    "validate only: no output, no database writes"),
+		BM_OPT_FLAG(0, "list", &in.list,
+		    "a benchmark record per benchmark instead of cases"),
+		BM_OPT_FLAG(0, "backfill", &bfill,
+		    "fill results.benchmark_id where it is missing"),
+		BM_OPT_STRING(0, "versions", "ID", &versions,
+		    "a record per stored version of benchmark ID"),
+		BM_OPT_FLAG(0, "progress", &bar,
+		    "the progress line even when stderr is no terminal"),
+		BM_OPT_ALL_COMMON, BM_OPT_END
+	};
 	const char *arg;
 	struct stat st;
 	long bad;
@@ -739,36 +719,17 @@ main(int argc, char **argv)
 	in.reader.dirfd = -1;
 	bm_cli_init(&cli, argv[0], usage);
 	bm_cli_options(&cli, options);
-	while ((opt = getopt_long(argc, argv, BM_CLI_SHORTOPTS "m:", longopts,
-	    NULL)) != -1) {
-		switch (opt) {
-		case 'm':
-			bm_select_push(&in.sel.models, &in.sel.nmodels, optarg);
-			break;
-		case OPT_PROFILE: profile = optarg; break;
-		case OPT_BATCH: batch = optarg; break;
-		case OPT_REPEAT:
-			in.sel.repeat = bm_cli_long("--repeat", optarg, 1,
-			    1000000);
-			break;
-		case OPT_TAG:
-			bm_select_push(&in.sel.tags, &in.sel.ntags, optarg);
-			break;
-		case OPT_NAME: in.sel.glob = optarg; break;
-		case OPT_SHARD:
-			if (bm_select_shard(&in.sel, optarg, &e) < 0) {
-				bm_error_print(&e);
-				return 2;
-			}
-			in.shard = optarg;
-			break;
-		case OPT_FROM_DB: in.from_db = 1; break;
-		case OPT_CHECK: in.check = 1; break;
-		case OPT_LIST: in.list = 1; break;
-		case OPT_BACKFILL: bfill = 1; break;
-		case OPT_PROGRESS: bar = 1; break;
-		case OPT_VERSIONS: versions = optarg; break;
-		default: bm_cli_option(&cli, opt, optarg); break;
+	while ((opt = bm_cli_next(&cli, argc, argv)) != -1) {
+		if (opt == 'm') {
+			bm_select_push(&in.sel.models, &in.sel.nmodels,
+			    cli.arg);
+		} else if (opt == OPT_TAG) {
+			bm_select_push(&in.sel.tags, &in.sel.ntags, cli.arg);
+		} else if (bm_select_shard(&in.sel, cli.arg, &e) < 0) {
+			bm_error_print(&e);
+			return 2;
+		} else {
+			in.shard = cli.arg;
 		}
 	}
 	bm_cli_finish(&cli);

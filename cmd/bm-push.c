@@ -36,32 +36,7 @@ static const char usage[] =
     "usage: bm-push --to URL [--run RUN] [--all] [--snapshot] [--env NAME]\n"
     "               [--commit-sha SHA] [--batch N] [--retries N]\n"
     "               [--backoff S] [--resend] [--dry-run] [--status]\n"
-    "               [--db PATH] [-q] [-v]\n"
-    "\n"
-    "    --to URL          postgresql://..., https://REF.supabase.co,"
-    " .../rest/v1, sqlite:PATH\n"
-    "    --run RUN         push this run (default: records on stdin)\n"
-    "    --all             push every run not yet pushed to the target\n"
-    "    --snapshot        write a snapshot per model of the run\n"
-    "    --env NAME        the environment of the run and its snapshots\n"
-    "    --commit-sha SHA  the snapshots' commit (default $GITHUB_SHA)\n"
-    "    --batch N         rows per batch (default 5000; PostgREST 500)\n"
-    "    --retries N       retries of a batch after a transient fault"
-    " (default 3)\n"
-    "    --backoff S       first retry delay in seconds (default 0.5)\n"
-    "    --resend          send results the target confirmed unchanged"
-    " (repair)\n"
-    "    --dry-run         print what would be sent, per table\n"
-    "    --status          list what waits in the outbox, per target\n"
-    "    --db PATH         the bm database (default $BM_DB, else ./bm.db)\n"
-    "    -q                no warnings (errors and records still printed)\n"
-    "    -v                trace batches and requests (never the key)\n";
-
-enum {
-	OPT_TO = BM_CLI_OPT_PROGRAM, OPT_RUN, OPT_ALL, OPT_SNAPSHOT, OPT_ENV,
-	OPT_COMMIT, OPT_BATCH, OPT_RETRIES, OPT_BACKOFF, OPT_DRY_RUN,
-	OPT_STATUS, OPT_RESEND
-};
+    "               [--db PATH] [-q] [-v]\n";
 
 static const char *env_name, *commit_sha;
 static int dry_run;		/* queue in a transaction rolled back */
@@ -318,32 +293,49 @@ count_pending(struct bm_db *db, struct bm_push *t)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		BM_CLI_LONGOPTS,
-		{ "to", required_argument, NULL, OPT_TO },
-		{ "run", required_argument, NULL, OPT_RUN },
-		{ "all", no_argument, NULL, OPT_ALL },
-		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
-		{ "env", required_argument, NULL, OPT_ENV },
-		{ "commit-sha", required_argument, NULL, OPT_COMMIT },
-		{ "batch", required_argument, NULL, OPT_BATCH },
-		{ "retries", required_argument, NULL, OPT_RETRIES },
-		{ "backoff", required_argument, NULL, OPT_BACKOFF },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "status", no_argument, NULL, OPT_STATUS },
-		{ "resend", no_argument, NULL, OPT_RESEND },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct bm_error e = BM_ERROR_INIT, e2 = BM_ERROR_INIT;
 	struct bm_outbox_run opt = { NULL, NULL, 0, 0 };
 	struct bm_cli cli;
 	struct bm_push t;
 	struct bm_db *db;
 	const char *to = NULL, *run = NULL, *s;
-	int c, all = 0, dry = 0, stat = 0, rc = 0;
+	int all = 0, dry = 0, stat = 0, rc = 0;
 	long long left;
 	long batch = 0, retries = 3;
 	double backoff = 500;
+	const struct bm_cli_opt options[] = {
+		BM_OPT_STRING(0, "to", "URL", &to,
+		    "the target: postgresql://..., .../rest/v1, sqlite:PATH"),
+		BM_OPT_STRING(0, "run", "RUN", &run,
+		    "push this run (default: records on stdin)"),
+		BM_OPT_FLAG(0, "all", &all,
+		    "push every run not yet pushed to the target"),
+		BM_OPT_FLAG(0, "snapshot", &opt.snapshot,
+		    "write a snapshot per model of the run"),
+		BM_OPT_STRING(0, "env", "NAME", &env_name,
+		    "the environment of the run and its snapshots"),
+		BM_OPT_STRING(0, "commit-sha", "SHA", &commit_sha,
+		    "the snapshots' commit (default $GITHUB_SHA)"),
+		BM_OPT_LONG(0, "batch", "N", &batch, 1, 1000000,
+		    "rows per batch (default 5000; PostgREST 500)"),
+		BM_OPT_LONG(0, "retries", "N", &retries, 0, 100,
+		    "retries of a batch after a transient fault (default 3)"),
+		BM_OPT_DOUBLE(0, "backoff", "S", &backoff, 0, 3600, 1000,
+		    "first retry delay in seconds (default 0.5)"),
+		BM_OPT_FLAG(0, "resend", &opt.resend,
+		    "send results the target confirmed unchanged (repair)"),
+		BM_OPT_FLAG(0, "dry-run", &dry,
+		    "print what would be sent, per table"),
+		BM_OPT_FLAG(0, "status", &stat,
+		    "list what waits in the outbox, per target"),
+		BM_OPT_COMMON(BM_CLI_OPT_DB,
+		    "the bm database (default $BM_DB, else ./bm.db)"),
+		BM_OPT_COMMON('q',
+		    "no warnings (errors and records still printed)"),
+		BM_OPT_COMMON('v',
+		    "trace batches and requests (never the key)"),
+		BM_OPT_HELP, BM_OPT_VERSION, BM_OPT_END
+	};
 
 #ifdef __GLIBC__
 	/*
@@ -359,31 +351,9 @@ main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 #endif
 	bm_cli_init(&cli, argv[0], usage);
-	while ((c = getopt_long(argc, argv, BM_CLI_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		switch (c) {
-		case OPT_TO: to = optarg; break;
-		case OPT_RUN: run = optarg; break;
-		case OPT_ALL: all = 1; break;
-		case OPT_SNAPSHOT: opt.snapshot = 1; break;
-		case OPT_ENV: env_name = optarg; break;
-		case OPT_COMMIT: commit_sha = optarg; break;
-		case OPT_BATCH:
-			batch = bm_cli_long("--batch", optarg, 1, 1000000);
-			break;
-		case OPT_RETRIES:
-			retries = bm_cli_long("--retries", optarg, 0, 100);
-			break;
-		case OPT_BACKOFF:
-			backoff = 1000 * bm_cli_double("--backoff", optarg,
-			    0, 3600);
-			break;
-		case OPT_DRY_RUN: dry = dry_run = 1; break;
-		case OPT_STATUS: stat = 1; break;
-		case OPT_RESEND: opt.resend = 1; break;
-		default: bm_cli_option(&cli, c, optarg);
-		}
-	}
+	bm_cli_options(&cli, options);
+	bm_cli_parse(&cli, argc, argv);
+	dry_run = dry;
 	bm_cli_finish(&cli);
 	if (optind < argc)
 		bm_cli_usage_error(&cli, "%s: unexpected argument",

@@ -30,22 +30,9 @@
 static const char usage[] =
     "usage: bm-report [-f FORMAT] [-o FILE] [--title TEXT] [--history [N]]"
     "\n                 [--run RUN] [--db PATH] [--no-db] [-q] [-v]"
-    " [FILE...]\n"
-    "\n"
-    "    -f, --format FORMAT   console md csv json junit github bencher"
-    " html\n"
-    "    -o, --output FILE     write FILE (atomically) instead of stdout\n"
-    "    --title TEXT          the report's title\n"
-    "    --history [N]         the last N runs from the database"
-    " (default 30)\n"
-    "    --run RUN             read RUN's stats and results from the"
-    " database\n"
-    "    --db PATH             the database (default $BM_DB, ./bm.db)\n"
-    "    --no-db               never open the database\n"
-    "    -q, --quiet           print only errors\n"
-    "    -v, --verbose         say more on standard error\n";
+    " [FILE...]\n";
 
-enum { OPT_TITLE = BM_CLI_OPT_PROGRAM, OPT_HISTORY, OPT_RUN };
+enum { OPT_HISTORY = BM_CLI_OPT_PROGRAM };
 
 enum { F_CONSOLE, F_MD, F_CSV, F_JSON, F_JUNIT, F_GITHUB, F_BENCHER,
 	F_HTML };
@@ -223,15 +210,6 @@ db_fail(struct bm_error *e)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "title", required_argument, NULL, OPT_TITLE },
-		{ "history", optional_argument, NULL, OPT_HISTORY },
-		{ "run", required_argument, NULL, OPT_RUN },
-		BM_CLI_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_report r;
 	struct bm_cli cli;
@@ -240,36 +218,38 @@ main(int argc, char **argv)
 	char *run_id = NULL;
 	long history = 0;
 	int c, format = -1, status = 0, i;
+	const struct bm_cli_opt options[] = {
+		BM_OPT_KEY('f', "format", "FORMAT",
+		    "console md csv json junit github bencher html"),
+		BM_OPT_STRING('o', "output", "FILE", &out,
+		    "write FILE (atomically) instead of stdout"),
+		BM_OPT_STRING(0, "title", "TEXT", &title, "the report's title"),
+		BM_OPT_KEY(OPT_HISTORY, "history", "[N]",
+		    "the last N runs from the database (default 30)"),
+		BM_OPT_STRING(0, "run", "RUN", &run,
+		    "read RUN's stats and results from the database"),
+		BM_OPT_DB, BM_OPT_NO_DB, BM_OPT_QUIET, BM_OPT_VERBOSE,
+		BM_OPT_HELP, BM_OPT_VERSION, BM_OPT_END
+	};
 
 	bm_cli_init(&cli, argv[0], usage);
-	while ((c = getopt_long(argc, argv, "f:o:" BM_CLI_SHORTOPTS,
-	    longopts, NULL)) != -1) {
+	bm_cli_options(&cli, options);
+	while ((c = bm_cli_next(&cli, argc, argv)) != -1) {
 		switch (c) {
 		case 'f':
-			if ((format = format_of(optarg)) < 0)
+			if ((format = format_of(cli.arg)) < 0)
 				bm_cli_usage_error(&cli, "-f: unknown format "
-				    "'%s'", optarg);
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case OPT_TITLE:
-			title = optarg;
+				    "'%s'", cli.arg);
 			break;
 		case OPT_HISTORY:
 			/* "--history 20" as well as "--history=20". */
-			if (!optarg && optind < argc && argv[optind][0] &&
+			if (!cli.arg && optind < argc && argv[optind][0] &&
 			    strspn(argv[optind], "0123456789") ==
 			    strlen(argv[optind]))
-				optarg = argv[optind++];
-			history = optarg ? bm_cli_long("--history", optarg,
+				cli.arg = argv[optind++];
+			history = cli.arg ? bm_cli_long("--history", cli.arg,
 			    1, 100000) : 30;
 			break;
-		case OPT_RUN:
-			run = optarg;
-			break;
-		default:
-			bm_cli_option(&cli, c, optarg);
 		}
 	}
 	bm_cli_finish(&cli);

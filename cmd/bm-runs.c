@@ -44,42 +44,16 @@ static const char usage[] =
     "       bm-runs gc [--keep-versions K] [--cache-older-than AGE]"
     " [--dry-run]\n"
     "                  [-f FORMAT]\n"
-    "       bm-runs du [-f FORMAT]\n"
-    "\n"
-    "    -n N                   at most N runs\n"
-    "    --since WHEN           runs started since a date or an age (30d)\n"
-    "    --model MODEL          runs with results of MODEL\n"
-    "    --status STATUS        running, finished, interrupted or failed\n"
-    "    -f, --format FORMAT    json (records) or table (on a terminal)\n"
-    "    --force                label: move TEXT from the run holding it\n"
-    "    -d, --delete           label: remove the run's label\n"
-    "    --dry-run              rm, prune, gc: show what would go\n"
-    "    --keep N               prune: keep the newest N runs\n"
-    "    --older-than AGE       prune: remove runs started before AGE ago\n"
-    "    --labelled             prune: labelled runs too\n"
-    "    --keep-versions K      gc: versions kept per benchmark (10)\n"
-    "    --cache-older-than AGE gc: cache entries dropped (30d)\n"
-    "    --db PATH              the database ($BM_DB, ./bm.db)\n"
-    "    -q, --quiet            only errors on stderr\n"
-    "    -v, --verbose          say what is removed\n";
+    "       bm-runs du [-f FORMAT]\n";
 
-enum {
-	OPT_SINCE = BM_CLI_OPT_PROGRAM, OPT_MODEL, OPT_STATUS, OPT_FORCE,
-	OPT_DRY_RUN, OPT_KEEP, OPT_OLDER, OPT_LABELLED, OPT_KEEP_VERSIONS,
-	OPT_CACHE_OLDER
-};
-
-/* Each option, by the bit that records it was given, and its spelling. */
+/* Each option by its bit in cli.seen: its place in main's table. */
 enum {
 	F_N = 1, F_SINCE = 2, F_MODEL = 4, F_STATUS = 8, F_FORMAT = 16,
 	F_FORCE = 32, F_DELETE = 64, F_DRY = 128, F_KEEP = 256,
-	F_OLDER = 512, F_LABELLED = 1024, F_KEEPV = 2048, F_CACHE = 4096
+	F_OLDER = 512, F_LABELLED = 1024, F_KEEPV = 2048, F_CACHE = 4096,
+	NFLAGS = 13
 };
-static const char *const flag_names[] = {
-	"-n", "--since", "--model", "--status", "-f", "--force", "-d",
-	"--dry-run", "--keep", "--older-than", "--labelled",
-	"--keep-versions", "--cache-older-than"
-};
+#define GIVEN(f)	((O.cli.seen & (f)) != 0)
 
 /* The commands: name, options allowed, operands (min, max; -1 any). */
 static const struct command {
@@ -96,7 +70,6 @@ static const struct command {
 };
 
 static struct {
-	int given;		/* F_* bits */
 	int table;		/* print tables, not records */
 	long n, keep, keep_versions;
 	const char *since, *model, *status, *older, *cache_older;
@@ -431,7 +404,7 @@ step(const char *id, void *arg)
 	int fd, i;
 
 	(void)arg;
-	bm_debugf(1, "%s %s", O.given & F_DRY ? "would remove" : "removing",
+	bm_debugf(1, "%s %s", GIVEN(F_DRY) ? "would remove" : "removing",
 	    id);
 	if (!O.hold)
 		return;
@@ -483,7 +456,7 @@ removed(int rc, cJSON *runs, const struct bm_history_counts *c,
 	}
 	print_runs(runs);
 	bm_debugf(1, "%s %lld run%s: %lld results, %lld stats, %lld outbox"
-	    " rows", O.given & F_DRY ? "would remove" : "removed", c->runs,
+	    " rows", GIVEN(F_DRY) ? "would remove" : "removed", c->runs,
 	    c->runs == 1 ? "" : "s", c->results, c->stats, c->outbox);
 	cJSON_Delete(runs);
 	return 0;
@@ -502,24 +475,6 @@ when(const char *opt, const char *arg, char out[BM_CLOCK_TIME_LEN + 1])
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		BM_CLI_LONGOPTS,
-		{ "format", required_argument, NULL, 'f' },
-		{ "delete", no_argument, NULL, 'd' },
-		{ "since", required_argument, NULL, OPT_SINCE },
-		{ "model", required_argument, NULL, OPT_MODEL },
-		{ "status", required_argument, NULL, OPT_STATUS },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "keep", required_argument, NULL, OPT_KEEP },
-		{ "older-than", required_argument, NULL, OPT_OLDER },
-		{ "labelled", no_argument, NULL, OPT_LABELLED },
-		{ "keep-versions", required_argument, NULL,
-		    OPT_KEEP_VERSIONS },
-		{ "cache-older-than", required_argument, NULL,
-		    OPT_CACHE_OLDER },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_history_filter f;
 	struct bm_history_counts c;
@@ -530,68 +485,45 @@ main(int argc, char **argv)
 	cJSON *out, *summary;
 	char **ids, *id, *resume;
 	size_t i, j, n;
-	int opt, status = 0, rc, min, max;
+	int status = 0, rc, min, max;
+	const struct bm_cli_opt options[] = {
+		BM_OPT_LONG('n', NULL, "N", &O.n, 0, 1000000000L,
+		    "at most N runs"),
+		BM_OPT_STRING(0, "since", "WHEN", &O.since,
+		    "runs started since a date or an age (30d)"),
+		BM_OPT_STRING(0, "model", "MODEL", &O.model,
+		    "runs with results of MODEL"),
+		BM_OPT_STRING(0, "status", "STATUS", &O.status,
+		    "running, finished, interrupted or failed"),
+		BM_OPT_STRING('f', "format", "FORMAT", &format,
+		    "json (records) or table (on a terminal)"),
+		BM_OPT_FLAG(0, "force", NULL,
+		    "label: move TEXT from the run holding it"),
+		BM_OPT_FLAG('d', "delete", NULL,
+		    "label: remove the run's label"),
+		BM_OPT_FLAG(0, "dry-run", NULL,
+		    "rm, prune, gc: show what would go"),
+		BM_OPT_LONG(0, "keep", "N", &O.keep, 0, 1000000000L,
+		    "prune: keep the newest N runs"),
+		BM_OPT_STRING(0, "older-than", "AGE", &O.older,
+		    "prune: remove runs started before AGE ago"),
+		BM_OPT_FLAG(0, "labelled", NULL, "prune: labelled runs too"),
+		BM_OPT_LONG(0, "keep-versions", "K", &O.keep_versions, 0,
+		    1000000000L, "gc: versions kept per benchmark (10)"),
+		BM_OPT_STRING(0, "cache-older-than", "AGE", &O.cache_older,
+		    "gc: cache entries dropped (30d)"),
+		BM_OPT_COMMON(BM_CLI_OPT_DB, "the database ($BM_DB, ./bm.db)"),
+		BM_OPT_COMMON('q', "only errors on stderr"),
+		BM_OPT_COMMON('v', "say what is removed"),
+		BM_OPT_HELP, BM_OPT_VERSION, BM_OPT_END
+	};
 
 	bm_cli_init(&O.cli, argv[0], usage);
 	O.n = O.keep = -1;
 	O.keep_versions = 10;
 	O.cache_older = "30d";
-	while ((opt = getopt_long(argc, argv, "n:f:d" BM_CLI_SHORTOPTS,
-	    longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			O.n = bm_cli_long("-n", optarg, 0, 1000000000L);
-			O.given |= F_N;
-			break;
-		case 'f':
-			format = optarg;
-			O.given |= F_FORMAT;
-			break;
-		case 'd':
-			O.given |= F_DELETE;
-			break;
-		case OPT_SINCE:
-			O.since = optarg;
-			O.given |= F_SINCE;
-			break;
-		case OPT_MODEL:
-			O.model = optarg;
-			O.given |= F_MODEL;
-			break;
-		case OPT_STATUS:
-			O.status = optarg;
-			O.given |= F_STATUS;
-			break;
-		case OPT_FORCE:
-			O.given |= F_FORCE;
-			break;
-		case OPT_DRY_RUN:
-			O.given |= F_DRY;
-			break;
-		case OPT_KEEP:
-			O.keep = bm_cli_long("--keep", optarg, 0, 1000000000L);
-			O.given |= F_KEEP;
-			break;
-		case OPT_OLDER:
-			O.older = optarg;
-			O.given |= F_OLDER;
-			break;
-		case OPT_LABELLED:
-			O.given |= F_LABELLED;
-			break;
-		case OPT_KEEP_VERSIONS:
-			O.keep_versions = bm_cli_long("--keep-versions", optarg,
-			    0, 1000000000L);
-			O.given |= F_KEEPV;
-			break;
-		case OPT_CACHE_OLDER:
-			O.cache_older = optarg;
-			O.given |= F_CACHE;
-			break;
-		default:
-			bm_cli_option(&O.cli, opt, optarg);
-		}
-	}
+	bm_cli_options(&O.cli, options);
+	bm_cli_parse(&O.cli, argc, argv);
 	bm_cli_finish(&O.cli);
 	if (O.cli.no_db)
 		bm_cli_usage_error(&O.cli, "--no-db: bm-runs reads the"
@@ -611,18 +543,18 @@ main(int argc, char **argv)
 	}
 
 	/* Check the command line against the command. */
-	for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-		if (O.given & ~cmd->flags & (1 << i))
+	for (i = 0; i < NFLAGS; i++)
+		if (O.cli.seen & ~(unsigned)cmd->flags & (1ULL << i))
 			bm_cli_usage_error(&O.cli, "%s does not apply to %s",
-			    flag_names[i], cmd->name);
+			    bm_cli_spelling(&O.cli, i), cmd->name);
 	min = cmd->min;
 	max = cmd->max;
 	if (cmd->flags & F_DELETE)
-		min = max = O.given & F_DELETE ? 1 : 2;
+		min = max = GIVEN(F_DELETE) ? 1 : 2;
 	if (argc < min || (max >= 0 && argc > max))
 		bm_cli_usage_error(&O.cli, "%s: %s", cmd->name, argc < min ?
 		    "missing operand" : "too many operands");
-	if (strcmp(cmd->name, "prune") == 0 && !(O.given & (F_KEEP | F_OLDER)))
+	if (strcmp(cmd->name, "prune") == 0 && !GIVEN(F_KEEP | F_OLDER))
 		bm_cli_usage_error(&O.cli, "prune needs --keep or"
 		    " --older-than");
 	if (format && strcmp(format, "json") != 0 &&
@@ -672,11 +604,11 @@ main(int argc, char **argv)
 		free(id);
 	} else if (strcmp(cmd->name, "label") == 0) {
 		id = resolve(db, argv[0]);
-		if (!(O.given & F_DELETE) &&
+		if (!GIVEN(F_DELETE) &&
 		    bm_history_label_check(db, argv[1], &e) < 0)
 			fail(&e);
-		rc = bm_history_label(db, id, O.given & F_DELETE ? NULL :
-		    argv[1], O.given & F_FORCE, &e);
+		rc = bm_history_label(db, id, GIVEN(F_DELETE) ? NULL :
+		    argv[1], GIVEN(F_FORCE), &e);
 		if (rc < 0)
 			fail(&e);
 		if (rc > 0) {
@@ -697,7 +629,7 @@ main(int argc, char **argv)
 			else
 				ids[n++] = id;
 		}
-		rc = bm_history_rm(db, ids, n, O.given & F_DRY, step, NULL,
+		rc = bm_history_rm(db, ids, n, GIVEN(F_DRY), step, NULL,
 		    &out, &c, &e);
 		status = removed(rc, out, &c, &e);
 		for (i = 0; i < n; i++)
@@ -705,16 +637,16 @@ main(int argc, char **argv)
 		free(ids);
 	} else if (strcmp(cmd->name, "prune") == 0) {
 		rc = bm_history_prune(db, O.keep, O.older ? O.older_at : NULL,
-		    O.given & F_LABELLED, O.given & F_DRY, step, NULL, &out,
+		    GIVEN(F_LABELLED), GIVEN(F_DRY), step, NULL, &out,
 		    &c, &e);
 		status = removed(rc, out, &c, &e);
 	} else if (strcmp(cmd->name, "gc") == 0) {
 		if (bm_history_gc(db, O.keep_versions, O.cache_at,
-		    O.given & F_DRY, &g, &e) < 0)
+		    GIVEN(F_DRY), &g, &e) < 0)
 			fail(&e);
 		if (g.running)
 			bm_warnf("run %s is running: not vacuumed", g.running);
-		print_gc(&g, O.given & F_DRY);
+		print_gc(&g, GIVEN(F_DRY));
 		free(g.running);
 	} else {
 		out = bm_history_du(db, &e);

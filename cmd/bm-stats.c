@@ -33,42 +33,9 @@ static const char usage[] =
     "                [--baseline FILE|run:RUN|last] [--threshold PCT]\n"
     "                [--fail-on-regression] [--fail-under RATE] [--cases]\n"
     "                [--top N] [--by METRIC] [--save] [--run RUN]\n"
-    "                [--db PATH] [--no-db] [-q] [-v] [FILE...]\n"
-    "\n"
-    "    -g FIELD[,FIELD...]    group by these fields (default model)\n"
-    "    --compare FIELD=VALUE  compare each other value of FIELD to VALUE\n"
-    "    --baseline SPEC        regressions against a file, run:RUN or last\n"
-    "    --threshold PCT        relative change that counts (default 5)\n"
-    "    --fail-on-regression   exit 1 when a regression was found\n"
-    "    --fail-under RATE      exit 1 when a pass rate is below RATE\n"
-    "    --cases                a case_stat record per case\n"
-    "    --top N                only the best N groups\n"
-    "    --by METRIC            the metric of --top (default pass_rate)\n"
-    "    --save                 store the stat records in the database\n"
-    "    --run RUN              read a run's results from the database\n"
-    "    --db PATH              the database (default ./bm.db)\n"
-    "    --no-db                never open the database\n"
-    "    -q, -v                 quieter, more verbose\n";
+    "                [--db PATH] [--no-db] [-q] [-v] [FILE...]\n";
 
-enum {
-	OPT_COMPARE = BM_CLI_OPT_PROGRAM, OPT_BASELINE, OPT_THRESHOLD, OPT_FOR,
-	OPT_UNDER, OPT_CASES, OPT_TOP, OPT_BY, OPT_SAVE, OPT_RUN
-};
-
-static const struct option longopts[] = {
-	BM_CLI_LONGOPTS,
-	{ "compare", required_argument, NULL, OPT_COMPARE },
-	{ "baseline", required_argument, NULL, OPT_BASELINE },
-	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
-	{ "fail-on-regression", no_argument, NULL, OPT_FOR },
-	{ "fail-under", required_argument, NULL, OPT_UNDER },
-	{ "cases", no_argument, NULL, OPT_CASES },
-	{ "top", required_argument, NULL, OPT_TOP },
-	{ "by", required_argument, NULL, OPT_BY },
-	{ "save", no_argument, NULL, OPT_SAVE },
-	{ "run", required_argument, NULL, OPT_RUN },
-	{ NULL, 0, NULL, 0 }
-};
+enum { OPT_COMPARE = BM_CLI_OPT_PROGRAM };
 
 static struct bm_cli cli;
 static const char **gfields;	/* -g, plus the --compare field */
@@ -81,6 +48,31 @@ static int cases, save, fail_on_regression;
 static struct bm_db *db;
 static int status;		/* exit status so far */
 static char *baseline_run;	/* JSON string of the baseline's run id */
+
+static const struct bm_cli_opt options[] = {
+	BM_OPT_KEY('g', NULL, "FIELD[,FIELD...]",
+	    "group by these fields (default model)"),
+	BM_OPT_KEY(OPT_COMPARE, "compare", "FIELD=VALUE",
+	    "compare each other value of FIELD to VALUE"),
+	BM_OPT_STRING(0, "baseline", "SPEC", &baseline_spec,
+	    "regressions against a file, run:RUN or last"),
+	BM_OPT_DOUBLE(0, "threshold", "PCT", &threshold, 0, 1e9, 1,
+	    "relative change that counts (default 5)"),
+	BM_OPT_FLAG(0, "fail-on-regression", &fail_on_regression,
+	    "exit 1 when a regression was found"),
+	BM_OPT_DOUBLE(0, "fail-under", "RATE", &fail_under, 0, 1, 1,
+	    "exit 1 when a pass rate is below RATE"),
+	BM_OPT_FLAG(0, "cases", &cases, "a case_stat record per case"),
+	BM_OPT_LONG(0, "top", "N", &top, 1, 1000000000L,
+	    "only the best N groups"),
+	BM_OPT_STRING(0, "by", "METRIC", &by,
+	    "the metric of --top (default pass_rate)"),
+	BM_OPT_FLAG(0, "save", &save, "store the stat records in the database"),
+	BM_OPT_STRING(0, "run", "RUN", &run_spec,
+	    "read a run's results from the database"),
+	BM_OPT_DB, BM_OPT_NO_DB, BM_OPT_QUIET, BM_OPT_VERBOSE, BM_OPT_HELP,
+	BM_OPT_VERSION, BM_OPT_END
+};
 
 static int
 lower_better(const char *m)
@@ -421,53 +413,17 @@ main(int argc, char **argv)
 
 	bm_cli_init(&cli, argv[0], usage);
 	split_groups("model");
-	while ((c = getopt_long(argc, argv, BM_CLI_SHORTOPTS "g:", longopts,
-	    NULL)) != -1) {
-		switch (c) {
-		case 'g':
-			split_groups(optarg);
-			break;
-		case OPT_COMPARE:
-			eq = strchr(optarg, '=');
-			if (!eq || eq == optarg)
-				bm_cli_usage_error(&cli, "--compare: expected "
-				    "FIELD=VALUE, got '%s'", optarg);
-			cmp_field = xstrndup(optarg, (size_t)(eq - optarg));
-			cmp_value = xstrdup(eq + 1);
-			break;
-		case OPT_BASELINE:
-			baseline_spec = optarg;
-			break;
-		case OPT_THRESHOLD:
-			threshold = bm_cli_double("--threshold", optarg, 0,
-			    1e9);
-			break;
-		case OPT_FOR:
-			fail_on_regression = 1;
-			break;
-		case OPT_UNDER:
-			fail_under = bm_cli_double("--fail-under", optarg, 0,
-			    1);
-			break;
-		case OPT_CASES:
-			cases = 1;
-			break;
-		case OPT_TOP:
-			top = bm_cli_long("--top", optarg, 1, 1000000000L);
-			break;
-		case OPT_BY:
-			by = optarg;
-			break;
-		case OPT_SAVE:
-			save = 1;
-			break;
-		case OPT_RUN:
-			run_spec = optarg;
-			break;
-		default:
-			bm_cli_option(&cli, c, optarg);
-			break;
+	bm_cli_options(&cli, options);
+	while ((c = bm_cli_next(&cli, argc, argv)) != -1) {
+		if (c == 'g') {
+			split_groups(cli.arg);
+			continue;
 		}
+		if (!(eq = strchr(cli.arg, '=')) || eq == cli.arg)
+			bm_cli_usage_error(&cli, "--compare: expected "
+			    "FIELD=VALUE, got '%s'", cli.arg);
+		cmp_field = xstrndup(cli.arg, (size_t)(eq - cli.arg));
+		cmp_value = xstrdup(eq + 1);
 	}
 	bm_cli_finish(&cli);
 	if (run_spec && optind < argc)

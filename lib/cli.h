@@ -1,11 +1,14 @@
 /*
- * cli.h: the options every program shares (--db, --config, --no-db, -q, -v,
- * -h, --version) and number parsing that rejects junk.  Each program puts
- * BM_CLI_SHORTOPTS and BM_CLI_LONGOPTS in its getopt_long tables and passes
- * any option it does not handle itself to bm_cli_option.  -h prints the
- * usage (the man page's SYNOPSIS: tests/usage.sh checks it), then, when the
- * program gave bm_cli_options a table, a blank line and one line per option
- * as git's usage does.
+ * cli.h: option parsing for every program, from one table per program, as
+ * git's parse-options does.  The table says, for each option, its letter
+ * and long name, the name of its argument, its line of -h, and where its
+ * value goes: a flag, a string or a checked number is stored by the
+ * library; a BM_CLI_KEY option is handed back by bm_cli_next for the
+ * program to act on.  The options every program shares (--db, --config,
+ * --no-db, -q, -v, -h, --version) are always accepted; a BM_OPT_COMMON
+ * entry only places one of them, and its line, in -h's list.  -h prints
+ * the usage (the man page's SYNOPSIS: tests/usage.sh checks it), a blank
+ * line and one line per table entry, as git's usage does.
  */
 #ifndef BM_CLI_H
 #define BM_CLI_H
@@ -21,52 +24,83 @@ enum {
 	BM_CLI_OPT_PROGRAM = 0x1100	/* the first free for a program's own */
 };
 
-#define BM_CLI_SHORTOPTS "hqv"
-#define BM_CLI_LONGOPTS \
-	{ "help", no_argument, NULL, 'h' }, \
-	{ "quiet", no_argument, NULL, 'q' }, \
-	{ "verbose", no_argument, NULL, 'v' }, \
-	{ "version", no_argument, NULL, BM_CLI_OPT_VERSION }, \
-	{ "db", required_argument, NULL, BM_CLI_OPT_DB }, \
-	{ "config", required_argument, NULL, BM_CLI_OPT_CONFIG }, \
-	{ "no-db", no_argument, NULL, BM_CLI_OPT_NO_DB }
-
-/* One line of -h's option list: {"-j, --jobs N", "requests in flight"}. */
-struct bm_cli_opt {
-	const char *flags;
-	const char *help;
+enum bm_cli_kind {
+	BM_CLI_KEY,	/* bm_cli_next returns the key, the argument in arg */
+	BM_CLI_FLAG,	/* int *: set to 1; NULL: only seen (cli->seen) */
+	BM_CLI_STRING,	/* const char **: the argument */
+	BM_CLI_LONG,	/* long *: a whole number within [min, max] */
+	BM_CLI_DOUBLE,	/* double *: a number within [min, max], times scale */
+	BM_CLI_COMMON	/* a shared option's place (and line) in -h */
 };
 
-/* The common options' lines, for a table that ends with BM_CLI_HELP_END. */
-#define BM_CLI_HELP_DB \
-	{ "--db PATH", "the database (default: $BM_DB, else bm.db)" }
-#define BM_CLI_HELP_CONFIG \
-	{ "--config PATH", "bm.yml to read (default: $BM_CONFIG or ./bm.yml)" }
-#define BM_CLI_HELP_NO_DB \
-	{ "--no-db", "do not open the database" }
-#define BM_CLI_HELP_QUIET \
-	{ "-q, --quiet", "print only errors on stderr" }
-#define BM_CLI_HELP_VERBOSE \
-	{ "-v, --verbose", "say more on stderr (-vv: more still)" }
-#define BM_CLI_HELP_HELP \
-	{ "-h, --help", "print this help and exit" }
-#define BM_CLI_HELP_VERSION \
-	{ "--version", "print the version and exit" }
-#define BM_CLI_HELP_END { NULL, NULL }
+struct bm_cli_opt {
+	int key;		/* its letter (-j), or a BM_CLI_KEY's number */
+	const char *name;	/* --name, or NULL */
+	const char *arg;	/* -h's name of the argument; NULL: none;
+				 * "[N]": optional (--name=N) */
+	const char *help;	/* -h's line; NULL: a common option's own */
+	enum bm_cli_kind kind;
+	void *value;
+	double min, max, scale;
+};
+
+#define BM_OPT_KEY(K, L, A, H) \
+	{ (K), (L), (A), (H), BM_CLI_KEY, NULL, 0, 0, 0 }
+#define BM_OPT_FLAG(K, L, V, H) \
+	{ (K), (L), NULL, (H), BM_CLI_FLAG, (V), 0, 0, 0 }
+#define BM_OPT_STRING(K, L, A, V, H) \
+	{ (K), (L), (A), (H), BM_CLI_STRING, (V), 0, 0, 0 }
+#define BM_OPT_LONG(K, L, A, V, MIN, MAX, H) \
+	{ (K), (L), (A), (H), BM_CLI_LONG, (V), (MIN), (MAX), 1 }
+/* A number of seconds stored as milliseconds is BM_OPT_DOUBLE(..., 1000). */
+#define BM_OPT_DOUBLE(K, L, A, V, MIN, MAX, SCALE, H) \
+	{ (K), (L), (A), (H), BM_CLI_DOUBLE, (V), (MIN), (MAX), (SCALE) }
+#define BM_OPT_COMMON(K, H) \
+	{ (K), NULL, NULL, (H), BM_CLI_COMMON, NULL, 0, 0, 0 }
+#define BM_OPT_DB	BM_OPT_COMMON(BM_CLI_OPT_DB, NULL)
+#define BM_OPT_CONFIG	BM_OPT_COMMON(BM_CLI_OPT_CONFIG, NULL)
+#define BM_OPT_NO_DB	BM_OPT_COMMON(BM_CLI_OPT_NO_DB, NULL)
+#define BM_OPT_QUIET	BM_OPT_COMMON('q', NULL)
+#define BM_OPT_VERBOSE	BM_OPT_COMMON('v', NULL)
+#define BM_OPT_HELP	BM_OPT_COMMON('h', NULL)
+#define BM_OPT_VERSION	BM_OPT_COMMON(BM_CLI_OPT_VERSION, NULL)
+#define BM_OPT_END	{ 0, NULL, NULL, NULL, BM_CLI_KEY, NULL, 0, 0, 0 }
+/* Every shared option, in the order bm-exec and bm-ingest show them. */
+#define BM_OPT_ALL_COMMON \
+	BM_OPT_NO_DB, BM_OPT_DB, BM_OPT_CONFIG, BM_OPT_QUIET, BM_OPT_VERBOSE, \
+	BM_OPT_HELP, BM_OPT_VERSION
+
+/* getopt_long's tables: the program's options and the shared ones. */
+#define BM_CLI_MAX	40
 
 struct bm_cli {
 	const char *usage;	/* the SYNOPSIS, printed by -h and on misuse */
-	const struct bm_cli_opt *opts;	/* -h's option list, or NULL */
+	const struct bm_cli_opt *opts;	/* the program's table, or NULL */
+	const char *arg;	/* a BM_CLI_KEY option's argument */
+	unsigned long long seen; /* bit i: opts[i] was given */
 	const char *db;		/* --db, $BM_DB, else "bm.db" */
 	const char *config;	/* --config, $BM_CONFIG, else ./bm.yml if any */
 	int config_given;	/* named: a missing file is an error */
 	int no_db;		/* --no-db */
+	struct option longopts[BM_CLI_MAX + 1];
+	char shortopts[3 * BM_CLI_MAX + 1];
 };
 
 /* Start option parsing: program name for messages, usage text. */
 void bm_cli_init(struct bm_cli *cli, const char *argv0, const char *usage);
-/* The option lines -h prints after the usage (the table is not copied). */
+/* The program's table, ended by BM_OPT_END (not copied). */
 void bm_cli_options(struct bm_cli *cli, const struct bm_cli_opt *opts);
+/*
+ * Parse options up to the next BM_CLI_KEY one and return its key (its
+ * argument in cli->arg), or -1 when none is left; optind is then the
+ * first operand.  Stores the others' values; -h, --version, an unknown
+ * option and a bad number exit as bm_cli_option says.
+ */
+int bm_cli_next(struct bm_cli *cli, int argc, char **argv);
+/* bm_cli_next for a table with no BM_CLI_KEY option. */
+void bm_cli_parse(struct bm_cli *cli, int argc, char **argv);
+/* How messages spell opts[i]: "-n" when it has a letter, else "--name". */
+const char *bm_cli_spelling(const struct bm_cli *cli, size_t i);
 /* Print the usage and, with a table, a blank line and the option lines. */
 void bm_cli_help(const struct bm_cli *cli, FILE *fp);
 /*
