@@ -117,6 +117,21 @@ on_signal(int sig)
 		bm_sched_wake(self->sched);
 }
 
+/*
+ * The database, for a run.  Each insert of a result fires the triggers
+ * that keep run_models, so SQLite keeps a statement journal for it: in
+ * memory that costs no write, in a temporary file 15 writes a result.
+ */
+static struct bm_db *
+open_db(struct exec *x, const char *path, struct bm_error *e)
+{
+	if (!(x->db = bm_db_open(path, e)))
+		return NULL;
+	bm_db_set_busy_timeout(x->db, x->busy_ms);
+	return bm_db_exec(x->db, "PRAGMA temp_store = MEMORY", e) < 0 ? NULL :
+	    x->db;
+}
+
 static void queue_print(struct exec *x);
 
 /*
@@ -982,10 +997,8 @@ rescore_run(struct exec *x, struct bm_cli *cli, const char *spec, int argc,
 	const struct bm_rescore_tally *t;
 	int i, rc = 0;
 
-	x->db = bm_db_open(cli->db, &e);
-	if (x->db)
-		bm_db_set_busy_timeout(x->db, x->busy_ms);
-	if (!x->db || bm_runs_resolve(x->db, spec, &x->from, &e) < 0)
+	if (!open_db(x, cli->db, &e) ||
+	    bm_runs_resolve(x->db, spec, &x->from, &e) < 0)
 		goto fail;
 	if (!x->run_id)
 		x->run_id = bm_runs_new_id();
@@ -1048,11 +1061,8 @@ run(struct exec *x, struct bm_cli *cli, const char *resume, int argc,
 		cli->no_db = 1;
 	}
 	if (!cli->no_db) {
-		x->db = bm_db_open(cli->db, &e);
-		if (x->db)
-			bm_db_set_busy_timeout(x->db, x->busy_ms);
-		if (!x->db || (resume && bm_runs_resolve(x->db, resume,
-		    &x->run_id, &e) < 0)) {
+		if (!open_db(x, cli->db, &e) || (resume &&
+		    bm_runs_resolve(x->db, resume, &x->run_id, &e) < 0)) {
 			bm_error_print(&e);
 			bm_error_clear(&e);
 			return 2;
