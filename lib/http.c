@@ -1,4 +1,12 @@
-/* http.c: libcurl multi, as curl's tool does it for --parallel. */
+/*
+ * http.c: libcurl multi, driven by its socket interface: curl says which
+ * sockets it waits on and when its next timer is due; one poll watches
+ * them with the caller's descriptors, and curl is told only of the
+ * sockets that are ready.  (curl_multi_perform visits every transfer
+ * and polls each one's socket on each call: 64 system calls per wake-up
+ * at -j64.)
+ */
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,15 +14,25 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "http.h"
 #include "xalloc.h"
+
+/* A socket curl waits on, and for what (CURL_POLL_IN, _OUT, _INOUT). */
+struct sock {
+	curl_socket_t fd;
+	int what;
+};
 
 struct bm_http {
 	CURLM *multi;
 	long active;
 	struct bm_http_xfer *head;	/* every transfer not yet reported */
-	struct curl_waitfd *wfds;	/* scratch for bm_http_poll */
-	unsigned nwfds;
+	struct sock *socks;		/* what curl waits on */
+	size_t nsocks, socks_cap;
+	double due;			/* curl's timer (bm_clock_ms), or < 0 */
+	struct pollfd *pfds;		/* the last poll: the caller's, curl's */
+	size_t npfds, ncaller, pfds_cap;
 };
 
 struct bm_http_xfer {
@@ -33,6 +51,45 @@ struct bm_http_xfer {
 
 /* What is kept of an error body: enough for its message. */
 #define ERROR_BODY_MAX 4096
+
+/* curl's CURLMOPT_SOCKETFUNCTION: wait on fd for what, or no more. */
+static int
+on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct bm_http *h = arg;
+	size_t i;
+
+	(void)easy;
+	(void)sockp;
+	for (i = 0; i < h->nsocks && h->socks[i].fd != fd; i++)
+		;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < h->nsocks)
+			h->socks[i] = h->socks[--h->nsocks];
+		return 0;
+	}
+	if (i == h->nsocks) {
+		if (h->nsocks == h->socks_cap) {
+			h->socks_cap = h->socks_cap ? 2 * h->socks_cap : 16;
+			h->socks = xreallocarray(h->socks, h->socks_cap,
+			    sizeof(*h->socks));
+		}
+		h->socks[h->nsocks++].fd = fd;
+	}
+	h->socks[i].what = what;
+	return 0;
+}
+
+/* curl's CURLMOPT_TIMERFUNCTION: act in ms milliseconds (-1: never). */
+static int
+on_timer(CURLM *multi, long ms, void *arg)
+{
+	struct bm_http *h = arg;
+
+	(void)multi;
+	h->due = ms < 0 ? -1 : bm_clock_ms() + (double)ms;
+	return 0;
+}
 
 struct bm_http *
 bm_http_new(long max_conns)
@@ -55,6 +112,11 @@ bm_http_new(long max_conns)
 		curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, max_conns);
 	/* Several streams over one HTTP/2 connection where offered. */
 	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	h->due = -1;
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	return h;
 }
 
@@ -92,7 +154,8 @@ bm_http_free(struct bm_http *h)
 	while (h->head)
 		bm_http_cancel(h, h->head);
 	curl_multi_cleanup(h->multi);
-	free(h->wfds);
+	free(h->socks);
+	free(h->pfds);
 	free(h);
 }
 
@@ -232,41 +295,62 @@ int
 bm_http_poll(struct bm_http *h, struct bm_pollfd *fds, unsigned nfds,
     int timeout_ms, struct bm_error *e)
 {
-	CURLMcode mc;
-	unsigned i;
+	struct pollfd *p;
+	double left;
+	size_t i, n = nfds + h->nsocks;
 
-	if (nfds > h->nwfds) {
-		h->wfds = xreallocarray(h->wfds, nfds, sizeof(*h->wfds));
-		h->nwfds = nfds;
+	if (n > h->pfds_cap) {
+		h->pfds_cap = n + 16;
+		h->pfds = xreallocarray(h->pfds, h->pfds_cap,
+		    sizeof(*h->pfds));
 	}
-	for (i = 0; i < nfds; i++) {
-		h->wfds[i].fd = fds[i].fd;
-		h->wfds[i].events = 0;
-		if (fds[i].events & POLLIN)
-			h->wfds[i].events |= CURL_WAIT_POLLIN;
-		if (fds[i].events & POLLOUT)
-			h->wfds[i].events |= CURL_WAIT_POLLOUT;
-		h->wfds[i].revents = 0;
+	p = h->pfds;
+	for (i = 0; i < nfds; i++)
+		p[i] = (struct pollfd){ fds[i].fd, fds[i].events, 0 };
+	for (i = 0; i < h->nsocks; i++)
+		p[nfds + i] = (struct pollfd){ h->socks[i].fd,
+		    (short)((h->socks[i].what & CURL_POLL_IN ? POLLIN : 0) |
+		    (h->socks[i].what & CURL_POLL_OUT ? POLLOUT : 0)), 0 };
+	if (h->due >= 0) {
+		left = h->due - bm_clock_ms();
+		left = left > 0 ? left + 1 : 0;	/* not a millisecond early */
+		if (timeout_ms < 0 || left < timeout_ms)
+			timeout_ms = (int)left;
 	}
-	mc = curl_multi_poll(h->multi, h->wfds, nfds, timeout_ms, NULL);
-	if (mc != CURLM_OK) {
-		bm_error_set(e, NULL, 0, 0, "poll: %s",
-		    curl_multi_strerror(mc));
-		return -1;
-	}
-	for (i = 0; i < nfds; i++) {
-		fds[i].revents = 0;
-		if (h->wfds[i].revents & CURL_WAIT_POLLIN)
-			fds[i].revents |= POLLIN;
-		if (h->wfds[i].revents & CURL_WAIT_POLLOUT)
-			fds[i].revents |= POLLOUT;
-		/* curl folds POLLHUP and POLLERR into nothing: recheck. */
-		if (fds[i].events && !fds[i].revents) {
-			struct pollfd p = { fds[i].fd, fds[i].events, 0 };
-
-			if (poll(&p, 1, 0) > 0)
-				fds[i].revents = p.revents;
+	h->npfds = n;
+	h->ncaller = nfds;
+	if (poll(p, n, timeout_ms) < 0) {
+		h->npfds = nfds;	/* tell curl of nothing */
+		for (i = 0; i < n; i++)
+			p[i].revents = 0;
+		if (errno != EINTR) {
+			bm_error_set(e, NULL, 0, 0, "poll: %s",
+			    strerror(errno));
+			return -1;
 		}
+	}
+	for (i = 0; i < nfds; i++)
+		fds[i].revents = p[i].revents;
+	return 0;
+}
+
+/* Tell curl of the socket fd's events (revents of poll), or a timeout. */
+static int
+act(struct bm_http *h, curl_socket_t fd, short revents, struct bm_error *e)
+{
+	int running, ev = 0;
+	CURLMcode mc;
+
+	if (revents & (POLLIN | POLLHUP))
+		ev |= CURL_CSELECT_IN;
+	if (revents & POLLOUT)
+		ev |= CURL_CSELECT_OUT;
+	if (revents & (POLLERR | POLLNVAL))
+		ev |= CURL_CSELECT_ERR;
+	mc = curl_multi_socket_action(h->multi, fd, ev, &running);
+	if (mc != CURLM_OK) {
+		bm_error_set(e, NULL, 0, 0, "%s", curl_multi_strerror(mc));
+		return -1;
 	}
 	return 0;
 }
@@ -274,12 +358,18 @@ bm_http_poll(struct bm_http *h, struct bm_pollfd *fds, unsigned nfds,
 int
 bm_http_perform(struct bm_http *h, struct bm_error *e)
 {
-	int running;
-	CURLMcode mc = curl_multi_perform(h->multi, &running);
+	size_t i;
 
-	if (mc != CURLM_OK) {
-		bm_error_set(e, NULL, 0, 0, "%s", curl_multi_strerror(mc));
-		return -1;
+	/* The sockets of the last poll: curl ignores one it closed since. */
+	for (i = h->ncaller; i < h->npfds; i++)
+		if (h->pfds[i].revents && act(h, h->pfds[i].fd,
+		    h->pfds[i].revents, e) < 0)
+			return -1;
+	h->npfds = h->ncaller = 0;
+	if (h->due >= 0 && bm_clock_ms() >= h->due) {
+		h->due = -1;
+		if (act(h, CURL_SOCKET_TIMEOUT, 0, e) < 0)
+			return -1;
 	}
 	return 0;
 }
