@@ -10,19 +10,19 @@
  * records, lib/rescore and lib/rerun score a stored run again.  This file
  * picks the mode (a run, --resume, --dry-run, --rescore), hands input
  * lines to the scheduler, prints and stores the results, shows progress
- * and handles signals, --resume and --cache.  Its state is a struct exec,
- * handed to every hook.  Every case read yields exactly one result per
- * step, even when interrupted.
+ * and handles signals, --resume and --cache; exec-plan.c has --dry-run
+ * and the prescan, exec-rescore.c --rescore, exec-show.c what a person
+ * sees.  Its state is a struct exec (exec.h), handed to every hook.
+ * Every case read yields exactly one result per step, even when
+ * interrupted.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <cJSON.h>
 
@@ -37,15 +37,14 @@
 #include "hash.h"
 #include "jsonl.h"
 #include "map.h"
-#include "prescan.h"
 #include "provider.h"
-#include "rerun.h"
 #include "rescore.h"
 #include "result.h"
 #include "runs.h"
 #include "sched.h"
 #include "xalloc.h"
 
+#include "exec.h"
 #include "exec-show.h"
 
 static const char usage[] =
@@ -55,53 +54,13 @@ static const char usage[] =
     "               [--dry-run] [--cache] [--progress] [--status-interval S]\n"
     "               [--give-up S] [--rescore RUN] [--rejudge] [--no-db]\n"
     "               [--db PATH] [--config PATH]\n";
-/* bm-exec's state: handed to every hook (user) and helper. */
-struct exec {
-	struct bm_config *cfg;
-	struct bm_sched *sched;
-	struct bm_db *db;
-	struct bm_runs *runs;
-	char *run_id;
-	double grace_s, status_ms;
-	int cache, progress, dry_run;
-	int ran;		/* a mode began: stdout is checked at exit */
-	const char *db_path;
-	int busy_ms;		/* BM_BUSY_TIMEOUT_MS: a busy file */
-	/* signals */
-	volatile sig_atomic_t signals;
-	long seen;
-	/* counts */
-	long done, pass, fail, errors, bad_lines;
-	long by_class[BM_CLASS_CONFIG + 1];
-	long cancelled;
-	int write_failed, write_errno, db_failed;
-	/* results written and not yet committed (DESIGN.md §7) */
-	struct bm_commitq *q;
-	long queued, committed;		/* results, since the start */
-	long outside;			/* written by bad_assertion */
-	/* the case stream, read once before the first request */
-	long total;			/* results it asks for */
-	struct bm_map *ids;		/* --resume: its case ids */
-	char stream[BM_HASH_SHA256_LEN + 1];
-	int incomplete;		/* --resume: the run is not whole */
-	int shown;		/* a progress line waits for its end */
-	int out_tty;		/* stdout is a terminal too */
-	char *said;		/* the last status line logged */
-	struct bm_map *told;	/* bad_assertion's messages given */
-	double t0, last_commit, last_progress;	/* ms, monotonic */
-	/* --rescore */
-	struct bm_rescore *rs;
-	char *from;		/* RUN, resolved */
-	long unanswered;	/* cases RUN did not answer (the scheduler's) */
-	int devnull;		/* the scheduler's input: at EOF */
-};
 
 /* The state, for on_signal only: everything else is handed it. */
 static struct exec *self;
 
 /* A message is about to be printed: take the progress line away. */
-static void
-unshow(struct exec *x)
+void
+exec_unshow(struct exec *x)
 {
 	if (x->shown)
 		fputs("\r\033[K", stderr);
@@ -122,8 +81,8 @@ on_signal(int sig)
  * that keep run_models, so SQLite keeps a statement journal for it: in
  * memory that costs no write, in a temporary file 15 writes a result.
  */
-static struct bm_db *
-open_db(struct exec *x, const char *path, struct bm_error *e)
+struct bm_db *
+exec_open_db(struct exec *x, const char *path, struct bm_error *e)
 {
 	if (!(x->db = bm_db_open(path, e)))
 		return NULL;
@@ -139,10 +98,10 @@ static void queue_print(struct exec *x);
  * may finish), and print the results that could not be stored, and every
  * later one, without storing them.  The run exits 2.
  */
-static void
-db_failed(struct exec *x, struct bm_error *e)
+void
+exec_db_failed(struct exec *x, struct bm_error *e)
 {
-	unshow(x);
+	exec_unshow(x);
 	bm_error_print(e);
 	bm_error_clear(e);
 	if (!x->db_failed && x->sched) {
@@ -159,8 +118,8 @@ db_failed(struct exec *x, struct bm_error *e)
  * Standard output failed (the reader went away, the disk is full): start
  * no more work, as after a signal; what runs may finish and is stored.
  */
-static void
-out_failed(struct exec *x)
+void
+exec_out_failed(struct exec *x)
 {
 	if (x->write_failed)
 		return;
@@ -174,25 +133,25 @@ out_failed(struct exec *x)
  * Write a record to standard output (not into the progress line), flushed
  * at once whatever stdout is, so that `tail -f` follows a run.
  */
-static void
-out(void *user, const char *json, size_t len)
+void
+exec_out(void *user, const char *json, size_t len)
 {
 	struct exec *x = user;
 
 	if (x->out_tty)
-		unshow(x);
+		exec_unshow(x);
 	if (x->write_failed)
 		return;
 	if (fwrite(json, 1, len, stdout) != len || putc('\n', stdout) == EOF ||
 	    fflush(stdout) == EOF)
-		out_failed(x);
+		exec_out_failed(x);
 }
 
 /* Print what waits in the queue (committed, or never to be) and empty it. */
 static void
 queue_print(struct exec *x)
 {
-	bm_commitq_take(x->q, out, x);
+	bm_commitq_take(x->q, exec_out, x);
 }
 
 /* The queue, made when the first result or answer waits. */
@@ -229,7 +188,7 @@ flush(struct exec *x, double now)
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {
-		db_failed(x, &e);
+		exec_db_failed(x, &e);
 		return 1;
 	}
 	x->last_commit = now;
@@ -239,16 +198,16 @@ flush(struct exec *x, double now)
 }
 
 /* Commit what waits at the end: a busy file is tried for busy_ms. */
-static void
-flush_all(struct exec *x)
+void
+exec_flush_all(struct exec *x)
 {
 	while (bm_commitq_len(x->q) > 0 && !flush(x, bm_clock_ms()))
 		poll(NULL, 0, 50);
 }
 
 /* Count one result and have it stored and printed; takes r. */
-static void
-emit(struct exec *x, cJSON *r, enum bm_class cls)
+void
+exec_emit(struct exec *x, cJSON *r, enum bm_class cls)
 {
 	x->done++;
 	if (cls == BM_CLASS_CANCELLED) {
@@ -285,8 +244,8 @@ on_stored(void *user)
  * Step s ended with outcome o: score the answer, write the result record.
  * Returns the class recorded (a judge error when scoring failed).
  */
-static enum bm_class
-on_result(void *user, const struct bm_sched_step *s,
+enum bm_class
+exec_on_result(void *user, const struct bm_sched_step *s,
     const struct bm_sched_outcome *o)
 {
 	struct exec *x = user;
@@ -294,11 +253,11 @@ on_result(void *user, const struct bm_sched_step *s,
 	char *why;
 	cJSON *r = bm_result_make(x->run_id, s, o, &cls, &why);
 
-	if (cls != BM_CLASS_NONE && bm_verbosity > 0 && (unshow(x), 1))
+	if (cls != BM_CLASS_NONE && bm_verbosity > 0 && (exec_unshow(x), 1))
 		bm_errorf("case %s: %s: %s", bm_json_str(s->kase, "case_id"),
 		    bm_class_name(cls), why);
 	free(why);
-	emit(x, r, cls);
+	exec_emit(x, r, cls);
 	return cls;
 }
 
@@ -323,7 +282,7 @@ bad_assertion(struct exec *x, cJSON *rec, const char *msg)
 		x->told = bm_map_new();
 	if (!bm_map_get(x->told, msg)) {
 		bm_map_put(x->told, msg, x->told);
-		unshow(x);
+		exec_unshow(x);
 		bm_errorf("%s", msg);
 	}
 	if (cJSON_IsArray(steps))
@@ -332,14 +291,14 @@ bad_assertion(struct exec *x, cJSON *rec, const char *msg)
 	v.attempt_ms = bm_clock_ms();
 	for (v.step = 0; v.step < v.nsteps; v.step++) {
 		x->outside++;
-		on_result(x, &v, &o);
+		exec_on_result(x, &v, &o);
 	}
 	cJSON_Delete(rec);
 }
 
 /* An exec scorer's stdin: the result record of s as it would be written. */
-static char *
-on_record(void *user, const struct bm_sched_step *s,
+char *
+exec_on_record(void *user, const struct bm_sched_step *s,
     const struct bm_sched_outcome *o)
 {
 	return bm_result_input(((struct exec *)user)->run_id, s, o);
@@ -349,7 +308,7 @@ on_record(void *user, const struct bm_sched_step *s,
 static void
 on_warning(void *user, const char *msg)
 {
-	unshow(user);
+	exec_unshow(user);
 	bm_warnf("%s", msg);
 }
 
@@ -370,7 +329,7 @@ on_line(void *user, const char *line, size_t len, long lineno)
 		bm_jsonl_parse(text, len, "<stdin>", lineno, &rec, &e);
 	free(text);
 	if (e.msg) {
-		unshow(x);
+		exec_unshow(x);
 		bm_error_print(&e);
 		bm_error_clear(&e);
 		x->bad_lines++;
@@ -380,7 +339,7 @@ on_line(void *user, const char *line, size_t len, long lineno)
 	if (strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
 	    "case") != 0) {
 		/* Not ours: pass it on as it came. */
-		out(x, line, len);
+		exec_out(x, line, len);
 		cJSON_Delete(rec);
 		return;
 	}
@@ -392,7 +351,7 @@ on_line(void *user, const char *line, size_t len, long lineno)
 	}
 	bm_error_clear(&e);
 	if (bm_sched_add(x->sched, rec, &e) < 0) {
-		unshow(x);
+		exec_unshow(x);
 		bm_errorf("<stdin>:%ld: %s", lineno, e.msg);
 		bm_error_clear(&e);
 		x->bad_lines++;
@@ -402,7 +361,7 @@ on_line(void *user, const char *line, size_t len, long lineno)
 static void
 on_warn(void *user, const struct bm_error *e)
 {
-	unshow(user);
+	exec_unshow(user);
 	bm_error_print(e);
 }
 
@@ -420,11 +379,11 @@ on_recorded(void *user, const struct bm_sched_step *s, char **output)
 	rc = bm_runs_finished(x->runs, bm_json_str(s->kase, "case_id"), s->step,
 	    &stored, &e);
 	if (rc < 0)
-		db_failed(x, &e);
+		exec_db_failed(x, &e);
 	if (rc != 1)
 		return 0;
 	rec = cJSON_Parse(stored);
-	out(x, stored, strlen(stored));
+	exec_out(x, stored, strlen(stored));
 	x->done++;
 	st = bm_json_str(rec, "status");
 	if (st && strcmp(st, "pass") == 0)
@@ -480,7 +439,7 @@ on_retry(void *user, const struct bm_sched_step *s, const char *msg,
     double delay_ms)
 {
 	if (bm_verbosity >= 2)
-		unshow(user);
+		exec_unshow(user);
 	bm_debugf(2, "case %s: %s, retry %d in %.0f ms",
 	    bm_json_str(s->kase, "case_id"), msg, s->attempts, delay_ms);
 }
@@ -489,7 +448,7 @@ on_retry(void *user, const struct bm_sched_step *s, const char *msg,
 static void
 on_child_stderr(void *user, const struct bm_sched_step *s, const char *line)
 {
-	unshow(user);
+	exec_unshow(user);
 	bm_errorf("case %s: %s", bm_json_str(s->kase, "case_id"), line);
 }
 
@@ -503,7 +462,7 @@ on_turn(void *user, double now)
 	(void)now;
 	if (x->signals == x->seen)
 		return;
-	unshow(x);
+	exec_unshow(x);
 	/* Two signals may have come before this turn: the second counts. */
 	n = bm_sched_stats(x->sched)->inflight;
 	if (x->seen == 0 && x->signals == 1) {
@@ -580,464 +539,6 @@ on_idle(void *user, double now)
 	return wait;
 }
 
-/* --dry-run: check every case and estimate tokens and cost; no request. */
-static int
-dry_run(struct exec *x)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct bm_jsonl r;
-	struct bm_sched_totals *tot = NULL;
-	struct bm_sched_plan p;
-	struct bm_buf table = BM_BUF_INIT;
-	size_t ntot = 0;
-	cJSON *rec;
-	size_t i;
-	int rc, bad = 0, kase;
-
-	x->ran = 1;
-	bm_jsonl_open(&r, stdin, NULL);
-	while ((rc = bm_jsonl_next(&r, &rec, &e)) != 0) {
-		if (rc < 0) {
-			bm_error_print(&e);
-			bm_error_clear(&e);
-			bad = 1;
-			continue;
-		}
-		/* Other records: nothing to check. */
-		kase = strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
-		    "case") == 0;
-		if (kase && bm_sched_plan_case(x->cfg, rec, &tot, &ntot, &p,
-		    &e) < 0) {
-			bm_errorf("<stdin>:%ld: %s", r.lineno, e.msg);
-			bm_error_clear(&e);
-			bad = 1;
-		} else if (kase) {
-			bad |= show_plan(&p, r.lineno) > 0;
-			free(p.steps);
-		}
-		cJSON_Delete(rec);
-	}
-	bm_jsonl_close(&r);
-	/* Records on stdout, for jq; the table on stderr, for a person. */
-	for (i = 0; i < ntot; i++) {
-		rec = cJSON_CreateObject();
-		cJSON_AddStringToObject(rec, "type", "estimate");
-		cJSON_AddStringToObject(rec, "model", tot[i].model);
-		cJSON_AddNumberToObject(rec, "cases", (double)tot[i].cases);
-		cJSON_AddNumberToObject(rec, "prompt_tokens",
-		    (double)tot[i].prompt);
-		cJSON_AddNumberToObject(rec, "completion_tokens",
-		    (double)tot[i].completion);
-		bm_result_num(rec, "cost_usd", tot[i].cost, tot[i].priced);
-		if (bm_jsonl_write(stdout, rec) < 0 && !x->write_failed) {
-			x->write_failed = 1;
-			x->write_errno = errno;
-		}
-		cJSON_Delete(rec);
-	}
-	show_totals(tot, ntot, &table);
-	bm_sched_totals_free(tot, ntot);
-	if (bm_verbosity >= 0)
-		fputs(bm_buf_str(&table), stderr);
-	bm_buf_free(&table);
-	x->bad_lines = bad;
-	return 0;
-}
-
-/*
- * Read the case stream once before the first request (DESIGN.md §8):
- * how many results it asks for (the status line's total), whether every
- * provider's API key is set, and the digest of its case ids.  A regular
- * file is read again from where it began; anything else is copied to a
- * temporary file, which the run then reads.  Returns the descriptor to
- * read cases from, or -1 after a message (exit 2, or 130 on a signal).
- */
-static int
-prescan(struct exec *x)
-{
-	struct bm_prescan *p = bm_prescan_new(x->cfg, x->ids);
-	struct stat st;
-	size_t cap = 0, i;
-	ssize_t n;
-	const char *var, *models;
-	char *line = NULL;
-	FILE *in, *spool = NULL;
-	off_t off = -1;
-	int fd = 0, bad = 0;
-
-	if (fstat(0, &st) == 0 && S_ISREG(st.st_mode))
-		off = lseek(0, 0, SEEK_CUR);
-	if (off >= 0) {
-		in = fdopen(dup(0), "r");
-	} else {
-		in = stdin;
-		spool = tmpfile();
-		if (!spool) {
-			bm_errorf("temporary file: %s", strerror(errno));
-			bm_prescan_free(p);
-			return -1;
-		}
-	}
-	if (!in) {
-		bm_errorf("<stdin>: %s", strerror(errno));
-		bm_prescan_free(p);
-		return -1;
-	}
-	errno = 0;
-	while (!x->signals && (n = getline(&line, &cap, in)) >= 0) {
-		if (spool && fwrite(line, 1, (size_t)n, spool) != (size_t)n) {
-			bm_errorf("temporary file: %s", strerror(errno));
-			bad = 1;
-			break;
-		}
-		bm_prescan_line(p, line);
-	}
-	if (!bad && !x->signals && ferror(in)) {
-		bm_errorf("<stdin>: %s", strerror(errno));
-		bad = 1;
-	}
-	free(line);
-	x->total = bm_prescan_total(p);
-	bm_prescan_digest(p, x->stream);
-	for (i = 0; bm_prescan_nokey(p, i, &var, &models); i++) {
-		bm_errorf("%s is not set (needed by %s)", var, models);
-		bad = 1;
-	}
-	bm_prescan_free(p);
-	if (off >= 0) {
-		fclose(in);
-		if (lseek(0, off, SEEK_SET) < 0) {
-			bm_errorf("<stdin>: %s", strerror(errno));
-			bad = 1;
-		}
-	} else if (spool) {
-		if (fflush(spool) == EOF || ferror(spool) ||
-		    lseek(fileno(spool), 0, SEEK_SET) < 0) {
-			if (!bad)
-				bm_errorf("temporary file: %s",
-				    strerror(errno));
-			bad = 1;
-		}
-		fd = fileno(spool);	/* kept open until exit */
-	}
-	return bad || x->signals ? -1 : fd;
-}
-
-/*
- * --rescore and --rejudge against the other options: --rejudge needs
- * --rescore; --resume, --cache and --dry-run make no sense with it (no
- * request is made, and the run is a new one); it reads the database.
- */
-static void
-rescore_check(struct exec *x, struct bm_cli *cli, const char *rescore,
-    int rejudge, const char *resume)
-{
-	if (rejudge && !rescore)
-		bm_cli_usage_error(cli, "--rejudge needs --rescore");
-	if (!rescore)
-		return;
-	if (resume || x->cache || x->dry_run)
-		bm_cli_usage_error(cli, "--rescore and %s exclude each other",
-		    resume ? "--resume" : x->cache ? "--cache" : "--dry-run");
-	if (cli->no_db)
-		bm_cli_usage_error(cli, "--rescore needs the database");
-}
-
-/* --rescore: commit the batch and print it (printed even if not stored). */
-static void
-rescore_commit(struct exec *x)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	const char *lines;
-	size_t len;
-
-	if (bm_rescore_commit(x->rs, &e) < 0 && !x->db_failed) {
-		bm_error_print(&e);
-		x->db_failed = 1;
-	}
-	bm_error_clear(&e);
-	x->last_commit = bm_clock_ms();
-	lines = bm_rescore_take(x->rs, &len);
-	if (len > 0 && !x->write_failed && (fwrite(lines, 1, len, stdout) !=
-	    len || fflush(stdout) == EOF))
-		out_failed(x);
-}
-
-/*
- * --rescore: the input has nothing to read now: commit, so that no write
- * transaction is held while waiting for a slow writer.  A regular file
- * never keeps the reader waiting: not asked (a system call a case).
- */
-static void
-rescore_idle(struct exec *x)
-{
-	static int file = -1;
-	struct pollfd p = { .fd = 0, .events = POLLIN };
-	struct stat st;
-
-	if (file < 0)
-		file = fstat(0, &st) == 0 && S_ISREG(st.st_mode);
-	if (!file && bm_rescore_pending(x->rs) > 0 && poll(&p, 1, 0) == 0)
-		rescore_commit(x);
-}
-
-/*
- * --rejudge: step s's stored answer instead of a request.  A stored
- * error is copied (no judge asked) and the step skipped; so is a step
- * RUN did not answer, with no result (counted once per case).
- */
-static int
-on_replay(void *user, const struct bm_sched_step *s, struct bm_reply *r)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct exec *x = user;
-	cJSON *res;
-	int rc;
-
-	rc = bm_rerun_replay(x->rs, s, r, &res, &e);
-	if (rc < 0)
-		db_failed(x, &e);
-	if (rc == 0 && s->step == 0) {
-		x->unanswered++;
-		unshow(x);
-		bm_debugf(1, "case %s: not answered by run %s",
-		    bm_json_str(s->kase, "case_id"), x->from);
-	}
-	if (rc == 2) {
-		x->outside++;	/* not the scheduler's result */
-		emit(x, res, bm_rerun_class(res));
-	}
-	return rc == 1;
-}
-
-/* --rejudge: the result of s, from its stored record and outcome o. */
-static enum bm_class
-on_rejudged(void *user, const struct bm_sched_step *s,
-    const struct bm_sched_outcome *o)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct exec *x = user;
-	enum bm_class cls;
-	cJSON *r;
-	int rc;
-
-	rc = bm_rerun_result(x->rs, s, o, &r, &e);
-	if (rc < 0)
-		db_failed(x, &e);
-	if (rc != 1)	/* not replayed (a bad model): as a fresh run */
-		return on_result(user, s, o);
-	cls = bm_rerun_class(r);
-	if (cls != BM_CLASS_NONE && bm_verbosity > 0 && (unshow(x), 1))
-		bm_errorf("case %s: %s: %s", bm_json_str(s->kase, "case_id"),
-		    bm_class_name(cls), bm_json_str(
-		    cJSON_GetObjectItemCaseSensitive(r, "error"), "message"));
-	emit(x, r, cls);
-	return cls;
-}
-
-/* --rejudge: an exec scorer's stdin, from the stored record. */
-static char *
-on_rerecord(void *user, const struct bm_sched_step *s,
-    const struct bm_sched_outcome *o)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct exec *x = user;
-	char *json;
-
-	if (bm_rerun_record(x->rs, s, &json, &e) < 0)
-		db_failed(x, &e);
-	return json ? json : on_record(user, s, o);
-}
-
-/* --rescore: a judge entry's stored verdict (none: no verdict, no call). */
-static int
-on_prior(void *user, const struct bm_sched_step *s, int i,
-    struct bm_verdict *v)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct exec *x = user;
-	int rc;
-
-	rc = bm_rescore_prior(x->rs, s->kase, s->step, s->expect, i, v, &e);
-	if (rc < 0)
-		db_failed(x, &e);
-	return rc == 1 ? 1 : -1;
-}
-
-/*
- * --rescore through lib/sched: each step is answered with RUN's stored
- * answer (the replay hook), so the model under test is never asked.
- * With --rejudge the judges are asked (with -j, limits and retries) and
- * the case stream is read by the scheduler; without, the fast loop hands
- * over the cases that have exec scorers, which run again, their judges'
- * verdicts the stored ones.  0, or -1 after a message.
- */
-static int
-rescore_sched(struct exec *x, struct bm_sched_opts *so,
-    struct bm_sched_hooks *h, int rejudge)
-{
-	struct bm_error e = BM_ERROR_INIT;
-
-	if (x->sched)
-		return 0;
-	so->cfg = x->cfg;
-	if (rejudge) {
-		so->in_fd = 0;
-	} else {
-		/* The fast loop reads; the scheduler's input is over. */
-		if ((x->devnull = open("/dev/null", O_RDONLY)) < 0) {
-			bm_errorf("/dev/null: %s", strerror(errno));
-			return -1;
-		}
-		so->in_fd = x->devnull;
-		h->prior_verdict = on_prior;
-	}
-	h->replay = on_replay;
-	h->result = on_rejudged;
-	h->record = on_rerecord;
-	x->total = -1;
-	x->sched = bm_sched_new(so, h, &e);
-	if (!x->sched) {
-		bm_error_print(&e);
-		bm_error_clear(&e);
-		return -1;
-	}
-	x->t0 = x->last_progress = bm_clock_ms();
-	x->out_tty = isatty(1);
-	return 0;
-}
-
-/* Run the scheduler until its jobs are done, and store their results. */
-static int
-rescore_drain(struct exec *x)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	int rc = 0;
-
-	if (bm_sched_run(x->sched, &e) < 0) {
-		bm_error_print(&e);
-		bm_error_clear(&e);
-		rc = -1;
-	}
-	flush_all(x);
-	return rc;
-}
-
-/*
- * --rescore without --rejudge: one case at a time through lib/rescore,
- * committed every 1,000 results or 250 ms, each line printed once
- * committed; a case with an exec scorer goes through lib/sched.
- */
-static void
-rescore_fast(struct exec *x, struct bm_sched_opts *so,
-    struct bm_sched_hooks *h)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	struct bm_jsonl in;
-	cJSON *rec;
-	int rc;
-
-	bm_jsonl_open(&in, stdin, NULL);
-	while (!x->signals && !x->write_failed && !x->db_failed &&
-	    (rescore_idle(x), rc = bm_jsonl_next(&in, &rec, &e)) != 0) {
-		if (rc < 0) {
-			/* A signal interrupts the read: no message for it. */
-			if (!x->signals)
-				bm_error_print(&e);
-			x->bad_lines += !x->signals;
-			bm_error_clear(&e);
-			continue;
-		}
-		if (strcmp(bm_jsonl_type(rec) ? bm_jsonl_type(rec) : "",
-		    "case") != 0) {
-			out(x, in.line, (size_t)in.len);
-		} else if (bm_sched_check(rec, &e) < 0) {
-			bm_errorf("<stdin>:%ld: %s", in.lineno, e.msg);
-			bm_error_clear(&e);
-			x->bad_lines++;
-		} else if (bm_rerun_has_scorer(rec)) {
-			/* Its exec scorers run again, through lib/sched. */
-			rescore_commit(x);
-			if (rescore_sched(x, so, h, 0) < 0) {
-				x->db_failed = 1;	/* exit 2 */
-			} else {
-				(void)bm_sched_add(x->sched, rec, &e);
-				rec = NULL;
-				bm_error_clear(&e);
-				if (rescore_drain(x) < 0)
-					x->db_failed = 1;
-			}
-		} else if ((rc = bm_rescore_case(x->rs, rec, &e)) < 0) {
-			bm_error_print(&e);
-			bm_error_clear(&e);
-			x->db_failed = 1;
-		} else if (rc == 0) {
-			bm_debugf(1, "case %s: not answered by run %s",
-			    bm_json_str(rec, "case_id"), x->from);
-		}
-		cJSON_Delete(rec);
-		if (x->db_failed || bm_rerun_due(x->rs, x->last_commit))
-			rescore_commit(x);
-	}
-	bm_jsonl_close(&in);
-	rescore_commit(x);
-}
-
-/*
- * bm-exec --rescore RUN (lib/rescore.h): RUN's stored answers scored
- * against the case stream's expectations, with no request, as a new run.
- * Returns 0, or 2 after a message.
- */
-static int
-rescore_run(struct exec *x, struct bm_cli *cli, const char *spec, int argc,
-    char **argv, struct bm_sched_opts *so, struct bm_sched_hooks *h,
-    int rejudge)
-{
-	struct bm_error e = BM_ERROR_INIT;
-	const struct bm_rescore_tally *t;
-	int i, rc = 0;
-
-	if (!open_db(x, cli->db, &e) ||
-	    bm_runs_resolve(x->db, spec, &x->from, &e) < 0)
-		goto fail;
-	if (!x->run_id)
-		x->run_id = bm_runs_new_id();
-	x->runs = bm_runs_begin(x->db, x->run_id, argc, argv, x->cfg->path ?
-	    x->cfg->sha256 : NULL, NULL, 0, &e);
-	if (!x->runs || bm_runs_set_origin(x->runs, x->from, &e) < 0 ||
-	    !(x->rs = bm_rescore_open(x->db, x->runs, x->run_id, x->from,
-	    x->busy_ms, &e)))
-		goto fail;
-	bm_runs_busy_timeout(x->runs, x->busy_ms);
-	bm_notef("run %s: re-scoring run %s", x->run_id, x->from);
-	x->ran = 1;
-	x->last_commit = bm_clock_ms();
-	x->db_path = bm_db_path(x->db);
-	if (rejudge)
-		rc = rescore_sched(x, so, h, 1) < 0 || rescore_drain(x) < 0 ?
-		    2 : 0;
-	else
-		rescore_fast(x, so, h);
-	bm_rescore_stream(x->rs, x->stream);
-	if (!x->db_failed && bm_runs_set_stream(x->runs, x->stream, &e) < 0) {
-		bm_error_print(&e);
-		bm_error_clear(&e);
-		x->db_failed = 1;
-	}
-	/* The fast loop's counts and the scheduler's. */
-	t = bm_rescore_tally(x->rs);
-	x->unanswered += t->unanswered;
-	x->errors += t->errors;
-	x->done += t->done;
-	for (i = 0; i <= BM_CLASS_CONFIG; i++)
-		x->by_class[i] += t->by_class[i];
-	return rc;
-fail:
-	bm_error_print(&e);
-	bm_error_clear(&e);
-	return 2;
-}
-
 /*
  * A run (or --resume RUN): the case stream read once ahead, then run
  * through lib/sched, each result stored and printed.  Returns 0, or 2 or
@@ -1053,7 +554,7 @@ run(struct exec *x, struct bm_cli *cli, const char *resume, int argc,
 
 	if (resume)
 		x->ids = bm_map_new();
-	so->in_fd = prescan(x);
+	so->in_fd = exec_prescan(x);
 	if (so->in_fd < 0)
 		return x->signals ? 130 : 2;
 	if (x->total == 0 && !resume) {
@@ -1061,7 +562,7 @@ run(struct exec *x, struct bm_cli *cli, const char *resume, int argc,
 		cli->no_db = 1;
 	}
 	if (!cli->no_db) {
-		if (!open_db(x, cli->db, &e) || (resume &&
+		if (!exec_open_db(x, cli->db, &e) || (resume &&
 		    bm_runs_resolve(x->db, resume, &x->run_id, &e) < 0)) {
 			bm_error_print(&e);
 			bm_error_clear(&e);
@@ -1088,7 +589,7 @@ run(struct exec *x, struct bm_cli *cli, const char *resume, int argc,
 	    strcmp(bm_runs_stream(x->runs), x->stream) != 0)) {
 		missing = bm_runs_missing(x->runs, x->ids, &e);
 		if (missing < 0) {
-			db_failed(x, &e);
+			exec_db_failed(x, &e);
 		} else if (bm_runs_stream(x->runs) && missing > 0) {
 			bm_warnf("the case stream differs from run %s's: %ld"
 			    " of its cases are not in it, so the run stays"
@@ -1100,7 +601,7 @@ run(struct exec *x, struct bm_cli *cli, const char *resume, int argc,
 				    " %s's: it has every case of the run and"
 				    " more", x->run_id);
 			if (bm_runs_set_stream(x->runs, x->stream, &e) < 0)
-				db_failed(x, &e);
+				exec_db_failed(x, &e);
 		}
 	}
 	so->cfg = x->cfg;
@@ -1127,7 +628,7 @@ run(struct exec *x, struct bm_cli *cli, const char *resume, int argc,
 		bm_error_clear(&e);
 		rc = 2;
 	}
-	flush_all(x);
+	exec_flush_all(x);
 	if (rc == 0)
 		progress(x, bm_clock_ms(), 1);
 	x->incomplete |= rc != 0;
@@ -1181,13 +682,13 @@ finish(struct exec *x, int rc)
 	status = x->db_failed || !x->ran ? "failed" : x->signals ||
 	    x->write_failed || x->incomplete ? "interrupted" : "finished";
 	if (x->runs && bm_runs_end(x->runs, status, &e) < 0 && x->ran)
-		db_failed(x, &e);
+		exec_db_failed(x, &e);
 	bm_error_clear(&e);
 	if (x->runs && x->ran && !x->rs && strcmp(status, "finished") != 0)
 		bm_notef("to resume: bm-exec --resume %s < the same cases",
 		    x->run_id);
 	if (bm_db_close(x->db, &e) < 0 && x->ran)
-		db_failed(x, &e);
+		exec_db_failed(x, &e);
 	bm_error_clear(&e);
 	bm_sched_free(x->sched);
 	bm_config_free(x->cfg);
@@ -1220,9 +721,9 @@ main(int argc, char **argv)
 	struct exec ex = { .grace_s = 10, .status_ms = 5000, .busy_ms = 10000 };
 	struct exec *x = &ex;
 	struct bm_sched_hooks h = { .user = x, .line = on_line, .warn = on_warn,
-	    .retry = on_retry, .result = on_result, .turn = on_turn,
+	    .retry = on_retry, .result = exec_on_result, .turn = on_turn,
 	    .idle = on_idle, .stored = on_stored,
-	    .child_stderr = on_child_stderr, .record = on_record,
+	    .child_stderr = on_child_stderr, .record = exec_on_record,
 	    .warning = on_warning };
 	struct bm_error e = BM_ERROR_INIT;
 	struct bm_cli cli;
@@ -1290,7 +791,7 @@ main(int argc, char **argv)
 		    " other");
 	if (x->run_id && bm_runs_check_id(x->run_id, &e) < 0)
 		bm_cli_usage_error(&cli, "--run-id: %s", e.msg);
-	rescore_check(x, &cli, rescore, rejudge, resume);
+	exec_rescore_check(x, &cli, rescore, rejudge, resume);
 	if ((resume || x->cache) && cli.no_db)
 		bm_cli_usage_error(&cli, "%s needs the database",
 		    resume ? "--resume" : "--cache");
@@ -1305,10 +806,10 @@ main(int argc, char **argv)
 	for (i = 0; i < x->cfg->nproviders; i++)
 		(void)bm_config_api_key(&x->cfg->providers[i]);
 	if (rescore)
-		rc = rescore_run(x, &cli, rescore, argc, argv, &so, &h,
+		rc = exec_rescore_run(x, &cli, rescore, argc, argv, &so, &h,
 		    rejudge);
 	else if (x->dry_run)
-		rc = dry_run(x);
+		rc = exec_dry_run(x);
 	else
 		rc = run(x, &cli, resume, argc, argv, &so, &h);
 	return finish(x, rc);

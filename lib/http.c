@@ -31,7 +31,7 @@ struct bm_http {
 	struct sock *socks;		/* what curl waits on */
 	size_t nsocks, socks_cap;
 	double due;			/* curl's timer (bm_clock_ms), or < 0 */
-	struct pollfd *pfds;		/* the last poll: the caller's, curl's */
+	struct pollfd *pfds;		/* polled: the caller's, then curl's */
 	size_t npfds, ncaller, pfds_cap;
 };
 

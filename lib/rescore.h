@@ -20,6 +20,7 @@
 #include "runs.h"
 
 struct bm_rescore;
+struct bm_verdict;		/* lib/assert.h */
 
 /* What has been written so far. */
 struct bm_rescore_tally {
