@@ -1001,22 +1001,66 @@ bm_assert_type(const cJSON *spec)
 	return type;
 }
 
-int
-bm_assert_score(const cJSON *expect, const struct bm_answer *a,
-    cJSON *result, struct bm_error *e)
+/* Number d as bm_json_put prints a cJSON number. */
+static void
+put_number(struct bm_buf *b, double d)
+{
+	cJSON n;
+
+	memset(&n, 0, sizeof(n));
+	n.type = cJSON_Number;
+	n.valuedouble = d;
+	bm_json_put(b, &n);
+}
+
+/* Entry o of type t as JSON text, the members bm_assert_score's has. */
+static void
+put_entry(struct bm_buf *b, const char *t, const struct verdict *o,
+    const struct bm_verdict *ext, struct bm_buf *why)
+{
+	const cJSON *it;
+
+	bm_buf_adds(b, "{\"type\":");
+	bm_json_put_str(b, t);
+	bm_buf_adds(b, o->pass ? ",\"pass\":true,\"score\":" :
+	    ",\"pass\":false,\"score\":");
+	put_number(b, o->score);
+	if (ext && ext->known && ext->agreement >= 0) {
+		bm_buf_adds(b, ",\"agreement\":");
+		put_number(b, ext->agreement);
+	}
+	if (!o->pass) {
+		bm_buf_adds(b, ",\"reason\":");
+		bm_json_put_str(b, bm_buf_str(why));
+	}
+	cJSON_ArrayForEach(it, o->more) {
+		bm_buf_addc(b, ',');
+		bm_json_put_str(b, it->string);
+		bm_buf_addc(b, ':');
+		bm_json_put(b, it);
+	}
+	bm_buf_addc(b, '}');
+}
+
+/*
+ * Score a against expect: each entry to list as a cJSON item or, list
+ * NULL, to text as JSON ("," between); an entities entry's metrics to
+ * result; *score the weighted mean.  1 when every entry passed, 0, -1
+ * with e (bm_assert_score).
+ */
+static int
+score_all(const cJSON *expect, const struct bm_answer *a, cJSON *result,
+    cJSON *list, struct bm_buf *text, double *score, struct bm_error *e)
 {
 	const cJSON *spec, *type, *w;
 	const cJSON *where;
 	const struct bm_verdict *ext;
 	struct bm_buf why = BM_BUF_INIT;
 	struct verdict o;
-	cJSON *list, *item, *it;
+	cJSON *item, *it;
 	double sum = 0, wsum = 0, weight;
 	int all = 1, i = 0, neg, rc = 0;
 
-	cJSON_DeleteItemFromObjectCaseSensitive(result, "assertions");
-	cJSON_DeleteItemFromObjectCaseSensitive(result, "score");
-	list = cJSON_AddArrayToObject(result, "assertions");
 	cJSON_ArrayForEach(spec, expect) {
 		if (bm_assert_check(spec, &where, e) < 0) {
 			rc = -1;
@@ -1024,7 +1068,6 @@ bm_assert_score(const cJSON *expect, const struct bm_answer *a,
 		}
 		type = bm_assert_type(spec);
 		ext = a->verdicts ? &a->verdicts[i] : NULL;
-		i++;
 		neg = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec,
 		    "not"));
 		bm_buf_reset(&why);
@@ -1047,6 +1090,15 @@ bm_assert_score(const cJSON *expect, const struct bm_answer *a,
 		sum += weight * o.score;
 		wsum += weight;
 		all = all && o.pass;
+		if (!list) {
+			if (i > 0)
+				bm_buf_addc(text, ',');
+			put_entry(text, type->string, &o, ext, &why);
+			cJSON_Delete(o.more);
+			i++;
+			continue;
+		}
+		i++;
 		item = cJSON_CreateObject();
 		cJSON_AddStringToObject(item, "type", type->string);
 		cJSON_AddBoolToObject(item, "pass", o.pass);
@@ -1064,11 +1116,52 @@ bm_assert_score(const cJSON *expect, const struct bm_answer *a,
 		cJSON_Delete(o.more);
 		cJSON_AddItemToArray(list, item);
 	}
-	cJSON_AddNumberToObject(result, "score",
-	    wsum > 0 ? sum / wsum : (all ? 1 : 0));
+	*score = wsum > 0 ? sum / wsum : (all ? 1 : 0);
 	rc = all;
 out:
 	bm_buf_free(&why);
+	return rc;
+}
+
+int
+bm_assert_score(const cJSON *expect, const struct bm_answer *a,
+    cJSON *result, struct bm_error *e)
+{
+	cJSON *list;
+	double score;
+	int rc;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "assertions");
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "score");
+	list = cJSON_AddArrayToObject(result, "assertions");
+	rc = score_all(expect, a, result, list, NULL, &score, e);
+	if (rc >= 0)
+		cJSON_AddNumberToObject(result, "score", score);
+	return rc;
+}
+
+int
+bm_assert_put(const cJSON *expect, const struct bm_answer *a,
+    struct bm_buf *out, double *score, struct bm_error *e)
+{
+	struct bm_buf list = BM_BUF_INIT;
+	cJSON *result = cJSON_CreateObject();
+	int rc;
+
+	rc = score_all(expect, a, result, NULL, &list, score, e);
+	if (rc >= 0) {
+		bm_buf_adds(out, "\"score\":");
+		put_number(out, *score);
+		bm_buf_adds(out, ",\"assertions\":[");
+		bm_buf_add(out, list.s, list.len);
+		bm_buf_adds(out, "],\"metrics\":");
+		if (result->child)
+			bm_json_put(out, result->child);
+		else
+			bm_buf_adds(out, "null");
+	}
+	bm_buf_free(&list);
+	cJSON_Delete(result);
 	return rc;
 }
 

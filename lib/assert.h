@@ -66,6 +66,15 @@ int bm_assert_check(const cJSON *spec, const cJSON **where,
  */
 int bm_assert_score(const cJSON *expect, const struct bm_answer *a,
     cJSON *result, struct bm_error *e);
+/*
+ * bm_assert_score as text, for a result written without building it:
+ * appends "score":S,"assertions":[...],"metrics":M (null when none) to
+ * out, as bm_json_put prints those members, and sets *score.  The same
+ * return; nothing appended on -1.
+ */
+struct bm_buf;
+int bm_assert_put(const cJSON *expect, const struct bm_answer *a,
+    struct bm_buf *out, double *score, struct bm_error *e);
 
 /*
  * Check every assertion of case record kase (its expect, or each step's)

@@ -92,7 +92,7 @@ bm_rerun_record(struct bm_rescore *rs, const struct bm_sched_step *s,
 int
 bm_rerun_due(const struct bm_rescore *rs, double last_ms)
 {
-	return bm_rescore_pending(rs) >= 1000 ||
+	return bm_rescore_pending_bytes(rs) >= 4 << 20 ||
 	    (bm_rescore_tally(rs)->cases % 64 == 0 &&
 	    bm_clock_ms() - last_ms >= 250);
 }

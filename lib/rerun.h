@@ -42,7 +42,9 @@ int bm_rerun_result(struct bm_rescore *rs, const struct bm_sched_step *s,
 int bm_rerun_record(struct bm_rescore *rs, const struct bm_sched_step *s,
     char **json, struct bm_error *e);
 /*
- * Is the fast loop's batch due for its commit: 1,000 results, or, checked
+ * Is the fast loop's batch due for its commit: 4 MB of lines (about
+ * 6,000 results of an answer of a line; fewer commits, as each one
+ * costs the writer the preparing of its statements again), or, checked
  * every 64 cases, 250 ms since last_ms (bm_clock_ms) when it last was?
  */
 int bm_rerun_due(const struct bm_rescore *rs, double last_ms);

@@ -60,6 +60,7 @@ struct bm_rescore {
 	struct bm_buf batch;	/* the open batch's lines */
 	struct bm_buf taken;	/* the lines last handed out */
 	long pending;		/* results in the batch */
+	size_t pending_bytes;	/* and their lines' bytes */
 	int open;		/* the batch's transaction is open */
 	int failed;		/* the database failed: store no more */
 	struct writer w;
@@ -70,6 +71,7 @@ struct bm_rescore {
 	struct line *group[GROUP];	/* the writer's, not yet stored */
 	size_t ngroup;
 	struct bm_buf line;	/* the main thread's line being made */
+	struct bm_buf scored;	/* fast()'s verdicts, as text */
 	struct bm_buf ids;	/* "case_id\n" of every case scored */
 	cJSON *prior;		/* the record bm_rescore_prior read */
 	struct bm_rescore_tally t;
@@ -117,8 +119,14 @@ static const char *const own[O_N + 1] = {
 	"judge_cost_usd", "exit_code", NULL
 };
 
-static const char sql[] = "SELECT record FROM results WHERE run_id = ?"
-    " AND case_id = ? AND step = ?";
+/* RUN's result: its record, and the columns fast() reads instead. */
+static const char sql[] = "SELECT record, output, error_class, latency_ms,"
+    " ttft_ms, prompt_tokens, completion_tokens, cost_usd FROM results"
+    " WHERE run_id = ? AND case_id = ? AND step = ?";
+enum {
+	C_RECORD, C_OUTPUT, C_CLASS, C_LATENCY, C_TTFT, C_PROMPT,
+	C_COMPLETION, C_COST
+};
 
 static void *writer_main(void *);
 
@@ -189,30 +197,36 @@ bm_rescore_free(struct bm_rescore *rs)
 	bm_buf_free(&rs->batch);
 	bm_buf_free(&rs->taken);
 	bm_buf_free(&rs->line);
+	bm_buf_free(&rs->scored);
 	bm_buf_free(&rs->ids);
 	cJSON_Delete(rs->prior);
 	free(rs);
 }
 
-/* The stored record of case_id's step: 1 and *rec, 0 none, -1 with e. */
+/*
+ * Look RUN's result for case_id's step up: 1 and *st on its row (reset
+ * it), 0 none, -1 with e.
+ */
 static int
-stored(struct bm_rescore *rs, const char *case_id, long step, cJSON **rec,
-    struct bm_error *e)
+lookup(struct bm_rescore *rs, const char *case_id, long step,
+    struct bm_db_stmt **st, struct bm_error *e)
 {
-	struct bm_db_stmt *st = bm_db_prepare(rs->rd, sql, e);
-	const char *text;
-	int rc;
-
-	*rec = NULL;
-	if (!st)
+	*st = bm_db_prepare(rs->rd, sql, e);
+	if (!*st)
 		return -1;
-	bm_db_bind_text(st, 1, rs->from);
-	bm_db_bind_text(st, 2, case_id);
-	bm_db_bind_int(st, 3, step);
-	rc = bm_db_step(st, e);
-	if (rc != 1)
-		return rc;
-	text = bm_db_col_text(st, 0);
+	bm_db_bind_text(*st, 1, rs->from);
+	bm_db_bind_text(*st, 2, case_id);
+	bm_db_bind_int(*st, 3, step);
+	return bm_db_step(*st, e);
+}
+
+/* The record of st's row (reset here): 1 and *rec, or -1 with e. */
+static int
+parse(struct bm_rescore *rs, struct bm_db_stmt *st, const char *case_id,
+    long step, cJSON **rec, struct bm_error *e)
+{
+	const char *text = bm_db_col_text(st, C_RECORD);
+
 	*rec = text ? cJSON_Parse(text) : NULL;
 	bm_db_reset(st);
 	if (!cJSON_IsObject(*rec)) {
@@ -224,6 +238,19 @@ stored(struct bm_rescore *rs, const char *case_id, long step, cJSON **rec,
 		return -1;
 	}
 	return 1;
+}
+
+/* The stored record of case_id's step: 1 and *rec, 0 none, -1 with e. */
+static int
+stored(struct bm_rescore *rs, const char *case_id, long step, cJSON **rec,
+    struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+	int rc;
+
+	*rec = NULL;
+	rc = lookup(rs, case_id, step, &st, e);
+	return rc == 1 ? parse(rs, st, case_id, step, rec, e) : rc;
 }
 
 /*
@@ -478,88 +505,302 @@ put_field(struct bm_buf *b, const char *k, const cJSON *v)
 		bm_buf_adds(b, "null");
 }
 
+/* A value in a record's text: n bytes at s; s NULL when absent. */
+struct span {
+	const char *s;
+	size_t n;
+};
+
+static const char *
+ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
 /*
- * The result of a one-step kase scored against old (RUN's stored
- * record, not an error), written straight into its line and row, in the
- * order bm_runs_shape gives score_stored's result: the same bytes,
- * without building that record.  NULL, old untouched, when the case is
- * one score_stored makes (a field of the result's own in the case, a
- * scoring that fails).
+ * Past the JSON value at p: its strings and brackets followed, nothing
+ * more checked (the record is JSON: CHECK json_valid, or bm_json_put's).
+ * NULL when the text ends first.
+ */
+static const char *
+skip(const char *p)
+{
+	int depth = 0;
+
+	do {
+		if (*p == '"') {
+			for (p++; *p != '"'; p++)
+				if (*p == '\0' || (*p == '\\' && *++p == '\0'))
+					return NULL;
+			p++;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+			p++;
+		} else if (*p == '}' || *p == ']') {
+			if (depth-- == 0)
+				return NULL;
+			p++;
+		} else if (*p == '\0') {
+			return NULL;
+		} else if (depth > 0) {
+			p++;
+		} else {
+			/* A number or a literal. */
+			p += strcspn(p, ",:{}[]\" \t\n\r");
+		}
+	} while (depth > 0);
+	return p;
+}
+
+/*
+ * The values of record text j's members named keys[i] (NULL-ended; the
+ * first of a name, as bm_json_index) into v[i].  0, or -1 when j is not
+ * an object this reads (a key with an escape: cJSON's to read).
+ */
+static int
+members(const char *j, const char *const *keys, struct span *v)
+{
+	const char *p = ws(j), *k, *end;
+	size_t i, n;
+
+	for (i = 0; keys[i]; i++)
+		v[i].s = NULL;
+	if (*p++ != '{')
+		return -1;
+	p = ws(p);
+	while (*p != '}') {
+		if (*p != '"')
+			return -1;
+		for (k = ++p; *p != '"'; p++)
+			if (*p == '\\' || *p == '\0')
+				return -1;
+		n = (size_t)(p - k);
+		p = ws(p + 1);
+		if (*p++ != ':')
+			return -1;
+		p = ws(p);
+		if ((end = skip(p)) == NULL || end == p)
+			return -1;
+		for (i = 0; keys[i]; i++)
+			if (!v[i].s && keys[i][0] == *k &&
+			    strncmp(keys[i], k, n) == 0 && keys[i][n] == '\0') {
+				v[i].s = p;
+				v[i].n = (size_t)(end - p);
+				break;
+			}
+		p = ws(end);
+		if (*p == ',')
+			p = ws(p + 1);
+		else if (*p != '}')
+			return -1;
+	}
+	return *ws(p + 1) == '\0' ? 0 : -1;
+}
+
+/*
+ * Is v printed as bm_json_put prints it: a literal, a whole number, or a
+ * string with no escape that bm_json_put_str writes otherwise?  (Other
+ * numbers, objects and arrays are parsed and printed.)
+ */
+static int
+printed(const struct span *v)
+{
+	const char *p = v->s, *end = v->s + v->n - 1;
+	unsigned x;
+
+	if (*p == '-' || (*p >= '0' && *p <= '9')) {
+		/* A whole number as put_whole prints it: below 1e15, no
+		 * leading zero. */
+		p += *p == '-';
+		if (*p == '0')
+			return p == end;
+		return (size_t)(end - p) < 15 &&
+		    strspn(p, "0123456789") == (size_t)(end - p) + 1;
+	}
+	if (*p != '"')
+		return (v->n == 4 && (memcmp(p, "null", 4) == 0 ||
+		    memcmp(p, "true", 4) == 0)) ||
+		    (v->n == 5 && memcmp(p, "false", 5) == 0);
+	for (p++; p < end; p++) {
+		if ((unsigned char)*p < 32)
+			return 0;
+		if (*p != '\\')
+			continue;
+		p++;
+		if (strchr("\"\\bfnrt", *p))
+			continue;
+		/* \u00XX, lowercase, for a control character that has no
+		 * letter (not NUL: cJSON's strings end there). */
+		if (end - p < 5 || memcmp(p, "u00", 3) != 0 ||
+		    !strchr("01", p[3]) || !strchr("0123456789abcdef", p[4]))
+			return 0;
+		x = (unsigned)(p[3] - '0') * 16 + (unsigned)(p[4] <= '9' ?
+		    p[4] - '0' : p[4] - 'a' + 10);
+		if (x == 0 || x == '\b' || x == '\f' || x == '\n' ||
+		    x == '\r' || x == '\t')
+			return 0;
+		p += 4;
+	}
+	return 1;
+}
+
+/* v's number, else dflt. */
+static double
+span_num(const struct span *v, double dflt)
+{
+	cJSON *j = v->s ? cJSON_ParseWithLength(v->s, v->n) : NULL;
+
+	if (cJSON_IsNumber(j))
+		dflt = j->valuedouble;
+	cJSON_Delete(j);
+	return dflt;
+}
+
+/*
+ * ,"k":v to b as put_field prints the member parsed (null when absent):
+ * 0, or -1 when v does not parse.
+ */
+static int
+put_span(struct bm_buf *b, const char *k, const struct span *v)
+{
+	cJSON *j;
+
+	bm_buf_addc(b, ',');
+	bm_json_put_str(b, k);
+	bm_buf_addc(b, ':');
+	if (!v->s) {
+		bm_buf_adds(b, "null");
+	} else if (printed(v)) {
+		bm_buf_add(b, v->s, v->n);
+	} else {
+		if (!(j = cJSON_ParseWithLength(v->s, v->n)))
+			return -1;
+		bm_json_put(b, j);
+		cJSON_Delete(j);
+	}
+	return 0;
+}
+
+/* Column c of st, a number, or dflt when NULL. */
+static double
+col_num(struct bm_db_stmt *st, int c, double dflt)
+{
+	return bm_db_col_null(st, c) ? dflt : bm_db_col_double(st, c);
+}
+
+/*
+ * The result of a one-step kase scored against RUN's stored result on
+ * st's row (not an error), written straight into its line and row, in
+ * the order bm_runs_shape gives score_stored's result: the same bytes,
+ * without parsing the stored record or building the result.  The answer
+ * and the row's measures are the row's columns (made from the record);
+ * the members the result carries are copied from the record's text.
+ * NULL when the case is one score_stored makes (a field of the result's
+ * own in the case, a judge or exec entry, a scoring that fails, a record
+ * this does not read).
  */
 static struct line *
-fast(struct bm_rescore *rs, const cJSON *kase, const cJSON *old)
+fast(struct bm_rescore *rs, const cJSON *kase, struct bm_db_stmt *st)
 {
 	const cJSON *expect = cJSON_GetObjectItemCaseSensitive(kase,
-	    "expect"), *it, *f[O_N], *c[8];
+	    "expect"), *it, *c[8], *type;
+	const char *rec = bm_db_col_text(st, C_RECORD);
 	struct bm_error se = BM_ERROR_INIT;
 	struct bm_answer a = { .exit_code = -1 };
 	struct bm_buf *b = &rs->line;
+	struct span f[O_N];
+	struct bm_buf *sc = &rs->scored;
 	struct bm_runs_row row;
-	struct line *l;
-	cJSON *sc;
+	double score;
 	size_t i;
 	int rc;
 
-	bm_json_index(old, own, f);
-	if (strcmp(cJSON_IsString(f[O_STATUS]) ? f[O_STATUS]->valuestring :
-	    "", "error") == 0)
+	if (!rec || members(rec, own, f) < 0 || !f[O_STATUS].s ||
+	    (f[O_STATUS].n == 7 && memcmp(f[O_STATUS].s, "\"error\"", 7) ==
+	    0) || memchr(f[O_STATUS].s, '\\', f[O_STATUS].n))
 		return NULL;
 	cJSON_ArrayForEach(it, kase)
 		if (!it->string || is_in(it->string, own))
 			return NULL;
-	answer(rs, f, expect, old, &a);
-	sc = cJSON_CreateObject();
-	rc = bm_assert_score(expect, &a, sc, &se);
-	bm_error_clear(&se);
-	if (rc < 0) {
-		cJSON_Delete(sc);
-		return NULL;
-	}
+	cJSON_ArrayForEach(it, expect)
+		if ((type = bm_assert_type(it)) &&
+		    (strcmp(type->string, "judge") == 0 ||
+		    strcmp(type->string, "exec") == 0))
+			return NULL;
 	bm_buf_reset(b);
 	bm_buf_adds(b, "{\"type\":\"result\",\"run_id\":");
 	bm_json_put_str(b, rs->run_id);
 	bm_json_index(kase, from_kase, c);
 	for (i = 0; from_kase[i]; i++)
 		put_field(b, from_kase[i], c[i]);
+	a.exit_code = (int)span_num(&f[O_EXIT], -1);
+	a.output = bm_db_col_text(st, C_OUTPUT);
+	if (!a.output)
+		a.output = "";
+	a.latency_ms = col_num(st, C_LATENCY, -1);
+	a.completion_tokens = (long)col_num(st, C_COMPLETION, -1);
+	bm_buf_reset(sc);
+	rc = bm_assert_put(expect, &a, sc, &score, &se);
+	bm_error_clear(&se);
+	if (rc < 0)
+		return NULL;
 	bm_buf_adds(b, ",\"step\":0,\"status\":");
 	bm_buf_adds(b, rc ? "\"pass\"" : "\"fail\"");
 	for (i = O_ERROR; i <= O_COST; i++)
-		put_field(b, own[i], f[i]);
-	for (i = O_SCORE; i <= O_METRICS; i++)
-		put_field(b, own[i], cJSON_GetObjectItemCaseSensitive(sc,
-		    own[i]));
-	put_field(b, own[O_STARTED], f[O_STARTED]);
-	put_field(b, own[O_FINISHED], f[O_FINISHED]);
-	/* The rest: the case's other fields, the stored extras, the
-	 * scoring's. */
+		if (put_span(b, own[i], &f[i]) < 0)
+			return NULL;
+	bm_buf_addc(b, ',');
+	bm_buf_add(b, sc->s, sc->len);
+	if (put_span(b, own[O_STARTED], &f[O_STARTED]) < 0 ||
+	    put_span(b, own[O_FINISHED], &f[O_FINISHED]) < 0)
+		return NULL;
+	/* The rest: the case's other fields, the stored extras. */
 	cJSON_ArrayForEach(it, kase)
 		if (!is_in(it->string, dropped) && !first(it, from_kase, c))
 			put_field(b, it->string, it);
 	for (i = O_CACHED; i < O_N; i++)
-		if (f[i])
-			put_field(b, own[i], f[i]);
-	cJSON_ArrayForEach(it, sc)
-		if (strcmp(it->string, "score") != 0 &&
-		    strcmp(it->string, "assertions") != 0 &&
-		    strcmp(it->string, "metrics") != 0)
-			put_field(b, it->string, it);
+		if (f[i].s && put_span(b, own[i], &f[i]) < 0)
+			return NULL;
 	bm_buf_addc(b, '}');
-	/* The row: the stored answer's, the case's fields, the verdict. */
-	bm_runs_row_of(old, NULL, &row);
+	/* The row: the stored answer's columns, the case's fields, the
+	 * verdict. */
+	memset(&row, 0, sizeof(row));
 	row.case_id = cJSON_GetStringValue(c[0]);
 	row.benchmark_id = cJSON_GetStringValue(c[1]);
 	row.model = cJSON_GetStringValue(c[3]);
 	row.variant = cJSON_GetStringValue(c[4]);
 	row.content_sha256 = bm_json_str(kase, "content_sha256");
 	row.status = rc ? "pass" : "fail";
+	row.error_class = bm_db_col_text(st, C_CLASS);
+	row.output = bm_db_col_text(st, C_OUTPUT);
 	row.step = 0;
 	row.trial = (long long)num_or(c[5], 0);
 	row.repeat = (long long)num_or(c[6], 0);
+	if (!bm_db_col_null(st, C_LATENCY)) {
+		row.known |= BM_ROW_LATENCY;
+		row.latency_ms = bm_db_col_double(st, C_LATENCY);
+	}
+	if (!bm_db_col_null(st, C_TTFT)) {
+		row.known |= BM_ROW_TTFT;
+		row.ttft_ms = bm_db_col_double(st, C_TTFT);
+	}
+	if (!bm_db_col_null(st, C_PROMPT)) {
+		row.known |= BM_ROW_PROMPT;
+		row.prompt_tokens = bm_db_col_int(st, C_PROMPT);
+	}
+	if (!bm_db_col_null(st, C_COMPLETION)) {
+		row.known |= BM_ROW_COMPLETION;
+		row.completion_tokens = bm_db_col_int(st, C_COMPLETION);
+	}
+	if (!bm_db_col_null(st, C_COST)) {
+		row.known |= BM_ROW_COST;
+		row.cost_usd = bm_db_col_double(st, C_COST);
+	}
 	row.known |= BM_ROW_SCORE;
-	row.score = bm_json_numor(sc, "score", 0);
-	l = pack(&row, b->s, b->len);
-	cJSON_Delete(sc);
-	return l;
+	row.score = score;
+	return pack(&row, b->s, b->len);
 }
 
 /*
@@ -572,18 +813,23 @@ step_result(struct bm_rescore *rs, const cJSON *kase, long step,
 {
 	const char *cid = bm_json_str(kase, "case_id");
 	struct bm_runs_row row;
+	struct bm_db_stmt *st;
 	cJSON *old, *r;
 	int rc;
 
 	*line = NULL;
-	rc = stored(rs, cid ? cid : "", step, &old, e);
+	if (!cid)
+		cid = "";
+	rc = lookup(rs, cid, step, &st, e);
 	if (rc != 1)
 		return rc;
 	if (step == 0 && !cJSON_GetObjectItemCaseSensitive(kase, "steps") &&
-	    (*line = fast(rs, kase, old))) {
-		cJSON_Delete(old);
+	    (*line = fast(rs, kase, st))) {
+		bm_db_reset(st);
 		return 1;
 	}
+	if (parse(rs, st, cid, step, &old, e) < 0)
+		return -1;
 	r = score_stored(rs, kase, step, old, NULL);
 	bm_buf_reset(&rs->line);
 	bm_json_put(&rs->line, r);
@@ -881,6 +1127,7 @@ bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
 			break;
 		count(rs, &r->row);
 		rs->pending++;
+		rs->pending_bytes += r->len + 1;
 		hand(rs, r);
 		if (rs->wfail) {
 			(void)writer_failed(rs, e);
@@ -894,6 +1141,12 @@ long
 bm_rescore_pending(const struct bm_rescore *rs)
 {
 	return rs->pending;
+}
+
+size_t
+bm_rescore_pending_bytes(const struct bm_rescore *rs)
+{
+	return rs->pending_bytes;
 }
 
 int
@@ -910,6 +1163,7 @@ bm_rescore_commit(struct bm_rescore *rs, struct bm_error *e)
 		(void)failed(rs);
 	}
 	rs->pending = 0;
+	rs->pending_bytes = 0;
 	bm_buf_add(&rs->taken, rs->batch.s, rs->batch.len);
 	bm_buf_reset(&rs->batch);
 	return rc;
@@ -925,6 +1179,7 @@ bm_rescore_take(struct bm_rescore *rs, size_t *len)
 		bm_buf_add(&rs->taken, rs->batch.s, rs->batch.len);
 		bm_buf_reset(&rs->batch);
 		rs->pending = 0;
+		rs->pending_bytes = 0;
 	}
 	*len = rs->taken.len;
 	s = bm_buf_str(&rs->taken);

@@ -54,8 +54,9 @@ void bm_rescore_free(struct bm_rescore *rs);
  */
 int bm_rescore_case(struct bm_rescore *rs, const cJSON *kase,
     struct bm_error *e);
-/* Results in the open batch. */
+/* Results in the open batch, and the bytes of their lines. */
 long bm_rescore_pending(const struct bm_rescore *rs);
+size_t bm_rescore_pending_bytes(const struct bm_rescore *rs);
 /*
  * Commit the batch (a busy file is tried again for busy_ms): 0, or -1
  * with e (rolled back).  Either way the batch's lines wait in

@@ -528,3 +528,27 @@ columns() {
 	[ "$(sqlite3 bm.db "SELECT length(output), status FROM results WHERE run_id = 'r-new' AND case_id = 'c2'")" = "3000000|pass" ]
 	models_exact r-new
 }
+
+@test "bm-exec --rescore: a stored record written otherwise (spacing, escapes, numbers, an escaped key) is printed as bm-exec prints it" {
+	jq -cn 'range(3) | {type:"case",case_id:"c\(.)",model:"echo:",
+	    messages:[{role:"user",content:"4/\(.) é"}],
+	    expect:[{contains:"4"},{regex:"^[0-9]"}]}' >in.jsonl
+	bm-exec -q --run-id r-base <in.jsonl >base.jsonl
+	run --separate-stderr bm-exec -q --run-id r-a --rescore r-base <in.jsonl
+	[ "$status" -eq 0 ] && [ "$stderr" = "" ]
+	sed 's/"run_id":"r-a"//' <<<"$output" >a.jsonl
+	# The same values, as another writer would put them.
+	sqlite3 bm.db "UPDATE results SET record = replace(replace(replace(
+	    replace(replace(record, '\"attempts\":1', '\"attempts\" : 1.0'),
+	    '\"output\":\"4/0', '\"output\":\"\\u0034\\/0'),
+	    '\"error\":null', ' \"error\":  null'), ' é', ' \\u00e9'),
+	    '{\"type\"', '{ \"type\"') WHERE run_id = 'r-base' AND case_id = 'c0'"
+	sqlite3 bm.db "UPDATE results SET record = replace(record, '\"output\"',
+	    '\"\\u006futput\"') WHERE run_id = 'r-base' AND case_id = 'c1'"
+	[ "$(sqlite3 bm.db "SELECT count(*) FROM results WHERE run_id = 'r-base' AND (record LIKE '%\\u0034\\/%' OR record LIKE '%\\u006futput%')")" = 2 ]
+	run --separate-stderr bm-exec -q --run-id r-b --rescore r-base <in.jsonl
+	[ "$status" -eq 0 ] && [ "$stderr" = "" ]
+	[ "$(sed 's/"run_id":"r-b"//' <<<"$output")" = "$(cat a.jsonl)" ]
+	[ "$(sqlite3 bm.db "SELECT record FROM results WHERE run_id = 'r-b' ORDER BY rowid" | md5sum)" = \
+	    "$(md5sum <<<"$output")" ]
+}

@@ -4,7 +4,9 @@
 #include <cJSON.h>
 
 #include "assert.h"
+#include "buf.h"
 #include "err.h"
+#include "jsonl.h"
 #include "tap.h"
 #include "xalloc.h"
 
@@ -138,6 +140,48 @@ is_case(const char *json, const char *want, const char *what)
 		is(e.msg, want, what);
 	bm_error_clear(&e);
 	cJSON_Delete(k);
+}
+
+/*
+ * bm_assert_put's text for output against expect (verdicts v, when
+ * given), and the same members of bm_assert_score's result as
+ * bm_json_put prints them: equal, with the same verdict and score.
+ */
+static void
+is_put(const char *expect, const char *output,
+    const struct bm_verdict *v, const char *what)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_answer a = { output, 812.4, 90, 1, v };
+	struct bm_buf got = BM_BUF_INIT, want = BM_BUF_INIT;
+	cJSON *x = cJSON_Parse(expect), *r = cJSON_CreateObject(), *m;
+	double score = -1;
+	int rc, rc2;
+
+	rc = bm_assert_score(x, &a, r, &e);
+	bm_error_clear(&e);
+	rc2 = bm_assert_put(x, &a, &got, &score, &e);
+	bm_error_clear(&e);
+	if (rc >= 0) {
+		bm_buf_adds(&want, "\"score\":");
+		bm_json_put(&want, cJSON_GetObjectItem(r, "score"));
+		bm_buf_adds(&want, ",\"assertions\":");
+		bm_json_put(&want, cJSON_GetObjectItem(r, "assertions"));
+		bm_buf_adds(&want, ",\"metrics\":");
+		m = cJSON_GetObjectItem(r, "metrics");
+		if (m)
+			bm_json_put(&want, m);
+		else
+			bm_buf_adds(&want, "null");
+		ok(score == cJSON_GetObjectItem(r, "score")->valuedouble,
+		    what);
+	}
+	is_int(rc2, rc, what);
+	is(bm_buf_str(&got), bm_buf_str(&want), what);
+	bm_buf_free(&got);
+	bm_buf_free(&want);
+	cJSON_Delete(x);
+	cJSON_Delete(r);
 }
 
 int
@@ -327,6 +371,36 @@ main(void)
 	    "\"extra\":[\"c\"]},\"m\":{\"precision\":0.5,\"recall\":0.5,"
 	    "\"f1\":0.5,\"tp\":1,\"fp\":1,\"fn\":1}}",
 	    "entities: a fenced JSON list");
+
+	/* bm_assert_put writes what bm_assert_score builds. */
+	{
+		struct bm_verdict v[3] = {
+			{ 1, 0, 0.25, "too \"terse\"\n", 2.0 / 3 },
+			{ 1, 1, 1, NULL, -1 },
+			{ 0, 0, 0, NULL, -1 }
+		};
+
+		is_put("[{\"contains\":\"answer\"},{\"regex\":\"answer is"
+		    " [0-9]+\"},{\"jq\":\".n > 10\"}]",
+		    "{\"n\": 3, \"text\": \"the answer is 3\"}", NULL,
+		    "put: contains, regex, jq (fails)");
+		is_put("[{\"equals\":\"4\",\"weight\":3},{\"not\":true,"
+		    "\"icontains\":\"FOUR\"},{\"starts-with\":4},"
+		    "{\"json\":true},{\"max-latency-ms\":800},"
+		    "{\"max-tokens\":100},{\"exit-code\":1}]", " 4 ", NULL,
+		    "put: weights, not:, numbers, measures");
+		is_put("[{\"entities\":{\"expected\":[\"a\",\"b\",\"c\"],"
+		    "\"min_f1\":0.5}},{\"not-contains\":\"z\"}]", "a, b, d",
+		    NULL, "put: entities, metrics");
+		is_put("[{\"judge\":\"terse\"},{\"exec\":\"true\"},"
+		    "{\"equals\":\"x\\u00e9\\t\"}]", "x\xc3\xa9\t", v,
+		    "put: verdicts, an agreement, a reason with escapes");
+		is_put("[{\"judge\":\"terse\"},{\"exec\":\"true\"},"
+		    "{\"exec\":\"false\"}]", "x", v,
+		    "put: an entry with no verdict");
+		is_put("[{\"regex\":\"(a\"}]", "a", NULL, "put: a bad spec");
+		is_put("[]", "a", NULL, "put: no entries");
+	}
 
 	/* Case records, before any request. */
 	is_case("{\"benchmark\":\"sum\",\"expect\":[{\"equals\":\"4\"},"
