@@ -677,3 +677,21 @@ bm_db_col_is_text(struct bm_db_stmt *st, int col)
 
 	return t == SQLITE_TEXT || t == SQLITE_BLOB;
 }
+
+int
+bm_db_col_type(struct bm_db_stmt *st, int col)
+{
+	switch (sqlite3_column_type(st->st, col)) {
+	case SQLITE_INTEGER: return BM_DB_INT;
+	case SQLITE_FLOAT: return BM_DB_REAL;
+	case SQLITE_TEXT: return BM_DB_TEXT;
+	case SQLITE_BLOB: return BM_DB_BLOB;
+	default: return BM_DB_NULL;
+	}
+}
+
+size_t
+bm_db_col_len(struct bm_db_stmt *st, int col)
+{
+	return (size_t)sqlite3_column_bytes(st->st, col);
+}

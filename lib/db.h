@@ -82,5 +82,10 @@ int bm_db_first(struct bm_db *db, const char *sql, struct bm_db_stmt **st,
     struct bm_error *e, int n, ...);
 /* Non-zero when column col of the current row is text (or a blob). */
 int bm_db_col_is_text(struct bm_db_stmt *st, int col);
+/* The type of column col of the current row (read it before the text). */
+enum { BM_DB_NULL, BM_DB_INT, BM_DB_REAL, BM_DB_TEXT, BM_DB_BLOB };
+int bm_db_col_type(struct bm_db_stmt *st, int col);
+/* The length in bytes of column col (after bm_db_col_text). */
+size_t bm_db_col_len(struct bm_db_stmt *st, int col);
 
 #endif

@@ -6,9 +6,12 @@
  * them; the other records are built by SQLite (json_object), the same
  * text every time they are queued.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cJSON.h>
 
 #include "buf.h"
 #include "jsonl.h"
@@ -100,6 +103,13 @@ bm_outbox_target(const char *url)
 /* Queue with an upsert: queuing again replaces the record, keeps attempts. */
 #define UPSERT " ON CONFLICT (target, kind, key) DO UPDATE SET" \
 	" record = excluded.record WHERE record IS NOT excluded.record"
+/*
+ * The columns queued, created_at computed once per statement (a scalar
+ * subquery): the column's default formats the time again for every row,
+ * which cost more than the rest of queuing 100,000 results.
+ */
+#define QUEUE "INSERT INTO push_outbox (created_at, target, kind, key," \
+	" record) SELECT (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), "
 
 /*
  * The benchmarks the results of run ?2 name, gathered once per run into
@@ -111,29 +121,29 @@ bm_outbox_target(const char *url)
 /* Queue SQL: ?1 target, ?2 run id, ?3 environment, ?4 commit sha. */
 #define QUEUE_RESULTS 3		/* the index of the results' statement */
 static const char *const queue_sql[] = {
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'benchmark', json_array(id), '' FROM benchmarks"
+	QUEUE
+	"?1, 'benchmark', json_array(id), '' FROM benchmarks"
 	" WHERE id IN " RUN_BENCHES UPSERT,
 
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'benchmark_version', json_array(benchmark_id,"
+	QUEUE
+	"?1, 'benchmark_version', json_array(benchmark_id,"
 	" content_sha256), '' FROM benchmark_versions"
 	" WHERE benchmark_id IN " RUN_BENCHES UPSERT,
 
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'run', json_array(id), json_object('id', id,"
+	QUEUE
+	"?1, 'run', json_array(id), json_object('id', id,"
 	" 'started_at', started_at, 'finished_at', finished_at,"
 	" 'status', status, 'argv', argv, 'config_sha256', config_sha256,"
 	" 'git_sha', git_sha, 'environment', coalesce(?3, environment),"
 	" 'host', host, 'label', label, 'rescored_from', rescored_from,"
 	" 'stream_sha256', stream_sha256) FROM runs WHERE id = ?2" UPSERT,
 
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'result', json_array(run_id, case_id, step), ''"
+	QUEUE
+	"?1, 'result', json_array(run_id, case_id, step), ''"
 	" FROM results WHERE run_id = ?2" UPSERT,
 
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'stat', json_array(run_id, json(group_key)),"
+	QUEUE
+	"?1, 'stat', json_array(run_id, json(group_key)),"
 	" json_object('run_id', run_id, 'group_key', json(group_key),"
 	" 'record', json(record)) FROM stats WHERE run_id = ?2" UPSERT,
 };
@@ -143,8 +153,8 @@ static const char *const queue_sql[] = {
  * {"model": M} when bm-stats --save stored one, else the counts.
  */
 static const char snapshot_sql[] =
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'snapshot', json_array(m.run_id, m.model, env),"
+	QUEUE
+	"?1, 'snapshot', json_array(m.run_id, m.model, env),"
 	" json_object('run_id', m.run_id, 'model', m.model,"
 	" 'environment', env, 'commit_sha', coalesce(?4, (SELECT git_sha"
 	"  FROM runs WHERE id = ?2)), 'metrics', coalesce("
@@ -248,8 +258,8 @@ bm_outbox_queue_run(struct bm_db *db, const char *target,
 
 /* Input records: ?1 target, ?2 the line. */
 static const char line_result_sql[] =
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'result', json_array(r->>'run_id', r->>'case_id',"
+	QUEUE
+	"?1, 'result', json_array(r->>'run_id', r->>'case_id',"
 	"  coalesce(r->>'step', 0)),"
 	" json_object('run_id', r->>'run_id', 'case_id', r->>'case_id',"
 	" 'step', coalesce(r->>'step', 0), 'benchmark_id', r->>'benchmark_id',"
@@ -270,15 +280,15 @@ static const char line_result_sql[] =
 	" AND r->>'model' IS NOT NULL AND r->>'status' IS NOT NULL" UPSERT;
 
 static const char line_stat_sql[] =
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'stat', json_array(r->>'run_id', json(r->'group')),"
+	QUEUE
+	"?1, 'stat', json_array(r->>'run_id', json(r->'group')),"
 	" json_object('run_id', r->>'run_id', 'group_key', json(r->'group'),"
 	" 'record', json(r)) FROM (SELECT ?2 AS r)"
 	" WHERE r->>'run_id' IS NOT NULL AND r->'group' IS NOT NULL" UPSERT;
 
 static const char line_run_sql[] =
-	"INSERT INTO push_outbox (target, kind, key, record)"
-	" SELECT ?1, 'run', json_array(r->>'id'), json_object('id', r->>'id',"
+	QUEUE
+	"?1, 'run', json_array(r->>'id'), json_object('id', r->>'id',"
 	" 'started_at', r->>'started_at', 'finished_at', r->>'finished_at',"
 	" 'status', r->>'status', 'argv', r->>'argv',"
 	" 'config_sha256', r->>'config_sha256', 'git_sha', r->>'git_sha',"
@@ -318,9 +328,37 @@ bm_outbox_batch_clear(struct bm_outbox_batch *b)
 
 	for (i = 0; i < b->n; i++) {
 		free(b->records[i]);
-		free(b->runs[i]);
+		/* Records of one run in a row share its id. */
+		if (i == 0 || b->runs[i] != b->runs[i - 1])
+			free(b->runs[i]);
 	}
 	b->n = 0;
+}
+
+/*
+ * The run id a key starts with (["ID", ...]), or NULL; *len is where
+ * the string ends in key.  Most ids need no unescaping.
+ */
+static char *
+key_run(const char *key, size_t *len)
+{
+	const char *p;
+	cJSON *j;
+	char *id = NULL;
+
+	if (strncmp(key, "[\"", 2) != 0)
+		return NULL;
+	p = key + 2 + strcspn(key + 2, "\"\\");
+	if (*p == '"') {
+		*len = (size_t)(p + 1 - key);
+		return xstrndup(key + 2, (size_t)(p - key - 2));
+	}
+	j = cJSON_Parse(key);
+	if (cJSON_IsString(cJSON_GetArrayItem(j, 0)))
+		id = xstrdup(cJSON_GetArrayItem(j, 0)->valuestring);
+	cJSON_Delete(j);
+	*len = 0;		/* never compared */
+	return id;
 }
 
 int
@@ -329,7 +367,9 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 {
 	struct bm_db_stmt *st;
 	const struct bm_outbox_kind *k;
-	const char *run;
+	struct bm_buf prev = BM_BUF_INIT;
+	const char *key;
+	size_t plen = 0;
 	int r;
 
 	bm_outbox_batch_clear(b);
@@ -342,8 +382,7 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 	 * key) index, which would read and sort every waiting record for
 	 * each batch.
 	 */
-	st = bm_db_prepare(db, "SELECT id, kind, record,"
-	    " json_extract(key, '$[0]') FROM push_outbox"
+	st = bm_db_prepare(db, "SELECT id, kind, record, key FROM push_outbox"
 	    " WHERE id > ?2 AND +target = ?1 ORDER BY id LIMIT ?3", e);
 	if (!st)
 		return -1;
@@ -375,11 +414,21 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 		/* Other kinds' rows are read when sent (bm_outbox_rows). */
 		b->records[b->n] = k->local ? NULL :
 		    xstrdup(bm_db_col_text(st, 2));
-		run = k->run ? bm_db_col_text(st, 3) : NULL;
-		b->runs[b->n] = run ? xstrdup(run) : NULL;
+		/* The run: the previous record's, when the key starts so. */
+		key = k->run ? bm_db_col_text(st, 3) : NULL;
+		if (key && b->n > 0 && b->runs[b->n - 1] && plen > 0 &&
+		    strncmp(key, prev.s, plen) == 0 && (key[plen] == ',' ||
+		    key[plen] == ']'))
+			b->runs[b->n] = b->runs[b->n - 1];
+		else if (key && (b->runs[b->n] = key_run(key, &plen)) != NULL) {
+			bm_buf_reset(&prev);
+			bm_buf_add(&prev, key, plen);
+		} else
+			b->runs[b->n] = NULL;
 		b->last = b->ids[b->n];
 		b->n++;
 	}
+	bm_buf_free(&prev);
 	if (r < 0)
 		return -1;
 	if (r == 1)
@@ -607,34 +656,236 @@ bm_outbox_rows_sql(const struct bm_outbox_kind *k, int json)
 }
 
 /*
- * Join a local row (vals, text[c] when vals[c] is text) into a JSON
- * object in b: the kind's JSON columns as they are, text quoted, numbers
- * as SQLite prints them (infinities as json_quote spells them).
+ * d as SQLite prints a REAL ("%!.15g": 1245.5, 500.0, 0.0001, 3.8e-06)
+ * into buf, when d is the double nearest to a decimal m / 10^j of at
+ * most 15 digits, as latencies, costs and scores are: its 15-digit
+ * rounding is then m's digits.  NULL for any other d (SQLite prints it):
+ * formatting every REAL through SQLite's printf cost more than reading
+ * the rows.
  */
 static const char *
-row_object(struct bm_buf *b, const struct bm_outbox_kind *k,
-    const char *const *vals, const char *text)
+real_text(char *buf, double d)
 {
-	const char *p, *v;
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+	    1e18, 1e19, 1e20, 1e21, 1e22 };
+	char dig[16], *p = buf;
+	double a = fabs(d), m = 0;
+	unsigned long long u;
+	int j, n = 0, x, i;
+
+	if (d == 0)
+		return "0.0";
+	if (!(a < 1e15))
+		return NULL;
+	for (j = 0; j < 23; j++) {
+		if ((m = rint(a * p10[j])) >= 1e15)
+			return NULL;
+		if (m / p10[j] == a)
+			break;
+	}
+	if (j == 23)
+		return NULL;
+	/* m's digits, last first; there are none trailing after a point. */
+	for (u = (unsigned long long)m; u; u /= 10)
+		dig[n++] = (char)('0' + u % 10);
+	x = n - 1 - j;		/* the decimal exponent */
+	if (d < 0)
+		*p++ = '-';
+	if (x < -4) {
+		*p++ = dig[n - 1];
+		*p++ = '.';
+		if (n == 1)
+			*p++ = '0';
+		for (i = n - 2; i >= 0; i--)
+			*p++ = dig[i];
+		*p++ = 'e';
+		*p++ = '-';
+		if (-x >= 100)
+			*p++ = (char)('0' + -x / 100);
+		*p++ = (char)('0' + -x / 10 % 10);
+		*p++ = (char)('0' + -x % 10);
+	} else if (x < 0) {
+		*p++ = '0';
+		*p++ = '.';
+		for (i = 0; i < -x - 1; i++)
+			*p++ = '0';
+		for (i = n - 1; i >= 0; i--)
+			*p++ = dig[i];
+	} else {
+		for (i = n - 1; i >= j; i--)
+			*p++ = dig[i];
+		*p++ = '.';
+		if (j == 0)
+			*p++ = '0';
+		for (i = j - 1; i >= 0; i--)
+			*p++ = dig[i];
+	}
+	*p = '\0';
+	return buf;
+}
+
+/* What bm_outbox_rows needs of a kind, built once from its names. */
+struct rows_kind {
+	char *outbox;		/* the batch's entries: key, record */
+	char *local;		/* the local row of a key: ?1... its values */
+	char *extract;		/* a record's columns: ?1 the record */
+	char *name[32];		/* '{"col":' for the first, then ',"col":' */
+	size_t nlen[32];
+	char json[32];		/* the column holds JSON */
+	int ncols, nkeys;
+};
+
+static const struct rows_kind *
+rows_kind(const struct bm_outbox_kind *k)
+{
+	static struct rows_kind rk[sizeof(bm_outbox_kinds) /
+	    sizeof(bm_outbox_kinds[0])];
+	struct rows_kind *r = &rk[k - bm_outbox_kinds];
+	struct bm_buf l = BM_BUF_INIT, x = BM_BUF_INIT;
+	const char *p;
 	size_t n;
 	int c = 0;
 
-	bm_buf_reset(b);
-	bm_buf_addc(b, '{');
-	for (p = k->cols; *p; p += n + (p[n] == ','), c++) {
+	if (r->outbox)
+		return r;
+	bm_buf_adds(&l, "SELECT ");
+	bm_buf_adds(&x, "SELECT ");
+	for (p = k->cols; *p && c < 32; p += n + (p[n] == ','), c++) {
 		n = strcspn(p, ",");
-		bm_buf_adds(b, c ? ",\"" : "\"");
-		bm_buf_add(b, p, n);
-		bm_buf_add(b, "\":", 2);
-		v = vals[c];
-		if (!v)
-			bm_buf_add(b, "null", 4);
-		else if (text[c] && !in_list(k->json, p, n))
-			bm_json_put_str(b, v);
-		else if (!text[c] && strcmp(v + (*v == '-'), "Inf") == 0)
-			bm_buf_adds(b, *v == '-' ? "-9.0e+999" : "9.0e+999");
+		r->name[c] = xasprintf("%s\"%.*s\":", c ? "," : "{", (int)n,
+		    p);
+		r->nlen[c] = strlen(r->name[c]);
+		r->json[c] = (char)in_list(k->json, p, n);
+		bm_buf_addf(&l, "%s%.*s", c ? ", " : "", (int)n, p);
+		bm_buf_addf(&x, "%sjson_extract(?1, '$.%.*s')", c ? ", " : "",
+		    (int)n, p);
+	}
+	r->ncols = *p ? 33 : c;		/* more than 32: refused */
+	bm_buf_addf(&l, " FROM main.%s WHERE ", k->local ? k->local : "");
+	for (p = k->keys, c = 1; *p; p += n + (p[n] == ','), c++) {
+		n = strcspn(p, ",");
+		bm_buf_addf(&l, "%s%.*s = ?%d", c > 1 ? " AND " : "", (int)n,
+		    p, c);
+	}
+	r->nkeys = c - 1;
+	r->local = bm_buf_detach(&l, NULL);
+	r->extract = bm_buf_detach(&x, NULL);
+	r->outbox = xstrdup("SELECT key, record FROM main.push_outbox"
+	    " WHERE id BETWEEN ?1 AND ?2 AND +target = ?3 AND +kind = ?4"
+	    " ORDER BY id");
+	return r;
+}
+
+/*
+ * Bind key's values (a JSON array of n strings and numbers) to st's
+ * ?1..?n, as json_extract would give them; 0, or -1 when key is not
+ * such an array.  Most keys are read without a parser.
+ */
+static int
+bind_key(struct bm_db_stmt *st, const char *key, int n)
+{
+	const char *p = key, *q;
+	cJSON *j, *it;
+	char *end;
+	long long v;
+	int i;
+
+	if (*p++ != '[')
+		return -1;
+	for (i = 1; i <= n; i++, p++) {
+		if (*p == '"') {
+			q = p + 1 + strcspn(p + 1, "\"\\");
+			if (*q != '"')
+				break;
+			bm_db_bind_textn(st, i, p + 1, (size_t)(q - p - 1));
+			p = q + 1;
+		} else {
+			v = strtoll(p, &end, 10);
+			if (end == p || end - p > 15 || *end == '.' ||
+			    *end == 'e' || *end == 'E')
+				break;
+			bm_db_bind_int(st, i, v);
+			p = end;
+		}
+		if (*p != (i == n ? ']' : ','))
+			break;
+	}
+	if (i > n && *p == '\0')
+		return 0;
+	j = cJSON_Parse(key);
+	if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != n) {
+		cJSON_Delete(j);
+		return -1;
+	}
+	i = 1;
+	cJSON_ArrayForEach(it, j) {
+		if (cJSON_IsString(it))
+			bm_db_bind_text(st, i, it->valuestring);
+		else if (cJSON_IsNumber(it) && it->valuedouble ==
+		    (double)(long long)it->valuedouble)
+			bm_db_bind_int(st, i, (long long)it->valuedouble);
+		else if (cJSON_IsNumber(it))
+			bm_db_bind_double(st, i, it->valuedouble);
 		else
+			bm_db_bind_null(st, i);
+		i++;
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+/*
+ * Column c of st's row as text in vals[c] (NULL for null; a REAL as
+ * SQLite prints it, most without SQLite's printf); its type in type[c].
+ */
+static void
+row_texts(struct bm_db_stmt *st, int ncols, const char **vals, int *type,
+    char (*num)[32])
+{
+	int c;
+
+	for (c = 0; c < ncols; c++) {
+		/* The type first: reading it as text converts it. */
+		type[c] = bm_db_col_type(st, c);
+		if (type[c] != BM_DB_REAL || !(vals[c] = real_text(num[c],
+		    bm_db_col_double(st, c))))
+			vals[c] = bm_db_col_text(st, c);
+	}
+}
+
+/*
+ * st's row as a JSON object in b: the kind's JSON columns as they are,
+ * text quoted, numbers as SQLite prints them (infinities as json_quote
+ * spells them).
+ */
+static const char *
+row_object(struct bm_buf *b, const struct rows_kind *r, struct bm_db_stmt *st)
+{
+	char num[32];
+	const char *v;
+	int c, t;
+
+	bm_buf_reset(b);
+	for (c = 0; c < r->ncols; c++) {
+		bm_buf_add(b, r->name[c], r->nlen[c]);
+		t = bm_db_col_type(st, c);
+		if (t == BM_DB_NULL) {
+			bm_buf_add(b, "null", 4);
+		} else if (t == BM_DB_INT) {
+			bm_json_put_long(b, (long)bm_db_col_int(st, c));
+		} else if (t == BM_DB_REAL) {
+			if (!(v = real_text(num, bm_db_col_double(st, c))))
+				v = bm_db_col_text(st, c);
+			if (strcmp(v + (*v == '-'), "Inf") == 0)
+				v = *v == '-' ? "-9.0e+999" : "9.0e+999";
 			bm_buf_adds(b, v);
+		} else if (r->json[c]) {
+			v = bm_db_col_text(st, c);
+			bm_buf_add(b, v, bm_db_col_len(st, c));
+		} else {
+			bm_json_put_str(b, bm_db_col_text(st, c));
+		}
 	}
 	bm_buf_addc(b, '}');
 	return b->s;
@@ -645,46 +896,65 @@ bm_outbox_rows(struct bm_db *db, const char *target,
     const struct bm_outbox_batch *b, int json, bm_outbox_row_fn *fn,
     void *arg, struct bm_error *e)
 {
-	const char *vals[33];
-	char text[33];
-	struct bm_db_stmt *st;
+	const struct rows_kind *r = rows_kind(b->kind);
+	const char *vals[32], *rec;
+	char num[32][32];
+	int type[32];
+	struct bm_db_stmt *o, *l = NULL, *x = NULL;
 	struct bm_buf obj = BM_BUF_INIT;
-	const char *p;
-	size_t n;
-	int ncols = 0, c, r;
+	int rc;
 
-	for (p = b->kind->cols; *p; p += n + (p[n] == ',')) {
-		n = strcspn(p, ",");
-		ncols++;
-	}
-	if (ncols > 32) {
+	if (r->ncols > 32) {
 		bm_error_set(e, NULL, 0, 0, "%s: too many columns",
 		    b->kind->table);
 		return -1;
 	}
-	/* json: the record, then (compact) the local row's values. */
-	if (json)
-		ncols = b->kind->compact ? ncols + 1 : 1;
 	if (b->n == 0)
 		return 0;
-	st = bm_db_prepare(db, bm_outbox_rows_sql(b->kind, json), e);
-	if (!st)
+	/*
+	 * The batch's entries in order; an empty record is read from the
+	 * local table by its key (one deleted since is not sent), any other
+	 * is the record (its columns, for COPY, as json_extract gives them).
+	 */
+	if (!(o = bm_db_prepare(db, r->outbox, e)) || (b->kind->compact &&
+	    !(l = bm_db_prepare(db, r->local, e))) || (!json &&
+	    !(x = bm_db_prepare(db, r->extract, e))))
 		return -1;
-	bm_db_bind_int(st, 1, b->ids[0]);
-	bm_db_bind_int(st, 2, b->ids[b->n - 1]);
-	bm_db_bind_text(st, 3, target);
-	bm_db_bind_text(st, 4, b->kind->kind);
-	while ((r = bm_db_step(st, e)) == 1) {
-		for (c = 0; c < ncols; c++) {
-			/* The type first: reading it as text converts it. */
-			text[c] = (char)bm_db_col_is_text(st, c);
-			vals[c] = bm_db_col_text(st, c);
+	bm_db_bind_int(o, 1, b->ids[0]);
+	bm_db_bind_int(o, 2, b->ids[b->n - 1]);
+	bm_db_bind_text(o, 3, target);
+	bm_db_bind_text(o, 4, b->kind->kind);
+	while ((rc = bm_db_step(o, e)) == 1) {
+		rec = bm_db_col_text(o, 1);
+		if (rec && *rec == '\0' && l) {
+			if (bind_key(l, bm_db_col_text(o, 0), r->nkeys) < 0)
+				continue;
+			if ((rc = bm_db_step(l, e)) < 0)
+				break;
+			if (rc == 0)
+				continue;
+			if (json) {
+				vals[0] = row_object(&obj, r, l);
+				fn(arg, 1, vals);
+			} else {
+				row_texts(l, r->ncols, vals, type, num);
+				fn(arg, r->ncols, vals);
+			}
+			bm_db_reset(l);
+		} else if (json) {
+			fn(arg, 1, &rec);
+		} else {
+			bm_db_bind_text(x, 1, rec);
+			if ((rc = bm_db_step(x, e)) < 0)
+				break;
+			row_texts(x, r->ncols, vals, type, num);
+			fn(arg, r->ncols, vals);
+			bm_db_reset(x);
+			rc = 1;
 		}
-		if (json && ncols > 1 && !vals[0])
-			vals[0] = row_object(&obj, b->kind, vals + 1,
-			    text + 1);
-		fn(arg, json ? 1 : ncols, vals);
 	}
+	if (rc < 0)
+		bm_db_reset(o);
 	bm_buf_free(&obj);
-	return r;
+	return rc;
 }
