@@ -52,6 +52,14 @@ col_row(void *arg, int ncols, const char *const *vals)
 	bm_buf_addc(&l->b, '\n');
 }
 
+/* A new database in a temporary file named into path (a mkstemp template). */
+static struct bm_db *
+temp_db(char *path, struct bm_error *e)
+{
+	close(mkstemp(path));
+	return bm_db_open(path, e);
+}
+
 /*
  * Every REAL is read as SQLite prints it (CAST AS TEXT): short decimals,
  * whole numbers, tiny and huge ones, negatives, and doubles of 17 digits,
@@ -69,11 +77,9 @@ reals(void)
 	struct bm_db *db;
 	char path[] = "/tmp/test-outbox.XXXXXX";
 	long long n;
-	int fd, r, ok1 = 1;
+	int r, ok1 = 1;
 
-	fd = mkstemp(path);
-	close(fd);
-	db = bm_db_open(path, &e);
+	db = temp_db(path, &e);
 	bm_db_exec(db, "INSERT INTO runs (id, status) VALUES ('rr', 'x');"
 	    "WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i"
 	    " WHERE k < 19999), v(k, x) AS (SELECT k, CASE k % 8"
@@ -139,11 +145,8 @@ escaped_keys(void)
 	struct bm_db *db;
 	char path[] = "/tmp/test-outbox.XXXXXX";
 	long long n;
-	int fd;
 
-	fd = mkstemp(path);
-	close(fd);
-	db = bm_db_open(path, &e);
+	db = temp_db(path, &e);
 	bm_db_exec(db, "INSERT INTO runs (id, status) VALUES ('r\"1\\', 'x');"
 	    "INSERT INTO results (run_id, case_id, step, model, status,"
 	    " record, latency_ms) VALUES ('r\"1\\', 'c\"a', 12, 'm', 'pass',"
@@ -183,7 +186,6 @@ main(void)
 	struct bm_db *db;
 	char path[] = "/tmp/test-outbox.XXXXXX";
 	long long n;
-	int fd;
 
 	target("postgresql://u:pw@h:5432/db", "postgresql://u@h:5432/db");
 	target("postgres://u:p%40w@h/db?sslmode=require&password=x",
@@ -197,9 +199,7 @@ main(void)
 	ok(bm_outbox_kind("result") && !bm_outbox_kind("case"),
 	    "kinds by name");
 
-	fd = mkstemp(path);
-	close(fd);
-	db = bm_db_open(path, &e);
+	db = temp_db(path, &e);
 	ok(db != NULL, "open");
 	bm_db_exec(db, "INSERT INTO runs (id, status) VALUES ('r1', 'x');"
 	    "INSERT INTO results (run_id, case_id, model, status, record)"
