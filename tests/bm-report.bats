@@ -230,6 +230,29 @@ mkdb() {
 	[ "$output" = '{"title":"bm report","run":[],"stat":[],"comparison":[],"regression":[],"case_stat":[],"result":[{"type":"result","status":"fail","model":"m","why":"a \"q\"\n\ttab\\ / é \u0001","latency_ms":1234.5,"cost_usd":1e-07,"trial":2,"x":[1,-0,0.00012]}],"history":[]}' ]
 }
 
+@test "bm-report: json's strings with an escape or a control byte at every offset" {
+	# Strings are scanned 8 bytes at a time: each special byte at each
+	# position of a word, up to the line's end; as Python prints them.
+	$PY - > esc.jsonl 3> want.json <<-'EOF'
+		import json, os
+		out = os.fdopen(3, "w")
+		sp = ['\\"', '\\\\', '\\/', '\\n', '\\u00e9', '\\u0001', '\t', '\u00e9']
+		lines, recs = [], []
+		for k in range(18):
+		    for c in sp:
+		        s = "a" * k + c + "b" * (17 - k)
+		        lines.append('{"type":"result","status":"pass","s":"%s"}' % s)
+		for l in lines:
+		    print(l)
+		    recs.append(json.dumps(json.loads(l, strict=False), ensure_ascii=False, separators=(",", ":")))
+		out.write('{"title":"bm report","run":[],"stat":[],"comparison":[],"regression":[],"case_stat":[],"result":[%s],"history":[]}\n' % ",".join(recs))
+	EOF
+	run --separate-stderr bm-report -f json esc.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$(cat want.json)" ]
+}
+
 @test "bm-report: junit times are the latencies in seconds as %.3f prints them" {
 	lat='1234.5 0.4 2500.5 999.9996 0.5 1 812.25 60000 1e7 123456789.5'
 	for l in $lat; do
