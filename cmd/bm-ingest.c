@@ -705,8 +705,7 @@ main(int argc, char **argv)
 		    "fill results.benchmark_id where it is missing"),
 		BM_OPT_STRING(0, "versions", "ID", &versions,
 		    "a record per stored version of benchmark ID"),
-		BM_OPT_FLAG(0, "progress", &bar,
-		    "the progress line even when stderr is no terminal"),
+		BM_OPT_PROGRESS(&bar),
 		BM_OPT_ALL_COMMON, BM_OPT_END
 	};
 	const char *arg;

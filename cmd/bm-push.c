@@ -38,7 +38,6 @@ static const char usage[] =
     "               [--backoff S] [--resend] [--dry-run] [--status]\n"
     "               [--db PATH] [-q] [-v]\n";
 
-static const char *env_name, *commit_sha;
 static int dry_run;		/* queue in a transaction rolled back */
 
 /* A snapshot record: which run, model and environment got version v. */
@@ -312,9 +311,9 @@ main(int argc, char **argv)
 		    "push every run not yet pushed to the target"),
 		BM_OPT_FLAG(0, "snapshot", &opt.snapshot,
 		    "write a snapshot per model of the run"),
-		BM_OPT_STRING(0, "env", "NAME", &env_name,
+		BM_OPT_STRING(0, "env", "NAME", &opt.env,
 		    "the environment of the run and its snapshots"),
-		BM_OPT_STRING(0, "commit-sha", "SHA", &commit_sha,
+		BM_OPT_STRING(0, "commit-sha", "SHA", &opt.commit_sha,
 		    "the snapshots' commit (default $GITHUB_SHA)"),
 		BM_OPT_LONG(0, "batch", "N", &batch, 1, 1000000,
 		    "rows per batch (default 5000; PostgREST 500)"),
@@ -387,8 +386,6 @@ main(int argc, char **argv)
 		bm_redact_add(s);
 		t.key = s;
 	}
-	opt.env = env_name;
-	opt.commit_sha = commit_sha;
 	if (!opt.commit_sha && (s = getenv("GITHUB_SHA")) && *s)
 		opt.commit_sha = s;
 	srandom((unsigned)(getpid() ^ (long)bm_clock_ms()));

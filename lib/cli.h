@@ -64,6 +64,9 @@ struct bm_cli_opt {
 #define BM_OPT_VERBOSE	BM_OPT_COMMON('v', NULL)
 #define BM_OPT_HELP	BM_OPT_COMMON('h', NULL)
 #define BM_OPT_VERSION	BM_OPT_COMMON(BM_CLI_OPT_VERSION, NULL)
+/* bm-exec's and bm-ingest's --progress. */
+#define BM_OPT_PROGRESS(V) BM_OPT_FLAG(0, "progress", (V), \
+	"the progress line even when stderr is no terminal")
 #define BM_OPT_END	{ 0, NULL, NULL, NULL, BM_CLI_KEY, NULL, 0, 0, 0 }
 /* Every shared option, in the order bm-exec and bm-ingest show them. */
 #define BM_OPT_ALL_COMMON \
