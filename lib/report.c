@@ -33,6 +33,8 @@ bm_report_init(struct bm_report *r, const char *title)
 	r->atoms = bm_map_new();
 	r->where = bm_map_new();
 	r->tallies = bm_map_new();
+	r->runidx = bm_map_new();
+	bm_report_rows_init(&r->rows);
 }
 
 static void
@@ -74,6 +76,9 @@ bm_report_free(struct bm_report *r)
 		free(r->tally[i].junit);
 	free(r->tally);
 	bm_map_free(r->tallies, NULL);
+	free(r->run);
+	bm_map_free(r->runidx, NULL);
+	bm_report_rows_free(&r->rows);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -297,9 +302,106 @@ count(struct bm_report *r, const struct bm_rres *x)
 	r->nerror += x->status == 'e';
 }
 
+void
+bm_report_rows_init(struct bm_report_rows *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->keys = bm_map_new();
+	h->benches = bm_map_new();
+}
+
+void
+bm_report_rows_free(struct bm_report_rows *h)
+{
+	bm_map_free(h->keys, NULL);
+	bm_map_free(h->benches, NULL);
+	bm_buf_free(&h->key);
+	memset(h, 0, sizeof(*h));
+}
+
+const char *
+bm_report_row_key(struct bm_buf *o, const struct bm_rres *x)
+{
+	bm_buf_reset(o);
+	bm_buf_adds(o, x->benchmark_id ? x->benchmark_id : x->benchmark ?
+	    x->benchmark : "");
+	bm_buf_addc(o, '\x1f');
+	bm_buf_adds(o, x->variant ? x->variant : "");
+	bm_buf_addc(o, '\x1f');
+	bm_report_long(o, x->trial);
+	bm_buf_addc(o, '\x1f');
+	bm_buf_adds(o, x->model ? x->model : "");
+	return bm_buf_str(o);
+}
+
+long
+bm_report_row(struct bm_report_rows *h, const struct bm_rres *x,
+    int *added)
+{
+	const char *bench = x->benchmark_id ? x->benchmark_id :
+	    x->benchmark ? x->benchmark : "";
+	const char *key;
+	void *v;
+
+	if (added)
+		*added = 0;
+	/*
+	 * Full: a case of a benchmark no row has is dropped without making
+	 * its key (an id with the separator in it could match another's
+	 * key).  Benchmarks are atoms, the same one line after line.
+	 */
+	if (h->n >= BM_REPORT_CASES && bench != h->lastb) {
+		h->lastin = strchr(bench, '\x1f') ||
+		    bm_map_get(h->benches, bench);
+		h->lastb = bench;
+	}
+	if (h->n >= BM_REPORT_CASES && !h->lastin)
+		return -1;
+	key = bm_report_row_key(&h->key, x);
+	if ((v = bm_map_get(h->keys, key)) != NULL)
+		return (long)((size_t)v - 1);
+	if (h->n >= BM_REPORT_CASES)
+		return -1;
+	v = (void *)(++h->n);
+	bm_map_put(h->keys, key, v);
+	bm_map_put(h->benches, bench, (void *)1);
+	if (added)
+		*added = 1;
+	return (long)h->n - 1;
+}
+
+/* keep_output: x counted in its run's tally. */
+static void
+count_run(struct bm_report *r, const struct bm_rres *x)
+{
+	const char *id = x->run_id ? x->run_id : "-";
+	struct bm_report_run *u;
+	void *v;
+
+	/* The same run line after line: its atom. */
+	if (!r->lastrun || r->run[r->lastrun - 1].id != id) {
+		if (!(v = bm_map_get(r->runidx, id))) {
+			r->run = xreallocarray(r->run, r->nrun + 1,
+			    sizeof(*r->run));
+			u = &r->run[r->nrun++];
+			memset(u, 0, sizeof(*u));
+			u->id = id;
+			v = (void *)r->nrun;
+			bm_map_put(r->runidx, id, v);
+		}
+		r->lastrun = (size_t)v;
+	}
+	u = &r->run[r->lastrun - 1];
+	u->pass += x->status == 'p';
+	u->fail += x->status == 'f';
+	u->error += x->status == 'e';
+	u->cases += x->step == 0;
+}
+
 /*
- * Count the results from res[from] on, in input order; with keep_few,
- * keep only the ones it keeps.
+ * Count the results from res[from] on, in input order; keep only those
+ * the format shows (keep_output: of the heat map's rows; keep_few: a
+ * few).
  */
 static void
 settle(struct bm_report *r, size_t from)
@@ -317,7 +419,13 @@ settle(struct bm_report *r, size_t from)
 			    r->scratch.len);
 			continue;
 		}
-		if (r->keep_few && !(x->status == 'f' &&
+		if (r->keep_output) {
+			count_run(r, x);
+			if (bm_report_row(&r->rows, x, NULL) < 0) {
+				r->dropped++;
+				continue;
+			}
+		} else if (r->keep_few && !(x->status == 'f' &&
 		    r->nfail <= BM_REPORT_FEW) && !(x->status == 'e' &&
 		    r->nerror <= BM_REPORT_FEW))
 			continue;
