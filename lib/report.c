@@ -136,8 +136,6 @@ atom(struct bm_report *r, const char *s)
 
 	if (!s)
 		return NULL;
-	if (r->lock)
-		pthread_mutex_lock(r->lock);
 	a = bm_map_get(r->atoms, s);
 	if (!a) {
 		n = strlen(s);
@@ -149,9 +147,48 @@ atom(struct bm_report *r, const char *s)
 		memcpy(a->s, s, n + 1);
 		bm_map_put(r->atoms, s, a);
 	}
-	if (r->lock)
-		pthread_mutex_unlock(r->lock);
 	return a->s;
+}
+
+/*
+ * The report's atom for atom s: a worker's (bm_report_read), of the block
+ * it read, looked up once; the report's own stays itself.
+ */
+static const char *
+own_atom(struct bm_report *r, const char *s)
+{
+	struct atom *a;
+
+	if (!s)
+		return NULL;
+	a = (struct atom *)(void *)(s - offsetof(struct atom, s));
+	if (!a->to)
+		a->to = atom(r, s);
+	return a->to;
+}
+
+/*
+ * Result x made the report's: the strings of a result counted, its model
+ * and run, as the report's atoms; with all, those of a result kept too,
+ * and its answer (a worker's is its block's, one from a tree the tree's)
+ * copied into the report's arena, cut to what html shows.
+ */
+static void
+own(struct bm_report *r, struct bm_rres *x, int all)
+{
+	x->model = own_atom(r, x->model);
+	x->run_id = own_atom(r, x->run_id);
+	if (!all)
+		return;
+	x->benchmark = own_atom(r, x->benchmark);
+	x->benchmark_id = own_atom(r, x->benchmark_id);
+	x->variant = own_atom(r, x->variant);
+	x->error_class = own_atom(r, x->error_class);
+	x->error_message = own_atom(r, x->error_message);
+	x->reasons = own_atom(r, x->reasons);
+	if (x->output)
+		x->output = keep(r, x->output, strnlen(x->output,
+		    BM_REPORT_OUTPUT_MAX + 1));
 }
 
 static int
@@ -316,6 +353,7 @@ bm_report_rows_free(struct bm_report_rows *h)
 	bm_map_free(h->keys, NULL);
 	bm_map_free(h->benches, NULL);
 	bm_buf_free(&h->key);
+	bm_buf_free(&h->lastb);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -348,12 +386,15 @@ bm_report_row(struct bm_report_rows *h, const struct bm_rres *x,
 	/*
 	 * Full: a case of a benchmark no row has is dropped without making
 	 * its key (an id with the separator in it could match another's
-	 * key).  Benchmarks are atoms, the same one line after line.
+	 * key).  The same benchmark comes line after line.
 	 */
-	if (h->n >= BM_REPORT_CASES && bench != h->lastb) {
+	if (h->n >= BM_REPORT_CASES && (!h->haslast ||
+	    strcmp(bench, bm_buf_str(&h->lastb)) != 0)) {
 		h->lastin = strchr(bench, '\x1f') ||
 		    bm_map_get(h->benches, bench);
-		h->lastb = bench;
+		bm_buf_reset(&h->lastb);
+		bm_buf_adds(&h->lastb, bench);
+		h->haslast = 1;
 	}
 	if (h->n >= BM_REPORT_CASES && !h->lastin)
 		return -1;
@@ -407,10 +448,11 @@ static void
 settle(struct bm_report *r, size_t from)
 {
 	size_t i, to = from;
-	const struct bm_rres *x;
+	struct bm_rres *x;
 
 	for (i = from; i < r->nres; i++) {
 		x = &r->res[i];
+		own(r, x, 0);
 		count(r, x);
 		if (r->junit) {
 			bm_buf_reset(&r->scratch);
@@ -429,6 +471,7 @@ settle(struct bm_report *r, size_t from)
 		    r->nfail <= BM_REPORT_FEW) && !(x->status == 'e' &&
 		    r->nerror <= BM_REPORT_FEW))
 			continue;
+		own(r, x, 1);
 		if (to != i)
 			r->res[to] = *x;
 		to++;
@@ -457,7 +500,6 @@ add_result(struct bm_report *r, const cJSON *rec)
 	const char *st = bm_json_str(rec, "status");
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(rec, "error");
 	struct bm_rres *x;
-	const char *s;
 	char *why;
 
 	if (!st || (strcmp(st, "pass") && strcmp(st, "fail") &&
@@ -488,8 +530,9 @@ add_result(struct bm_report *r, const cJSON *rec)
 	why = reasons(rec);
 	x->reasons = atom(r, why);
 	free(why);
-	if (r->keep_output && (s = bm_json_str(rec, "output")))
-		x->output = keep(r, s, strlen(s));
+	/* The tree's, until settle keeps it. */
+	if (r->keep_output)
+		x->output = bm_json_str(rec, "output");
 	settle(r, r->nres - 1);
 	return 0;
 }
@@ -1623,7 +1666,6 @@ struct rpool {
 struct rworker {
 	struct bm_report r;
 	struct bm_report_scan *scan;
-	struct bm_report *to;	/* the report read into */
 	struct rpool *pool;
 };
 
@@ -1659,6 +1701,8 @@ struct rblock {
 	long ignored;
 	struct rslow *slow;
 	size_t nslow;
+	char **arena;		/* the worker's atoms and answers of it */
+	size_t narena;
 };
 
 /* A buffer from the pool into b (empty), when it has one. */
@@ -1703,20 +1747,6 @@ blank(const char *p, size_t n)
 	return n == 0;
 }
 
-/* The report's atom for a worker's atom s (r: the report, locked). */
-static const char *
-global_atom(struct bm_report *r, const char *s)
-{
-	struct atom *a;
-
-	if (!s)
-		return NULL;
-	a = (struct atom *)(void *)(s - offsetof(struct atom, s));
-	if (!a->to)
-		a->to = atom(r, s);
-	return a->to;
-}
-
 /* junit: each result's element, in a slot per model (a worker's). */
 static void
 junit_block(struct rblock *k, const struct bm_rres *res, size_t n)
@@ -1759,6 +1789,7 @@ junit_take(struct bm_report *r, struct rblock *k, size_t from, size_t to)
 	for (i = 0; i < k->nslot; i++)
 		k->slot[i].from = k->slot[i].to = 0;
 	for (i = from; i < to; i++) {
+		own(r, &k->res[i], 0);
 		count(r, &k->res[i]);
 		sl = &k->slot[k->ref[i].slot];
 		if (sl->to == 0)
@@ -1788,12 +1819,6 @@ read_work(void *arg, struct bm_block *b)
 	r->nres = r->capres = 0;
 	r->nraw = 1;		/* a comma before every record */
 	r->ignored = 0;
-	/*
-	 * Atoms per block: a few hundred, looked up in the report's once
-	 * each (global_atom); the arena keeps them.
-	 */
-	bm_map_free(r->atoms, NULL);
-	r->atoms = bm_map_new();
 	memset(w->scan->last, 0, sizeof(w->scan->last));
 	if (r->keep_raw) {	/* about the block's size, grown once */
 		pool_take(w->pool, &r->raw);
@@ -1814,19 +1839,18 @@ read_work(void *arg, struct bm_block *b)
 	}
 	if (r->junit)
 		junit_block(k, r->res, r->nres);
-	/* The block's results point at the report's atoms. */
-	for (pos = 0; pos < r->nres; pos++) {
-		struct bm_rres *x = &r->res[pos];
-
-		x->run_id = global_atom(w->to, x->run_id);
-		x->model = global_atom(w->to, x->model);
-		x->benchmark = global_atom(w->to, x->benchmark);
-		x->benchmark_id = global_atom(w->to, x->benchmark_id);
-		x->variant = global_atom(w->to, x->variant);
-		x->error_class = global_atom(w->to, x->error_class);
-		x->error_message = global_atom(w->to, x->error_message);
-		x->reasons = global_atom(w->to, x->reasons);
-	}
+	/*
+	 * The block's results point at atoms and answers in the worker's
+	 * arena: the block takes it, and the calling thread looks up in the
+	 * report only what it keeps (own).  Atoms afresh for the next.
+	 */
+	k->arena = r->arena;
+	k->narena = r->narena;
+	r->arena = NULL;
+	r->narena = r->arena_left = 0;
+	r->arena_at = NULL;
+	bm_map_free(r->atoms, NULL);
+	r->atoms = bm_map_new();
 	k->res = r->res;
 	k->nres = r->nres;
 	k->nraw = r->nraw - 1;
@@ -1921,6 +1945,9 @@ read_done(void *arg, struct bm_block *b)
 	free(k->res);
 	pool_give(rd->pool, &k->raw);
 	free(k->slow);
+	for (i = 0; i < k->narena; i++)
+		free(k->arena[i]);
+	free(k->arena);
 	free(k);
 }
 
@@ -1934,14 +1961,11 @@ bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
 	    r->nres * sizeof(*r->res) };
 	struct bm_lines l;
 	struct rworker *w;
-	pthread_mutex_t mu;
 	size_t i, nw = bm_lines_threads(threads);
 	int rc;
 
-	pthread_mutex_init(&mu, NULL);
 	memset(&pool, 0, sizeof(pool));
 	pthread_mutex_init(&pool.mu, NULL);
-	r->lock = &mu;
 	memset(&l, 0, sizeof(l));
 	w = xcalloc(nw, sizeof(*w));
 	l.w = xcalloc(nw, sizeof(*l.w));
@@ -1953,7 +1977,6 @@ bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
 		w[i].r.junit = r->junit;
 		w[i].r.keep_few = r->keep_few;
 		w[i].scan = bm_report_scan_new();
-		w[i].to = r;
 		w[i].pool = &pool;
 		l.w[i] = &w[i];
 	}
@@ -1962,20 +1985,8 @@ bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
 	l.done = read_done;
 	l.arg = &rd;
 	rc = bm_lines_read(&l, fd, name, NULL, NULL, e);
-	r->lock = NULL;
-	pthread_mutex_destroy(&mu);
 	for (i = 0; i < nw; i++) {
-		/* The answers stay: the report's results point at them. */
-		if (w[i].r.narena) {
-			r->arena = xreallocarray(r->arena, r->narena +
-			    w[i].r.narena, sizeof(char *));
-			memcpy(r->arena + r->narena, w[i].r.arena,
-			    w[i].r.narena * sizeof(char *));
-			r->narena += w[i].r.narena;
-			w[i].r.narena = 0;
-		}
-		bm_map_free(w[i].r.atoms, NULL);
-		w[i].r.atoms = bm_map_new();
+		/* Its atoms and answers went with its blocks. */
 		bm_report_free(&w[i].r);
 		bm_report_scan_free(w[i].scan);
 	}

@@ -33,8 +33,9 @@ struct bm_rres {
 	const char *error_message;	/* interned; NULL when absent */
 	const char *reasons;	/* failed assertions' reasons, "; "-joined,
 				   interned (they repeat) */
-	char *output;		/* kept only with keep_output (in the
-				   report's arena: not freed one by one) */
+	const char *output;	/* kept only with keep_output (in the
+				   report's arena, cut to what html shows:
+				   BM_REPORT_OUTPUT_MAX bytes and one more) */
 };
 
 /* Bytes of raw (and the spill file before it) from offset off. */
@@ -65,8 +66,8 @@ struct bm_report_rows {
 	struct bm_map *keys;	/* row key -> index + 1 */
 	size_t n;
 	struct bm_map *benches;	/* the benchmarks the rows have */
-	const char *lastb;	/* once full: the last benchmark asked, */
-	int lastin;		/* ... and whether a row has it */
+	struct bm_buf lastb;	/* once full: the last benchmark asked, */
+	int haslast, lastin;	/* ... and whether a row has it */
 	struct bm_buf key;
 };
 
@@ -94,10 +95,8 @@ struct bm_report {
 	int keep_output;	/* html: keep answers for the cases tab */
 	int keep_raw;		/* json: keep each result record as read
 				   (instead of res: json needs no more) */
-	int local;		/* a worker's of bm_report_read: atoms in
-				   the arena, looked up per block */
-	void *lock;		/* bm_report_read's: a pthread_mutex_t
-				   around atoms while workers look them up */
+	int local;		/* a worker's of bm_report_read: atoms and
+				   answers in the arena, per block */
 	/* Aggregate records by type, in input order (arrays, owned). */
 	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
 	/*
@@ -153,7 +152,7 @@ struct bm_report {
 	size_t nhres, caphres;
 	struct bm_map *where;	/* benchmark_id -> struct bm_where */
 	struct bm_map *atoms;	/* interned strings */
-	char **arena;		/* the answers: blocks of 1 MB or more */
+	char **arena;		/* answers kept: blocks of 1 MB or more */
 	size_t narena;
 	char *arena_at;		/* free space in the last block */
 	size_t arena_left;
