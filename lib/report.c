@@ -310,10 +310,14 @@ static void
 count(struct bm_report *r, const struct bm_rres *x)
 {
 	const char *model = x->model ? x->model : "-";
+	size_t *c = &r->tcache[((uintptr_t)model >> 4) % BM_REPORT_TCACHE];
 	struct bm_report_tally *t;
 	void *v;
 
-	if (!r->ntally || model != r->tmodel) {
+	/* Models are atoms: a few, in turn, are found by address. */
+	if (*c && r->tally[*c - 1].model == model) {
+		r->tidx = *c - 1;
+	} else {
 		if (!(v = bm_map_get(r->tallies, model))) {
 			r->tally = xreallocarray(r->tally, r->ntally + 1,
 			    sizeof(*r->tally));
@@ -323,8 +327,8 @@ count(struct bm_report *r, const struct bm_rres *x)
 			v = (void *)r->ntally;
 			bm_map_put(r->tallies, model, v);
 		}
-		r->tmodel = model;
 		r->tidx = (size_t)v - 1;
+		*c = (size_t)v;
 	}
 	t = &r->tally[r->tidx];
 	r->nall++;
@@ -1124,7 +1128,22 @@ struct bm_report_scan {
 	size_t lastlen[L_N];	/* ... this long (they repeat line by line) */
 	char num[64], numout[64];	/* put_number's last number */
 	size_t numlen;
+	/*
+	 * The last assertions array with a failure (they repeat too), as
+	 * written, and its reasons' atom, when hasas.
+	 */
+	struct bm_buf as;
+	const char *aswhy;
+	int hasas;
 };
+
+/* Forget the last atoms: a worker's go with its block. */
+static void
+scan_forget(struct bm_report_scan *s)
+{
+	memset(s->last, 0, sizeof(s->last));
+	s->hasas = 0;
+}
 
 struct bm_report_scan *
 bm_report_scan_new(void)
@@ -1143,6 +1162,7 @@ bm_report_scan_free(struct bm_report_scan *s)
 		return;
 	bm_scan_free(s->line);
 	bm_scan_free(s->assertion);
+	bm_buf_free(&s->as);
 	free(s);
 }
 
@@ -1230,7 +1250,18 @@ static int
 span_long(const struct bm_span *sp)
 {
 	double d = 0;
+	size_t i;
+	int v = 0;
 
+	/* The usual: a few digits (JSON has no leading zeros). */
+	if (sp->kind == BM_SPAN_NUMBER && sp->len <= 9 &&
+	    (sp->len == 1 || sp->p[0] != '0')) {
+		for (i = 0; i < sp->len && sp->p[i] >= '0' &&
+		    sp->p[i] <= '9'; i++)
+			v = v * 10 + (sp->p[i] - '0');
+		if (i == sp->len)
+			return v;
+	}
 	span_double(sp, &d);
 	return isfinite(d) && fabs(d) < 2147483648.0 ? (int)d : 0;
 }
@@ -1297,6 +1328,33 @@ span_reasons(struct bm_report_scan *s, const struct bm_span *as)
 	}
 	bm_error_clear(&e);
 	return b.len ? bm_buf_detach(&b, NULL) : NULL;
+}
+
+/*
+ * The atom of span_reasons(): the last array with a failure's again when
+ * it repeats.
+ */
+static const char *
+reasons_atom(struct bm_report *r, struct bm_report_scan *s,
+    const struct bm_span *as)
+{
+	const char *a;
+	char *why;
+
+	if (as->kind != BM_SPAN_ARRAY)
+		return NULL;
+	if (s->hasas && as->len == s->as.len &&
+	    memcmp(as->p, s->as.s, as->len) == 0)
+		return s->aswhy;
+	if (!(why = span_reasons(s, as)))
+		return NULL;
+	a = atom(r, why);
+	free(why);
+	bm_buf_reset(&s->as);
+	bm_buf_add(&s->as, as->p, as->len);
+	s->aswhy = a;
+	s->hasas = 1;
+	return a;
 }
 
 /* dst = src, cut to size. */
@@ -1548,18 +1606,19 @@ add_line(struct bm_report *r, struct bm_report_scan *s, const char *line,
 	x->latency_ms = span_double(&f[L_LATENCY], &d) ? d : NAN;
 	if (r->keep_few && x->status == 'p')
 		return 1;	/* counted, never shown one by one */
-	x->run_id = field_atom(r, s, f, L_RUN_ID);
 	x->benchmark = field_atom(r, s, f, L_BENCHMARK);
-	x->benchmark_id = field_atom(r, s, f, L_BENCHMARK_ID);
+	/* junit names a case by its benchmark, and needs no run. */
+	if (!r->junit || !x->benchmark)
+		x->benchmark_id = field_atom(r, s, f, L_BENCHMARK_ID);
+	if (!r->junit)
+		x->run_id = field_atom(r, s, f, L_RUN_ID);
 	x->variant = field_atom(r, s, f, L_VARIANT);
 	x->trial = span_long(&f[L_TRIAL]);
 	x->repeat = span_long(&f[L_REPEAT]);
 	x->step = span_long(&f[L_STEP]);
 	x->error_class = field_atom(r, s, f, L_ERR_CLASS);
 	x->error_message = field_atom(r, s, f, L_ERR_MESSAGE);
-	why = span_reasons(s, &f[L_ASSERTIONS]);
-	x->reasons = atom(r, why);
-	free(why);
+	x->reasons = reasons_atom(r, s, &f[L_ASSERTIONS]);
 	if (r->keep_output && f[L_OUTPUT].kind == BM_SPAN_STRING &&
 	    !memchr(f[L_OUTPUT].p, '\\', f[L_OUTPUT].len)) {
 		x->output = keep(r, f[L_OUTPUT].p + 1, f[L_OUTPUT].len - 2);
@@ -1637,6 +1696,11 @@ bm_report_long(struct bm_buf *o, long v)
 	char d[24], *p = d + sizeof(d);
 	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
 
+	if (v >= 0 && v < 10) {	/* trials, repeats, steps */
+		bm_buf_addc(o, (int)('0' + v));
+		return;
+	}
+
 	do
 		*--p = (char)('0' + u % 10);
 	while (u /= 10);
@@ -1646,10 +1710,11 @@ bm_report_long(struct bm_buf *o, long v)
 }
 
 /*
- * json: the blocks' record buffers, back from read_done and reused by
- * the workers: fresh ones cost a page fault each 4 kB.
+ * json's blocks' record buffers, junit's per model, back from read_done
+ * and reused by the workers: fresh ones cost a page fault each 4 kB, and
+ * growing ones their copies.
  */
-#define RPOOL 8
+#define RPOOL 64
 struct rpool {
 	pthread_mutex_t mu;
 	struct bm_buf buf[RPOOL];
@@ -1749,7 +1814,8 @@ blank(const char *p, size_t n)
 
 /* junit: each result's element, in a slot per model (a worker's). */
 static void
-junit_block(struct rblock *k, const struct bm_rres *res, size_t n)
+junit_block(struct rblock *k, const struct bm_rres *res, size_t n,
+    struct rpool *pool)
 {
 	struct jslot *sl = NULL;
 	size_t i, j;
@@ -1764,6 +1830,7 @@ junit_block(struct rblock *k, const struct bm_rres *res, size_t n)
 				k->slot = xreallocarray(k->slot, j + 1,
 				    sizeof(*k->slot));
 				memset(&k->slot[j], 0, sizeof(k->slot[j]));
+				pool_take(pool, &k->slot[j].text);
 				k->slot[j].model = res[i].model;
 				k->nslot++;
 			}
@@ -1819,7 +1886,7 @@ read_work(void *arg, struct bm_block *b)
 	r->nres = r->capres = 0;
 	r->nraw = 1;		/* a comma before every record */
 	r->ignored = 0;
-	memset(w->scan->last, 0, sizeof(w->scan->last));
+	scan_forget(w->scan);
 	if (r->keep_raw) {	/* about the block's size, grown once */
 		pool_take(w->pool, &r->raw);
 		bm_buf_grow(&r->raw, b->len + b->len / 8);
@@ -1838,7 +1905,7 @@ read_work(void *arg, struct bm_block *b)
 		sl->nraw = r->nraw - 1;
 	}
 	if (r->junit)
-		junit_block(k, r->res, r->nres);
+		junit_block(k, r->res, r->nres, w->pool);
 	/*
 	 * The block's results point at atoms and answers in the worker's
 	 * arena: the block takes it, and the calling thread looks up in the
@@ -1939,7 +2006,7 @@ read_done(void *arg, struct bm_block *b)
 	    &rd->populated);
 	rd->r->ignored += k->ignored;
 	for (i = 0; i < k->nslot; i++)
-		bm_buf_free(&k->slot[i].text);
+		pool_give(rd->pool, &k->slot[i].text);
 	free(k->slot);
 	free(k->ref);
 	free(k->res);

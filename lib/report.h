@@ -54,6 +54,7 @@ struct bm_report_tally {
 };
 
 #define BM_REPORT_FEW 50	/* results keep_few keeps of each status */
+#define BM_REPORT_TCACHE 16	/* models found by address, not name */
 #define BM_REPORT_CASES 5000	/* html: heat-map rows */
 #define BM_REPORT_OUTPUT_MAX 1000	/* html: bytes of an answer shown */
 
@@ -140,8 +141,9 @@ struct bm_report {
 					   appearance */
 	size_t ntally;
 	struct bm_map *tallies;	/* model -> index + 1 in tally */
-	const char *tmodel;	/* the last model counted, ... */
-	size_t tidx;		/* ... at this index */
+	size_t tidx;		/* the last model counted */
+	size_t tcache[BM_REPORT_TCACHE];	/* index + 1 in tally of
+					   models, by their address */
 	struct bm_hrun *hist;
 	size_t nhist;
 	/*
