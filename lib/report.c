@@ -1724,9 +1724,10 @@ struct rpool {
 /*
  * bm_report_read: result lines on worker threads (lib/lines.h).  Each
  * worker fills a report of its own with one block's results at a time
- * (its atoms, its arena of answers), and notes the lines it left for the
- * calling thread; that thread takes the blocks in input order, points
- * their atoms at the report's and hands it the lines left, in place.
+ * (its atoms, its arena of answers: the block's until it is taken), and
+ * notes the lines it left for the calling thread; that thread takes the
+ * blocks in input order, makes the results it keeps the report's (own)
+ * and hands it the lines left, in place.
  */
 struct rworker {
 	struct bm_report r;
