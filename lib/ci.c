@@ -38,16 +38,37 @@ put_secs(struct bm_buf *o, double s)
 	bm_buf_addc(o, (char)('0' + m % 10));
 }
 
+/* A string literal to o, without strlen (a million elements). */
+#define ADDL(o, lit)	bm_buf_add((o), (lit), sizeof(lit) - 1)
+
+/*
+ * msg as the text of a failure or error element, whose type is written:
+ * escaped once, for its message attribute and its text.
+ */
+static void
+put_message(struct bm_buf *o, const char *msg, const char *close)
+{
+	size_t at, n;
+
+	ADDL(o, "\" message=\"");
+	at = o->len;
+	bm_report_xml(o, msg);
+	n = o->len - at;
+	ADDL(o, "\">");
+	/* Room first: adding from o's own bytes must not move them. */
+	bm_buf_grow(o, n);
+	bm_buf_add(o, o->s + at, n);
+	bm_buf_adds(o, close);
+}
+
 void
 bm_render_junit_case(struct bm_buf *o, const struct bm_rres *x)
 {
-	const char *msg;
-
-	bm_buf_adds(o, "    <testcase classname=\"");
+	ADDL(o, "    <testcase classname=\"");
 	bm_report_xml(o, x->benchmark ? x->benchmark :
 	    x->benchmark_id ? x->benchmark_id : "-");
 	/* bm_report_case_name(x), written in place. */
-	bm_buf_adds(o, "\" name=\"");
+	ADDL(o, "\" name=\"");
 	bm_report_xml(o, x->variant ? x->variant : "-");
 	bm_buf_addc(o, '/');
 	bm_report_long(o, x->trial);
@@ -55,33 +76,25 @@ bm_render_junit_case(struct bm_buf *o, const struct bm_rres *x)
 	bm_report_long(o, x->repeat);
 	bm_buf_addc(o, '/');
 	bm_report_long(o, x->step);
-	bm_buf_adds(o, "\" time=\"");
+	ADDL(o, "\" time=\"");
 	put_secs(o, bm_report_secs(x));
 	bm_buf_addc(o, '"');
 	if (x->status == 'p') {
-		bm_buf_adds(o, "/>\n");
+		ADDL(o, "/>\n");
 		return;
 	}
-	bm_buf_adds(o, ">\n");
+	ADDL(o, ">\n");
 	if (x->status == 'f') {
-		msg = x->reasons ? x->reasons : "an assertion failed";
-		bm_buf_adds(o, "      <failure type=\"assertion\" message=\"");
-		bm_report_xml(o, msg);
-		bm_buf_adds(o, "\">");
-		bm_report_xml(o, msg);
-		bm_buf_adds(o, "</failure>\n");
+		ADDL(o, "      <failure type=\"assertion");
+		put_message(o, x->reasons ? x->reasons :
+		    "an assertion failed", "</failure>\n");
 	} else {
-		msg = x->error_message ? x->error_message :
-		    x->error_class ? x->error_class : "error";
-		bm_buf_adds(o, "      <error type=\"");
+		ADDL(o, "      <error type=\"");
 		bm_report_xml(o, x->error_class ? x->error_class : "error");
-		bm_buf_adds(o, "\" message=\"");
-		bm_report_xml(o, msg);
-		bm_buf_adds(o, "\">");
-		bm_report_xml(o, msg);
-		bm_buf_adds(o, "</error>\n");
+		put_message(o, x->error_message ? x->error_message :
+		    x->error_class ? x->error_class : "error", "</error>\n");
 	}
-	bm_buf_adds(o, "    </testcase>\n");
+	ADDL(o, "    </testcase>\n");
 }
 
 int

@@ -18,8 +18,6 @@
 #include "report.h"
 #include "xalloc.h"
 
-#define OUTPUT_MAX 1000		/* bytes of an answer kept in the page */
-#define CASES_MAX 5000		/* heat-map rows */
 #define CELL 14			/* heat-map cell, px */
 #define LABEL_W 280		/* heat-map label column, px */
 #define LABEL_MAX 44		/* bytes of a heat-map label shown */
@@ -349,10 +347,8 @@ static struct snap *
 snapshot_rows(const struct bm_report *r, size_t *n)
 {
 	struct snap *s = NULL;
-	struct bm_map *m;
 	const cJSON *st;
 	size_t k = 0, i;
-	void *v;
 
 	cJSON_ArrayForEach(st, r->stats) {
 		s = xreallocarray(s, k + 1, sizeof(*s));
@@ -367,41 +363,26 @@ snapshot_rows(const struct bm_report *r, size_t *n)
 		bm_report_num(st, "cost_usd", &s[k].cost);
 		k++;
 	}
-	if (k || !r->nres) {
+	if (k) {
 		*n = k;
 		return s;
 	}
 	/* No stat records: pass rates per model from the results. */
-	m = bm_map_new();
-	double *pass = NULL, *fail = NULL;
+	for (i = 0; i < r->ntally; i++) {
+		const struct bm_report_tally *t = &r->tally[i];
 
-	for (i = 0; i < r->nres; i++) {
-		const char *model = r->res[i].model ? r->res[i].model : "-";
-
-		if (!(v = bm_map_get(m, model))) {
-			s = xreallocarray(s, k + 1, sizeof(*s));
-			pass = xreallocarray(pass, k + 1, sizeof(double));
-			fail = xreallocarray(fail, k + 1, sizeof(double));
-			s[k].label = xstrdup(model);
-			s[k].n = pass[k] = fail[k] = 0;
-			s[k].rate = s[k].lo = s[k].hi = s[k].p95 =
-			    s[k].cost = NAN;
-			v = (void *)(++k);
-			bm_map_put(m, model, v);
+		s = xreallocarray(s, k + 1, sizeof(*s));
+		s[k].label = xstrdup(t->model);
+		s[k].n = (double)t->n;
+		s[k].rate = s[k].lo = s[k].hi = s[k].p95 = s[k].cost = NAN;
+		if (t->pass + t->fail > 0) {
+			s[k].rate = (double)t->pass / (double)(t->pass +
+			    t->fail);
+			wilson((double)t->pass, (double)(t->pass + t->fail),
+			    &s[k].lo, &s[k].hi);
 		}
-		s[(size_t)v - 1].n++;
-		pass[(size_t)v - 1] += r->res[i].status == 'p';
-		fail[(size_t)v - 1] += r->res[i].status == 'f';
+		k++;
 	}
-	for (i = 0; i < k; i++) {
-		if (pass[i] + fail[i] > 0) {
-			s[i].rate = pass[i] / (pass[i] + fail[i]);
-			wilson(pass[i], pass[i] + fail[i], &s[i].lo, &s[i].hi);
-		}
-	}
-	free(pass);
-	free(fail);
-	bm_map_free(m, NULL);
 	*n = k;
 	return s;
 }
@@ -699,50 +680,18 @@ regressions(struct bm_buf *o, const struct bm_report *r)
 
 /*
  * Rows are case identities without the repeat (benchmark, variant,
- * trial, model), columns the runs of the results; a cell holds every
- * repeat and step of that case in that run and takes the worst status.
+ * trial, model: bm_report_row), columns the runs of the results; a cell
+ * holds every repeat and step of that case in that run and takes the
+ * worst status.
  */
 struct heat {
-	struct bm_map *rows, *cols, *cells;
+	struct bm_report_rows rows;
+	struct bm_map *cols, *cells;
 	struct bm_map *input;		/* the runs of the input's results */
 	cJSON *cases, *runs, *list;	/* the page's data */
-	size_t nrows, ncols;
-	long dropped;			/* results past CASES_MAX rows */
-	struct bm_buf key;		/* heat_add's row key */
-	/*
-	 * The benchmarks the rows have (the keys' first part): once the
-	 * rows are full, a result of another one is dropped without its
-	 * key.  The last one asked, and whether it was there.
-	 */
-	struct bm_map *benches;
-	const char *lastb;
-	int lastin;
+	size_t ncols;
+	long dropped;			/* results past the rows */
 };
-
-/* A row's key: "id\x1fvariant\x1ftrial\x1fmodel", into o (reset). */
-static const char *
-row_keyb(struct bm_buf *o, const struct bm_rres *x)
-{
-	bm_buf_reset(o);
-	bm_buf_adds(o, x->benchmark_id ? x->benchmark_id : x->benchmark ?
-	    x->benchmark : "");
-	bm_buf_addc(o, '\x1f');
-	bm_buf_adds(o, x->variant ? x->variant : "");
-	bm_buf_addc(o, '\x1f');
-	bm_report_long(o, x->trial);
-	bm_buf_addc(o, '\x1f');
-	bm_buf_adds(o, x->model ? x->model : "");
-	return bm_buf_str(o);
-}
-
-static char *
-row_key(const struct bm_rres *x)
-{
-	struct bm_buf o = BM_BUF_INIT;
-
-	row_keyb(&o, x);
-	return bm_buf_detach(&o, NULL);
-}
 
 static char *
 row_label(const struct bm_rres *x)
@@ -781,34 +730,19 @@ heat_col(struct heat *h, const char *run)
 static void
 heat_add(struct heat *h, const struct bm_rres *x)
 {
-	const char *key, *run = x->run_id ? x->run_id : "-";
-	const char *bench = x->benchmark_id ? x->benchmark_id :
-	    x->benchmark ? x->benchmark : "";
+	const char *run = x->run_id ? x->run_id : "-";
 	char *ck;
 	size_t row, col;
 	cJSON *cell, *one, *arr;
-	void *v;
 	char *out;
+	long k;
+	int added;
 
-	if (h->nrows >= CASES_MAX && bench != h->lastb) {
-		/* An id with the separator in it could match another's key. */
-		h->lastin = strchr(bench, '\x1f') ||
-		    bm_map_get(h->benches, bench);
-		h->lastb = bench;
-	}
-	if (h->nrows >= CASES_MAX && !h->lastin) {
+	if ((k = bm_report_row(&h->rows, x, &added)) < 0) {
 		h->dropped++;
 		return;
 	}
-	key = row_keyb(&h->key, x);
-	if (!(v = bm_map_get(h->rows, key))) {
-		if (h->nrows >= CASES_MAX) {
-			h->dropped++;
-			return;
-		}
-		v = (void *)(++h->nrows);
-		bm_map_put(h->rows, key, v);
-		bm_map_put(h->benches, bench, (void *)1);
+	if (added) {
 		arr = cJSON_CreateArray();
 		out = row_label(x);
 		cJSON_AddItemToArray(arr, cJSON_CreateString(out));
@@ -816,7 +750,7 @@ heat_add(struct heat *h, const struct bm_rres *x)
 		cJSON_AddItemToArray(h->cases, arr);
 		free(out);
 	}
-	row = (size_t)v - 1;
+	row = (size_t)k;
 	col = heat_col(h, run);
 	ck = xasprintf("%zu,%zu", row, col);
 	if (!(cell = bm_map_get(h->cells, ck))) {
@@ -837,7 +771,7 @@ heat_add(struct heat *h, const struct bm_rres *x)
 	cJSON_AddItemToArray(one, cJSON_CreateString(out));
 	free(out);
 	if (x->output) {
-		out = clip(x->output, OUTPUT_MAX);
+		out = clip(x->output, BM_REPORT_OUTPUT_MAX);
 		cJSON_AddItemToArray(one, cJSON_CreateString(out));
 		free(out);
 	} else {
@@ -866,17 +800,12 @@ static void
 heat_history(struct heat *h, const struct bm_report *r)
 {
 	struct bm_map *has = bm_map_new();
-	const char *id, *last = NULL;
+	const char *id;
 	size_t i;
 
 	h->input = bm_map_new();
-	/* Run ids are atoms, and the same one comes line after line. */
-	for (i = 0; i < r->nres; i++) {
-		id = r->res[i].run_id ? r->res[i].run_id : "-";
-		if (id != last)
-			bm_map_put(h->input, id, (void *)1);
-		last = id;
-	}
+	for (i = 0; i < r->nrun; i++)
+		bm_map_put(h->input, r->run[i].id, (void *)1);
 	for (i = 0; i < r->nhres; i++)
 		bm_map_put(has, r->hres[i].run_id, (void *)1);
 	for (i = 0; i < r->nhist; i++) {
@@ -893,8 +822,7 @@ heat_flaky(struct heat *h, const struct bm_report *r, char *mixed)
 {
 	const cJSON *c, *cell;
 	struct bm_rres x;
-	const char *label;
-	char *key;
+	const char *label, *key;
 	void *v;
 	size_t i;
 
@@ -908,10 +836,9 @@ heat_flaky(struct heat *h, const struct bm_report *r, char *mixed)
 		x.variant = bm_json_str(c, "variant");
 		x.trial = (int)bm_json_numor(c, "trial", 0);
 		x.model = bm_json_str(c, "model");
-		key = row_key(&x);
-		if ((v = bm_map_get(h->rows, key)))
+		key = bm_report_row_key(&h->rows.key, &x);
+		if ((v = bm_map_get(h->rows.keys, key)))
 			mixed[(size_t)v - 1] |= 3;
-		free(key);
 	}
 	cJSON_ArrayForEach(cell, h->list) {
 		const cJSON *one;
@@ -924,7 +851,7 @@ heat_flaky(struct heat *h, const struct bm_report *r, char *mixed)
 				mixed[i] |= 2;
 		}
 	}
-	for (i = 0; i < h->nrows; i++)
+	for (i = 0; i < h->rows.n; i++)
 		if (mixed[i] == 3)
 			cJSON_ReplaceItemInArray(cJSON_GetArrayItem(h->cases,
 			    (int)i), 1, cJSON_CreateTrue());
@@ -938,8 +865,9 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 	size_t i;
 
 	memset(&h, 0, sizeof(h));
-	h.rows = bm_map_new();
-	h.benches = bm_map_new();
+	bm_report_rows_init(&h.rows);
+	/* The input's results of cases past the rows are counted, not kept. */
+	h.dropped = r->dropped;
 	h.cols = bm_map_new();
 	h.cells = bm_map_new();
 	h.cases = cJSON_AddArrayToObject(data, "cases");
@@ -952,16 +880,16 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 	for (i = 0; i < r->nhres; i++)
 		if (!bm_map_get(h.input, r->hres[i].run_id))
 			heat_add(&h, &r->hres[i]);
-	mixed = xcalloc(h.nrows + 1, 1);
+	mixed = xcalloc(h.rows.n + 1, 1);
 	heat_flaky(&h, r, mixed);
 	bm_buf_adds(o, "<h2>Cases</h2>");
-	if (!h.nrows) {
+	if (!h.rows.n) {
 		bm_buf_adds(o, "<p class=\"muted\">No result records.</p>");
 		goto out;
 	}
 	bm_buf_addf(o, "<p class=\"muted\">%zu cases \u00d7 %zu run%s; "
 	    "\u25c6 flaky. Click a cell, or Tab to the map, arrows and "
-	    "Enter, for its answers.", h.nrows, h.ncols,
+	    "Enter, for its answers.", h.rows.n, h.ncols,
 	    h.ncols == 1 ? "" : "s");
 	if (h.dropped)
 		bm_buf_addf(o, " %ld results of further cases not shown.",
@@ -982,9 +910,7 @@ cases(struct bm_buf *o, const struct bm_report *r, cJSON *data)
 	    "<p class=\"muted\">No cell selected.</p></div>");
 out:
 	free(mixed);
-	bm_buf_free(&h.key);
-	bm_map_free(h.rows, NULL);
-	bm_map_free(h.benches, NULL);
+	bm_report_rows_free(&h.rows);
 	bm_map_free(h.cols, NULL);
 	bm_map_free(h.cells, NULL);
 	bm_map_free(h.input, NULL);
@@ -1036,42 +962,22 @@ run_row(struct bm_buf *o, const cJSON *run)
 	bm_buf_adds(o, "</tr>\n");
 }
 
-/* Runs seen only in results: counted here. */
+/* Runs seen only in results: as the reader counted them. */
 static cJSON *
 runs_of_results(const struct bm_report *r)
 {
-	struct bm_map *m = bm_map_new();
-	cJSON *list = cJSON_CreateArray(), *run = NULL;
-	const char *last = NULL;
+	cJSON *list = cJSON_CreateArray(), *run;
 	size_t i;
-	static const char *const key[] = { "pass", "fail", "error" };
 
-	for (i = 0; i < r->nres; i++) {
-		const char *id = r->res[i].run_id ? r->res[i].run_id : "-";
-		int k = r->res[i].status == 'p' ? 0 :
-		    r->res[i].status == 'f' ? 1 : 2;
-		cJSON *c;
-
-		/* The same run line after line: its atom, its record. */
-		if (id != last && !(run = bm_map_get(m, id))) {
-			run = cJSON_CreateObject();
-			cJSON_AddStringToObject(run, "id", id);
-			cJSON_AddNumberToObject(run, "cases", 0);
-			cJSON_AddNumberToObject(run, "pass", 0);
-			cJSON_AddNumberToObject(run, "fail", 0);
-			cJSON_AddNumberToObject(run, "error", 0);
-			cJSON_AddItemToArray(list, run);
-			bm_map_put(m, id, run);
-		}
-		last = id;
-		c = cJSON_GetObjectItemCaseSensitive(run, key[k]);
-		cJSON_SetNumberValue(c, c->valuedouble + 1);
-		if (r->res[i].step == 0) {
-			c = cJSON_GetObjectItemCaseSensitive(run, "cases");
-			cJSON_SetNumberValue(c, c->valuedouble + 1);
-		}
+	for (i = 0; i < r->nrun; i++) {
+		run = cJSON_CreateObject();
+		cJSON_AddStringToObject(run, "id", r->run[i].id);
+		cJSON_AddNumberToObject(run, "cases", (double)r->run[i].cases);
+		cJSON_AddNumberToObject(run, "pass", (double)r->run[i].pass);
+		cJSON_AddNumberToObject(run, "fail", (double)r->run[i].fail);
+		cJSON_AddNumberToObject(run, "error", (double)r->run[i].error);
+		cJSON_AddItemToArray(list, run);
 	}
-	bm_map_free(m, NULL);
 	return list;
 }
 
@@ -1086,7 +992,7 @@ runs(struct bm_buf *o, const struct bm_report *r)
 	size_t i;
 
 	bm_buf_adds(o, "<h2>Runs</h2>");
-	if (!r->nhist && !r->runs->child && !r->nres) {
+	if (!r->nhist && !r->runs->child && !r->nall) {
 		bm_buf_adds(o, "<p class=\"muted\">No runs.</p>");
 		return;
 	}

@@ -33,6 +33,8 @@ bm_report_init(struct bm_report *r, const char *title)
 	r->atoms = bm_map_new();
 	r->where = bm_map_new();
 	r->tallies = bm_map_new();
+	r->runidx = bm_map_new();
+	bm_report_rows_init(&r->rows);
 }
 
 static void
@@ -74,6 +76,9 @@ bm_report_free(struct bm_report *r)
 		free(r->tally[i].junit);
 	free(r->tally);
 	bm_map_free(r->tallies, NULL);
+	free(r->run);
+	bm_map_free(r->runidx, NULL);
+	bm_report_rows_free(&r->rows);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -131,8 +136,6 @@ atom(struct bm_report *r, const char *s)
 
 	if (!s)
 		return NULL;
-	if (r->lock)
-		pthread_mutex_lock(r->lock);
 	a = bm_map_get(r->atoms, s);
 	if (!a) {
 		n = strlen(s);
@@ -144,9 +147,48 @@ atom(struct bm_report *r, const char *s)
 		memcpy(a->s, s, n + 1);
 		bm_map_put(r->atoms, s, a);
 	}
-	if (r->lock)
-		pthread_mutex_unlock(r->lock);
 	return a->s;
+}
+
+/*
+ * The report's atom for atom s: a worker's (bm_report_read), of the block
+ * it read, looked up once; the report's own stays itself.
+ */
+static const char *
+own_atom(struct bm_report *r, const char *s)
+{
+	struct atom *a;
+
+	if (!s)
+		return NULL;
+	a = (struct atom *)(void *)(s - offsetof(struct atom, s));
+	if (!a->to)
+		a->to = atom(r, s);
+	return a->to;
+}
+
+/*
+ * Result x made the report's: the strings of a result counted, its model
+ * and run, as the report's atoms; with all, those of a result kept too,
+ * and its answer (a worker's is its block's, one from a tree the tree's)
+ * copied into the report's arena, cut to what html shows.
+ */
+static void
+own(struct bm_report *r, struct bm_rres *x, int all)
+{
+	x->model = own_atom(r, x->model);
+	x->run_id = own_atom(r, x->run_id);
+	if (!all)
+		return;
+	x->benchmark = own_atom(r, x->benchmark);
+	x->benchmark_id = own_atom(r, x->benchmark_id);
+	x->variant = own_atom(r, x->variant);
+	x->error_class = own_atom(r, x->error_class);
+	x->error_message = own_atom(r, x->error_message);
+	x->reasons = own_atom(r, x->reasons);
+	if (x->output)
+		x->output = keep(r, x->output, strnlen(x->output,
+		    BM_REPORT_OUTPUT_MAX + 1));
 }
 
 static int
@@ -268,10 +310,14 @@ static void
 count(struct bm_report *r, const struct bm_rres *x)
 {
 	const char *model = x->model ? x->model : "-";
+	size_t *c = &r->tcache[((uintptr_t)model >> 4) % BM_REPORT_TCACHE];
 	struct bm_report_tally *t;
 	void *v;
 
-	if (!r->ntally || model != r->tmodel) {
+	/* Models are atoms: a few, in turn, are found by address. */
+	if (*c && r->tally[*c - 1].model == model) {
+		r->tidx = *c - 1;
+	} else {
 		if (!(v = bm_map_get(r->tallies, model))) {
 			r->tally = xreallocarray(r->tally, r->ntally + 1,
 			    sizeof(*r->tally));
@@ -281,8 +327,8 @@ count(struct bm_report *r, const struct bm_rres *x)
 			v = (void *)r->ntally;
 			bm_map_put(r->tallies, model, v);
 		}
-		r->tmodel = model;
 		r->tidx = (size_t)v - 1;
+		*c = (size_t)v;
 	}
 	t = &r->tally[r->tidx];
 	r->nall++;
@@ -297,18 +343,120 @@ count(struct bm_report *r, const struct bm_rres *x)
 	r->nerror += x->status == 'e';
 }
 
+void
+bm_report_rows_init(struct bm_report_rows *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->keys = bm_map_new();
+	h->benches = bm_map_new();
+}
+
+void
+bm_report_rows_free(struct bm_report_rows *h)
+{
+	bm_map_free(h->keys, NULL);
+	bm_map_free(h->benches, NULL);
+	bm_buf_free(&h->key);
+	bm_buf_free(&h->lastb);
+	memset(h, 0, sizeof(*h));
+}
+
+const char *
+bm_report_row_key(struct bm_buf *o, const struct bm_rres *x)
+{
+	bm_buf_reset(o);
+	bm_buf_adds(o, x->benchmark_id ? x->benchmark_id : x->benchmark ?
+	    x->benchmark : "");
+	bm_buf_addc(o, '\x1f');
+	bm_buf_adds(o, x->variant ? x->variant : "");
+	bm_buf_addc(o, '\x1f');
+	bm_report_long(o, x->trial);
+	bm_buf_addc(o, '\x1f');
+	bm_buf_adds(o, x->model ? x->model : "");
+	return bm_buf_str(o);
+}
+
+long
+bm_report_row(struct bm_report_rows *h, const struct bm_rres *x,
+    int *added)
+{
+	const char *bench = x->benchmark_id ? x->benchmark_id :
+	    x->benchmark ? x->benchmark : "";
+	const char *key;
+	void *v;
+
+	if (added)
+		*added = 0;
+	/*
+	 * Full: a case of a benchmark no row has is dropped without making
+	 * its key (an id with the separator in it could match another's
+	 * key).  The same benchmark comes line after line.
+	 */
+	if (h->n >= BM_REPORT_CASES && (!h->haslast ||
+	    strcmp(bench, bm_buf_str(&h->lastb)) != 0)) {
+		h->lastin = strchr(bench, '\x1f') ||
+		    bm_map_get(h->benches, bench);
+		bm_buf_reset(&h->lastb);
+		bm_buf_adds(&h->lastb, bench);
+		h->haslast = 1;
+	}
+	if (h->n >= BM_REPORT_CASES && !h->lastin)
+		return -1;
+	key = bm_report_row_key(&h->key, x);
+	if ((v = bm_map_get(h->keys, key)) != NULL)
+		return (long)((size_t)v - 1);
+	if (h->n >= BM_REPORT_CASES)
+		return -1;
+	v = (void *)(++h->n);
+	bm_map_put(h->keys, key, v);
+	bm_map_put(h->benches, bench, (void *)1);
+	if (added)
+		*added = 1;
+	return (long)h->n - 1;
+}
+
+/* keep_output: x counted in its run's tally. */
+static void
+count_run(struct bm_report *r, const struct bm_rres *x)
+{
+	const char *id = x->run_id ? x->run_id : "-";
+	struct bm_report_run *u;
+	void *v;
+
+	/* The same run line after line: its atom. */
+	if (!r->lastrun || r->run[r->lastrun - 1].id != id) {
+		if (!(v = bm_map_get(r->runidx, id))) {
+			r->run = xreallocarray(r->run, r->nrun + 1,
+			    sizeof(*r->run));
+			u = &r->run[r->nrun++];
+			memset(u, 0, sizeof(*u));
+			u->id = id;
+			v = (void *)r->nrun;
+			bm_map_put(r->runidx, id, v);
+		}
+		r->lastrun = (size_t)v;
+	}
+	u = &r->run[r->lastrun - 1];
+	u->pass += x->status == 'p';
+	u->fail += x->status == 'f';
+	u->error += x->status == 'e';
+	u->cases += x->step == 0;
+}
+
 /*
- * Count the results from res[from] on, in input order; with keep_few,
- * keep only the ones it keeps.
+ * Count the results from res[from] on, in input order; keep only those
+ * the format shows (keep_output: of the heat map's rows; keep_few: a
+ * few).
  */
 static void
 settle(struct bm_report *r, size_t from)
 {
 	size_t i, to = from;
-	const struct bm_rres *x;
+	struct bm_rres *x;
 
 	for (i = from; i < r->nres; i++) {
 		x = &r->res[i];
+		own(r, x, 0);
 		count(r, x);
 		if (r->junit) {
 			bm_buf_reset(&r->scratch);
@@ -317,10 +465,17 @@ settle(struct bm_report *r, size_t from)
 			    r->scratch.len);
 			continue;
 		}
-		if (r->keep_few && !(x->status == 'f' &&
+		if (r->keep_output) {
+			count_run(r, x);
+			if (bm_report_row(&r->rows, x, NULL) < 0) {
+				r->dropped++;
+				continue;
+			}
+		} else if (r->keep_few && !(x->status == 'f' &&
 		    r->nfail <= BM_REPORT_FEW) && !(x->status == 'e' &&
 		    r->nerror <= BM_REPORT_FEW))
 			continue;
+		own(r, x, 1);
 		if (to != i)
 			r->res[to] = *x;
 		to++;
@@ -349,7 +504,6 @@ add_result(struct bm_report *r, const cJSON *rec)
 	const char *st = bm_json_str(rec, "status");
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(rec, "error");
 	struct bm_rres *x;
-	const char *s;
 	char *why;
 
 	if (!st || (strcmp(st, "pass") && strcmp(st, "fail") &&
@@ -380,8 +534,9 @@ add_result(struct bm_report *r, const cJSON *rec)
 	why = reasons(rec);
 	x->reasons = atom(r, why);
 	free(why);
-	if (r->keep_output && (s = bm_json_str(rec, "output")))
-		x->output = keep(r, s, strlen(s));
+	/* The tree's, until settle keeps it. */
+	if (r->keep_output)
+		x->output = bm_json_str(rec, "output");
 	settle(r, r->nres - 1);
 	return 0;
 }
@@ -973,7 +1128,22 @@ struct bm_report_scan {
 	size_t lastlen[L_N];	/* ... this long (they repeat line by line) */
 	char num[64], numout[64];	/* put_number's last number */
 	size_t numlen;
+	/*
+	 * The last assertions array with a failure (they repeat too), as
+	 * written, and its reasons' atom, when hasas.
+	 */
+	struct bm_buf as;
+	const char *aswhy;
+	int hasas;
 };
+
+/* Forget the last atoms: a worker's go with its block. */
+static void
+scan_forget(struct bm_report_scan *s)
+{
+	memset(s->last, 0, sizeof(s->last));
+	s->hasas = 0;
+}
 
 struct bm_report_scan *
 bm_report_scan_new(void)
@@ -992,6 +1162,7 @@ bm_report_scan_free(struct bm_report_scan *s)
 		return;
 	bm_scan_free(s->line);
 	bm_scan_free(s->assertion);
+	bm_buf_free(&s->as);
 	free(s);
 }
 
@@ -1079,7 +1250,18 @@ static int
 span_long(const struct bm_span *sp)
 {
 	double d = 0;
+	size_t i;
+	int v = 0;
 
+	/* The usual: a few digits (JSON has no leading zeros). */
+	if (sp->kind == BM_SPAN_NUMBER && sp->len <= 9 &&
+	    (sp->len == 1 || sp->p[0] != '0')) {
+		for (i = 0; i < sp->len && sp->p[i] >= '0' &&
+		    sp->p[i] <= '9'; i++)
+			v = v * 10 + (sp->p[i] - '0');
+		if (i == sp->len)
+			return v;
+	}
 	span_double(sp, &d);
 	return isfinite(d) && fabs(d) < 2147483648.0 ? (int)d : 0;
 }
@@ -1146,6 +1328,33 @@ span_reasons(struct bm_report_scan *s, const struct bm_span *as)
 	}
 	bm_error_clear(&e);
 	return b.len ? bm_buf_detach(&b, NULL) : NULL;
+}
+
+/*
+ * The atom of span_reasons(): the last array with a failure's again when
+ * it repeats.
+ */
+static const char *
+reasons_atom(struct bm_report *r, struct bm_report_scan *s,
+    const struct bm_span *as)
+{
+	const char *a;
+	char *why;
+
+	if (as->kind != BM_SPAN_ARRAY)
+		return NULL;
+	if (s->hasas && as->len == s->as.len &&
+	    memcmp(as->p, s->as.s, as->len) == 0)
+		return s->aswhy;
+	if (!(why = span_reasons(s, as)))
+		return NULL;
+	a = atom(r, why);
+	free(why);
+	bm_buf_reset(&s->as);
+	bm_buf_add(&s->as, as->p, as->len);
+	s->aswhy = a;
+	s->hasas = 1;
+	return a;
 }
 
 /* dst = src, cut to size. */
@@ -1397,18 +1606,19 @@ add_line(struct bm_report *r, struct bm_report_scan *s, const char *line,
 	x->latency_ms = span_double(&f[L_LATENCY], &d) ? d : NAN;
 	if (r->keep_few && x->status == 'p')
 		return 1;	/* counted, never shown one by one */
-	x->run_id = field_atom(r, s, f, L_RUN_ID);
 	x->benchmark = field_atom(r, s, f, L_BENCHMARK);
-	x->benchmark_id = field_atom(r, s, f, L_BENCHMARK_ID);
+	/* junit names a case by its benchmark, and needs no run. */
+	if (!r->junit || !x->benchmark)
+		x->benchmark_id = field_atom(r, s, f, L_BENCHMARK_ID);
+	if (!r->junit)
+		x->run_id = field_atom(r, s, f, L_RUN_ID);
 	x->variant = field_atom(r, s, f, L_VARIANT);
 	x->trial = span_long(&f[L_TRIAL]);
 	x->repeat = span_long(&f[L_REPEAT]);
 	x->step = span_long(&f[L_STEP]);
 	x->error_class = field_atom(r, s, f, L_ERR_CLASS);
 	x->error_message = field_atom(r, s, f, L_ERR_MESSAGE);
-	why = span_reasons(s, &f[L_ASSERTIONS]);
-	x->reasons = atom(r, why);
-	free(why);
+	x->reasons = reasons_atom(r, s, &f[L_ASSERTIONS]);
 	if (r->keep_output && f[L_OUTPUT].kind == BM_SPAN_STRING &&
 	    !memchr(f[L_OUTPUT].p, '\\', f[L_OUTPUT].len)) {
 		x->output = keep(r, f[L_OUTPUT].p + 1, f[L_OUTPUT].len - 2);
@@ -1486,6 +1696,11 @@ bm_report_long(struct bm_buf *o, long v)
 	char d[24], *p = d + sizeof(d);
 	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
 
+	if (v >= 0 && v < 10) {	/* trials, repeats, steps */
+		bm_buf_addc(o, (int)('0' + v));
+		return;
+	}
+
 	do
 		*--p = (char)('0' + u % 10);
 	while (u /= 10);
@@ -1495,10 +1710,11 @@ bm_report_long(struct bm_buf *o, long v)
 }
 
 /*
- * json: the blocks' record buffers, back from read_done and reused by
- * the workers: fresh ones cost a page fault each 4 kB.
+ * json's blocks' record buffers, junit's per model, back from read_done
+ * and reused by the workers: fresh ones cost a page fault each 4 kB, and
+ * growing ones their copies.
  */
-#define RPOOL 8
+#define RPOOL 64
 struct rpool {
 	pthread_mutex_t mu;
 	struct bm_buf buf[RPOOL];
@@ -1508,14 +1724,14 @@ struct rpool {
 /*
  * bm_report_read: result lines on worker threads (lib/lines.h).  Each
  * worker fills a report of its own with one block's results at a time
- * (its atoms, its arena of answers), and notes the lines it left for the
- * calling thread; that thread takes the blocks in input order, points
- * their atoms at the report's and hands it the lines left, in place.
+ * (its atoms, its arena of answers: the block's until it is taken), and
+ * notes the lines it left for the calling thread; that thread takes the
+ * blocks in input order, makes the results it keeps the report's (own)
+ * and hands it the lines left, in place.
  */
 struct rworker {
 	struct bm_report r;
 	struct bm_report_scan *scan;
-	struct bm_report *to;	/* the report read into */
 	struct rpool *pool;
 };
 
@@ -1551,6 +1767,8 @@ struct rblock {
 	long ignored;
 	struct rslow *slow;
 	size_t nslow;
+	char **arena;		/* the worker's atoms and answers of it */
+	size_t narena;
 };
 
 /* A buffer from the pool into b (empty), when it has one. */
@@ -1595,23 +1813,10 @@ blank(const char *p, size_t n)
 	return n == 0;
 }
 
-/* The report's atom for a worker's atom s (r: the report, locked). */
-static const char *
-global_atom(struct bm_report *r, const char *s)
-{
-	struct atom *a;
-
-	if (!s)
-		return NULL;
-	a = (struct atom *)(void *)(s - offsetof(struct atom, s));
-	if (!a->to)
-		a->to = atom(r, s);
-	return a->to;
-}
-
 /* junit: each result's element, in a slot per model (a worker's). */
 static void
-junit_block(struct rblock *k, const struct bm_rres *res, size_t n)
+junit_block(struct rblock *k, const struct bm_rres *res, size_t n,
+    struct rpool *pool)
 {
 	struct jslot *sl = NULL;
 	size_t i, j;
@@ -1626,6 +1831,7 @@ junit_block(struct rblock *k, const struct bm_rres *res, size_t n)
 				k->slot = xreallocarray(k->slot, j + 1,
 				    sizeof(*k->slot));
 				memset(&k->slot[j], 0, sizeof(k->slot[j]));
+				pool_take(pool, &k->slot[j].text);
 				k->slot[j].model = res[i].model;
 				k->nslot++;
 			}
@@ -1651,6 +1857,7 @@ junit_take(struct bm_report *r, struct rblock *k, size_t from, size_t to)
 	for (i = 0; i < k->nslot; i++)
 		k->slot[i].from = k->slot[i].to = 0;
 	for (i = from; i < to; i++) {
+		own(r, &k->res[i], 0);
 		count(r, &k->res[i]);
 		sl = &k->slot[k->ref[i].slot];
 		if (sl->to == 0)
@@ -1680,13 +1887,7 @@ read_work(void *arg, struct bm_block *b)
 	r->nres = r->capres = 0;
 	r->nraw = 1;		/* a comma before every record */
 	r->ignored = 0;
-	/*
-	 * Atoms per block: a few hundred, looked up in the report's once
-	 * each (global_atom); the arena keeps them.
-	 */
-	bm_map_free(r->atoms, NULL);
-	r->atoms = bm_map_new();
-	memset(w->scan->last, 0, sizeof(w->scan->last));
+	scan_forget(w->scan);
 	if (r->keep_raw) {	/* about the block's size, grown once */
 		pool_take(w->pool, &r->raw);
 		bm_buf_grow(&r->raw, b->len + b->len / 8);
@@ -1705,20 +1906,19 @@ read_work(void *arg, struct bm_block *b)
 		sl->nraw = r->nraw - 1;
 	}
 	if (r->junit)
-		junit_block(k, r->res, r->nres);
-	/* The block's results point at the report's atoms. */
-	for (pos = 0; pos < r->nres; pos++) {
-		struct bm_rres *x = &r->res[pos];
-
-		x->run_id = global_atom(w->to, x->run_id);
-		x->model = global_atom(w->to, x->model);
-		x->benchmark = global_atom(w->to, x->benchmark);
-		x->benchmark_id = global_atom(w->to, x->benchmark_id);
-		x->variant = global_atom(w->to, x->variant);
-		x->error_class = global_atom(w->to, x->error_class);
-		x->error_message = global_atom(w->to, x->error_message);
-		x->reasons = global_atom(w->to, x->reasons);
-	}
+		junit_block(k, r->res, r->nres, w->pool);
+	/*
+	 * The block's results point at atoms and answers in the worker's
+	 * arena: the block takes it, and the calling thread looks up in the
+	 * report only what it keeps (own).  Atoms afresh for the next.
+	 */
+	k->arena = r->arena;
+	k->narena = r->narena;
+	r->arena = NULL;
+	r->narena = r->arena_left = 0;
+	r->arena_at = NULL;
+	bm_map_free(r->atoms, NULL);
+	r->atoms = bm_map_new();
 	k->res = r->res;
 	k->nres = r->nres;
 	k->nraw = r->nraw - 1;
@@ -1807,12 +2007,15 @@ read_done(void *arg, struct bm_block *b)
 	    &rd->populated);
 	rd->r->ignored += k->ignored;
 	for (i = 0; i < k->nslot; i++)
-		bm_buf_free(&k->slot[i].text);
+		pool_give(rd->pool, &k->slot[i].text);
 	free(k->slot);
 	free(k->ref);
 	free(k->res);
 	pool_give(rd->pool, &k->raw);
 	free(k->slow);
+	for (i = 0; i < k->narena; i++)
+		free(k->arena[i]);
+	free(k->arena);
 	free(k);
 }
 
@@ -1826,14 +2029,11 @@ bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
 	    r->nres * sizeof(*r->res) };
 	struct bm_lines l;
 	struct rworker *w;
-	pthread_mutex_t mu;
 	size_t i, nw = bm_lines_threads(threads);
 	int rc;
 
-	pthread_mutex_init(&mu, NULL);
 	memset(&pool, 0, sizeof(pool));
 	pthread_mutex_init(&pool.mu, NULL);
-	r->lock = &mu;
 	memset(&l, 0, sizeof(l));
 	w = xcalloc(nw, sizeof(*w));
 	l.w = xcalloc(nw, sizeof(*l.w));
@@ -1845,7 +2045,6 @@ bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
 		w[i].r.junit = r->junit;
 		w[i].r.keep_few = r->keep_few;
 		w[i].scan = bm_report_scan_new();
-		w[i].to = r;
 		w[i].pool = &pool;
 		l.w[i] = &w[i];
 	}
@@ -1854,20 +2053,8 @@ bm_report_read(struct bm_report *r, int fd, const char *name, int threads,
 	l.done = read_done;
 	l.arg = &rd;
 	rc = bm_lines_read(&l, fd, name, NULL, NULL, e);
-	r->lock = NULL;
-	pthread_mutex_destroy(&mu);
 	for (i = 0; i < nw; i++) {
-		/* The answers stay: the report's results point at them. */
-		if (w[i].r.narena) {
-			r->arena = xreallocarray(r->arena, r->narena +
-			    w[i].r.narena, sizeof(char *));
-			memcpy(r->arena + r->narena, w[i].r.arena,
-			    w[i].r.narena * sizeof(char *));
-			r->narena += w[i].r.narena;
-			w[i].r.narena = 0;
-		}
-		bm_map_free(w[i].r.atoms, NULL);
-		w[i].r.atoms = bm_map_new();
+		/* Its atoms and answers went with its blocks. */
 		bm_report_free(&w[i].r);
 		bm_report_scan_free(w[i].scan);
 	}

@@ -33,8 +33,9 @@ struct bm_rres {
 	const char *error_message;	/* interned; NULL when absent */
 	const char *reasons;	/* failed assertions' reasons, "; "-joined,
 				   interned (they repeat) */
-	char *output;		/* kept only with keep_output (in the
-				   report's arena: not freed one by one) */
+	const char *output;	/* kept only with keep_output (in the
+				   report's arena, cut to what html shows:
+				   BM_REPORT_OUTPUT_MAX bytes and one more) */
 };
 
 /* Bytes of raw (and the spill file before it) from offset off. */
@@ -53,6 +54,30 @@ struct bm_report_tally {
 };
 
 #define BM_REPORT_FEW 50	/* results keep_few keeps of each status */
+#define BM_REPORT_TCACHE 16	/* models found by address, not name */
+#define BM_REPORT_CASES 5000	/* html: heat-map rows */
+#define BM_REPORT_OUTPUT_MAX 1000	/* html: bytes of an answer shown */
+
+/*
+ * html's heat-map rows: case identities (benchmark, variant, trial,
+ * model) in order of first appearance, the first BM_REPORT_CASES of
+ * them.
+ */
+struct bm_report_rows {
+	struct bm_map *keys;	/* row key -> index + 1 */
+	size_t n;
+	struct bm_map *benches;	/* the benchmarks the rows have */
+	struct bm_buf lastb;	/* once full: the last benchmark asked, */
+	int haslast, lastin;	/* ... and whether a row has it */
+	struct bm_buf key;
+};
+
+/* keep_output: a run of the input's results, counted. */
+struct bm_report_run {
+	const char *id;		/* "-" for none */
+	long pass, fail, error;
+	long cases;		/* its results of step 0 */
+};
 
 /* Where a benchmark's YAML document is, for annotations. */
 struct bm_where {
@@ -71,14 +96,24 @@ struct bm_report {
 	int keep_output;	/* html: keep answers for the cases tab */
 	int keep_raw;		/* json: keep each result record as read
 				   (instead of res: json needs no more) */
-	int local;		/* a worker's of bm_report_read: atoms in
-				   the arena, looked up per block */
-	void *lock;		/* bm_report_read's: a pthread_mutex_t
-				   around atoms while workers look them up */
+	int local;		/* a worker's of bm_report_read: atoms and
+				   answers in the arena, per block */
 	/* Aggregate records by type, in input order (arrays, owned). */
 	cJSON *stats, *comparisons, *regressions, *case_stats, *runs;
+	/*
+	 * The results kept: with keep_output (html), those of the heat
+	 * map's rows (rows), the input's others only counted (dropped, and
+	 * by run in run); with keep_few, a few; with junit or keep_raw,
+	 * none.
+	 */
 	struct bm_rres *res;
 	size_t nres, capres;
+	struct bm_report_rows rows;
+	long dropped;
+	struct bm_report_run *run;	/* in order of first appearance */
+	size_t nrun;
+	struct bm_map *runidx;	/* run id -> index + 1 in run */
+	size_t lastrun;		/* index + 1 of the last run counted */
 	struct bm_buf raw;	/* keep_raw: results, comma-separated, */
 	FILE *spill;		/* ... the first of them in a temporary file */
 	size_t nraw;
@@ -106,8 +141,9 @@ struct bm_report {
 					   appearance */
 	size_t ntally;
 	struct bm_map *tallies;	/* model -> index + 1 in tally */
-	const char *tmodel;	/* the last model counted, ... */
-	size_t tidx;		/* ... at this index */
+	size_t tidx;		/* the last model counted */
+	size_t tcache[BM_REPORT_TCACHE];	/* index + 1 in tally of
+					   models, by their address */
 	struct bm_hrun *hist;
 	size_t nhist;
 	/*
@@ -118,7 +154,7 @@ struct bm_report {
 	size_t nhres, caphres;
 	struct bm_map *where;	/* benchmark_id -> struct bm_where */
 	struct bm_map *atoms;	/* interned strings */
-	char **arena;		/* the answers: blocks of 1 MB or more */
+	char **arena;		/* answers kept: blocks of 1 MB or more */
 	size_t narena;
 	char *arena_at;		/* free space in the last block */
 	size_t arena_left;
@@ -178,6 +214,18 @@ int bm_report_locate(struct bm_report *r, struct bm_db *db,
     struct bm_error *e);
 /* The 1-based line where document doc of the YAML file starts; 0. */
 long bm_report_doc_line(const char *path, long doc);
+
+/* Rows start empty; free frees what they hold. */
+void bm_report_rows_init(struct bm_report_rows *h);
+void bm_report_rows_free(struct bm_report_rows *h);
+/*
+ * The row of x's case: its index (*added set when x's case made it), or
+ * -1 when the rows are full and x's case is not one of them.
+ */
+long bm_report_row(struct bm_report_rows *h, const struct bm_rres *x,
+    int *added);
+/* x's row key, "id\x1fvariant\x1ftrial\x1fmodel", into o (reset). */
+const char *bm_report_row_key(struct bm_buf *o, const struct bm_rres *x);
 
 /* A group as "a/b" (its values joined by '/'; caller frees). */
 char *bm_report_group(const cJSON *rec);

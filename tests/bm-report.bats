@@ -540,3 +540,28 @@ bm-report: 1 records of other types ignored" ]
 		cat big.jsonl | bm-report --no-db -f "$f" | cmp - "out.$f"
 	done
 }
+
+@test "bm-report: html of results alone keeps the heat map's first 5000 cases and counts the rest" {
+	# 6000 cases (each its own row), in run r-1 then in r-2.
+	awk 'BEGIN { for (i = 0; i < 12000; i++) { c = i % 6000
+		st = i % 7 == 0 ? "error" : i % 5 == 0 ? "fail" : "pass"
+		printf "{\"type\":\"result\",\"run_id\":\"r-%d\",\"benchmark_id\":\"id-%d\",\"benchmark\":\"b-%d\",\"model\":\"m-%d\",\"variant\":null,\"trial\":0,\"repeat\":0,\"step\":%d,\"status\":\"%s\",\"output\":\"a%d\",\"latency_ms\":100}\n", 1 + int(i / 6000), c, c, c % 2, i % 3 == 2, st, i } }' > res.jsonl
+	run --separate-stderr bm-report --no-db -f html -o r.html res.jsonl
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	grep -q '5000 cases &#xd7; 2 runs; .* 2000 results of further cases not shown\.' r.html
+	data=$(sed -n 's/.*<script type="application\/json" id="bm-data">\(.*\)<\/script>$/\1/p' r.html)
+	[ "$(jq -c '[(.cases|length), .runs, (.cells|length), .cases[4999][0], .cells[0][3], .cells[9999]]' <<<"$data")" = '[5000,["r-1","r-2"],10000,"b-4999 #0 · m-1",[["e","a0",null,"error"]],[4999,1,"p",[["p","a10999",null,null]]]]' ]
+	# The snapshot and the runs tab count every result.
+	for m in 0 1; do
+		jq -r --arg m "m-$m" 'select(.model == $m) | .status' res.jsonl | sort | uniq -c |
+		    awk -v m="m-$m" '{ n[$2] = $1 } END { printf "<th scope=\"row\" title=\"%s\">%s</th><td class=\"n\" data-l=\"n\">%d</td><td data-l=\"pass rate\">\n", m, m, n["pass"] + n["fail"] + n["error"]; printf "%s\n", sprintf("%.1f%%", 100 * n["pass"] / (n["pass"] + n["fail"])) }' > want
+		grep -qF "$(head -1 want)" r.html
+		grep -qF "</svg>$(tail -1 want)" r.html
+	done
+	for r in 1 2; do
+		want=$(jq -r --arg r "r-$r" 'select(.run_id == $r) | [.status, .step] | @tsv' res.jsonl |
+		    awk '{ n[$1]++; c += $2 == 0 } END { printf "data-v=\"%d\">%d</td><td class=\"n\" data-v=\"%d\">%d</td><td class=\"n\" data-v=\"%d\">%d</td><td class=\"n\" data-v=\"%d\">%d</td>", c, c, n["pass"], n["pass"], n["fail"], n["fail"], n["error"], n["error"] }')
+		grep "<tr><td data-v=\"r-$r\">" r.html | grep -qF "$want"
+	done
+}
