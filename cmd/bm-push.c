@@ -102,12 +102,15 @@ status(struct bm_db *db, const char *target)
 	char *last = NULL;
 	int r, any = 0;
 
-	st = bm_db_prepare(db, "SELECT target, kind, count(*),"
-	    " sum(attempts > 0), max(attempts), (SELECT last_error FROM"
-	    " push_outbox p WHERE p.target = o.target AND p.last_error IS"
-	    " NOT NULL ORDER BY id DESC LIMIT 1) FROM push_outbox o"
-	    " WHERE ?1 IS NULL OR target = ?1 GROUP BY target, kind"
-	    " ORDER BY target, kind", &e);
+	/* A run's results entry counts as the rows it has left. */
+	st = bm_db_prepare(db, "SELECT target, k, sum(n), sum((attempts > 0)"
+	    " * n), max(attempts), (SELECT last_error FROM push_outbox p"
+	    " WHERE p.target = x.target AND p.last_error IS NOT NULL"
+	    " ORDER BY id DESC LIMIT 1) FROM (SELECT target, CASE kind"
+	    " WHEN 'results' THEN 'result' ELSE kind END AS k, attempts, "
+	    BM_OUTBOX_RECORDS " AS n FROM push_outbox o"
+	    " WHERE ?1 IS NULL OR target = ?1) x GROUP BY target, k"
+	    " ORDER BY target, k", &e);
 	if (!st)
 		goto fail;
 	bm_db_bind_text(st, 1, target);
@@ -271,8 +274,8 @@ count_pending(struct bm_db *db, struct bm_push *t)
 	const struct bm_outbox_kind *k;
 	struct bm_db_stmt *st;
 
-	st = bm_db_prepare(db, "SELECT count(*) FROM push_outbox"
-	    " WHERE target = ?1 AND kind = ?2", &e);
+	st = bm_db_prepare(db, "SELECT coalesce(sum(" BM_OUTBOX_RECORDS
+	    "), 0) FROM push_outbox o WHERE target = ?1 AND kind = ?2", &e);
 	if (!st) {
 		bm_error_print(&e);
 		exit(2);
@@ -284,7 +287,8 @@ count_pending(struct bm_db *db, struct bm_push *t)
 			bm_error_print(&e);
 			exit(2);
 		}
-		t->counts[k - bm_outbox_kinds].sent = bm_db_col_int(st, 0);
+		t->counts[bm_outbox_shown(k) - bm_outbox_kinds].sent +=
+		    bm_db_col_int(st, 0);
 		bm_db_reset(st);
 	}
 }

@@ -336,3 +336,33 @@ bm_json_index(const cJSON *o, const char *const *keys, const cJSON **f)
 				break;
 			}
 }
+
+void
+bm_json_put_strn(struct bm_buf *o, const char *s, size_t n)
+{
+	/* The tests for a zero byte and a byte below 32, 8 bytes at once. */
+	const unsigned long long one = 0x0101010101010101ULL;
+	unsigned long long w = 0, q, b;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		q = w ^ (one * '"');
+		b = w ^ (one * '\\');
+		if ((((q - one) & ~q) | ((b - one) & ~b) |
+		    ((w - one * 32) & ~w)) & (one << 7))
+			goto escape;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)s[i] < 32 || s[i] == '"' || s[i] == '\\')
+			goto escape;
+	bm_buf_grow(o, n + 2);
+	o->s[o->len] = '"';
+	memcpy(o->s + o->len + 1, s, n);
+	o->len += n + 2;
+	o->s[o->len - 1] = '"';
+	o->s[o->len] = '\0';
+	return;
+escape:
+	bm_json_put_str(o, s);
+}

@@ -1,10 +1,13 @@
 /*
  * outbox.c: push_outbox (outbox.h).  Queuing a run is one INSERT ...
- * SELECT per table.  Results and the catalog are queued by key alone (an
- * empty record) and read back from their local tables when they are
- * sent, so a push of 100,000 results writes keys, not 100,000 copies of
- * them; the other records are built by SQLite (json_object), the same
- * text every time they are queued.
+ * SELECT per table.  A run's results are one entry with a cursor, read
+ * in key order from the results table when they are sent, so a push of
+ * 100,000 results writes, reads back and deletes no outbox row per
+ * result (that cost three B-tree operations on an indexed table per
+ * row, more than the rest of a push to PostgREST); the catalog is
+ * queued by key alone (an empty record) and read back from its local
+ * tables when sent; the other records are built by SQLite
+ * (json_object), the same text every time they are queued.
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 
 #include "buf.h"
 #include "jsonl.h"
+#include "map.h"
 #include "outbox.h"
 #include "xalloc.h"
 
@@ -33,19 +37,23 @@
 
 const struct bm_outbox_kind bm_outbox_kinds[] = {
 	{ "benchmark", "bm_benchmarks", "benchmarks", "id", BENCH_COLS,
-	    "tags", 0, 1 },
+	    "tags", 0, 1, 0 },
 	{ "benchmark_version", "bm_benchmark_versions", "benchmark_versions",
-	    "benchmark_id,content_sha256", VERSION_COLS, "", 0, 1 },
+	    "benchmark_id,content_sha256", VERSION_COLS, "", 0, 1, 0 },
 	/* --env rewrites the run's environment: its record is kept. */
-	{ "run", "bm_runs", "runs", "id", RUN_COLS, "", 1, 0 },
+	{ "run", "bm_runs", "runs", "id", RUN_COLS, "", 1, 0, 0 },
+	/* A record from stdin, or a key queued by an older bm-push. */
 	{ "result", "bm_results", "results", "run_id,case_id,step",
-	    RESULT_COLS, "record", 1, 1 },
+	    RESULT_COLS, "record", 1, 1, 0 },
+	/* A run's results: one entry, read in key order after a cursor. */
+	{ "results", "bm_results", "results", "run_id,case_id,step",
+	    RESULT_COLS, "record", 1, 1, 1 },
 	{ "stat", "bm_stats", "stats", "run_id,group_key", STAT_COLS,
-	    "group_key,record", 1, 0 },
+	    "group_key,record", 1, 0, 0 },
 	/* Through the bm_snapshot function, never a plain upsert. */
 	{ "snapshot", "bm_snapshots", NULL, "run_id,model,environment",
-	    SNAP_COLS, "metrics", 1, 0 },
-	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, 0 }
+	    SNAP_COLS, "metrics", 1, 0, 0 },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
 };
 
 const struct bm_outbox_kind *
@@ -57,6 +65,12 @@ bm_outbox_kind(const char *k)
 		if (strcmp(p->kind, k) == 0)
 			return p;
 	return NULL;
+}
+
+const struct bm_outbox_kind *
+bm_outbox_shown(const struct bm_outbox_kind *k)
+{
+	return k->range ? bm_outbox_kind("result") : k;
 }
 
 char *
@@ -138,9 +152,16 @@ static const char *const queue_sql[] = {
 	" 'host', host, 'label', label, 'rescored_from', rescored_from,"
 	" 'stream_sha256', stream_sha256) FROM runs WHERE id = ?2" UPSERT,
 
+	/*
+	 * One entry for the run's results, its cursor at the start; queued
+	 * again, the cursor is kept unless ?5 (the results changed since
+	 * the entry was queued: sent again whole).
+	 */
 	QUEUE
-	"?1, 'result', json_array(run_id, case_id, step), ''"
-	" FROM results WHERE run_id = ?2" UPSERT,
+	"?1, 'results', json_array(id), json_object('run_id', id)"
+	" FROM runs WHERE id = ?2 AND EXISTS (SELECT 1 FROM results"
+	" WHERE run_id = ?2) ON CONFLICT (target, kind, key) DO UPDATE SET"
+	" record = excluded.record WHERE ?5 AND record IS NOT excluded.record",
 
 	QUEUE
 	"?1, 'stat', json_array(run_id, json(group_key)),"
@@ -168,13 +189,18 @@ static const char snapshot_sql[] =
 	"  FROM runs WHERE id = ?2)) AS env)"
 	" WHERE m.run_id = ?2" UPSERT;
 
-/* Bind ?1..?4 and run one queue statement; adds the rows queued to *n. */
+/*
+ * Bind ?1..?4 (and ?5, reset, to the results' statement) and run one
+ * queue statement; adds the records queued to *n (the run's results for
+ * their entry).
+ */
 static int
 queue(struct bm_db *db, const char *sql, const char *target,
-    const char *run_id, const struct bm_outbox_run *opt, long long *n,
-    struct bm_error *e)
+    const char *run_id, const struct bm_outbox_run *opt, int reset,
+    long long *n, struct bm_error *e)
 {
 	struct bm_db_stmt *st = bm_db_prepare(db, sql, e);
+	int results = sql == queue_sql[QUEUE_RESULTS];
 
 	if (!st)
 		return -1;
@@ -182,9 +208,18 @@ queue(struct bm_db *db, const char *sql, const char *target,
 	bm_db_bind_text(st, 2, run_id);
 	bm_db_bind_text(st, 3, opt->env);
 	bm_db_bind_text(st, 4, opt->commit_sha);
+	if (results)
+		bm_db_bind_int(st, 5, reset);
 	if (bm_db_step(st, e) < 0)
 		return -1;
-	*n += bm_db_changes(db);
+	if (!results || bm_db_changes(db) == 0)
+		*n += bm_db_changes(db);
+	else if (bm_db_first(db, "SELECT total(results) FROM run_models"
+	    " WHERE run_id = ?1", &st, e, 1, run_id) == 1) {
+		*n += bm_db_col_int(st, 0);
+		bm_db_reset(st);
+	} else
+		return -1;
 	return 0;
 }
 
@@ -214,6 +249,62 @@ run_query(struct bm_db *db, const char *sql, const char *target,
 	" JOIN push_runs p ON p.target = ?1 AND p.run_id = r.id" \
 	" WHERE r.id = ?2"
 
+/*
+ * The benchmarks run's results name, into temp.bm_push_benches.  Told
+ * apart in a hash map as the rows are read: SQLite's DISTINCT probed a
+ * b-tree for every result, a third of queuing 100,000 of them.  0 or -1.
+ */
+static int
+run_benches(struct bm_db *db, const char *run_id, struct bm_error *e)
+{
+	struct bm_db_stmt *st, *ins;
+	struct bm_map *seen;
+	struct bm_buf prev = BM_BUF_INIT;
+	const char *id;
+	size_t n;
+	int r;
+
+	if (bm_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS bm_push_benches"
+	    " (id TEXT PRIMARY KEY)", e) < 0 ||
+	    bm_db_exec(db, "DELETE FROM temp.bm_push_benches", e) < 0 ||
+	    !(ins = bm_db_prepare(db, "INSERT OR IGNORE INTO"
+	    " temp.bm_push_benches VALUES (?1)", e)) ||
+	    !(st = bm_db_prepare(db, "SELECT benchmark_id FROM results"
+	    " WHERE run_id = ?1 AND benchmark_id IS NOT NULL", e)))
+		return -1;
+	bm_db_bind_text(st, 1, run_id);
+	seen = bm_map_new();
+	while ((r = bm_db_step(st, e)) == 1) {
+		id = bm_db_col_text(st, 0);
+		n = strlen(id);
+		/* Most rows name the benchmark the one before named. */
+		if (prev.s && n == prev.len && memcmp(id, prev.s, n) == 0)
+			continue;
+		bm_buf_reset(&prev);
+		bm_buf_add(&prev, id, n);
+		if (bm_map_getn(seen, id, n))
+			continue;
+		bm_map_putn(seen, id, n, seen);
+		bm_db_bind_text(ins, 1, id);
+		if ((r = bm_db_step(ins, e)) < 0)
+			break;
+	}
+	if (r < 0)
+		bm_db_reset(st);
+	bm_map_free(seen, NULL);
+	bm_buf_free(&prev);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * Is the revision of run's results last queued for target the current
+ * one (so that a results entry still waiting may resume from its
+ * cursor)?  1, 0 or -1.
+ */
+#define RUN_KEPT "SELECT p.queued_rev IS r.results_rev FROM runs r" \
+	" JOIN push_runs p ON p.target = ?1 AND p.run_id = r.id" \
+	" WHERE r.id = ?2"
+
 int
 bm_outbox_queue_run(struct bm_db *db, const char *target,
     const char *run_id, const struct bm_outbox_run *opt, long long *n,
@@ -221,10 +312,11 @@ bm_outbox_queue_run(struct bm_db *db, const char *target,
 {
 	struct bm_db_stmt *st;
 	size_t i;
-	int same;
+	int same, kept;
 
 	*n = 0;
-	if ((same = run_query(db, RUN_CONFIRMED, target, run_id, e)) < 0)
+	if ((same = run_query(db, RUN_CONFIRMED, target, run_id, e)) < 0 ||
+	    (kept = run_query(db, RUN_KEPT, target, run_id, e)) < 0)
 		return -1;
 	if (same && !opt->resend)
 		bm_debugf(1, "run %s: results unchanged since %s confirmed"
@@ -236,22 +328,15 @@ bm_outbox_queue_run(struct bm_db *db, const char *target,
 	    " ON CONFLICT DO UPDATE SET queued_rev = excluded.queued_rev",
 	    &st, e, 2, target, run_id) < 0)
 		return -1;
-	if (bm_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS bm_push_benches"
-	    " (id TEXT PRIMARY KEY)", e) < 0 ||
-	    bm_db_exec(db, "DELETE FROM temp.bm_push_benches", e) < 0 ||
-	    !(st = bm_db_prepare(db, "INSERT INTO temp.bm_push_benches"
-	    " SELECT DISTINCT benchmark_id FROM results WHERE run_id = ?1"
-	    " AND benchmark_id IS NOT NULL", e)))
-		return -1;
-	bm_db_bind_text(st, 1, run_id);
-	if (bm_db_step(st, e) < 0)
+	if (run_benches(db, run_id, e) < 0)
 		return -1;
 	for (i = 0; i < sizeof(queue_sql) / sizeof(queue_sql[0]); i++)
 		if ((i != QUEUE_RESULTS || !same || opt->resend) &&
-		    queue(db, queue_sql[i], target, run_id, opt, n, e) < 0)
+		    queue(db, queue_sql[i], target, run_id, opt, !kept, n,
+		    e) < 0)
 			return -1;
 	if (opt->snapshot &&
-	    queue(db, snapshot_sql, target, run_id, opt, n, e) < 0)
+	    queue(db, snapshot_sql, target, run_id, opt, 0, n, e) < 0)
 		return -1;
 	return 0;
 }
@@ -333,6 +418,63 @@ bm_outbox_batch_clear(struct bm_outbox_batch *b)
 			free(b->runs[i]);
 	}
 	b->n = 0;
+	b->rows = 0;
+	free(b->from_case);
+	free(b->to_case);
+	b->from_case = b->to_case = NULL;
+}
+
+long long
+bm_outbox_batch_records(const struct bm_outbox_batch *b)
+{
+	return b->kind && b->kind->range ? b->rows : b->n;
+}
+
+/*
+ * b holds a run's results entry whose cursor is (after, step): its next
+ * rows, up to max, are the batch; the last of them ends it.  Found on the
+ * primary key's index alone: the max-th row from the cursor on, else the
+ * count and last of the rows left.  0 or -1.
+ */
+#define AFTER " FROM main.results WHERE run_id = ?1" \
+	" AND (case_id, step) > (?2, ?3)"
+
+static int
+range_next(struct bm_db *db, struct bm_outbox_batch *b, const char *after,
+    long long step, long max, struct bm_error *e)
+{
+	static const char *const sql[] = {
+		"SELECT case_id, step, ?4 + 1" AFTER " ORDER BY case_id, step"
+		" LIMIT 1 OFFSET ?4",
+		"SELECT case_id, step, (SELECT count(*)" AFTER ")" AFTER
+		" ORDER BY case_id DESC, step DESC LIMIT 1",
+	};
+	struct bm_db_stmt *st;
+	size_t i;
+	int r = 0;
+
+	b->from_case = xstrdup(after);
+	b->from_step = step;
+	for (i = 0; i < 2 && r == 0; i++) {
+		if (!(st = bm_db_prepare(db, sql[i], e)))
+			return -1;
+		bm_db_bind_text(st, 1, b->runs[0]);
+		bm_db_bind_text(st, 2, after);
+		bm_db_bind_int(st, 3, step);
+		bm_db_bind_int(st, 4, max - 1);
+		if ((r = bm_db_step(st, e)) < 0)
+			return -1;
+	}
+	if (r == 0) {		/* nothing after the cursor */
+		b->to_case = xstrdup(after);
+		b->to_step = step;
+		return 0;
+	}
+	b->to_case = xstrdup(bm_db_col_text(st, 0));
+	b->to_step = bm_db_col_int(st, 1);
+	b->rows = bm_db_col_int(st, 2);
+	bm_db_reset(st);
+	return 0;
 }
 
 /*
@@ -382,7 +524,10 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 	 * key) index, which would read and sort every waiting record for
 	 * each batch.
 	 */
-	st = bm_db_prepare(db, "SELECT id, kind, record, key FROM push_outbox"
+	st = bm_db_prepare(db, "SELECT id, kind, record, key,"
+	    " CASE kind WHEN 'results' THEN coalesce(record->>'$.after[0]',"
+	    " '') END, CASE kind WHEN 'results' THEN coalesce("
+	    " record->>'$.after[1]', -1) END FROM push_outbox"
 	    " WHERE id > ?2 AND +target = ?1 ORDER BY id LIMIT ?3", e);
 	if (!st)
 		return -1;
@@ -397,8 +542,12 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 			b->last = bm_db_col_int(st, 0);
 			continue;
 		}
-		/* One kind per batch; snapshots one at a time. */
-		if (b->kind && (k != b->kind || k->local == NULL))
+		/*
+		 * One kind per batch; snapshots one at a time, a run's
+		 * results alone.
+		 */
+		if (b->kind && (k != b->kind || k->local == NULL ||
+		    k->range))
 			break;
 		b->kind = k;
 		if (b->n == b->cap) {
@@ -427,10 +576,24 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 			b->runs[b->n] = NULL;
 		b->last = b->ids[b->n];
 		b->n++;
+		if (k->range) {
+			/* Read again until confirmed to its end. */
+			b->last = b->ids[0] - 1;
+			if (!b->runs[0] || range_next(db, b,
+			    bm_db_col_text(st, 4), bm_db_col_int(st, 5), max,
+			    e) < 0)
+				r = -1;
+			break;
+		}
 	}
 	bm_buf_free(&prev);
-	if (r < 0)
+	if (r < 0) {
+		if (!e->msg)
+			bm_error_set(e, NULL, 0, 0, "push_outbox: %lld: not"
+			    " a run's key", b->ids[0]);
+		bm_db_reset(st);
 		return -1;
+	}
 	if (r == 1)
 		bm_db_reset(st);
 	return b->n > 0;
@@ -445,8 +608,50 @@ bm_outbox_next(struct bm_db *db, const char *target, long max,
 #define RUN_LEFT "SELECT 1 FROM push_outbox, (SELECT" \
 	" substr(json_array(?2), 1, length(json_array(?2)) - 1) AS p)" \
 	" WHERE target = ?1" \
-	" AND kind IN ('run', 'result', 'stat', 'snapshot')" \
+	" AND kind IN ('run', 'result', 'results', 'stat', 'snapshot')" \
 	" AND key > p AND key < p || '~' LIMIT 1"
+
+/* The cursor of entry ?1 is (?2, ?3), as range_next read it. */
+#define AT_CURSOR " WHERE id = ?1 AND coalesce(record->>'$.after[0]', '')" \
+	" IS ?2 AND coalesce(record->>'$.after[1]', -1) IS ?3"
+
+/*
+ * The remote confirmed b, a run's results up to (to_case, to_step): the
+ * entry's cursor moves there, and the entry is deleted when no result of
+ * the run is after it.  Neither when another bm-push queued the entry
+ * again meanwhile (its cursor is not where b began or ends).  0 or -1.
+ */
+static int
+range_done(struct bm_db *db, const struct bm_outbox_batch *b,
+    struct bm_error *e)
+{
+	struct bm_db_stmt *st;
+
+	if (b->rows > 0) {
+		st = bm_db_prepare(db, "UPDATE push_outbox SET record ="
+		    " json_set(record, '$.after', json_array(?4, ?5))"
+		    AT_CURSOR, e);
+		if (!st)
+			return -1;
+		bm_db_bind_int(st, 1, b->ids[0]);
+		bm_db_bind_text(st, 2, b->from_case);
+		bm_db_bind_int(st, 3, b->from_step);
+		bm_db_bind_text(st, 4, b->to_case);
+		bm_db_bind_int(st, 5, b->to_step);
+		if (bm_db_step(st, e) < 0)
+			return -1;
+	}
+	st = bm_db_prepare(db, "DELETE FROM push_outbox" AT_CURSOR
+	    " AND NOT EXISTS (SELECT 1 FROM main.results WHERE run_id = ?4"
+	    " AND (case_id, step) > (?2, ?3))", e);
+	if (!st)
+		return -1;
+	bm_db_bind_int(st, 1, b->ids[0]);
+	bm_db_bind_text(st, 2, b->to_case);
+	bm_db_bind_int(st, 3, b->to_step);
+	bm_db_bind_text(st, 4, b->runs[0]);
+	return bm_db_step(st, e) < 0 ? -1 : 0;
+}
 
 int
 bm_outbox_done(struct bm_db *db, const char *target,
@@ -465,13 +670,17 @@ bm_outbox_done(struct bm_db *db, const char *target,
 		return -1;
 	/*
 	 * The batch: target's records of its kind from its first id to its
-	 * last (bm_outbox_next stops at another kind).
+	 * last (bm_outbox_next stops at another kind); a run's results
+	 * move their cursor instead.
 	 */
-	del = bm_db_prepare(db, "DELETE FROM push_outbox WHERE id BETWEEN"
-	    " ?1 AND ?2 AND +target = ?3 AND +kind = ?4", e);
-	if (!del)
+	if (b->kind && b->kind->range) {
+		if (range_done(db, b, e) < 0)
+			goto fail;
+	} else if (!(del = bm_db_prepare(db, "DELETE FROM push_outbox"
+	    " WHERE id BETWEEN ?1 AND ?2 AND +target = ?3 AND +kind = ?4",
+	    e)))
 		goto fail;
-	if (b->n > 0) {
+	else if (b->n > 0) {
 		bm_db_bind_int(del, 1, b->ids[0]);
 		bm_db_bind_int(del, 2, b->ids[b->n - 1]);
 		bm_db_bind_text(del, 3, target);
@@ -547,8 +756,8 @@ bm_outbox_pending(struct bm_db *db, const char *target, struct bm_error *e)
 	struct bm_db_stmt *st;
 	long long n;
 
-	st = bm_db_prepare(db, "SELECT count(*) FROM push_outbox"
-	    " WHERE ?1 IS NULL OR target = ?1", e);
+	st = bm_db_prepare(db, "SELECT coalesce(sum(" BM_OUTBOX_RECORDS
+	    "), 0) FROM push_outbox o WHERE ?1 IS NULL OR o.target = ?1", e);
 	if (!st)
 		return -1;
 	bm_db_bind_text(st, 1, target);
@@ -607,6 +816,18 @@ row_json(struct bm_buf *q, const struct bm_outbox_kind *k)
 		bm_buf_addf(q, ", l.%.*s", (int)(n = strcspn(p, ",")), p);
 }
 
+/*
+ * The rows of a range kind: run ?1's after (?2, ?3) up to and with
+ * (?4, ?5), in key order (a range of the primary key's index).
+ */
+static char *
+range_sql(const struct bm_outbox_kind *k)
+{
+	return xasprintf("SELECT %s FROM main.%s WHERE run_id = ?1 AND"
+	    " (case_id, step) > (?2, ?3) AND (case_id, step) <= (?4, ?5)"
+	    " ORDER BY case_id, step", k->cols, k->local);
+}
+
 const char *
 bm_outbox_rows_sql(const struct bm_outbox_kind *k, int json)
 {
@@ -619,6 +840,8 @@ bm_outbox_rows_sql(const struct bm_outbox_kind *k, int json)
 
 	if (sql[!!json][i])
 		return sql[!!json][i];
+	if (k->range)
+		return sql[!!json][i] = range_sql(k);
 	bm_buf_adds(&q, "SELECT ");
 	if (json)
 		row_json(&q, k);
@@ -653,6 +876,24 @@ bm_outbox_rows_sql(const struct bm_outbox_kind *k, int json)
 	bm_buf_adds(&q, " ORDER BY o.id");
 	sql[!!json][i] = bm_buf_detach(&q, NULL);
 	return sql[!!json][i];
+}
+
+void
+bm_outbox_rows_bind(struct bm_db_stmt *st, const char *target,
+    const struct bm_outbox_batch *b)
+{
+	if (b->kind->range) {
+		bm_db_bind_text(st, 1, b->runs[0]);
+		bm_db_bind_text(st, 2, b->from_case);
+		bm_db_bind_int(st, 3, b->from_step);
+		bm_db_bind_text(st, 4, b->to_case);
+		bm_db_bind_int(st, 5, b->to_step);
+		return;
+	}
+	bm_db_bind_int(st, 1, b->ids[0]);
+	bm_db_bind_int(st, 2, b->ids[b->n - 1]);
+	bm_db_bind_text(st, 3, target);
+	bm_db_bind_text(st, 4, b->kind->kind);
 }
 
 /*
@@ -729,6 +970,7 @@ real_text(char *buf, double d)
 struct rows_kind {
 	char *outbox;		/* the batch's entries: key, record */
 	char *local;		/* the local row of a key: ?1... its values */
+	char *range;		/* a run's rows in a range (range kinds) */
 	char *extract;		/* a record's columns: ?1 the record */
 	char *name[32];		/* '{"col":' for the first, then ',"col":' */
 	size_t nlen[32];
@@ -769,6 +1011,8 @@ rows_kind(const struct bm_outbox_kind *k)
 		    p, c);
 	}
 	r->nkeys = c - 1;
+	if (k->range)
+		r->range = range_sql(k);
 	r->local = bm_buf_detach(&l, NULL);
 	r->extract = bm_buf_detach(&x, NULL);
 	r->outbox = xstrdup("SELECT key, record FROM main.push_outbox"
@@ -884,11 +1128,40 @@ row_object(struct bm_buf *b, const struct rows_kind *r, struct bm_db_stmt *st)
 			v = bm_db_col_text(st, c);
 			bm_buf_add(b, v, bm_db_col_len(st, c));
 		} else {
-			bm_json_put_str(b, bm_db_col_text(st, c));
+			v = bm_db_col_text(st, c);
+			bm_json_put_strn(b, v, strlen(v));
 		}
 	}
 	bm_buf_addc(b, '}');
 	return b->s;
+}
+
+/* bm_outbox_rows of a range kind: the rows, straight from their table. */
+static int
+range_rows(struct bm_db *db, const struct rows_kind *r,
+    const struct bm_outbox_batch *b, int json, bm_outbox_row_fn *fn,
+    void *arg, struct bm_error *e)
+{
+	const char *vals[32];
+	char num[32][32];
+	int type[32], rc;
+	struct bm_db_stmt *st = bm_db_prepare(db, r->range, e);
+	struct bm_buf obj = BM_BUF_INIT;
+
+	if (!st)
+		return -1;
+	bm_outbox_rows_bind(st, NULL, b);
+	while ((rc = bm_db_step(st, e)) == 1) {
+		if (json) {
+			vals[0] = row_object(&obj, r, st);
+			fn(arg, 1, vals);
+		} else {
+			row_texts(st, r->ncols, vals, type, num);
+			fn(arg, r->ncols, vals);
+		}
+	}
+	bm_buf_free(&obj);
+	return rc;
 }
 
 int
@@ -909,8 +1182,10 @@ bm_outbox_rows(struct bm_db *db, const char *target,
 		    b->kind->table);
 		return -1;
 	}
-	if (b->n == 0)
+	if (b->n == 0 || (b->kind->range && b->rows == 0))
 		return 0;
+	if (b->kind->range)
+		return range_rows(db, r, b, json, fn, arg, e);
 	/*
 	 * The batch's entries in order; an empty record is read from the
 	 * local table by its key (one deleted since is not sent), any other

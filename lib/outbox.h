@@ -7,7 +7,11 @@
  * of it is left.  A record is the remote row as a JSON object whose keys
  * are the remote table's columns, or empty: the row is then read from the
  * local table by its key when it is sent (a compact kind queued by
- * bm_outbox_queue_run; a row deleted since is not sent).
+ * bm_outbox_queue_run; a row deleted since is not sent).  A run's results
+ * are one entry (kind "results", key [run_id], record {"run_id": ...,
+ * "after": [case_id, step]}): its rows are read from the results table in
+ * key order when sent, in batches after the cursor "after", which moves
+ * in the local transaction that records a batch's confirmation.
  */
 #ifndef BM_OUTBOX_H
 #define BM_OUTBOX_H
@@ -25,12 +29,23 @@ struct bm_outbox_kind {
 	const char *json;	/* the columns holding JSON (comma-separated) */
 	int run;		/* key[0] is a run id */
 	int compact;		/* a run queues keys, not records */
+	int range;		/* one entry per run: its rows after a cursor */
 };
 
 /* The kinds in the order they are sent; a NULL kind ends the list. */
 extern const struct bm_outbox_kind bm_outbox_kinds[];
 /* The kind named k, or NULL. */
 const struct bm_outbox_kind *bm_outbox_kind(const char *k);
+/* The kind k's records are counted and shown as ("result" for "results"). */
+const struct bm_outbox_kind *bm_outbox_shown(const struct bm_outbox_kind *k);
+/*
+ * SQL: the records the entry aliased o stands for (a "results" entry:
+ * the run's rows after its cursor; any other: 1).
+ */
+#define BM_OUTBOX_RECORDS "(CASE WHEN o.kind = 'results' THEN (SELECT" \
+	" count(*) FROM main.results r WHERE r.run_id = o.record->>'run_id'" \
+	" AND (r.case_id, r.step) > (coalesce(o.record->>'$.after[0]', '')," \
+	" coalesce(o.record->>'$.after[1]', -1))) ELSE 1 END)"
 
 /*
  * A target as it is stored and shown: url with any password (in the
@@ -71,22 +86,34 @@ struct bm_outbox_batch {
 	char **records;		/* snapshots' records (JSON), else NULL */
 	char **runs;		/* the run each belongs to, or NULL */
 	long long last;		/* the highest id read so far */
+	/*
+	 * A range kind (one entry, runs[0] its run): the results after
+	 * (from_case, from_step) up to and with (to_case, to_step), rows of
+	 * them when read.
+	 */
+	long long rows;
+	char *from_case, *to_case;
+	long long from_step, to_step;
 };
 
 /*
  * Read the next records for target after b->last (start from
  * BM_OUTBOX_FIRST): the ones whose batch failed first, then the others in
  * the order they were queued; up to max of one kind (snapshots one at a
- * time).  Sets b->kind.  1 when b holds records, 0 when none are left, -1.
+ * time; a run's results, up to max of its rows after the cursor, until
+ * the entry is confirmed to its end).  Sets b->kind.  1 when b holds
+ * records, 0 when none are left, -1.
  */
 int bm_outbox_next(struct bm_db *db, const char *target, long max,
     struct bm_outbox_batch *b, struct bm_error *e);
 /* Where bm_outbox_next starts (failed records have negative ids). */
 #define BM_OUTBOX_FIRST (-9223372036854775807LL - 1)
 /*
- * The remote confirmed b: delete it and, for every run of b with nothing
- * left for target, insert its pushes row (snapshot_version when > 0), in
- * one transaction (the caller's, when one is open).  0 or -1.
+ * The remote confirmed b: delete it (a run's results: move the cursor to
+ * b's last row, and delete the entry when no row is after it) and, for
+ * every run of b with nothing left for target, insert its pushes row
+ * (snapshot_version when > 0), in one transaction (the caller's, when
+ * one is open).  0 or -1.
  */
 int bm_outbox_done(struct bm_db *db, const char *target,
     const struct bm_outbox_batch *b, long snapshot_version,
@@ -108,15 +135,23 @@ int bm_outbox_rows(struct bm_db *db, const char *target,
     const struct bm_outbox_batch *b, int json, bm_outbox_row_fn *fn,
     void *arg, struct bm_error *e);
 /*
- * The query bm_outbox_rows runs for kind k: ?1 and ?2 the batch's first
- * and last id, ?3 the target, ?4 the kind; the outbox is main.push_outbox
- * (alias o), the local table main.LOCAL.  Cached: do not free.
+ * The query bm_outbox_rows runs for kind k, its parameters bound by
+ * bm_outbox_rows_bind; the outbox is main.push_outbox (alias o), the
+ * local table main.LOCAL.  Cached: do not free.
  */
 const char *bm_outbox_rows_sql(const struct bm_outbox_kind *k, int json);
+/* Bind b's parameters (target's batch) to st, a bm_outbox_rows_sql. */
+void bm_outbox_rows_bind(struct bm_db_stmt *st, const char *target,
+    const struct bm_outbox_batch *b);
+/* The records b holds: its rows for a range kind, else its entries. */
+long long bm_outbox_batch_records(const struct bm_outbox_batch *b);
 /* Free what b holds, keeping b->kind and b->last. */
 void bm_outbox_batch_clear(struct bm_outbox_batch *b);
 
-/* Records waiting for target (NULL: every target); -1 on error. */
+/*
+ * Records waiting for target (NULL: every target), a run's results
+ * counted by their rows; -1 on error.
+ */
 long long bm_outbox_pending(struct bm_db *db, const char *target,
     struct bm_error *e);
 

@@ -163,7 +163,7 @@ pg_temp_tables(struct bm_push *t, struct bm_error *e)
 	int rc = 0;
 
 	for (k = bm_outbox_kinds; k->kind && rc == 0; k++) {
-		if (!k->local)
+		if (!k->local || bm_outbox_shown(k) != k)
 			continue;
 		sql = xasprintf("CREATE TEMP TABLE IF NOT EXISTS bm_push_%s"
 		    " (LIKE %s) ON COMMIT DELETE ROWS", k->table, k->table);
@@ -453,7 +453,7 @@ pg_send(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
 		}
 		return 0;
 	}
-	if (strcmp(b->kind->kind, "result") == 0 &&
+	if (strcmp(bm_outbox_shown(b->kind)->kind, "result") == 0 &&
 	    (r = pg_send_new(t, db, b, written, f, e)) <= 0)
 		return r;
 	/*
@@ -700,7 +700,7 @@ rest_send(struct bm_push *t, struct bm_db *db, const struct bm_outbox_batch *b,
 		bm_http_done_free(&d);
 		i += k;
 	}
-	*written = b->n;
+	*written = bm_outbox_batch_records(b);
 	rc = 0;
 out:
 	free(url);
@@ -773,13 +773,13 @@ sqlite_send(struct bm_push *t, struct bm_db *db,
 	free(sql);
 	if (!st || bm_db_begin(db, e) < 0)
 		return -1;
-	bm_db_bind_int(st, 1, b->ids[0]);
-	bm_db_bind_int(st, 2, b->ids[b->n - 1]);
-	bm_db_bind_text(st, 3, t->name);
-	bm_db_bind_text(st, 4, b->kind->kind);
-	if (bm_db_step(st, e) < 0)
-		goto fail;
-	*written = bm_db_changes(db);
+	bm_outbox_rows_bind(st, t->name, b);
+	*written = 0;
+	if (bm_outbox_batch_records(b) > 0) {
+		if (bm_db_step(st, e) < 0)
+			goto fail;
+		*written = bm_db_changes(db);
+	}
 	if (bm_outbox_done(db, t->name, b, 0, e) < 0)
 		goto fail;
 	return bm_db_commit(db, e);
@@ -812,7 +812,9 @@ static int
 send_batch(struct bm_push *t, struct bm_db *db, struct bm_outbox_batch *b,
     struct bm_error *e)
 {
-	struct bm_push_count *c = &t->counts[b->kind - bm_outbox_kinds];
+	struct bm_push_count *c =
+	    &t->counts[bm_outbox_shown(b->kind) - bm_outbox_kinds];
+	long long n = bm_outbox_batch_records(b);
 	struct push_fault f;
 	struct bm_error ign = BM_ERROR_INIT;
 	long long written = 0;
@@ -822,7 +824,9 @@ send_batch(struct bm_push *t, struct bm_db *db, struct bm_outbox_batch *b,
 
 	for (attempt = 0;; attempt++) {
 		f = (struct push_fault){ 0, 0 };
-		if (t->type == BM_PUSH_PG)
+		if (n == 0 && t->type != BM_PUSH_SQLITE)
+			rc = 0;		/* its rows were deleted meanwhile */
+		else if (t->type == BM_PUSH_PG)
 			rc = pg_send(t, db, b, &written, &snapver, &f, e);
 		else if (t->type == BM_PUSH_REST)
 			rc = rest_send(t, db, b, &written, &snapver, &f, e);
@@ -845,17 +849,17 @@ send_batch(struct bm_push *t, struct bm_db *db, struct bm_outbox_batch *b,
 			bm_error_clear(&ign);
 		return -1;
 	}
-	c->sent += b->n;
+	c->sent += n;
 	c->written += written;
 	c->known = t->type != BM_PUSH_REST;
 	if (snapver > 0 && t->on_snapshot)
 		t->on_snapshot(t->arg, b->records[0], snapver);
 	if (c->known)
-		bm_debugf(1, "%s: %s: %ld records sent, %lld rows written",
-		    t->name, b->kind->table, b->n, written);
+		bm_debugf(1, "%s: %s: %lld records sent, %lld rows written",
+		    t->name, b->kind->table, n, written);
 	else
-		bm_debugf(1, "%s: %s: %ld records sent", t->name,
-		    b->kind->table, b->n);
+		bm_debugf(1, "%s: %s: %lld records sent", t->name,
+		    b->kind->table, n);
 	return 0;
 }
 

@@ -224,8 +224,9 @@ echo_run() {
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]
 	[ "$stderr" = "bm-push: $URL: 11 records wait in the outbox: bm_runs: connection to server at \"127.0.0.1\", port $PGPORT failed: Connection refused" ]
-	[ "$(sqlite3 "$BM_DB" "SELECT kind, count(*), max(attempts) FROM push_outbox GROUP BY kind ORDER BY kind")" = 'result|10|0
-run|1|1' ]
+	# The run's row, and one entry for its 10 results.
+	[ "$(sqlite3 "$BM_DB" "SELECT kind, key, attempts FROM push_outbox ORDER BY abs(id)")" = 'run|["r-down"]|1
+results|["r-down"]|0' ]
 	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM pushes')" = 0 ]
 	run --separate-stderr bm-push --status
 	[ "$status" -eq 1 ]
@@ -260,20 +261,18 @@ run|1|1' ]
 		[ "$stderr" = "bm-push: $URL: 6 records wait in the outbox: bm_runs: connection to server at \"127.0.0.1\", port $PGPORT failed: Connection refused" ]
 	}
 	pg_start
-	# Results queued by a run are keys (an empty record); the run row
-	# and a line from stdin keep their record.
-	[ "$(sqlite3 "$BM_DB" "SELECT kind, key, record = '' FROM push_outbox ORDER BY abs(id)")" = 'run|["r-keys"]|0
-result|["r-keys","m1-c00000",0]|1
-result|["r-keys","m1-c00001",0]|1
-result|["r-keys","m1-c00002",0]|1
-result|["r-keys","m1-c00003",0]|1
-result|["r-in","c1",0]|0' ]
+	# A run's results are one entry, its cursor at the start (they are
+	# read from the results table when sent); the run row and a line
+	# from stdin keep their record.
+	[ "$(sqlite3 "$BM_DB" "SELECT kind, key, CASE kind WHEN 'results' THEN record ELSE record <> '' END FROM push_outbox ORDER BY abs(id)")" = 'run|["r-keys"]|1
+results|["r-keys"]|{"run_id":"r-keys"}
+result|["r-in","c1",0]|1' ]
 	sqlite3 "$BM_DB" "UPDATE results SET output = 'changed' WHERE case_id = 'm1-c00001'; DELETE FROM results WHERE case_id = 'm1-c00002'"
 	run --separate-stderr bm-push --to "$URL"
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "$(jq -c '[.table,.rows,.written]' <<<"$output")" = '["bm_runs",1,1]
-["bm_results",5,4]' ]
+["bm_results",4,4]' ]
 	[ "$(q "SELECT case_id, output FROM bm_results ORDER BY 1")" = 'c1|from stdin
 m1-c00000|answer 0
 m1-c00001|changed
@@ -303,13 +302,18 @@ r-keys' ]
 	kill -9 "$pid"
 	wait "$pid" || true
 	sent=$(q 'SELECT count(*) FROM bm_results')
-	left=$(sqlite3 "$BM_DB" "SELECT count(*) FROM push_outbox WHERE kind = 'result'")
+	left=$(bm-push --status | jq '.kinds.result // 0')
 	[ "$sent" -gt 0 ]
-	# What the remote has and what waits cover every result.
+	# What the remote has and what waits cover every result; at most
+	# the batch in flight (committed there, not yet confirmed here) is
+	# in both.
 	[ $((sent + left)) -ge 20000 ]
+	[ $((sent + left)) -le 20200 ]
 	run --separate-stderr bm-push --to "$URL" </dev/null
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
+	# Resumed from the cursor: only the rows after it were sent.
+	[ "$(jq -sc 'map(select(.table=="bm_results") | .rows) | add // 0' <<<"$output")" = "$left" ]
 	[ "$(q 'SELECT count(*), count(DISTINCT case_id) FROM bm_results')" = '20000|20000' ]
 	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
 	[ "$(sqlite3 "$BM_DB" 'SELECT run_id FROM pushes')" = r-kill ]
@@ -523,6 +527,74 @@ rest() {
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "$(q 'SELECT count(*) FROM bm_results')" = 2 ]
+}
+
+# A trigger on the test's database (URL, or $1) that refuses the result
+# of case $2: the batch holding it fails.
+refuse() {
+	psql -q -X "$1" -c "CREATE FUNCTION refuse() RETURNS trigger
+	    LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'refused %',
+	    NEW.case_id; END \$\$" -c "CREATE TRIGGER refuse BEFORE INSERT
+	    ON bm_results FOR EACH ROW WHEN (NEW.case_id = '$2')
+	    EXECUTE FUNCTION refuse()" >/dev/null
+}
+
+@test "PostgREST: a run's results stopped mid-way resume from their cursor; each row once, one deleted meanwhile not sent" {
+	run_rows r-mid 1000
+	rest
+	refuse "$URL" m1-c00450
+	run --separate-stderr bm-push --to "$REST" --run r-mid --batch 100
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-push: $REST: 600 records wait in the outbox: bm_results: HTTP 400: refused m1-c00450" ]
+	[ "$(jq -c '[.table,.rows]' <<<"$output")" = '["bm_runs",1]
+["bm_results",400]' ]
+	[ "$(q 'SELECT count(*) FROM bm_results')" = 400 ]
+	# One entry, its cursor at the last row confirmed, the attempt kept.
+	[ "$(sqlite3 "$BM_DB" 'SELECT kind, key, record, attempts FROM push_outbox')" = 'results|["r-mid"]|{"run_id":"r-mid","after":["m1-c00399",0]}|1' ]
+	run --separate-stderr bm-push --status
+	[ "$status" -eq 1 ]
+	[ "$(jq -c '[.pending,.failed,.attempts,.kinds,.last_error]' <<<"$output")" = '[600,600,1,{"result":600},"bm_results: HTTP 400: refused m1-c00450"]' ]
+	# Meanwhile a row after the cursor is deleted: it is not sent.
+	sqlite3 "$BM_DB" "DELETE FROM results WHERE case_id = 'm1-c00700'"
+	q 'DROP TRIGGER refuse ON bm_results' >/dev/null
+	n=$(wc -l <rest.log)
+	run --separate-stderr bm-push --to "$REST" --batch 100 </dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -c '[.table,.rows]' <<<"$output")" = '["bm_results",599]' ]
+	# This push sent the rows after the cursor, each once.
+	[ "$(tail -n +$((n + 1)) rest.log | jq -sc 'map(select(.path=="/rest/v1/bm_results") | .body | fromjson | .[].case_id) | [length, (unique | length), min, max]')" = '[599,599,"m1-c00400","m1-c00999"]' ]
+	[ "$(q 'SELECT count(*), count(DISTINCT case_id) FROM bm_results')" = '999|999' ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT run_id FROM pushes')" = r-mid ]
+}
+
+@test "two targets: each its own cursor; one that fails mid-way keeps its rows, the other completes" {
+	run_rows r-both 500
+	URL2=${URL}b
+	psql -q "postgresql://postgres@127.0.0.1:$PGPORT/postgres" \
+	    -c "CREATE DATABASE ${DB}b" >/dev/null
+	psql -q -X -v ON_ERROR_STOP=1 "$URL2" \
+	    -f "$BM_SRCDIR/scripts/remote-schema.sql"
+	refuse "$URL2" m1-c00250
+	run --separate-stderr bm-push --to "$URL2" --run r-both --batch 100
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "bm-push: $URL2: 300 records wait in the outbox: bm_results: refused m1-c00250" ]
+	run --separate-stderr bm-push --to "$URL" --run r-both --batch 100
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -c 'select(.table=="bm_results") | [.rows,.written]' <<<"$output")" = '[500,500]' ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT target, kind, record FROM push_outbox')" = "$URL2|results|{\"run_id\":\"r-both\",\"after\":[\"m1-c00199\",0]}" ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT target FROM pushes')" = "$URL" ]
+	psql -q -X "$URL2" -c 'DROP TRIGGER refuse ON bm_results' >/dev/null
+	run --separate-stderr bm-push --to "$URL2" </dev/null
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -c '[.table,.rows,.written]' <<<"$output")" = '["bm_results",300,300]' ]
+	[ "$(psql -X -At "$URL2" -c 'SELECT count(*), count(DISTINCT case_id) FROM bm_results')" = '500|500' ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT count(*) FROM push_outbox')" = 0 ]
+	[ "$(sqlite3 "$BM_DB" 'SELECT target FROM pushes ORDER BY 1')" = "$URL
+$URL2" ]
 }
 
 # The remote's results, every column, in key order (for comparisons).

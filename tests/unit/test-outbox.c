@@ -1,7 +1,9 @@
 /*
  * test-outbox: target names never keep a password; queued records are
- * one entry per natural key; batches come failed first, one kind each;
- * confirming a run's last record records its push.
+ * one entry per natural key, a run's results one entry with a cursor;
+ * batches come failed first, one kind each; the cursor moves only with a
+ * confirmation and a push resumes from it; confirming a run's last
+ * record records its push.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 
 #include "buf.h"
 #include "db.h"
+#include "jsonl.h"
 #include "outbox.h"
 #include "tap.h"
 
@@ -99,8 +102,9 @@ reals(void)
 	memset(&b, 0, sizeof(b));
 	b.last = BM_OUTBOX_FIRST;
 	while ((r = bm_outbox_next(db, "T", 5000, &b, &e)) == 1)
-		if (strcmp(b.kind->kind, "result") == 0 &&
-		    bm_outbox_rows(db, "T", &b, 0, col_row, &l, &e) < 0)
+		if ((strcmp(b.kind->kind, "results") == 0 &&
+		    bm_outbox_rows(db, "T", &b, 0, col_row, &l, &e) < 0) ||
+		    bm_outbox_done(db, "T", &b, 0, &e) < 0)
 			ok1 = 0;
 	st = bm_db_prepare(db, "SELECT CAST(latency_ms AS TEXT) FROM results"
 	    " ORDER BY case_id", &e);
@@ -158,15 +162,25 @@ escaped_keys(void)
 	b.last = BM_OUTBOX_FIRST;
 	ok(bm_outbox_next(db, "T", 10, &b, &e) == 1 &&
 	    strcmp(b.kind->kind, "run") == 0, "its row");
-	ok(bm_outbox_next(db, "T", 10, &b, &e) == 1 && b.n == 2 &&
-	    strcmp(b.runs[0], "r\"1\\") == 0 &&
-	    strcmp(b.runs[1], "r\"1\\") == 0, "its results, the run named");
-	ok(bm_outbox_rows(db, "T", &b, 1, json_row, &got, &e) == 0,
-	    "read back");
+	ok(bm_outbox_done(db, "T", &b, 0, &e) == 0, "confirmed");
+	/* '"' sorts before '\\': c"a is the first row. */
+	ok(bm_outbox_next(db, "T", 1, &b, &e) == 1 && b.n == 1 &&
+	    b.rows == 1 && strcmp(b.runs[0], "r\"1\\") == 0 &&
+	    strcmp(b.to_case, "c\"a") == 0 && b.to_step == 12,
+	    "its results, one at a time, the run named");
+	ok(bm_outbox_rows(db, "T", &b, 1, json_row, &got, &e) == 0 &&
+	    bm_outbox_done(db, "T", &b, 0, &e) == 0, "read back, confirmed");
+	ok(bm_outbox_next(db, "T", 1, &b, &e) == 1 && b.rows == 1 &&
+	    strcmp(b.from_case, "c\"a") == 0 && b.from_step == 12 &&
+	    strcmp(b.to_case, "c\\b") == 0 && b.to_step == 0,
+	    "the next one after the cursor, kept escaped");
+	ok(bm_outbox_rows(db, "T", &b, 1, json_row, &got, &e) == 0 &&
+	    bm_outbox_done(db, "T", &b, 0, &e) == 0, "read back, confirmed");
 	ok(got.s && strstr(got.s, "\"case_id\":\"c\\\"a\",\"step\":12,") &&
 	    strstr(got.s, "\"latency_ms\":2.5,") &&
 	    strstr(got.s, "\"case_id\":\"c\\\\b\",\"step\":0,") &&
 	    strstr(got.s, "\"latency_ms\":null,"), "both rows, as stored");
+	is_int(bm_outbox_next(db, "T", 1, &b, &e), 0, "nothing left");
 	bm_outbox_batch_clear(&b);
 	free(b.ids);
 	free(b.records);
@@ -175,6 +189,180 @@ escaped_keys(void)
 	bm_db_close(db, &e);
 	unlink(path);
 	bm_error_clear(&e);
+}
+
+/* Next batch of target, its rows' case ids in got; 1, 0 or -1. */
+static int
+next_rows(struct bm_db *db, const char *target, long max,
+    struct bm_outbox_batch *b, struct bm_buf *got, struct bm_error *e)
+{
+	struct col_list l = { 1, BM_BUF_INIT };	/* case_id */
+	int r = bm_outbox_next(db, target, max, b, e);
+
+	if (r == 1 && bm_outbox_rows(db, target, b, 0, col_row, &l, e) < 0)
+		r = -1;
+	bm_buf_reset(got);
+	bm_buf_adds(got, l.b.s ? l.b.s : "");
+	bm_buf_free(&l.b);
+	return r;
+}
+
+/* b's rows read again, their case ids in got; 0 or -1. */
+static int
+rows_again(struct bm_db *db, const char *target, struct bm_outbox_batch *b,
+    struct bm_buf *got, struct bm_error *e)
+{
+	struct col_list l = { 1, BM_BUF_INIT };
+	int r = bm_outbox_rows(db, target, b, 0, col_row, &l, e);
+
+	bm_buf_reset(got);
+	bm_buf_adds(got, l.b.s ? l.b.s : "");
+	bm_buf_free(&l.b);
+	return r;
+}
+
+/*
+ * A run's results entry: two targets, each its own cursor; queued again
+ * unchanged, a cursor is kept, changed, it starts over; rows deleted or
+ * added meanwhile; a push that stops and resumes sends every row.
+ */
+static void
+cursors(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_outbox_run opt = { NULL, NULL, 0, 0 };
+	struct bm_outbox_batch b, u;
+	struct bm_buf got = BM_BUF_INIT;
+	struct bm_db *db;
+	char path[] = "/tmp/test-outbox.XXXXXX";
+	long long n;
+
+	db = temp_db(path, &e);
+	bm_db_exec(db, "INSERT INTO runs (id, status) VALUES ('r', 'x');"
+	    "WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i"
+	    " WHERE k < 9) INSERT INTO results (run_id, case_id, model,"
+	    " status, record) SELECT 'r', 'c' || k, 'm', 'pass', '{}' FROM i",
+	    &e);
+	ok(bm_outbox_queue_run(db, "T", "r", &opt, &n, &e) == 0 && n == 11 &&
+	    bm_outbox_queue_run(db, "U", "r", &opt, &n, &e) == 0 && n == 11,
+	    "a run of 10 results queued for two targets");
+	memset(&b, 0, sizeof(b));
+	memset(&u, 0, sizeof(u));
+	b.last = u.last = BM_OUTBOX_FIRST;
+	ok(bm_outbox_next(db, "T", 4, &b, &e) == 1 &&
+	    bm_outbox_done(db, "T", &b, 0, &e) == 0 &&
+	    next_rows(db, "T", 4, &b, &got, &e) == 1 &&
+	    strcmp(got.s, "c0\nc1\nc2\nc3\n") == 0 &&
+	    bm_outbox_done(db, "T", &b, 0, &e) == 0, "T: the run, 4 results");
+	is_int(bm_outbox_pending(db, "T", &e), 6, "T: 6 wait");
+	is_int(bm_outbox_pending(db, "U", &e), 11, "U: 11 wait");
+	ok(bm_outbox_next(db, "U", 4, &u, &e) == 1 &&
+	    bm_outbox_done(db, "U", &u, 0, &e) == 0 &&
+	    next_rows(db, "U", 3, &u, &got, &e) == 1 &&
+	    strcmp(got.s, "c0\nc1\nc2\n") == 0 &&
+	    bm_outbox_done(db, "U", &u, 0, &e) == 0 &&
+	    next_rows(db, "U", 3, &u, &got, &e) == 1 &&
+	    strcmp(got.s, "c3\nc4\nc5\n") == 0, "U: its own cursor");
+	/* Deleted before it is sent: the batch is read as it is now. */
+	bm_db_exec(db, "DELETE FROM results WHERE case_id = 'c4'", &e);
+	ok(rows_again(db, "U", &u, &got, &e) == 0 &&
+	    strcmp(got.s, "c3\nc5\n") == 0, "U: a row deleted, not sent");
+	ok(bm_outbox_fail(db, &u, "down", &e) == 0, "U: that batch fails");
+	is_int(bm_outbox_pending(db, "U", &e), 6, "U: 6 results wait");
+
+	/* Queued again, unchanged (a delete bumps no revision). */
+	ok(bm_outbox_queue_run(db, "T", "r", &opt, &n, &e) == 0 && n == 1,
+	    "T: queued again, unchanged: its run row, the cursor kept");
+	b.last = BM_OUTBOX_FIRST;
+	ok(next_rows(db, "T", 4, &b, &got, &e) == 1 &&
+	    strcmp(got.s, "c5\nc6\nc7\nc8\n") == 0, "T: resumes after c3");
+	/* Changed while the batch is out: it is sent as it is now. */
+	bm_db_exec(db, "UPDATE results SET output = 'new' WHERE case_id ="
+	    " 'c5'; INSERT INTO results (run_id, case_id, model, status,"
+	    " record) VALUES ('r', 'c45', 'm', 'pass', '{}')", &e);
+	ok(rows_again(db, "T", &b, &got, &e) == 0 &&
+	    strcmp(got.s, "c45\nc5\nc6\nc7\nc8\n") == 0 &&
+	    bm_outbox_done(db, "T", &b, 0, &e) == 0,
+	    "T: a row added in the range is sent too");
+	ok(bm_outbox_queue_run(db, "T", "r", &opt, &n, &e) == 0 && n == 10,
+	    "T: queued again, changed: from the start, 10 results");
+	b.last = BM_OUTBOX_FIRST;
+	ok(next_rows(db, "T", 100, &b, &got, &e) == 1 && strcmp(got.s,
+	    "c0\nc1\nc2\nc3\nc45\nc5\nc6\nc7\nc8\nc9\n") == 0 &&
+	    bm_outbox_done(db, "T", &b, 0, &e) == 0 &&
+	    bm_outbox_next(db, "T", 100, &b, &e) == 1 &&
+	    strcmp(b.kind->kind, "run") == 0 &&
+	    bm_outbox_done(db, "T", &b, 0, &e) == 0, "T: every row, once");
+	is_int(bm_outbox_pending(db, "T", &e), 0, "T: nothing waits");
+	is_int(count(db, "SELECT count(*) FROM pushes WHERE target = 'T'"),
+	    1, "T: the push recorded");
+
+	u.last = BM_OUTBOX_FIRST;	/* U's next push */
+	ok(next_rows(db, "U", 100, &u, &got, &e) == 1 && strcmp(got.s,
+	    "c3\nc45\nc5\nc6\nc7\nc8\nc9\n") == 0,
+	    "U: failed first, from its cursor, with the row added");
+	/* Every row of the batch deleted before it is confirmed. */
+	bm_db_exec(db, "DELETE FROM results WHERE case_id > 'c2'", &e);
+	ok(bm_outbox_done(db, "U", &u, 0, &e) == 0 &&
+	    bm_outbox_pending(db, "U", &e) == 0 &&
+	    count(db, "SELECT count(*) FROM pushes WHERE target = 'U'") == 1,
+	    "U: confirmed, nothing after it: done, the push recorded");
+	ok(bm_outbox_queue_run(db, "V", "r", &opt, &n, &e) == 0 && n == 4,
+	    "V: the run and 3 results queued");
+	bm_db_exec(db, "DELETE FROM results", &e);
+	b.last = BM_OUTBOX_FIRST;
+	ok(bm_outbox_next(db, "V", 9, &b, &e) == 1 &&
+	    bm_outbox_done(db, "V", &b, 0, &e) == 0 &&
+	    bm_outbox_next(db, "V", 9, &b, &e) == 1 && b.rows == 0 &&
+	    bm_outbox_done(db, "V", &b, 0, &e) == 0 &&
+	    bm_outbox_next(db, "V", 9, &b, &e) == 0 &&
+	    bm_outbox_pending(db, NULL, &e) == 0,
+	    "V: its results deleted: an empty batch ends the entry");
+	bm_outbox_batch_clear(&b);
+	bm_outbox_batch_clear(&u);
+	free(b.ids);
+	free(b.records);
+	free(b.runs);
+	free(u.ids);
+	free(u.records);
+	free(u.runs);
+	bm_buf_free(&got);
+	bm_db_close(db, &e);
+	unlink(path);
+	bm_error_clear(&e);
+}
+
+/*
+ * Rows' strings go out through bm_json_put_strn: each byte that needs an
+ * escape, and a few that do not, at every offset of strings of 0 to 20
+ * bytes, written as bm_json_put_str writes them.
+ */
+static void
+strings(void)
+{
+	static const char special[] = "\"\\\001\037\n\t \177\200\377/";
+	struct bm_buf a = BM_BUF_INIT, b = BM_BUF_INIT;
+	char s[24];
+	size_t n, at, k;
+	int same = 1;
+
+	for (n = 0; n <= 20; n++)
+		for (at = 0; at <= n; at++)
+			for (k = 0; k < sizeof(special) - 1; k++) {
+				memset(s, 'a', n);
+				if (at < n)
+					s[at] = special[k];
+				s[n] = '\0';
+				bm_buf_reset(&a);
+				bm_buf_reset(&b);
+				bm_json_put_str(&a, s);
+				bm_json_put_strn(&b, s, n);
+				if (a.len != b.len || memcmp(a.s, b.s, a.len))
+					same = 0;
+			}
+	ok(same, "strings escaped as bm_json_put_str escapes them");
+	bm_buf_free(&a);
+	bm_buf_free(&b);
 }
 
 int
@@ -210,8 +398,9 @@ main(void)
 	    "a run, 3 results and 2 snapshots queued");
 	ok(bm_outbox_queue_run(db, "T", "r1", &opt, &n, &e) == 0 && n == 0,
 	    "queued again: nothing new");
-	is_int(count(db, "SELECT count(*) FROM push_outbox"), 6,
-	    "one entry per natural key");
+	is_int(count(db, "SELECT count(*) FROM push_outbox"), 4,
+	    "one entry per natural key, one for the run's results");
+	is_int(bm_outbox_pending(db, "T", &e), 6, "6 records wait");
 	is_int(bm_outbox_queue_line(db, "T", "case", "{}", &e), 0,
 	    "case records are not published");
 
@@ -220,20 +409,30 @@ main(void)
 	ok(bm_outbox_next(db, "T", 2, &b, &e) == 1 && b.n == 1 &&
 	    strcmp(b.kind->kind, "run") == 0, "the run row first, alone");
 	ok(bm_outbox_done(db, "T", &b, 0, &e) == 0, "confirmed");
-	ok(bm_outbox_next(db, "T", 2, &b, &e) == 1 && b.n == 2 &&
-	    strcmp(b.kind->kind, "result") == 0 && strcmp(b.runs[0], "r1")
-	    == 0, "then results, two at a time");
-	ok(bm_outbox_fail(db, &b, "boom", &e) == 0, "that batch fails");
 	ok(bm_outbox_next(db, "T", 2, &b, &e) == 1 && b.n == 1 &&
-	    strcmp(b.kind->kind, "result") == 0, "the third result");
+	    b.rows == 2 && strcmp(b.kind->kind, "results") == 0 &&
+	    strcmp(b.runs[0], "r1") == 0 && strcmp(b.to_case, "c2") == 0,
+	    "then results, two at a time");
 	ok(bm_outbox_done(db, "T", &b, 0, &e) == 0, "confirmed");
+	is_int(bm_outbox_pending(db, "T", &e), 3, "a result and 2 snapshots"
+	    " wait");
+	ok(bm_outbox_next(db, "T", 2, &b, &e) == 1 && b.rows == 1 &&
+	    strcmp(b.from_case, "c2") == 0 && strcmp(b.to_case, "c3") == 0,
+	    "then the third, after the cursor");
+	ok(bm_outbox_fail(db, &b, "boom", &e) == 0, "that batch fails");
+	ok(bm_outbox_next(db, "T", 2, &b, &e) == 1 &&
+	    strcmp(b.kind->kind, "snapshot") == 0, "this push goes on");
 
 	b.last = BM_OUTBOX_FIRST;	/* the next push starts over */
-	ok(bm_outbox_next(db, "T", 5, &b, &e) == 1 && b.n == 2 &&
-	    strcmp(b.kind->kind, "result") == 0, "next push: failed first");
+	ok(bm_outbox_next(db, "T", 5, &b, &e) == 1 && b.rows == 1 &&
+	    strcmp(b.kind->kind, "results") == 0 &&
+	    strcmp(b.from_case, "c2") == 0, "next push: failed first,"
+	    " from the cursor");
 	is_int(count(db, "SELECT max(attempts) FROM push_outbox"), 1,
 	    "their attempt counted");
 	ok(bm_outbox_done(db, "T", &b, 0, &e) == 0, "confirmed");
+	is_int(count(db, "SELECT count(*) FROM push_outbox WHERE kind ="
+	    " 'results'"), 0, "to its end: the entry is gone");
 	is_int(count(db, "SELECT count(*) FROM pushes"), 0,
 	    "no push recorded while the run's snapshots wait");
 	ok(bm_outbox_next(db, "T", 5, &b, &e) == 1 && b.n == 1 &&
@@ -255,5 +454,7 @@ main(void)
 	bm_error_clear(&e);
 	reals();
 	escaped_keys();
+	cursors();
+	strings();
 	return done_testing();
 }
