@@ -14,6 +14,7 @@
 #include "jsonl.h"
 #include "outbox.h"
 #include "tap.h"
+#include "xalloc.h"
 
 static void
 target(const char *url, const char *want)
@@ -365,6 +366,59 @@ strings(void)
 	bm_buf_free(&b);
 }
 
+/*
+ * A run queues the catalog's benchmarks its results name, and their
+ * versions, and no other: two runs' rows interleaved, a benchmark only
+ * the other run names between the first's rows, one no run names.
+ */
+static void
+benches(void)
+{
+	struct bm_error e = BM_ERROR_INIT;
+	struct bm_outbox_run opt = { NULL, NULL, 0, 0 };
+	struct bm_db *db;
+	char path[] = "/tmp/test-outbox.XXXXXX";
+	long long n;
+	int i;
+
+	db = temp_db(path, &e);
+	ok(db != NULL, "benches: open");
+	for (i = 1; i <= 4; i++) {
+		char *sql = xasprintf("INSERT INTO benchmarks (id, name,"
+		    " prompt, content, content_sha256) VALUES"
+		    " (printf('%%032d', %d), 'b%d', 'p', 'c', printf('%%064d',"
+		    " %d)); INSERT INTO benchmark_versions (benchmark_id,"
+		    " content_sha256, content) SELECT id, content_sha256,"
+		    " content FROM benchmarks WHERE name = 'b%d'", i, i, i, i);
+
+		bm_db_exec(db, sql, &e);
+		free(sql);
+	}
+	bm_db_exec(db, "INSERT INTO runs (id, status) VALUES ('a', 'x'),"
+	    " ('b', 'x'); INSERT INTO results (run_id, case_id, model,"
+	    " status, record, benchmark_id) VALUES"
+	    " ('a', 'c1', 'm', 'pass', '{}', printf('%032d', 1)),"
+	    " ('b', 'c1', 'm', 'pass', '{}', printf('%032d', 2)),"
+	    " ('b', 'c2', 'm', 'pass', '{}', printf('%032d', 3)),"
+	    " ('a', 'c2', 'm', 'pass', '{}', NULL),"
+	    " ('a', 'c3', 'm', 'pass', '{}', printf('%032d', 3)),"
+	    " ('a', 'c4', 'm', 'pass', '{}', printf('%032d', 9))", &e);
+	ok(bm_outbox_queue_run(db, "T", "a", &opt, &n, &e) == 0,
+	    "benches: run a queued");
+	is_int(count(db, "SELECT count(*) FROM push_outbox WHERE kind ="
+	    " 'benchmark' AND key IN (json_array(printf('%032d', 1)),"
+	    " json_array(printf('%032d', 3)))"), 2, "benches: a's two");
+	is_int(count(db, "SELECT count(*) FROM push_outbox WHERE kind IN"
+	    " ('benchmark', 'benchmark_version')"), 4,
+	    "benches: and their versions, no other");
+	ok(bm_outbox_queue_run(db, "U", "b", &opt, &n, &e) == 0 &&
+	    count(db, "SELECT count(*) FROM push_outbox WHERE target = 'U'"
+	    " AND kind = 'benchmark'") == 2, "benches: b's two for U");
+	bm_db_close(db, &e);
+	bm_error_clear(&e);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -456,5 +510,6 @@ main(void)
 	escaped_keys();
 	cursors();
 	strings();
+	benches();
 	return done_testing();
 }
