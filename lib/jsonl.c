@@ -42,15 +42,12 @@ kind(const cJSON *j)
 	return "an object";
 }
 
-static int
-blank(const char *s, size_t n)
+int
+bm_jsonl_blank(const char *s, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strchr(" \t\r\n", s[i]))
-			return 0;
-	return 1;
+	while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+		s++, n--;
+	return n == 0;
 }
 
 int
@@ -72,7 +69,7 @@ bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e)
 		r->lineno++;
 		if (r->len > 0 && r->line[r->len - 1] == '\n')
 			r->line[--r->len] = '\0';
-		if (!blank(r->line, (size_t)r->len))
+		if (!bm_jsonl_blank(r->line, (size_t)r->len))
 			break;
 	}
 	return bm_jsonl_parse(r->line, (size_t)r->len, r->name, r->lineno, out,

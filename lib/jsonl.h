@@ -32,6 +32,8 @@ void bm_jsonl_open(struct bm_jsonl *r, FILE *f, const char *name);
  * skipped.  A read error is -1 with *out NULL and then 0.
  */
 int bm_jsonl_next(struct bm_jsonl *r, cJSON **out, struct bm_error *e);
+/* Is s[0..n) only JSON white space: a blank line, which readers skip? */
+int bm_jsonl_blank(const char *s, size_t n);
 /*
  * One line (len bytes, line[len] must be NUL) as bm_jsonl_next takes it:
  * 1 with *out a JSON object (caller frees), or -1 with e naming

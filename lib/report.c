@@ -1805,14 +1805,6 @@ struct rread {
 	size_t populated;	/* bytes of r->res surely there */
 };
 
-static int
-blank(const char *p, size_t n)
-{
-	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r'))
-		p++, n--;
-	return n == 0;
-}
-
 /* junit: each result's element, in a slot per model (a worker's). */
 static void
 junit_block(struct rblock *k, const struct bm_rres *res, size_t n,
@@ -1893,7 +1885,8 @@ read_work(void *arg, struct bm_block *b)
 		bm_buf_grow(&r->raw, b->len + b->len / 8);
 	}
 	while (bm_lines_next(b, &pos, &line, &len)) {
-		if (blank(line, len) || add_line(r, w->scan, line, len))
+		if (bm_jsonl_blank(line, len) ||
+		    add_line(r, w->scan, line, len))
 			continue;
 		k->slow = xreallocarray(k->slow, k->nslow + 1,
 		    sizeof(*k->slow));

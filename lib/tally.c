@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "jsonl.h"
 #include "lines.h"
 #include "scan.h"
 #include "stats.h"
@@ -442,14 +443,6 @@ take(struct tworker *w, struct tchunk *c, const char *line, size_t len,
 	return 0;
 }
 
-static int
-blank(const char *p, size_t n)
-{
-	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r'))
-		p++, n--;
-	return n == 0;
-}
-
 static void
 work(struct tworker *w, struct tchunk *c)
 {
@@ -462,7 +455,7 @@ work(struct tworker *w, struct tchunk *c)
 		if (!nl)
 			nl = end;
 		lno++;
-		if (!blank(p, (size_t)(nl - p)) &&
+		if (!bm_jsonl_blank(p, (size_t)(nl - p)) &&
 		    take(w, c, p, (size_t)(nl - p), lno, &e) < 0) {
 			w->bad++;
 			w->errs = xreallocarray(w->errs, w->nerrs + 1,
@@ -705,7 +698,7 @@ bm_tally_line(struct bm_tally *t, const char *line, size_t len,
 		t->lc = xcalloc(1, sizeof(*t->lc));
 		t->lc->seq = t->seq++;
 	}
-	if (blank(line, len))
+	if (bm_jsonl_blank(line, len))
 		return 0;
 	if (take(t->lw, t->lc, line, len, lineno, e) < 0) {
 		t->lw->bad++;
