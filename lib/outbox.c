@@ -1113,30 +1113,42 @@ row_object(struct bm_buf *b, const struct rows_kind *r, struct bm_db_stmt *st)
 	return b->s;
 }
 
+/*
+ * st's row to fn: one JSON object (built in obj), or its columns as
+ * texts.  At most 32 columns (bm_outbox_rows checks).
+ */
+static void
+put_row(const struct rows_kind *r, struct bm_db_stmt *st, int json,
+    struct bm_buf *obj, bm_outbox_row_fn *fn, void *arg)
+{
+	const char *vals[32];
+	char num[32][32];
+	int type[32];
+
+	if (json) {
+		vals[0] = row_object(obj, r, st);
+		fn(arg, 1, vals);
+	} else {
+		row_texts(st, r->ncols, vals, type, num);
+		fn(arg, r->ncols, vals);
+	}
+}
+
 /* bm_outbox_rows of a range kind: the rows, straight from their table. */
 static int
 range_rows(struct bm_db *db, const struct rows_kind *r,
     const struct bm_outbox_batch *b, int json, bm_outbox_row_fn *fn,
     void *arg, struct bm_error *e)
 {
-	const char *vals[32];
-	char num[32][32];
-	int type[32], rc;
+	int rc;
 	struct bm_db_stmt *st = bm_db_prepare(db, r->range, e);
 	struct bm_buf obj = BM_BUF_INIT;
 
 	if (!st)
 		return -1;
 	bm_outbox_rows_bind(st, NULL, b);
-	while ((rc = bm_db_step(st, e)) == 1) {
-		if (json) {
-			vals[0] = row_object(&obj, r, st);
-			fn(arg, 1, vals);
-		} else {
-			row_texts(st, r->ncols, vals, type, num);
-			fn(arg, r->ncols, vals);
-		}
-	}
+	while ((rc = bm_db_step(st, e)) == 1)
+		put_row(r, st, json, &obj, fn, arg);
 	bm_buf_free(&obj);
 	return rc;
 }
@@ -1147,9 +1159,7 @@ bm_outbox_rows(struct bm_db *db, const char *target,
     void *arg, struct bm_error *e)
 {
 	const struct rows_kind *r = rows_kind(b->kind);
-	const char *vals[32], *rec;
-	char num[32][32];
-	int type[32];
+	const char *rec;
 	struct bm_db_stmt *o, *l = NULL, *x = NULL;
 	struct bm_buf obj = BM_BUF_INIT;
 	int rc;
@@ -1185,13 +1195,7 @@ bm_outbox_rows(struct bm_db *db, const char *target,
 				break;
 			if (rc == 0)
 				continue;
-			if (json) {
-				vals[0] = row_object(&obj, r, l);
-				fn(arg, 1, vals);
-			} else {
-				row_texts(l, r->ncols, vals, type, num);
-				fn(arg, r->ncols, vals);
-			}
+			put_row(r, l, json, &obj, fn, arg);
 			bm_db_reset(l);
 		} else if (json) {
 			fn(arg, 1, &rec);
@@ -1199,8 +1203,7 @@ bm_outbox_rows(struct bm_db *db, const char *target,
 			bm_db_bind_text(x, 1, rec);
 			if ((rc = bm_db_step(x, e)) < 0)
 				break;
-			row_texts(x, r->ncols, vals, type, num);
-			fn(arg, r->ncols, vals);
+			put_row(r, x, 0, &obj, fn, arg);
 			bm_db_reset(x);
 			rc = 1;
 		}
